@@ -1,0 +1,179 @@
+"""The six datasets of the lake, derived from the record classes in `records.py`.
+
+This module is what both sides import: sources build the records, sinks and the query layer
+read the column list from here. Glue columns, Athena DDL and DuckDB types are all generated
+from the same `Dataset` objects; `tests/test_schema.py` and the committed Glue export check
+that no copy drifts.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any, Union, get_args, get_origin
+
+from streamer import records
+from streamer.records import Dec, Levels, Millis, Real
+
+GLUE_DATABASE = "crypto"
+TABLE_PREFIX = "crypto_"
+# Firehose renders this prefix from the arrival time of the oldest record in each object; the
+# local lake renders the same template the same way (see `partitioning.py`). Terraform uses it
+# verbatim, with the dataset name substituted.
+PREFIX_TEMPLATE = (
+    "crypto/tabular/{dataset}/year=!{{timestamp:yyyy}}/month=!{{timestamp:MM}}/"
+    "day=!{{timestamp:dd}}/hour=!{{timestamp:HH}}/"
+)
+REJECTS_PREFIX_TEMPLATE = (
+    "crypto/rejects/year=!{timestamp:yyyy}/month=!{timestamp:MM}/"
+    "day=!{timestamp:dd}/hour=!{timestamp:HH}/"
+)
+PARTITION_KEYS: tuple[str, ...] = ("year", "month", "day", "hour")
+DECIMAL = "decimal(38,18)"
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    glue_type: str
+    nullable: bool
+
+    @property
+    def duckdb_type(self) -> str:
+        return _DUCKDB_TYPES.get(self.glue_type, self.glue_type.upper())
+
+    @property
+    def kind(self) -> str:
+        """How the JSON encoder writes it: str, int, bool, number, timestamp or levels."""
+        return _KINDS[self.glue_type]
+
+
+@dataclass(frozen=True, slots=True)
+class Dataset:
+    name: str
+    record_type: type
+    columns: tuple[Column, ...]
+    description: str
+
+    @property
+    def table(self) -> str:
+        return f"{TABLE_PREFIX}{self.name}"
+
+    @property
+    def prefix_template(self) -> str:
+        return PREFIX_TEMPLATE.format(dataset=self.name)
+
+
+_LEVELS = f"array<struct<price:{DECIMAL},size:{DECIMAL}>>"
+_GLUE_BY_TYPE: dict[object, str] = {
+    str: "string",
+    int: "bigint",
+    bool: "boolean",
+    Dec: DECIMAL,
+    Real: "double",
+    Millis: "timestamp",
+    Levels: _LEVELS,
+}
+_KINDS = {
+    "string": "str",
+    "bigint": "int",
+    "boolean": "bool",
+    DECIMAL: "number",
+    "double": "number",
+    "timestamp": "timestamp",
+    _LEVELS: "levels",
+}
+_DUCKDB_TYPES = {
+    "string": "VARCHAR",
+    "bigint": "BIGINT",
+    "boolean": "BOOLEAN",
+    DECIMAL: "DECIMAL(38,18)",
+    "double": "DOUBLE",
+    "timestamp": "TIMESTAMP",
+    _LEVELS: "STRUCT(price DECIMAL(38,18), size DECIMAL(38,18))[]",
+}
+
+
+def _column(name: str, annotation: Any) -> Column:
+    nullable = False
+    if get_origin(annotation) in (Union, types.UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        nullable = len(args) < len(get_args(annotation))
+        (annotation,) = args
+    try:
+        glue = _GLUE_BY_TYPE[annotation]
+    except KeyError:
+        raise TypeError(f"column {name!r}: no Glue type for {annotation!r}") from None
+    return Column(name, glue, nullable)
+
+
+def columns_of(record_type: type) -> tuple[Column, ...]:
+    hints = typing.get_type_hints(record_type)
+    fields: tuple[str, ...] = record_type._fields  # type: ignore[attr-defined]
+    return tuple(_column(name, hints[name]) for name in fields)
+
+
+def _dataset(name: str, record_type: type) -> Dataset:
+    doc = (record_type.__doc__ or "").strip().splitlines()[0]
+    return Dataset(name, record_type, columns_of(record_type), doc)
+
+
+DATASETS: dict[str, Dataset] = {
+    d.name: d
+    for d in (
+        _dataset("spot_prices", records.SpotPrice),
+        _dataset("markets", records.Market),
+        _dataset("tickers", records.Ticker),
+        _dataset("ohlcv", records.Candle),
+        _dataset("order_books", records.BookSnapshot),
+        _dataset("trades", records.Trade),
+    )
+}
+REJECTS = _dataset("rejects", records.Reject)
+DATASET_OF_TYPE: dict[type, Dataset] = {d.record_type: d for d in DATASETS.values()}
+DATASET_OF_TYPE[records.Reject] = REJECTS
+
+
+def glue_export() -> dict[str, Any]:
+    """The schema as committed JSON, consumed by Terraform to build the Glue tables."""
+    return {
+        "database": GLUE_DATABASE,
+        "partition_keys": [{"name": k, "type": "string"} for k in PARTITION_KEYS],
+        "tables": {
+            d.table: {
+                "dataset": d.name,
+                "description": d.description,
+                "prefix": d.prefix_template,
+                "columns": [{"name": c.name, "type": c.glue_type} for c in d.columns],
+            }
+            for d in DATASETS.values()
+        },
+    }
+
+
+def athena_ddl(dataset: Dataset, location: str) -> str:
+    """CREATE EXTERNAL TABLE for Athena, with partition projection over the arrival hour."""
+    cols = ",\n".join(f"  `{c.name}` {c.glue_type}" for c in dataset.columns)
+    parts = ", ".join(f"`{k}` string" for k in PARTITION_KEYS)
+    base = location.rstrip("/") + "/" + dataset.prefix_template.split("year=")[0]
+    template = base + "year=${year}/month=${month}/day=${day}/hour=${hour}/"
+    return (
+        f"CREATE EXTERNAL TABLE IF NOT EXISTS `{dataset.table}` (\n{cols}\n)\n"
+        f"PARTITIONED BY ({parts})\n"
+        "ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'\n"
+        "WITH SERDEPROPERTIES ('ignore.malformed.json' = 'true')\n"
+        "STORED AS TEXTFILE\n"
+        f"LOCATION '{base}'\n"
+        "TBLPROPERTIES (\n"
+        "  'projection.enabled' = 'true',\n"
+        "  'projection.year.type' = 'integer', 'projection.year.range' = '2020,2100',\n"
+        "  'projection.month.type' = 'integer', 'projection.month.range' = '1,12',"
+        " 'projection.month.digits' = '2',\n"
+        "  'projection.day.type' = 'integer', 'projection.day.range' = '1,31',"
+        " 'projection.day.digits' = '2',\n"
+        "  'projection.hour.type' = 'integer', 'projection.hour.range' = '0,23',"
+        " 'projection.hour.digits' = '2',\n"
+        f"  'storage.location.template' = '{template}'\n"
+        ")"
+    )

@@ -1,0 +1,288 @@
+"""Typed settings from `STREAMER_*` environment variables and an optional TOML file.
+
+Precedence: environment variable > TOML file > default. Every value is validated once, here; a
+bad value raises `ConfigError` naming the variable and the fix. The TOML file uses the same
+names in lower case without the `STREAMER_` prefix, e.g. `binance_symbols = ["BTC-USDT"]`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from streamer.errors import ConfigError
+
+SOURCES = ("binance", "coinbase", "coingecko")
+SINKS = ("lake", "firehose", "null")
+BINANCE_KLINE_INTERVALS = (
+    "1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w",
+    "1M",
+)  # fmt: skip
+COINGECKO_PLANS = ("keyless", "demo", "pro")
+COINGECKO_URLS = {
+    "keyless": "https://api.coingecko.com/api/v3",
+    "demo": "https://api.coingecko.com/api/v3",
+    "pro": "https://pro-api.coingecko.com/api/v3",
+}
+# Default poll interval per plan. Each poll costs two calls (/simple/price, /coins/markets).
+# Keyless shares ~5 calls/min per IP; Demo allows 30/min and CoinGecko caches its answers 60 s,
+# so polling faster returns the same data; paid plans are cached 20 s at the edge.
+COINGECKO_POLL_SECONDS = {"keyless": 120.0, "demo": 60.0, "pro": 20.0}
+_SYMBOL = re.compile(r"[A-Z0-9]{1,20}-[A-Z0-9]{1,20}")
+_COIN_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
+
+
+@dataclass(frozen=True, slots=True)
+class BinanceSettings:
+    symbols: tuple[str, ...] = ("BTC-USDT", "ETH-USDT", "SOL-USDT")
+    ws_url: str = "wss://stream.binance.com:9443"
+    rest_url: str = "https://api.binance.com"
+    kline_interval: str = "1m"
+    trades: str = "trade"  # or "aggTrade"
+    depth: int = 20  # 5, 10 or 20 (partial book stream depth<N>@100ms)
+    keep_open_candles: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CoinbaseSettings:
+    symbols: tuple[str, ...] = ("BTC-USD", "ETH-USD", "SOL-USD")
+    ws_url: str = "wss://advanced-trade-ws.coinbase.com"
+    rest_url: str = "https://api.coinbase.com"
+    book_depth: int = 20
+    book_interval: float = 1.0  # seconds between published top-N snapshots per symbol
+    max_frame_bytes: int = 64 * 1024 * 1024  # level2 snapshots of BTC-USD are several MiB
+    keep_open_candles: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CoinGeckoSettings:
+    coins: tuple[str, ...] = ("bitcoin", "ethereum", "solana")
+    url: str = COINGECKO_URLS["keyless"]
+    api_key: str | None = None
+    plan: str = "keyless"
+    poll_seconds: float = COINGECKO_POLL_SECONDS["keyless"]
+    vs_currencies: tuple[str, ...] = ("usd", "eur", "btc")
+    markets_per_page: int = 100
+
+    def __repr__(self) -> str:  # never print the key
+        key = "set" if self.api_key else None
+        return f"CoinGeckoSettings(plan={self.plan!r}, url={self.url!r}, api_key={key})"
+
+
+@dataclass(frozen=True, slots=True)
+class LakeSettings:
+    root: Path = Path("data")
+    buffer_bytes: int = 5 * 1024 * 1024  # uncompressed, like Firehose's SizeInMBs
+    buffer_seconds: float = 15.0  # like Firehose's IntervalInSeconds; 0 = write at once
+    stream_prefix: str = "crypto"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    sources: tuple[str, ...] = SOURCES
+    sink: str = "lake"
+    binance: BinanceSettings = BinanceSettings()
+    coinbase: CoinbaseSettings = CoinbaseSettings()
+    coingecko: CoinGeckoSettings = CoinGeckoSettings()
+    lake: LakeSettings = LakeSettings()
+    queue_size: int = 10_000
+    log_format: str = "text"  # or "json"
+    stats_interval: float = 30.0
+
+
+class _Reader:
+    """Looks a setting up in the environment, then the TOML table, and validates it."""
+
+    def __init__(self, env: Mapping[str, str], toml: Mapping[str, Any]) -> None:
+        self.env = env
+        self.toml = toml
+
+    def raw(self, name: str) -> Any:
+        var = f"STREAMER_{name.upper()}"
+        if var in self.env and self.env[var].strip() != "":
+            return self.env[var].strip()
+        return self.toml.get(name.lower())
+
+    def text(self, name: str, default: str) -> str:
+        value = self.raw(name)
+        if value is None:
+            return default
+        if not isinstance(value, str):
+            raise ConfigError(_var(name), f"expected text, got {value!r}", "Quote the value.")
+        return value
+
+    def choice(self, name: str, default: str, allowed: tuple[str, ...]) -> str:
+        value = self.text(name, default)
+        if value not in allowed:
+            raise ConfigError(
+                _var(name), f"{value!r} is not allowed", f"Use one of: {', '.join(allowed)}."
+            )
+        return value
+
+    def items(self, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        value = self.raw(name)
+        if value is None:
+            return default
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.split(",")]
+        elif isinstance(value, list) and all(isinstance(p, str) for p in value):
+            parts = [p.strip() for p in value]
+        else:
+            raise ConfigError(_var(name), f"expected a list, got {value!r}", "Use a, b, c.")
+        parts = [p for p in parts if p]
+        if len(set(parts)) != len(parts):
+            raise ConfigError(_var(name), "lists an item twice", "Remove the duplicate.")
+        return tuple(parts)
+
+    def number(self, name: str, default: float, low: float, high: float) -> float:
+        value = self.raw(name)
+        if value is None:
+            return default
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(_var(name), f"{value!r} is not a number", "Use e.g. 1.5.") from None
+        if not low <= number <= high:
+            raise ConfigError(
+                _var(name), f"{number:g} is out of range", f"Use a value from {low:g} to {high:g}."
+            )
+        return number
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        number = self.number(name, default, low, high)
+        if number != int(number):
+            raise ConfigError(_var(name), f"{number:g} is not a whole number", "Use e.g. 20.")
+        return int(number)
+
+    def flag(self, name: str, default: bool) -> bool:
+        value = self.raw(name)
+        if value is None:
+            return default
+        if isinstance(value, bool):
+            return value
+        lowered = str(value).lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(_var(name), f"{value!r} is not a boolean", "Use true or false.")
+
+    def url(self, name: str, default: str, schemes: tuple[str, ...]) -> str:
+        value = self.text(name, default).rstrip("/")
+        parts = urlsplit(value)
+        if parts.scheme not in schemes or not parts.hostname:
+            raise ConfigError(
+                _var(name),
+                f"{value!r} is not a {'/'.join(schemes)} URL",
+                f"Use e.g. {default}.",
+            )
+        return value
+
+
+def _var(name: str) -> str:
+    return f"STREAMER_{name.upper()}"
+
+
+def _symbols(reader: _Reader, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    symbols = reader.items(name, default)
+    for symbol in symbols:
+        if not _SYMBOL.fullmatch(symbol):
+            raise ConfigError(
+                _var(name),
+                f"{symbol!r} is not a normalized symbol",
+                "Write BASE-QUOTE in upper case, e.g. BTC-USDT.",
+            )
+    return symbols
+
+
+def load(env: Mapping[str, str] | None = None, config_file: Path | None = None) -> Settings:
+    """Read and validate every setting. Raises `ConfigError` on the first bad one."""
+    env = os.environ if env is None else env
+    toml: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            toml = tomllib.loads(config_file.read_text())
+        except FileNotFoundError:
+            raise ConfigError("--config", f"{config_file} does not exist", "Fix the path.") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError("--config", f"{config_file} is not valid TOML ({exc})", "") from None
+    r = _Reader(env, toml)
+    d = Settings()
+
+    sources = r.items("sources", d.sources)
+    for s in sources:
+        if s not in SOURCES:
+            raise ConfigError(
+                "STREAMER_SOURCES", f"unknown source {s!r}", f"Use any of: {', '.join(SOURCES)}."
+            )
+
+    db = d.binance
+    binance = BinanceSettings(
+        symbols=_symbols(r, "binance_symbols", db.symbols),
+        ws_url=r.url("binance_ws_url", db.ws_url, ("ws", "wss")),
+        rest_url=r.url("binance_rest_url", db.rest_url, ("http", "https")),
+        kline_interval=r.choice("binance_kline_interval", db.kline_interval, BINANCE_KLINE_INTERVALS),
+        trades=r.choice("binance_trades", db.trades, ("trade", "aggTrade")),
+        depth=int(r.choice("binance_depth", str(db.depth), ("5", "10", "20"))),
+        keep_open_candles=r.flag("keep_open_candles", db.keep_open_candles),
+    )
+
+    dc = d.coinbase
+    coinbase = CoinbaseSettings(
+        symbols=_symbols(r, "coinbase_symbols", dc.symbols),
+        ws_url=r.url("coinbase_ws_url", dc.ws_url, ("ws", "wss")),
+        rest_url=r.url("coinbase_rest_url", dc.rest_url, ("http", "https")),
+        book_depth=r.integer("coinbase_book_depth", dc.book_depth, 1, 1000),
+        book_interval=r.number("coinbase_book_interval", dc.book_interval, 0.05, 3600),
+        max_frame_bytes=r.integer(
+            "coinbase_max_frame_bytes", dc.max_frame_bytes, 10 * 1024 * 1024, 1024**3
+        ),
+        keep_open_candles=r.flag("keep_open_candles", dc.keep_open_candles),
+    )
+
+    api_key = r.text("coingecko_api_key", "") or None
+    plan = r.choice("coingecko_plan", "demo" if api_key else "keyless", COINGECKO_PLANS)
+    if plan != "keyless" and not api_key:
+        raise ConfigError(
+            "STREAMER_COINGECKO_API_KEY",
+            f"plan {plan!r} needs an API key",
+            "Set the key, or STREAMER_COINGECKO_PLAN=keyless.",
+        )
+    coingecko = CoinGeckoSettings(
+        coins=r.items("coingecko_coins", d.coingecko.coins),
+        url=r.url("coingecko_url", COINGECKO_URLS[plan], ("http", "https")),
+        api_key=api_key if plan != "keyless" else None,
+        plan=plan,
+        poll_seconds=r.number("coingecko_poll_seconds", COINGECKO_POLL_SECONDS[plan], 1, 86400),
+    )
+    for coin in coingecko.coins:
+        if not _COIN_ID.fullmatch(coin):
+            raise ConfigError(
+                "STREAMER_COINGECKO_COINS",
+                f"{coin!r} is not a CoinGecko coin id",
+                "Use API ids such as bitcoin, ethereum (see /coins/list).",
+            )
+
+    lake = LakeSettings(
+        root=Path(r.text("lake_dir", str(d.lake.root))),
+        buffer_bytes=int(r.number("lake_buffer_mb", 5, 0.001, 128) * 1024 * 1024),
+        buffer_seconds=r.number("lake_buffer_seconds", d.lake.buffer_seconds, 0, 900),
+        stream_prefix=r.text("firehose_prefix", d.lake.stream_prefix),
+    )
+    return Settings(
+        sources=sources,
+        sink=r.choice("sink", d.sink, SINKS),
+        binance=binance,
+        coinbase=coinbase,
+        coingecko=coingecko,
+        lake=lake,
+        queue_size=r.integer("queue_size", d.queue_size, 10, 10_000_000),
+        log_format=r.choice("log_format", d.log_format, ("text", "json")),
+        stats_interval=r.number("stats_interval", d.stats_interval, 1, 86400),
+    )

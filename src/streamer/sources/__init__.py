@@ -1,0 +1,1 @@
+"""Market-data sources: one module per venue behind the small `Source` protocol (`base.py`)."""

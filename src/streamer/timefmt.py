@@ -1,0 +1,72 @@
+"""UTC timestamps: parsing venue formats into epoch milliseconds, and writing the lake's text.
+
+The lake writes `YYYY-MM-DD HH:MM:SS.mmm` (UTC), which Athena's JSON SerDe and DuckDB both read
+as TIMESTAMP. Formatting is cached per second because a feed stamps thousands of rows with the
+same second.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime
+from functools import lru_cache
+
+from streamer.errors import FrameError
+from streamer.records import Millis
+
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})?"
+)
+
+
+@lru_cache(maxsize=4096)
+def _second_text(second: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(second))
+
+
+def format_millis(ms: int) -> str:
+    """`1633998240000` -> `"2021-10-12 00:24:00.000"`."""
+    second, milli = divmod(ms, 1000)
+    return f"{_second_text(second)}.{milli:03d}"
+
+
+def now_millis() -> Millis:
+    """The wall clock in epoch milliseconds (the default clock passed to sources)."""
+    return Millis(time.time_ns() // 1_000_000)
+
+
+@lru_cache(maxsize=1024)
+def _epoch_second(y: int, mo: int, d: int, h: int, mi: int, s: int) -> int:
+    return int(datetime(y, mo, d, h, mi, s, tzinfo=UTC).timestamp())
+
+
+def parse_rfc3339(text: object, field: str) -> Millis:
+    """RFC 3339 / ISO 8601 with optional fraction (any digits) and offset -> epoch ms (UTC).
+
+    Coinbase sends nanoseconds (`2026-09-30T02:39:53.670986313Z`); the fraction is truncated
+    to milliseconds, which is Athena engine 3's timestamp precision.
+    """
+    if type(text) is not str:
+        raise FrameError(f"field {field!r} is not a timestamp string: {text!r}"[:200])
+    m = _RFC3339.fullmatch(text)
+    if m is None:
+        raise FrameError(f"field {field!r} is not an RFC 3339 timestamp: {text!r}"[:200])
+    y, mo, d, h, mi, s, frac, zone = m.groups()
+    try:
+        second = _epoch_second(int(y), int(mo), int(d), int(h), int(mi), int(s))
+    except ValueError as exc:
+        raise FrameError(f"field {field!r} is not a valid date: {text!r}"[:200]) from exc
+    if zone and zone != "Z":
+        sign = 1 if zone[0] == "+" else -1
+        digits = zone[1:].replace(":", "")
+        second -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
+    milli = int((frac or "0")[:3].ljust(3, "0"))
+    return Millis(second * 1000 + milli)
+
+
+def epoch_millis(value: object, field: str) -> Millis:
+    """An integer epoch-milliseconds field (Binance's `E`, `T`, `t`)."""
+    if type(value) is not int or value < 0:
+        raise FrameError(f"field {field!r} is not epoch milliseconds: {value!r}"[:200])
+    return Millis(value)
