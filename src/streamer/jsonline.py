@@ -8,7 +8,7 @@ written verbatim from the venue's validated text; timestamps as `YYYY-MM-DD HH:M
 from __future__ import annotations
 
 from collections.abc import Callable
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from json.encoder import encode_basestring
 
 from streamer.records import Item, Levels
 from streamer.schema import DATASET_OF_TYPE, Dataset
@@ -49,7 +49,7 @@ def compile_encoder(dataset: Dataset) -> Encoder:
     exec(compile(source, f"<encoder {dataset.name}>", "exec"), namespace)
     encoder = namespace["encode"]
     assert callable(encoder)
-    return encoder  # type: ignore[return-value]
+    return encoder
 
 
 ENCODERS: dict[type, Encoder] = {t: compile_encoder(d) for t, d in DATASET_OF_TYPE.items()}

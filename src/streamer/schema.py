@@ -26,8 +26,8 @@ PREFIX_TEMPLATE = (
     "day=!{{timestamp:dd}}/hour=!{{timestamp:HH}}/"
 )
 REJECTS_PREFIX_TEMPLATE = (
-    "crypto/rejects/year=!{timestamp:yyyy}/month=!{timestamp:MM}/"
-    "day=!{timestamp:dd}/hour=!{timestamp:HH}/"
+    "crypto/rejects/year=!{{timestamp:yyyy}}/month=!{{timestamp:MM}}/"
+    "day=!{{timestamp:dd}}/hour=!{{timestamp:HH}}/"
 )
 PARTITION_KEYS: tuple[str, ...] = ("year", "month", "day", "hour")
 DECIMAL = "decimal(38,18)"
@@ -55,14 +55,11 @@ class Dataset:
     record_type: type
     columns: tuple[Column, ...]
     description: str
+    prefix_template: str
 
     @property
     def table(self) -> str:
         return f"{TABLE_PREFIX}{self.name}"
-
-    @property
-    def prefix_template(self) -> str:
-        return PREFIX_TEMPLATE.format(dataset=self.name)
 
 
 _LEVELS = f"array<struct<price:{DECIMAL},size:{DECIMAL}>>"
@@ -114,9 +111,10 @@ def columns_of(record_type: type) -> tuple[Column, ...]:
     return tuple(_column(name, hints[name]) for name in fields)
 
 
-def _dataset(name: str, record_type: type) -> Dataset:
+def _dataset(name: str, record_type: type, prefix_template: str = PREFIX_TEMPLATE) -> Dataset:
     doc = (record_type.__doc__ or "").strip().splitlines()[0]
-    return Dataset(name, record_type, columns_of(record_type), doc)
+    prefix = prefix_template.format(dataset=name)
+    return Dataset(name, record_type, columns_of(record_type), doc, prefix)
 
 
 DATASETS: dict[str, Dataset] = {
@@ -130,7 +128,7 @@ DATASETS: dict[str, Dataset] = {
         _dataset("trades", records.Trade),
     )
 }
-REJECTS = _dataset("rejects", records.Reject)
+REJECTS = _dataset("rejects", records.Reject, REJECTS_PREFIX_TEMPLATE)
 DATASET_OF_TYPE: dict[type, Dataset] = {d.record_type: d for d in DATASETS.values()}
 DATASET_OF_TYPE[records.Reject] = REJECTS
 

@@ -209,7 +209,9 @@ def load(env: Mapping[str, str] | None = None, config_file: Path | None = None) 
         try:
             toml = tomllib.loads(config_file.read_text())
         except FileNotFoundError:
-            raise ConfigError("--config", f"{config_file} does not exist", "Fix the path.") from None
+            raise ConfigError(
+                "--config", f"{config_file} does not exist", "Fix the path."
+            ) from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError("--config", f"{config_file} is not valid TOML ({exc})", "") from None
     r = _Reader(env, toml)
@@ -227,7 +229,9 @@ def load(env: Mapping[str, str] | None = None, config_file: Path | None = None) 
         symbols=_symbols(r, "binance_symbols", db.symbols),
         ws_url=r.url("binance_ws_url", db.ws_url, ("ws", "wss")),
         rest_url=r.url("binance_rest_url", db.rest_url, ("http", "https")),
-        kline_interval=r.choice("binance_kline_interval", db.kline_interval, BINANCE_KLINE_INTERVALS),
+        kline_interval=r.choice(
+            "binance_kline_interval", db.kline_interval, BINANCE_KLINE_INTERVALS
+        ),
         trades=r.choice("binance_trades", db.trades, ("trade", "aggTrade")),
         depth=int(r.choice("binance_depth", str(db.depth), ("5", "10", "20"))),
         keep_open_candles=r.flag("keep_open_candles", db.keep_open_candles),

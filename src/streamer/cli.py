@@ -1,0 +1,157 @@
+"""The `streamer` command: run, demo, query, simulate.
+
+This is the only module that configures logging and calls `asyncio.run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import io
+import json
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from streamer import settings as settings_module
+from streamer.errors import ConfigError
+from streamer.logsetup import configure_logging
+
+log = logging.getLogger("streamer.cli")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="streamer", description="Crypto market data into an S3/Athena or local lake."
+    )
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="stream the configured sources into the configured sink")
+    run.add_argument("--config", type=Path, help="TOML file with settings (env vars win)")
+
+    demo = sub.add_parser("demo", help="simulator -> pipeline -> local lake, then show the tables")
+    demo.add_argument("--seconds", type=float, default=30.0, help="how long to stream (30)")
+    demo.add_argument("--lake", type=Path, default=Path("demo-lake"), help="lake directory")
+
+    query = sub.add_parser("query", help="SQL over the local lake (DuckDB)")
+    query.add_argument("sql")
+    query.add_argument("--lake", type=Path, default=None, help="lake dir (STREAMER_LAKE_DIR)")
+    query.add_argument("--format", choices=("table", "csv", "json"), default="table")
+
+    sim = sub.add_parser("simulate", help="serve Binance, Coinbase and CoinGecko on loopback")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=8765)
+    sim.add_argument("--rate", type=float, default=200.0, help="frames/s per client; 0 = max")
+    sim.add_argument("--symbols", nargs="*", default=None, help="e.g. BTC-USDT ETH-USD")
+    sim.add_argument("--replay", type=Path, default=None, help="directory of recorded frames")
+    sim.add_argument("--seed", type=int, default=7)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "query":
+            return _query(args)
+        if args.command == "run":
+            config = settings_module.load(config_file=args.config)
+            configure_logging(args.log_level, config.log_format)
+            return asyncio.run(_run(config))
+        configure_logging(args.log_level, "text")
+        if args.command == "demo":
+            from streamer.demo import run_demo
+
+            return asyncio.run(run_demo(args.seconds, args.lake))
+        if args.command == "simulate":
+            return asyncio.run(_simulate(args))
+    except ConfigError as exc:
+        print(f"streamer: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 2
+
+
+async def _run(config: settings_module.Settings) -> int:
+    from streamer.service import run_service
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    stats = await run_service(config, stop)
+    if stats.failed_sources and len(stats.failed_sources) == len(config.sources):
+        for name, error in stats.failed_sources.items():
+            print(f"streamer: source {name} failed: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _query(args: argparse.Namespace) -> int:
+    from streamer import query
+
+    root = args.lake
+    if root is None:
+        root = settings_module.load().lake.root
+    if not root.is_dir():
+        raise ConfigError("--lake", f"{root} is not a directory", "Point it at a lake.")
+    import duckdb
+
+    try:
+        names, rows = query.run(root, args.sql)
+    except duckdb.Error as exc:
+        print(f"streamer: query failed: {exc}", file=sys.stderr)
+        return 1
+    if args.format == "table":
+        print(query.format_table(names, rows))
+    elif args.format == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(names)
+        writer.writerows(rows)
+        print(out.getvalue(), end="")
+    else:
+        for row in rows:
+            print(json.dumps(dict(zip(names, row, strict=True)), default=_json_default))
+    return 0
+
+
+def _json_default(value: Any) -> Any:
+    return str(value)
+
+
+async def _simulate(args: argparse.Namespace) -> int:
+    from streamer.simulator import SimulatorConfig, run_simulator
+
+    # Every symbol asked for is simulated on both exchanges.
+    symbols = {"binance_symbols": tuple(args.symbols), "coinbase_symbols": tuple(args.symbols)}
+    config = SimulatorConfig(
+        host=args.host,
+        port=args.port,
+        rate=args.rate,
+        replay_dir=args.replay,
+        seed=args.seed,
+        **(symbols if args.symbols else {}),
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with asyncio.TaskGroup() as group:
+        serving = group.create_task(run_simulator(config, out=_print_flush))
+        await stop.wait()
+        serving.cancel()
+    return 0
+
+
+def _print_flush(line: str) -> None:
+    print(line, flush=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,119 @@
+"""Sources -> one bounded queue -> encoder -> sink, under one TaskGroup.
+
+Each source awaits `emit(items)` once per frame; the queue is bounded, so a slow sink slows
+the sources (TCP backpressure) instead of growing memory. The consumer encodes each row with
+its dataset's compiled encoder and hands the line to the sink with its arrival time, then lets
+the sink write whatever is due. On stop: sources are cancelled, the queue is drained, and the
+sink writes everything it holds. A source that fails for good (`SourceError`) is logged and
+stops alone; the others keep running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from streamer.errors import SourceError
+from streamer.jsonline import ENCODERS
+from streamer.records import Item
+from streamer.schema import DATASET_OF_TYPE
+from streamer.sinks.base import Sink
+from streamer.sources.base import Clock, Source
+
+log = logging.getLogger(__name__)
+
+
+class _End:
+    """Queue marker: every source has stopped."""
+
+
+_END = _End()
+
+
+@dataclass(slots=True)
+class PipelineStats:
+    rows: Counter[str] = field(default_factory=Counter)
+    failed_sources: dict[str, str] = field(default_factory=dict)
+
+    def total(self) -> int:
+        return sum(self.rows.values())
+
+
+async def _run_source(
+    source: Source, queue: asyncio.Queue[Sequence[Item] | _End], stats: PipelineStats
+) -> None:
+    async def emit(items: Sequence[Item]) -> None:
+        await queue.put(items)
+
+    try:
+        await source.run(emit)
+    except SourceError as exc:
+        stats.failed_sources[source.name] = str(exc)
+        log.error("source.failed source=%s error=%s", source.name, exc)
+    except Exception as exc:  # a bug in one feed must not take the others down
+        stats.failed_sources[source.name] = repr(exc)
+        log.exception("source.crashed source=%s", source.name)
+
+
+async def _consume(
+    queue: asyncio.Queue[Sequence[Item] | _End], sink: Sink, clock: Clock, stats: PipelineStats
+) -> None:
+    encoders = ENCODERS
+    datasets = DATASET_OF_TYPE
+    rows = stats.rows
+    while True:
+        if queue.empty():
+            wait = sink.seconds_until_due(clock())
+            try:
+                async with asyncio.timeout(wait):
+                    batch = await queue.get()
+            except TimeoutError:
+                await sink.flush_due(clock())
+                continue
+        else:
+            batch = queue.get_nowait()
+        arrival = clock()
+        while True:
+            if isinstance(batch, _End):
+                await sink.aclose()
+                return
+            for item in batch:
+                kind = type(item)
+                dataset = datasets[kind]
+                sink.add(dataset, encoders[kind](item), arrival)
+                rows[dataset.name] += 1
+            if queue.empty():
+                break
+            batch = queue.get_nowait()
+        await sink.flush_due(clock())
+
+
+async def run_pipeline(
+    sources: Sequence[Source],
+    sink: Sink,
+    stop: asyncio.Event,
+    *,
+    clock: Clock,
+    queue_size: int = 10_000,
+    stats: PipelineStats | None = None,
+) -> PipelineStats:
+    """Run until `stop` is set (or every source has failed); then drain and close the sink."""
+    stats = PipelineStats() if stats is None else stats
+    queue: asyncio.Queue[Sequence[Item] | _End] = asyncio.Queue(maxsize=queue_size)
+    async with asyncio.TaskGroup() as group:
+        consumer = group.create_task(_consume(queue, sink, clock, stats))
+        feeds = {group.create_task(_run_source(s, queue, stats)) for s in sources}
+        stopped = group.create_task(stop.wait())
+        pending: set[asyncio.Task[object]] = {stopped, *feeds}
+        while stopped in pending and len(pending) > 1:
+            _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        for feed in feeds:
+            feed.cancel()
+        await asyncio.gather(*feeds, return_exceptions=True)
+        await queue.put(_END)
+        await consumer
+    return stats

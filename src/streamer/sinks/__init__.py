@@ -1,0 +1,1 @@
+"""Sinks: where encoded rows go (the local lake, Firehose, or nowhere for benchmarks)."""

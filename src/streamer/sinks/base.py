@@ -1,0 +1,28 @@
+"""The `Sink` protocol: buffered, per-dataset delivery of newline-terminated JSON rows."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from streamer.records import Millis
+from streamer.schema import Dataset
+
+
+class Sink(Protocol):
+    """Receives encoded rows from the pipeline.
+
+    `add` only buffers (it never blocks); `flush_due` writes buffers whose size or age passed
+    the sink's limits; `aclose` writes everything still buffered. Rows of one dataset are
+    delivered in the order they were added. Delivery is at-least-once: a row may be written
+    twice after a crash, never silently dropped; `record_id` lets readers de-duplicate.
+    """
+
+    def add(self, dataset: Dataset, line: bytes, arrival: Millis) -> None: ...
+
+    def seconds_until_due(self, now: Millis) -> float | None:
+        """Seconds until the oldest buffer is due by age (None when nothing is buffered)."""
+        ...
+
+    async def flush_due(self, now: Millis) -> None: ...
+
+    async def aclose(self) -> None: ...

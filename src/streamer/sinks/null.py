@@ -1,0 +1,27 @@
+"""A sink that counts and discards rows: the benchmark's baseline."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from streamer.records import Millis
+from streamer.schema import Dataset
+
+
+class NullSink:
+    def __init__(self) -> None:
+        self.rows: Counter[str] = Counter()
+        self.bytes = 0
+
+    def add(self, dataset: Dataset, line: bytes, arrival: Millis) -> None:
+        self.rows[dataset.name] += 1
+        self.bytes += len(line)
+
+    def seconds_until_due(self, now: Millis) -> float | None:
+        return None
+
+    async def flush_due(self, now: Millis) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
