@@ -1,0 +1,75 @@
+"""Rows encode to one JSON object per line with exact decimals and Athena timestamps."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from streamer.errors import FrameError
+from streamer.jsonline import encode
+from streamer.numbers import dec, decimals, real
+from streamer.records import BookSnapshot, Candle, Dec, Millis, Reject, SpotPrice, Trade
+from streamer.timefmt import format_millis, parse_rfc3339
+
+
+def test_trade_line_keeps_the_venue_decimal_text() -> None:
+    trade = Trade("binance", "BTC-USDT", Millis(1633998523963), Millis(1633998524001), "15683430",
+                  Dec("0.35280000"), Dec("58.00000000"), "buy", "id1")  # fmt: skip
+    line = encode(trade)
+    assert line.endswith(b"\n") and line.count(b"\n") == 1
+    assert b'"price":0.35280000,' in line and b'"size":58.00000000,' in line
+    assert orjson.loads(line)["event_time"] == "2021-10-12 00:28:43.963"
+
+
+def test_nulls_booleans_levels_and_escaping() -> None:
+    book = BookSnapshot("coinbase", "BTC-USD", Millis(0), Millis(1), 2,
+                        ((Dec("83277.25"), Dec("0.00715626")),), (), None, 'q"\\')  # fmt: skip
+    parsed = orjson.loads(encode(book))
+    assert parsed["bids"] == [{"price": 83277.25, "size": 0.00715626}]
+    assert parsed["asks"] == [] and parsed["sequence"] is None and parsed["record_id"] == 'q"\\'
+    candle = Candle("binance", "X-Y", Millis(1), Millis(2), "1m", Millis(0), Millis(59999),
+                    Dec("1"), Dec("2"), Dec("0.5"), Dec("1.5"), Dec("10"), None, None, True,
+                    "ws", "c")  # fmt: skip
+    parsed = orjson.loads(encode(candle))
+    assert parsed["is_closed"] is True and parsed["quote_volume"] is None
+    assert parsed["close_time"] == "1970-01-01 00:00:59.999"
+    spot = SpotPrice("bitcoin", "usd", None, None, None, None, None, Millis(5), "s")
+    assert orjson.loads(encode(spot))["last_updated_at"] is None
+    reject = Reject("binance", "invalid JSON", "{\x00 \u00e9", Millis(5))
+    assert orjson.loads(encode(reject))["raw"] == "{\x00 \u00e9"
+
+
+@pytest.mark.parametrize("text", ["1", "0.1", "-2.50", "86704.77000000", "0", "12e3"])
+def test_valid_decimal_text(text: str) -> None:
+    assert dec(text, "p") == (text if "e" not in text else "12000")
+
+
+@pytest.mark.parametrize("bad", ["", "abc", "1.", ".5", "01", "1,0", "NaN", "inf", " 1", 1.5, None])
+def test_invalid_decimal_text_is_a_frame_error(bad: object) -> None:
+    with pytest.raises(FrameError, match="'p'"):
+        dec(bad, "p")
+
+
+def test_decimals_validates_a_whole_side_at_once() -> None:
+    assert decimals(["1.0", "2", "3.25"], "bids") == ["1.0", "2", "3.25"]
+    assert decimals(["1e-05", "2"], "bids") == ["0.00001", "2"]
+    with pytest.raises(FrameError, match="bids"):
+        decimals(["1.0", "x"], "bids")
+    with pytest.raises(FrameError, match="bids"):
+        decimals(["1.0", 2], "bids")  # type: ignore[list-item]
+
+
+def test_real_keeps_coingecko_text_and_rewrites_exponents() -> None:
+    assert real("1542226908349.8406", "m") == "1542226908349.8406"
+    assert real("1.5e-07", "m") == "0.00000015"
+    assert real(None, "m") is None
+
+
+def test_timestamps() -> None:
+    assert format_millis(0) == "1970-01-01 00:00:00.000"
+    assert parse_rfc3339("2026-09-30T02:39:53.670986313Z", "t") == 1790735993670
+    assert parse_rfc3339("2026-09-30T04:39:53+02:00", "t") == 1790735993000
+    with pytest.raises(FrameError):
+        parse_rfc3339("2026-13-30T00:00:00Z", "t")
+    with pytest.raises(FrameError):
+        parse_rfc3339(17, "t")

@@ -1,0 +1,79 @@
+"""The local lake writes Firehose-shaped gzip NDJSON objects atomically, on size, age and close."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import orjson
+import pytest
+
+from streamer.jsonline import encode
+from streamer.records import Dec, Millis, Trade
+from streamer.schema import DATASETS
+from streamer.settings import LakeSettings
+from streamer.sinks.lake import LakeSink
+
+T0 = 1764000000000  # 2025-11-24 16:00:00 UTC
+TRADES = DATASETS["trades"]
+
+
+def trade(n: int) -> Trade:
+    return Trade("binance", "BTC-USDT", Millis(T0), Millis(T0), str(n), Dec("1.10"),
+                 Dec("2"), "buy", f"id{n}")  # fmt: skip
+
+
+def objects(root: Path) -> list[Path]:
+    return sorted(root.rglob("*.gz"))
+
+
+def read_rows(root: Path) -> list[dict[str, object]]:
+    return [orjson.loads(line) for p in objects(root) for line in gzip.open(p).read().splitlines()]
+
+
+async def test_age_flush_writes_one_object_under_the_oldest_arrival_hour(tmp_path: Path) -> None:
+    sink = LakeSink(LakeSettings(root=tmp_path, buffer_seconds=10))
+    sink.add(TRADES, encode(trade(1)), Millis(T0 - 1))  # 15:59:59.999
+    sink.add(TRADES, encode(trade(2)), Millis(T0 + 5))
+    await sink.flush_due(Millis(T0 + 9_000))
+    assert objects(tmp_path) == []
+    assert sink.seconds_until_due(Millis(T0 + 9_000)) == pytest.approx(0.999)
+    await sink.flush_due(Millis(T0 + 10_000))
+    (path,) = objects(tmp_path)
+    rel = path.relative_to(tmp_path).as_posix()
+    assert rel.startswith("crypto/tabular/trades/year=2025/month=11/day=24/hour=15/")
+    assert path.name.startswith("crypto-trades-1-2025-11-24-15-59-59-")
+    assert [r["trade_id"] for r in read_rows(tmp_path)] == ["1", "2"]
+    assert b'"price":1.10' in gzip.open(path).read()
+
+
+async def test_size_flush_and_close_flush(tmp_path: Path) -> None:
+    line = encode(trade(1))
+    sink = LakeSink(LakeSettings(root=tmp_path, buffer_bytes=len(line) * 3, buffer_seconds=900))
+    for n in range(7):
+        sink.add(TRADES, encode(trade(n)), Millis(T0))
+        await sink.flush_due(Millis(T0))
+    assert len(objects(tmp_path)) == 2  # 3 + 3 rows; one row still buffered
+    await sink.aclose()
+    assert len(objects(tmp_path)) == 3
+    assert sorted(int(str(r["trade_id"])) for r in read_rows(tmp_path)) == list(range(7))
+
+
+async def test_interval_zero_writes_on_every_pass(tmp_path: Path) -> None:
+    sink = LakeSink(LakeSettings(root=tmp_path, buffer_seconds=0))
+    sink.add(TRADES, encode(trade(1)), Millis(T0))
+    await sink.flush_due(Millis(T0))
+    assert len(objects(tmp_path)) == 1
+
+
+async def test_no_temporary_files_remain_and_failed_writes_keep_rows(tmp_path: Path) -> None:
+    blocker = tmp_path / "crypto"
+    blocker.write_text("not a directory")  # makes the write fail
+    sink = LakeSink(LakeSettings(root=tmp_path, buffer_seconds=0))
+    sink.add(TRADES, encode(trade(1)), Millis(T0))
+    with pytest.raises(OSError):
+        await sink.flush_due(Millis(T0))
+    blocker.unlink()
+    await sink.aclose()
+    assert [r["trade_id"] for r in read_rows(tmp_path)] == ["1"]
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]

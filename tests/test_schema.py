@@ -1,0 +1,73 @@
+"""The schema is derived from the record classes and exported consistently."""
+
+from __future__ import annotations
+
+from streamer import records
+from streamer.schema import DATASETS, DECIMAL, REJECTS, athena_ddl, glue_export
+
+REQUIRED = {
+    "tickers": ["exchange", "symbol", "event_time", "received_at", "record_id", "last_price",
+                "best_bid", "best_ask", "open_24h", "high_24h", "low_24h", "volume_24h",
+                "quote_volume_24h", "price_change_pct_24h"],
+    "ohlcv": ["exchange", "symbol", "event_time", "received_at", "record_id", "interval",
+              "open_time", "close_time", "open", "high", "low", "close", "volume", "is_closed"],
+    "order_books": ["exchange", "symbol", "event_time", "received_at", "record_id", "depth",
+                    "bids", "asks", "sequence"],
+    "trades": ["exchange", "symbol", "event_time", "received_at", "record_id", "trade_id",
+               "price", "size", "side"],
+    "spot_prices": ["coin_id", "vs_currency", "price", "market_cap", "volume_24h",
+                    "change_pct_24h", "last_updated_at", "received_at", "record_id"],
+    "markets": ["coin_id", "symbol", "name", "market_cap_rank", "price", "market_cap",
+                "volume_24h", "high_24h", "low_24h", "price_change_pct_24h",
+                "circulating_supply", "total_supply", "max_supply", "last_updated_at",
+                "received_at", "record_id"],
+}  # fmt: skip
+
+
+def test_six_datasets_carry_the_athena_contract_columns() -> None:
+    assert set(DATASETS) == set(REQUIRED)
+    for name, required in REQUIRED.items():
+        names = [c.name for c in DATASETS[name].columns]
+        missing = [c for c in required if c not in names]
+        assert not missing, f"{name} lacks {missing}"
+
+
+def test_glue_types_follow_the_record_annotations() -> None:
+    trades = {c.name: c for c in DATASETS["trades"].columns}
+    assert trades["price"].glue_type == DECIMAL
+    assert trades["event_time"].glue_type == "timestamp"
+    assert trades["trade_id"].glue_type == "string"
+    books = {c.name: c for c in DATASETS["order_books"].columns}
+    assert books["bids"].glue_type == f"array<struct<price:{DECIMAL},size:{DECIMAL}>>"
+    assert books["sequence"].nullable and books["sequence"].glue_type == "bigint"
+    spot = {c.name: c for c in DATASETS["spot_prices"].columns}
+    assert spot["price"].glue_type == "double" and spot["price"].nullable
+    assert {c.name: c.glue_type for c in DATASETS["ohlcv"].columns}["is_closed"] == "boolean"
+
+
+def test_columns_are_in_record_field_order() -> None:
+    for dataset in (*DATASETS.values(), REJECTS):
+        assert tuple(c.name for c in dataset.columns) == dataset.record_type._fields
+
+
+def test_tables_and_prefixes_are_named_from_the_dataset() -> None:
+    export = glue_export()
+    assert export["database"] == "crypto"
+    assert set(export["tables"]) == {f"crypto_{n}" for n in REQUIRED}
+    assert export["tables"]["crypto_tickers"]["prefix"] == (
+        "crypto/tabular/tickers/year=!{timestamp:yyyy}/month=!{timestamp:MM}/"
+        "day=!{timestamp:dd}/hour=!{timestamp:HH}/"
+    )
+    assert REJECTS.prefix_template.startswith("crypto/rejects/year=")
+    assert records.Reject._fields == ("source", "reason", "raw", "received_at")
+
+
+def test_athena_ddl_projects_hour_partitions() -> None:
+    ddl = athena_ddl(DATASETS["trades"], "s3://lake-bucket/")
+    assert "CREATE EXTERNAL TABLE IF NOT EXISTS `crypto_trades`" in ddl
+    assert "`price` decimal(38,18)" in ddl
+    assert "'ignore.malformed.json' = 'true'" in ddl
+    assert (
+        "s3://lake-bucket/crypto/tabular/trades/year=${year}/month=${month}/day=${day}/hour=${hour}/"
+        in ddl
+    )
