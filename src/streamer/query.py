@@ -3,6 +3,12 @@
 `crypto_tickers`, `crypto_ohlcv`, ... read the gzip NDJSON objects of each dataset with the
 column types generated from `schema.py`, plus the partition columns `year`, `month`, `day`,
 `hour` (strings, as in Glue). `crypto_rejects` shows what was kept aside and why.
+
+DuckDB's JSON reader parses numbers as binary doubles, and casting a double to DECIMAL
+exposes its binary expansion (86704.77 becomes 86704.770000000003342336). The views therefore
+read decimal columns as text (the double's shortest representation) and cast that text, which
+is exact for values of up to 15 significant digits. The lake files themselves keep the venue's
+full text; Athena reads them exactly.
 """
 
 from __future__ import annotations
@@ -13,27 +19,49 @@ from typing import Any
 
 import duckdb
 
-from streamer.schema import DATASETS, PARTITION_KEYS, REJECTS, Dataset
+from streamer.schema import DATASETS, DECIMAL, PARTITION_KEYS, REJECTS, Column, Dataset
 
 
 def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+_AS_TEXT = {
+    DECIMAL: "VARCHAR",
+    f"array<struct<price:{DECIMAL},size:{DECIMAL}>>": "STRUCT(price VARCHAR, size VARCHAR)[]",
+}
+
+
+def _read_type(column: Column) -> str:
+    return _AS_TEXT.get(column.glue_type, column.duckdb_type)
+
+
+def _select(column: Column) -> str:
+    name = column.name
+    if column.glue_type == DECIMAL:
+        return f"CAST({name} AS DECIMAL(38,18)) AS {name}"
+    if column.glue_type in _AS_TEXT:
+        return (
+            f"list_transform({name}, lambda x: {{'price': CAST(x.price AS DECIMAL(38,18)), "
+            f"'size': CAST(x.size AS DECIMAL(38,18))}}) AS {name}"
+        )
+    return name
+
+
 def _view_sql(dataset: Dataset, root: Path) -> str:
     folder = root / dataset.prefix_template.split("year=")[0]
     pattern = folder / "year=*" / "month=*" / "day=*" / "hour=*" / "*.gz"
-    names = [c.name for c in dataset.columns] + list(PARTITION_KEYS)
     if not any(folder.glob("year=*/month=*/day=*/hour=*/*.gz")):
         empty = ", ".join(
             [f"CAST(NULL AS {c.duckdb_type}) AS {c.name}" for c in dataset.columns]
             + [f"CAST(NULL AS VARCHAR) AS {k}" for k in PARTITION_KEYS]
         )
         return f"CREATE OR REPLACE VIEW {dataset.table} AS SELECT {empty} WHERE false"
-    columns = ", ".join(f"{_sql_text(c.name)}: {_sql_text(c.duckdb_type)}" for c in dataset.columns)
+    columns = ", ".join(f"{_sql_text(c.name)}: {_sql_text(_read_type(c))}" for c in dataset.columns)
     hive_types = ", ".join(f"{_sql_text(k)}: 'VARCHAR'" for k in PARTITION_KEYS)
+    select = [_select(c) for c in dataset.columns] + list(PARTITION_KEYS)
     return (
-        f"CREATE OR REPLACE VIEW {dataset.table} AS SELECT {', '.join(names)} FROM read_json("
+        f"CREATE OR REPLACE VIEW {dataset.table} AS SELECT {', '.join(select)} FROM read_json("
         f"{_sql_text(str(pattern))}, format='newline_delimited', columns={{{columns}}}, "
         f"hive_partitioning=true, hive_types={{{hive_types}}}, ignore_errors=true)"
     )

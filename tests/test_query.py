@@ -1,0 +1,53 @@
+"""DuckDB views over the lake are named like the Glue tables and typed from the schema."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from streamer import query
+from streamer.jsonline import encode
+from streamer.records import BookSnapshot, Dec, Millis, SpotPrice, Trade
+from streamer.schema import DATASET_OF_TYPE, DATASETS
+from streamer.settings import LakeSettings
+from streamer.sinks.lake import LakeSink
+
+T0 = Millis(1764000000000)
+
+
+async def test_views_read_rows_with_partitions_and_exact_types(tmp_path: Path) -> None:
+    sink = LakeSink(LakeSettings(root=tmp_path))
+    rows = [
+        Trade("binance", "BTC-USDT", T0, T0, "7", Dec("86704.77000000"), Dec("0.001"), "buy", "a"),
+        BookSnapshot("coinbase", "BTC-USD", T0, T0, 1, ((Dec("83277.25"), Dec("0.5")),),
+                     ((Dec("83277.26"), Dec("0.25")),), 42, "b"),
+        SpotPrice("bitcoin", "usd", None, None, None, None, None, T0, "c"),
+    ]  # fmt: skip
+    for row in rows:
+        sink.add(DATASET_OF_TYPE[type(row)], encode(row), T0)
+    await sink.aclose()
+    names, result = query.run(
+        tmp_path, "SELECT price, event_time, year, month, day, hour FROM crypto_trades"
+    )
+    assert names == ["price", "event_time", "year", "month", "day", "hour"]
+    assert result[0][0] == Decimal("86704.77")
+    assert str(result[0][1]) == "2025-11-24 16:00:00"
+    assert result[0][2:] == ("2025", "11", "24", "16")
+    _, spread = query.run(
+        tmp_path, "SELECT asks[1].price - bids[1].price, sequence FROM crypto_order_books"
+    )
+    assert spread == [(Decimal("0.01"), 42)]
+    _, spot = query.run(tmp_path, "SELECT price IS NULL FROM crypto_spot_prices")
+    assert spot == [(True,)]
+
+
+def test_empty_lake_still_has_every_table(tmp_path: Path) -> None:
+    counts = query.table_counts(tmp_path)
+    assert counts == {d.table: 0 for d in DATASETS.values()}
+    names, _ = query.run(tmp_path, "SELECT * FROM crypto_markets")
+    assert names[:2] == ["coin_id", "symbol"] and names[-4:] == ["year", "month", "day", "hour"]
+
+
+def test_format_table_aligns_columns() -> None:
+    text = query.format_table(["a", "long"], [(1, None), (22, "x")])
+    assert text.splitlines() == ["a   long", "--  ----", "1   NULL", "22  x   "]
