@@ -1,0 +1,83 @@
+"""`streamer demo`: the simulator, the real clients and the local lake on loopback, then SQL."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from streamer import query
+from streamer.service import run_service
+from streamer.settings import load
+from streamer.simulator import Simulator, SimulatorConfig
+
+log = logging.getLogger(__name__)
+
+EXAMPLES = (
+    (
+        "Latest trade price per exchange and symbol",
+        "SELECT exchange, symbol, arg_max(price, event_time) AS last_price, count(*) AS trades\n"
+        "FROM crypto_trades GROUP BY ALL ORDER BY ALL",
+    ),
+    (
+        "Closed candles, newest first",
+        "SELECT exchange, symbol, interval, open_time, open, high, low, close, volume\n"
+        "FROM crypto_ohlcv WHERE is_closed ORDER BY open_time DESC, exchange, symbol LIMIT 6",
+    ),
+    (
+        "Bid/ask spread from the latest order-book snapshot",
+        "SELECT exchange, symbol, arg_max(asks[1].price - bids[1].price, event_time) AS spread,\n"
+        "       arg_max(len(bids), event_time) AS levels\n"
+        "FROM crypto_order_books GROUP BY ALL ORDER BY ALL",
+    ),
+    (
+        "Top of the market-cap table",
+        "SELECT market_cap_rank, coin_id, price, market_cap, max_supply\n"
+        "FROM crypto_markets QUALIFY row_number() OVER (PARTITION BY coin_id\n"
+        "  ORDER BY received_at DESC) = 1 ORDER BY market_cap_rank LIMIT 5",
+    ),
+    (
+        "CoinGecko spot prices (usd, eur, btc)",
+        "SELECT coin_id, vs_currency, arg_max(price, received_at) AS price\n"
+        "FROM crypto_spot_prices GROUP BY ALL ORDER BY ALL",
+    ),
+)
+
+
+def _env_from_exports(lines: list[str]) -> dict[str, str]:
+    env = {}
+    for line in lines:
+        key, _, value = line.removeprefix("export ").partition("=")
+        env[key] = value
+    return env
+
+
+async def run_demo(seconds: float, lake: Path) -> int:
+    config = SimulatorConfig(host="127.0.0.1", port=0)
+    async with Simulator(config) as sim:
+        env = _env_from_exports(sim.exports())
+        env.update(
+            STREAMER_LAKE_DIR=str(lake),
+            STREAMER_LAKE_BUFFER_SECONDS="5",
+            STREAMER_BINANCE_KLINE_INTERVAL="1s",
+            STREAMER_COINGECKO_POLL_SECONDS="10",
+            STREAMER_STATS_INTERVAL="10",
+        )
+        settings = load(env)
+        print(f"streamer demo: simulator on 127.0.0.1:{sim.port}; streaming {seconds:g} s "
+              f"into {lake}/ ...", flush=True)  # fmt: skip
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        loop.call_later(seconds, stop.set)
+        stats = await run_service(settings, stop)
+    if stats.failed_sources:
+        print(f"streamer demo: failed sources: {stats.failed_sources}")
+    print("\nRows per table:")
+    counts = query.table_counts(lake)
+    print(query.format_table(["table", "rows"], sorted(counts.items())))
+    for title, sql in EXAMPLES:
+        print(f"\n-- {title}\n{sql};")
+        names, rows = query.run(lake, sql)
+        print(query.format_table(names, rows))
+    print(f'\nTry your own: streamer query "SELECT * FROM crypto_trades LIMIT 5" --lake {lake}')
+    return 0 if all(counts.values()) else 1
