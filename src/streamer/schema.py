@@ -175,3 +175,18 @@ def athena_ddl(dataset: Dataset, location: str) -> str:
         f"  'storage.location.template' = '{template}'\n"
         ")"
     )
+
+
+def markdown_tables() -> str:
+    """The README's table reference, generated so it cannot drift (checked by a test)."""
+    out = []
+    for d in DATASETS.values():
+        out.append(f"### `{d.table}`: {d.description}\n")
+        out.append("| column | type | null |")
+        out.append("|---|---|---|")
+        out.extend(
+            f"| `{c.name}` | `{c.glue_type}` | {'yes' if c.nullable else ''} |" for c in d.columns
+        )
+        out.append("| `year`, `month`, `day`, `hour` | `string` | partition (arrival hour, UTC) |")
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"

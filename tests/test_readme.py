@@ -1,0 +1,20 @@
+"""The README's table reference is the generated one, and its commands exist."""
+
+from __future__ import annotations
+
+from tests.conftest import REPO
+
+from streamer.schema import markdown_tables
+
+
+def test_readme_tables_match_the_schema() -> None:
+    assert markdown_tables() in (REPO / "README.md").read_text()
+
+
+def test_readme_commands_are_make_targets() -> None:
+    readme = (REPO / "README.md").read_text()
+    makefile = (REPO / "Makefile").read_text()
+    for target in ("demo", "test"):
+        assert f"make {target}" in readme
+        assert f"\n{target}:" in makefile
+    assert "make test" in (REPO / ".ci" / "run").read_text()
