@@ -47,10 +47,13 @@ class BookSide:
 
     def replace(self, levels: Iterable[Level]) -> None:
         """Discard every level and load these (a snapshot); zero sizes are skipped."""
-        key = self._key
-        book = {key(price): (price, size) for price, size in levels if not is_zero(size)}
+        kept = [level for level in levels if level[1].strip("0.")]  # not is_zero(size)
+        keys = map(Decimal, [price for price, _ in kept])
+        if not self.best_high:
+            keys = map(Decimal.copy_negate, keys)
+        book = dict(zip(keys, kept, strict=True))
         self._levels = book
-        self._keys = sorted(book)
+        self._keys = sorted(book)  # venues send a side in order: timsort takes it in one run
 
     def set(self, price: Dec, size: Dec) -> None:
         """Set the absolute size at `price`; a zero size removes the level."""

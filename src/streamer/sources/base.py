@@ -35,7 +35,7 @@ class Source(Protocol):
     """A venue feed.
 
     `run` streams until cancelled: it connects, subscribes, decodes, and awaits `emit` once per
-    frame with that frame's items in venue order. Delivery to `emit` is in arrival order per
+    frame (or REST response) with that frame's items in venue order. Delivery to `emit` is in arrival order per
     connection. A bad frame becomes a `Reject`; it never ends `run`. `run` raises only for
     errors retrying cannot fix (`SourceError`), which end this source but not the others.
     """
@@ -92,6 +92,10 @@ def reason_for(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+FRAME_FAILURES = (FrameError, ValueError, KeyError, TypeError, AttributeError, IndexError)
+"""What a parser may raise on bad input; `guarded` turns these into a `Reject`."""
+
+
 def guarded(
     source: str,
     decode: Callable[[str | bytes, Millis], list[Item]],
@@ -101,5 +105,5 @@ def guarded(
     """Run a decoder on one frame; any parsing failure becomes a single `Reject`."""
     try:
         return decode(raw, received_at)
-    except (FrameError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+    except FRAME_FAILURES as exc:
         return [reject(source, reason_for(exc), raw, received_at)]

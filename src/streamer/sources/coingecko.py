@@ -71,7 +71,7 @@ Sleep = Callable[[float], Awaitable[None]]
 Decoder = Callable[[str, Millis], list[Item]]
 
 _FAILURES = (FrameError, ValueError, KeyError, TypeError, AttributeError, IndexError)
-_RANK = re.compile(r"[0-9]+")
+_WHOLE = re.compile(r"[0-9]+")
 _RAW_DECODER = json.JSONDecoder(parse_float=str, parse_int=str)
 
 
@@ -104,7 +104,7 @@ def api_error(doc: object) -> tuple[int | None, str] | None:
     status = doc.get("status")
     if isinstance(status, dict) and "error_code" in status:
         code = status["error_code"]
-        number = int(code) if isinstance(code, str) and _RANK.fullmatch(code) else None
+        number = int(code) if isinstance(code, str) and _WHOLE.fullmatch(code) else None
         return number, str(status.get("error_message") or "")
     if isinstance(doc.get("error"), str):
         return None, doc["error"]
@@ -180,7 +180,7 @@ def decode_simple_price(
     return guarded(SOURCE, decode, raw, received_at)
 
 
-def _text(entry: dict[str, object], field: str) -> str:
+def _string(entry: dict[str, object], field: str) -> str:
     value = entry[field]
     if type(value) is not str or not value:
         raise FrameError(f"field {field!r} is not a non-empty string: {value!r}"[:200])
@@ -190,7 +190,7 @@ def _text(entry: dict[str, object], field: str) -> str:
 def _rank(value: object) -> int | None:
     if value is None:
         return None
-    if type(value) is not str or _RANK.fullmatch(value) is None:
+    if type(value) is not str or _WHOLE.fullmatch(value) is None:
         raise FrameError(f"field 'market_cap_rank' is not a whole number: {value!r}"[:200])
     return int(value)
 
@@ -198,12 +198,12 @@ def _rank(value: object) -> int | None:
 def _market(entry: object, vs_currency: str, received_at: Millis) -> Market:
     if not isinstance(entry, dict):
         raise FrameError(f"expected an object, got {type(entry).__name__}")
-    coin_id = _text(entry, "id")
+    coin_id = _string(entry, "id")
     updated = entry.get("last_updated")
     return Market(
         coin_id=coin_id,
-        symbol=_text(entry, "symbol"),
-        name=_text(entry, "name"),
+        symbol=_string(entry, "symbol"),
+        name=_string(entry, "name"),
         vs_currency=vs_currency,
         market_cap_rank=_rank(entry.get("market_cap_rank")),
         price=real(entry.get("current_price"), "current_price"),
@@ -332,8 +332,7 @@ def describe_refusal(status: int, text: str) -> tuple[int | None, str]:
         error = None, str(exc)
     code, message = error if error is not None else (None, text[:200])
     if status in (401, 403):
-        fix = AUTH_FIXES.get(code, AUTH_FIX_OTHER) if code is not None else AUTH_FIX_OTHER
-        message = f"{message} -- fix: {fix}"
+        message = f"{message} -- fix: {AUTH_FIXES.get(code or 0, AUTH_FIX_OTHER)}"
     return code, message
 
 
