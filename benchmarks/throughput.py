@@ -24,11 +24,11 @@ import time
 from pathlib import Path
 
 from streamer.pipeline import run_pipeline
+from streamer.service import build_sources
 from streamer.settings import load
 from streamer.sinks.base import Sink
 from streamer.sinks.lake import LakeSink
 from streamer.sinks.null import NullSink
-from streamer.service import build_sources
 from streamer.timefmt import now_millis
 
 BASES = ("BTC", "ETH", "SOL", "XRP", "ADA", "DOGE", "AVAX", "LINK")

@@ -12,7 +12,7 @@ FIXTURES = Path(os.environ.get("STREAMER_FIXTURES", REPO.parent / "shared" / "fi
 
 
 def fixture_text(relative: str) -> str:
-    """The exact text of a recorded fixture, e.g. `fixture_text("binance/trade_combined_testnet.json")`."""
+    """The exact text of a recorded fixture, e.g. `fixture_text("binance/trade.json")`."""
     return (FIXTURES / relative).read_text()
 
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from tests.conftest import REPO
-
 from streamer.schema import markdown_tables
+from tests.conftest import REPO
 
 
 def test_readme_tables_match_the_schema() -> None:

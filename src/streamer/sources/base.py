@@ -35,9 +35,9 @@ class Source(Protocol):
     """A venue feed.
 
     `run` streams until cancelled: it connects, subscribes, decodes, and awaits `emit` once per
-    frame (or REST response) with that frame's items in venue order. Delivery to `emit` is in arrival order per
-    connection. A bad frame becomes a `Reject`; it never ends `run`. `run` raises only for
-    errors retrying cannot fix (`SourceError`), which end this source but not the others.
+    frame (or REST response) that yields items, with those items in venue order; delivery is
+    in arrival order per connection. A bad frame becomes a `Reject`; it never ends `run`.
+    `run` raises only for errors retrying cannot fix (`SourceError`), which end this source but not the others.
     """
 
     name: str
