@@ -37,7 +37,8 @@ class Source(Protocol):
     `run` streams until cancelled: it connects, subscribes, decodes, and awaits `emit` once per
     frame (or REST response) that yields items, with those items in venue order; delivery is
     in arrival order per connection. A bad frame becomes a `Reject`; it never ends `run`.
-    `run` raises only for errors retrying cannot fix (`SourceError`), which end this source but not the others.
+    `run` raises only for errors retrying cannot fix (`SourceError`), which end this source
+    but not the others.
     """
 
     name: str
