@@ -92,7 +92,7 @@ async def run_websocket(
     ):
         stats.connects += 1
         opened = clock()
-        log.info("ws.connected source=%s url=%s connects=%d", source, url, stats.connects)
+        log.info("ws.connected source=%s url=%.120s connects=%d", source, url, stats.connects)
         try:
             await on_connect(ws)
             async for raw in ws:
