@@ -51,3 +51,8 @@ def test_empty_lake_still_has_every_table(tmp_path: Path) -> None:
 def test_format_table_aligns_columns() -> None:
     text = query.format_table(["a", "long"], [(1, None), (22, "x")])
     assert text.splitlines() == ["a   long", "--  ----", "1   NULL", "22  x   "]
+
+
+def test_format_table_trims_decimal_padding() -> None:
+    text = query.format_table(["p"], [(Decimal("86704.770000000000000000"),), (Decimal("5.0"),)])
+    assert text.splitlines()[2:] == ["86704.77", "5       "]

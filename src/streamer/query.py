@@ -14,6 +14,7 @@ full text; Athena reads them exactly.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -92,9 +93,18 @@ def table_counts(root: Path) -> dict[str, int]:
         }
 
 
+def _cell(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, Decimal):  # DECIMAL(38,18) without its padding zeros
+        text = format(value, "f")
+        return text.rstrip("0").rstrip(".") if "." in text else text
+    return str(value)
+
+
 def format_table(names: list[str], rows: Iterable[tuple[Any, ...]], limit: int = 1000) -> str:
     """A plain aligned text table (what `streamer query --format table` prints)."""
-    cells = [[str(v) if v is not None else "NULL" for v in row] for row in rows][:limit]
+    cells = [[_cell(v) for v in row] for row in rows][:limit]
     widths = [len(n) for n in names]
     for row in cells:
         widths = [max(w, len(v)) for w, v in zip(widths, row, strict=True)]

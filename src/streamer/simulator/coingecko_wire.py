@@ -29,8 +29,8 @@ class CoinUniverse:
                 )
                 self.coins[coin] = [symbol, name, price, supply, cap]
         for n in range(len(self.coins), 120):
-            price = rng.uniform(0.001, 50)
-            self.coins[f"coin-{n}"] = [f"c{n}", f"Coin {n}", price, rng.uniform(1e6, 1e10), None]
+            price = rng.uniform(0.001, 5)
+            self.coins[f"coin-{n}"] = [f"c{n}", f"Coin {n}", price, rng.uniform(1e6, 1e9), None]
 
     def _tick(self) -> None:
         for row in self.coins.values():
@@ -47,12 +47,13 @@ class CoinUniverse:
             _, _, usd, supply, _ = self.coins[coin]
             entry: dict[str, Any] = {}
             for currency in vs:
-                rate = {"usd": 1.0, "eur": EUR_PER_USD, "btc": 1 / btc}.get(currency)
-                if rate is None:
+                rates = {"usd": 1.0, "eur": EUR_PER_USD}
+                if currency not in rates and currency != "btc":
                     continue
-                entry[currency] = usd * rate
-                entry[f"{currency}_market_cap"] = usd * rate * supply
-                entry[f"{currency}_24h_vol"] = usd * rate * supply * 0.03
+                price = usd / btc if currency == "btc" else usd * rates[currency]
+                entry[currency] = price
+                entry[f"{currency}_market_cap"] = price * supply
+                entry[f"{currency}_24h_vol"] = price * supply * 0.03
                 entry[f"{currency}_24h_change"] = self.rng.uniform(-5, 5)
             entry["last_updated_at"] = now
             out[coin] = entry
