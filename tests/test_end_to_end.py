@@ -88,7 +88,11 @@ async def test_lake_rows_equal_what_the_simulator_sent(tmp_path: Path) -> None:
     for c in candles:
         sent = sim.sent_candles[("binance", c["symbol"], c["interval"], c["t"])]
         assert tuple(Decimal(v) for v in sent) == (
-            c["open"], c["high"], c["low"], c["close"], c["volume"]
+            c["open"],
+            c["high"],
+            c["low"],
+            c["close"],
+            c["volume"],
         ), c
 
     books = rows(lake, "SELECT exchange, symbol, sequence, bids, asks FROM crypto_order_books")

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from tests.conftest import fixture_text
 
 from streamer import query
 from streamer.service import run_service
 from streamer.settings import load
 from streamer.simulator import Simulator, SimulatorConfig
+from tests.conftest import fixture_text
 
 GARBAGE_BINANCE = '{"stream":"btcusdt@trade","data":{"e":"trade"'
 GARBAGE_COINBASE = "this is not json"
@@ -39,7 +39,9 @@ def write_replay(folder: Path) -> None:
     later_candle["events"][0]["candles"][0]["start"] = "1688998500"
     coinbase = [
         one_line("coinbase/advanced_l2_snapshot_BTC-USD_TRUNCATED_10perside_2026-09-30.json"),
-        one_line("coinbase/advanced_market_trades_snapshot_BTC-USD_TRUNCATED_5trades_2026-09-30.json"),
+        one_line(
+            "coinbase/advanced_market_trades_snapshot_BTC-USD_TRUNCATED_5trades_2026-09-30.json"
+        ),
         one_line("coinbase/advanced_doc_ticker.json"),
         one_line("coinbase/advanced_doc_candles.json"),
         orjson.dumps(later_candle).decode(),

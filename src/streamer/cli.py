@@ -14,6 +14,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -128,16 +129,11 @@ def _json_default(value: Any) -> Any:
 async def _simulate(args: argparse.Namespace) -> int:
     from streamer.simulator import SimulatorConfig, run_simulator
 
-    # Every symbol asked for is simulated on both exchanges.
-    symbols = {"binance_symbols": tuple(args.symbols), "coinbase_symbols": tuple(args.symbols)}
-    config = SimulatorConfig(
-        host=args.host,
-        port=args.port,
-        rate=args.rate,
-        replay_dir=args.replay,
-        seed=args.seed,
-        **(symbols if args.symbols else {}),
-    )
+    config = SimulatorConfig(host=args.host, port=args.port, rate=args.rate,
+                             replay_dir=args.replay, seed=args.seed)  # fmt: skip
+    if args.symbols:  # every symbol asked for is simulated on both exchanges
+        symbols = tuple(args.symbols)
+        config = replace(config, binance_symbols=symbols, coinbase_symbols=symbols)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

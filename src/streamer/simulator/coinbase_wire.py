@@ -42,7 +42,7 @@ def l2_update(m: Market, changes: list[Change], now: int) -> dict[str, Any]:
                 "new_quantity": _s(c.size),
             }
             for c in changes
-        ],  # fmt: skip
+        ],
     }
 
 

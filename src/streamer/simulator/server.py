@@ -400,12 +400,12 @@ class Simulator:
                        now: int) -> None:  # fmt: skip
         name = _interval_name(candle.interval_ms)
         decimals = 8 if venue == "binance" else 2
-        p = lambda t: price_text(t, decimals)  # noqa: E731
         key = (venue, market.symbol, name, candle.open_time)
+        prices = (candle.open, candle.high, candle.low, candle.close)
         self.sent_candles[key] = (
-            p(candle.open), p(candle.high), p(candle.low), p(candle.close),
+            *(price_text(t, decimals) for t in prices),
             size_text(candle.volume, trim=venue == "coinbase"),
-        )  # fmt: skip
+        )
         _limit(self.sent_candles, self.config.record_limit)
         if venue == "binance":
             frame = binance_wire.kline(market, candle, name, True, now)
@@ -510,10 +510,10 @@ class Simulator:
         if endpoint == "/ping":
             return 200, {}
         if endpoint == "/exchangeInfo":
-            symbols = [{"symbol": _native(s), "status": "TRADING"}
+            symbols = [{"symbol": s.replace("-", ""), "status": "TRADING"}
                        for (v, s) in self.markets if v == "binance"]  # fmt: skip
             return 200, {"timezone": "UTC", "serverTime": self.clock(), "symbols": symbols}
-        by_native = {_native(s): m for (v, s), m in self.markets.items() if v == "binance"}
+        by_native = {s.replace("-", ""): m for (v, s), m in self.markets.items() if v == "binance"}
         market = by_native.get(q.get("symbol", ""))
         if market is None:
             return 400, {"code": -1121, "msg": "Invalid symbol."}
