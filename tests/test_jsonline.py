@@ -73,3 +73,24 @@ def test_timestamps() -> None:
         parse_rfc3339("2026-13-30T00:00:00Z", "t")
     with pytest.raises(FrameError):
         parse_rfc3339(17, "t")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-09-30T02:39:53.670986313Z", 1790735993670),
+        ("2026-09-30T02:39:53.6Z", 1790735993600),
+        ("2026-09-30 02:39:53.670Z", 1790735993670),
+        ("2026-09-30T02:39:53Z", 1790735993000),
+    ],
+)
+def test_rfc3339_fast_and_slow_paths_agree(text: str, expected: int) -> None:
+    assert parse_rfc3339(text, "t") == expected
+
+
+@pytest.mark.parametrize(
+    "bad", ["2026-09-30T02:39:61.5Z", "2026-09-30T02:39:5x.5Z", "2026-09-30T02:39:53.5xZ"]
+)
+def test_rfc3339_rejects_invalid_text_on_the_fast_path(bad: str) -> None:
+    with pytest.raises(FrameError):
+        parse_rfc3339(bad, "t")
