@@ -1,0 +1,62 @@
+"""`streamer simulate` and `streamer run` as real processes: SIGTERM flushes and exits 0."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from streamer import query
+
+STREAMER = [sys.executable, "-m", "streamer.cli"]
+
+
+def test_run_against_simulate_then_sigterm_flushes(tmp_path: Path) -> None:
+    sim = subprocess.Popen(
+        [*STREAMER, "simulate", "--port", "0", "--rate", "300", "--symbols", "BTC-USDT"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert sim.stdout is not None
+        exports = {}
+        for line in sim.stdout:
+            assert line.startswith("export STREAMER_"), line
+            key, _, value = line.removeprefix("export ").strip().partition("=")
+            exports[key] = value
+            if key == "STREAMER_COINGECKO_COINS":
+                break
+        env = {
+            **os.environ,
+            **exports,
+            "STREAMER_LAKE_DIR": str(tmp_path),
+            "STREAMER_LAKE_BUFFER_SECONDS": "900",  # only the shutdown flush writes
+            "STREAMER_LOG_FORMAT": "json",
+            "STREAMER_STATS_INTERVAL": "1",
+        }
+        run = subprocess.Popen([*STREAMER, "run"], env=env, stderr=subprocess.PIPE, text=True)
+        assert run.stderr is not None
+        for line in run.stderr:  # wait until trades have flowed through the pipeline
+            if "pipeline.stats" in line and "'trades'" in line:
+                break
+        run.send_signal(signal.SIGTERM)
+        _, errors = run.communicate(timeout=60)
+        assert run.returncode == 0, errors
+        assert '"service.stopped' in errors or "service.stopped" in errors
+        counts = query.table_counts(tmp_path)
+        assert counts["crypto_trades"] > 0 and counts["crypto_order_books"] > 0
+    finally:
+        sim.send_signal(signal.SIGTERM)
+        sim.wait(timeout=30)
+        assert sim.stdout is not None
+        sim.stdout.close()
+    assert sim.returncode == 0
+
+
+def test_run_with_a_bad_setting_exits_2() -> None:
+    env = {**os.environ, "STREAMER_BINANCE_SYMBOLS": "btc/usdt"}
+    done = subprocess.run([*STREAMER, "run"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "STREAMER_BINANCE_SYMBOLS" in done.stderr and "BTC-USDT" in done.stderr
