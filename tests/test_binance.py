@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator
 from http import HTTPStatus
 from typing import Any
 
 import orjson
 import pytest
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request, Response
 
 from streamer.errors import ConfigError, RestrictedLocation
@@ -28,6 +28,7 @@ from streamer.sources.binance import (
     stream_names,
 )
 from tests.conftest import fixture_text
+from tests.venues import Collector, venue
 
 RECEIVED = Millis(1_790_000_000_000)
 CLOSED_KLINE = "binance/kline_1m_closed_combined_binance_us.json"
@@ -435,36 +436,6 @@ def test_a_bad_frame_is_exactly_one_reject_with_its_reason(raw: str, reason: str
 
 
 # -- the asyncio shell against a real WebSocket server -----------------------------------
-
-Handler = Callable[[ServerConnection], Awaitable[None]]
-
-
-@contextlib.asynccontextmanager
-async def venue(handler: Handler, **kwargs: Any) -> AsyncIterator[str]:
-    async with serve(handler, "127.0.0.1", 0, **kwargs) as server:
-        yield f"ws://127.0.0.1:{_port(server)}"
-
-
-def _port(server: Server) -> int:
-    port: int = next(iter(server.sockets)).getsockname()[1]
-    return port
-
-
-class Collector:
-    """The pipeline's side of `emit`: keeps every item and wakes waiters."""
-
-    def __init__(self) -> None:
-        self.items: list[Item] = []
-        self.changed = asyncio.Condition()
-
-    async def emit(self, items: Sequence[Item]) -> None:
-        async with self.changed:
-            self.items.extend(items)
-            self.changed.notify_all()
-
-    async def wait_for(self, predicate: Callable[[list[Item]], bool], seconds: float = 10) -> None:
-        async with asyncio.timeout(seconds), self.changed:
-            await self.changed.wait_for(lambda: predicate(self.items))
 
 
 @contextlib.asynccontextmanager

@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from http import HTTPStatus
 from typing import Any
 
 import orjson
 import pytest
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request, Response
 
 from streamer.errors import SourceError
@@ -27,6 +27,7 @@ from streamer.sources.coinbase import (
 )
 from streamer.timefmt import parse_rfc3339
 from tests.conftest import fixture_text
+from tests.venues import Collector, venue
 
 SNAPSHOT = "coinbase/advanced_l2_snapshot_BTC-USD_TRUNCATED_10perside_2026-09-30.json"
 SESSION = "coinbase/advanced_trade_session_excerpt_2026-09-30.jsonl"
@@ -455,19 +456,6 @@ def test_bytes_frames_decode_like_text() -> None:
 
 # -- the asyncio shell against a real WebSocket server -----------------------------------
 
-Handler = Callable[[ServerConnection], Awaitable[None]]
-
-
-@contextlib.asynccontextmanager
-async def venue(handler: Handler, **kwargs: Any) -> AsyncIterator[str]:
-    async with serve(handler, "127.0.0.1", 0, **kwargs) as server:
-        yield f"ws://127.0.0.1:{_port(server)}"
-
-
-def _port(server: Server) -> int:
-    port: int = next(iter(server.sockets)).getsockname()[1]
-    return port
-
 
 async def receive_subscriptions(ws: ServerConnection) -> list[dict[str, Any]]:
     """The venue's rule: every subscribe message within 5 s of connecting."""
@@ -497,23 +485,6 @@ def big_snapshot(levels_per_side: int) -> bytes:
     return orjson.dumps(
         {"channel": "l2_data", "timestamp": stamp, "sequence_num": 0, "events": [event]}
     )
-
-
-class Collector:
-    """The pipeline's side of `emit`: keeps every item and wakes waiters."""
-
-    def __init__(self) -> None:
-        self.items: list[Item] = []
-        self.changed = asyncio.Condition()
-
-    async def emit(self, items: Sequence[Item]) -> None:
-        async with self.changed:
-            self.items.extend(items)
-            self.changed.notify_all()
-
-    async def wait_for(self, predicate: Callable[[list[Item]], bool], seconds: float = 10) -> None:
-        async with asyncio.timeout(seconds), self.changed:
-            await self.changed.wait_for(lambda: predicate(self.items))
 
 
 @contextlib.asynccontextmanager

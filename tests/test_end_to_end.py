@@ -47,7 +47,7 @@ async def test_lake_rows_equal_what_the_simulator_sent(tmp_path: Path) -> None:
         seed=3,
     )
     async with Simulator(config) as sim:
-        env = dict(line.removeprefix("export ").split("=", 1) for line in sim.exports())
+        env = sim.environment()
         env.update(
             STREAMER_LAKE_DIR=str(lake),
             STREAMER_LAKE_BUFFER_SECONDS="0.2",

@@ -82,7 +82,7 @@ async def test_replayed_frames_reach_the_lake_exactly(tmp_path: Path) -> None:
     write_replay(replay)
     config = SimulatorConfig(host="127.0.0.1", port=0, replay_dir=replay)
     async with Simulator(config) as sim:
-        env = dict(line.removeprefix("export ").split("=", 1) for line in sim.exports())
+        env = sim.environment()
         env.update(
             STREAMER_LAKE_DIR=str(lake),
             STREAMER_LAKE_BUFFER_SECONDS="0",

@@ -44,18 +44,10 @@ EXAMPLES = (
 )
 
 
-def _env_from_exports(lines: list[str]) -> dict[str, str]:
-    env = {}
-    for line in lines:
-        key, _, value = line.removeprefix("export ").partition("=")
-        env[key] = value
-    return env
-
-
 async def run_demo(seconds: float, lake: Path) -> int:
     config = SimulatorConfig(host="127.0.0.1", port=0)
     async with Simulator(config) as sim:
-        env = _env_from_exports(sim.exports())
+        env = sim.environment()
         env.update(
             STREAMER_LAKE_DIR=str(lake),
             STREAMER_LAKE_BUFFER_SECONDS="5",

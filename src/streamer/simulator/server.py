@@ -158,18 +158,23 @@ class Simulator:
     def host(self) -> str:
         return self.config.host
 
-    def exports(self) -> list[str]:
+    def environment(self) -> dict[str, str]:
+        """The `STREAMER_*` settings that point `streamer run` at this simulator."""
         base = f"{self.host}:{self.port}"
-        return [
-            f"export STREAMER_BINANCE_WS_URL=ws://{base}",
-            f"export STREAMER_BINANCE_REST_URL=http://{base}",
-            f"export STREAMER_COINBASE_WS_URL=ws://{base}/coinbase",
-            f"export STREAMER_COINBASE_REST_URL=http://{base}",
-            f"export STREAMER_COINGECKO_URL=http://{base}/coingecko/api/v3",
-            f"export STREAMER_BINANCE_SYMBOLS={','.join(self.config.binance_symbols)}",
-            f"export STREAMER_COINBASE_SYMBOLS={','.join(self.config.coinbase_symbols)}",
-            f"export STREAMER_COINGECKO_COINS={','.join(self.config.coingecko_coins)}",
-        ]
+        return {
+            "STREAMER_BINANCE_WS_URL": f"ws://{base}",
+            "STREAMER_BINANCE_REST_URL": f"http://{base}",
+            "STREAMER_COINBASE_WS_URL": f"ws://{base}/coinbase",
+            "STREAMER_COINBASE_REST_URL": f"http://{base}",
+            "STREAMER_COINGECKO_URL": f"http://{base}/coingecko/api/v3",
+            "STREAMER_BINANCE_SYMBOLS": ",".join(self.config.binance_symbols),
+            "STREAMER_COINBASE_SYMBOLS": ",".join(self.config.coinbase_symbols),
+            "STREAMER_COINGECKO_COINS": ",".join(self.config.coingecko_coins),
+        }
+
+    def exports(self) -> list[str]:
+        """`environment()` as shell lines: `export STREAMER_...=...`."""
+        return [f"export {key}={value}" for key, value in self.environment().items()]
 
     # ---- WebSocket connections -------------------------------------------------------------
 
