@@ -1,0 +1,144 @@
+"""Property tests: any frame, arbitrary or a mutated recording, yields rows or one reject.
+
+No exception may escape a decoder, and every row a decoder returns must encode to one valid
+JSON line (so a hostile frame can never corrupt the lake).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from streamer.jsonline import encode
+from streamer.records import Item, Millis, Reject
+from streamer.settings import BinanceSettings, CoinbaseSettings
+from streamer.sources.binance import BinanceDecoder
+from streamer.sources.coinbase import CoinbaseDecoder
+from streamer.sources.coingecko import decode_markets, decode_simple_price
+from tests.conftest import fixture_text
+
+NOW = Millis(1_764_000_000_000)
+BINANCE = BinanceSettings(symbols=("BTC-USDT", "OMG-BUSD", "NKN-USDT"))
+COINBASE = CoinbaseSettings(symbols=("BTC-USD", "ETH-USD"))
+
+BINANCE_FRAMES = [
+    fixture_text(f"binance/{name}")
+    for name in (
+        "kline_1m_closed_combined_binance_us.json",
+        "depth20_100ms_combined_trimmed_2levels.json",
+        "trade_combined_testnet.json",
+        "ticker_24hr_combined_probably_testnet.json",
+        "serverShutdown_combined_docexample.json",
+    )
+]
+COINBASE_FRAMES = [
+    fixture_text(f"coinbase/{name}")
+    for name in (
+        "advanced_l2_snapshot_BTC-USD_TRUNCATED_10perside_2026-09-30.json",
+        "advanced_market_trades_snapshot_BTC-USD_TRUNCATED_5trades_2026-09-30.json",
+        "advanced_doc_ticker.json",
+        "advanced_doc_candles.json",
+        "advanced_doc_heartbeats.json",
+    )
+]
+COINGECKO_SIMPLE = fixture_text("coingecko/simple_price_oas_example.json")
+COINGECKO_MARKETS = orjson.dumps(
+    orjson.loads(fixture_text("coingecko/coins_markets_first100_DERIVED_from_250.json"))[:3]
+).decode()
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner),
+    max_leaves=12,
+)
+
+
+def mutate(doc: Any, path: list[int], value: Any) -> Any:
+    """Replace one node of `doc` (chosen by `path`) with `value`, or drop a key."""
+    if not path or not isinstance(doc, dict | list) or not doc:
+        return value
+    if isinstance(doc, dict):
+        keys = sorted(doc)
+        key = keys[path[0] % len(keys)]
+        out = dict(doc)
+        if len(path) == 1 and path[0] % 3 == 0:
+            del out[key]
+        else:
+            out[key] = mutate(doc[key], path[1:], value)
+        return out
+    out_list = list(doc)
+    index = path[0] % len(out_list)
+    out_list[index] = mutate(doc[index], path[1:], value)
+    return out_list
+
+
+def check(items: list[Item]) -> None:
+    rejects = [i for i in items if type(i) is Reject]
+    assert len(rejects) <= len(items)
+    for item in items:
+        line = encode(item)
+        assert line.endswith(b"\n") and line.count(b"\n") == 1
+        orjson.loads(line)
+        if type(item) is Reject:
+            assert item.reason
+
+
+FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@FUZZ
+@given(raw=st.text(max_size=200) | st.binary(max_size=200))
+def test_arbitrary_bytes(raw: str | bytes) -> None:
+    try:
+        orjson.loads(raw)
+        is_json = True
+    except orjson.JSONDecodeError:
+        is_json = False
+    for decode in (BinanceDecoder(BINANCE).decode, CoinbaseDecoder(COINBASE).decode):
+        items = decode(raw, NOW)
+        check(items)
+        if not is_json:
+            assert len(items) == 1 and type(items[0]) is Reject
+            assert items[0].reason.startswith("invalid JSON")
+    check(decode_simple_price(raw, NOW, ("bitcoin",), ("usd",)))
+    check(decode_markets(raw, NOW))
+
+
+@FUZZ
+@given(
+    frame=st.sampled_from(BINANCE_FRAMES),
+    path=st.lists(st.integers(0, 30), min_size=1, max_size=5),
+    value=json_values,
+)
+def test_mutated_binance_recordings(frame: str, path: list[int], value: Any) -> None:
+    raw = json.dumps(mutate(orjson.loads(frame), path, value))
+    check(BinanceDecoder(BINANCE).decode(raw, NOW))
+
+
+@FUZZ
+@given(
+    frame=st.sampled_from(COINBASE_FRAMES),
+    path=st.lists(st.integers(0, 30), min_size=1, max_size=6),
+    value=json_values,
+)
+def test_mutated_coinbase_recordings(frame: str, path: list[int], value: Any) -> None:
+    decoder = CoinbaseDecoder(COINBASE)
+    raw = json.dumps(mutate(orjson.loads(frame), path, value))
+    check(decoder.decode(raw, NOW))
+    check(decoder.books_due())
+
+
+@FUZZ
+@given(
+    body=st.sampled_from([COINGECKO_SIMPLE, COINGECKO_MARKETS]),
+    path=st.lists(st.integers(0, 30), min_size=1, max_size=4),
+    value=json_values,
+)
+def test_mutated_coingecko_answers(body: str, path: list[int], value: Any) -> None:
+    raw = json.dumps(mutate(orjson.loads(body), path, value))
+    check(decode_simple_price(raw, NOW, ("bitcoin",), ("usd", "eur")))
+    check(decode_markets(raw, NOW))
