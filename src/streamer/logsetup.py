@@ -10,9 +10,16 @@ import orjson
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, event message, exception if any."""
+    """One JSON object per line: time, level, logger, event message, exception if any.
+
+    Records carrying an `emf` mapping (see `service.report_metrics`) are written as that
+    object alone, so CloudWatch Logs can read it as embedded-metric format.
+    """
 
     def format(self, record: logging.LogRecord) -> str:
+        emf = getattr(record, "emf", None)
+        if emf is not None:  # a CloudWatch embedded-metric event is logged as is
+            return orjson.dumps(emf).decode()
         entry = {
             "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
             + f".{int(record.msecs):03d}Z",

@@ -103,6 +103,7 @@ async def run_pipeline(
     """Run until `stop` is set (or every source has failed); then drain and close the sink."""
     stats = PipelineStats() if stats is None else stats
     queue: asyncio.Queue[Sequence[Item] | _End] = asyncio.Queue(maxsize=queue_size)
+    await sink.start()
     async with asyncio.TaskGroup() as group:
         consumer = group.create_task(_consume(queue, sink, clock, stats))
         feeds = {group.create_task(_run_source(s, queue, stats)) for s in sources}

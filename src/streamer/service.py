@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
+from streamer.metrics import EmfReporter
 from streamer.pipeline import PipelineStats, run_pipeline
 from streamer.settings import Settings
 from streamer.sinks.base import Sink
@@ -37,14 +38,29 @@ def build_sink(settings: Settings) -> Sink:
         return LakeSink(settings.lake)
     if settings.sink == "null":
         return NullSink()
-    from streamer.errors import ConfigError
+    from streamer.sinks.firehose import FirehoseSink
 
-    raise ConfigError(
-        "STREAMER_SINK", f"sink {settings.sink!r} is not available yet", "Use lake or null."
+    return FirehoseSink(settings.firehose)
+
+
+def report_metrics(sink: Sink, reporter: EmfReporter, clock: Clock) -> None:
+    """One CloudWatch EMF event with the sink's counters (a JSON line in the log)."""
+    event = reporter.event(sink.counters_snapshot(), clock())
+    log.info(
+        "sink.stats %s",
+        " ".join(f"{k}={v}" for k, v in event.items() if not k.startswith("_")),
+        extra={"emf": event},
     )
 
 
-async def _report(sources: Sequence[Source], stats: PipelineStats, every: float) -> None:
+async def _report(
+    sources: Sequence[Source],
+    stats: PipelineStats,
+    sink: Sink,
+    reporter: EmfReporter,
+    every: float,
+    clock: Clock,
+) -> None:
     while True:
         await asyncio.sleep(every)
         for source in sources:
@@ -54,6 +70,7 @@ async def _report(sources: Sequence[Source], stats: PipelineStats, every: float)
                 source.name, s.connects, s.frames, s.rows, s.rejects, s.gaps,
             )  # fmt: skip
         log.info("pipeline.stats rows=%s", dict(stats.rows))
+        report_metrics(sink, reporter, clock)
 
 
 async def run_service(
@@ -63,13 +80,17 @@ async def run_service(
     sink = build_sink(settings)
     log.info("service.start sources=%s sink=%s", ",".join(s.name for s in sources), settings.sink)
     stats = PipelineStats()
+    emf = EmfReporter({"Service": "streamer", "Sink": settings.sink})
     async with asyncio.TaskGroup() as group:
-        reporter = group.create_task(_report(sources, stats, settings.stats_interval))
+        reporter = group.create_task(
+            _report(sources, stats, sink, emf, settings.stats_interval, clock)
+        )
         try:
             stats = await run_pipeline(
                 sources, sink, stop, clock=clock, queue_size=settings.queue_size, stats=stats
             )
         finally:
             reporter.cancel()
+    report_metrics(sink, emf, clock)
     log.info("service.stopped rows=%s failed=%s", dict(stats.rows), stats.failed_sources)
     return stats

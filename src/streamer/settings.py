@@ -35,6 +35,7 @@ COINGECKO_URLS = {
 # so polling faster returns the same data; paid plans are cached 20 s at the edge.
 COINGECKO_POLL_SECONDS = {"keyless": 120.0, "demo": 60.0, "pro": 20.0}
 _SYMBOL = re.compile(r"[A-Z0-9]{1,20}-[A-Z0-9]{1,20}")
+_STREAM_PREFIX = re.compile(r"[a-zA-Z0-9_.-]{1,50}")
 _COIN_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
 
 
@@ -84,6 +85,29 @@ class LakeSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class FirehoseSettings:
+    stream_prefix: str = "crypto"  # streams are <prefix>-<dataset>, e.g. crypto-tickers
+    linger: float = 1.0  # seconds a partly filled record may wait before it is sent
+    max_in_flight: int = 4  # concurrent PutRecordBatch calls (one per stream at a time)
+    retry_seconds: float = 10.0  # a batch retries this long in memory, then goes to the spool
+    backoff_base: float = 0.1
+    backoff_cap: float = 5.0
+    request_timeout: float = 10.0
+    buffer_bytes: int = 64 * 1024 * 1024  # packed but undelivered bytes held in memory
+    spool_dir: Path = Path("data/spool")
+    spool_max_bytes: int = 2 * 1024 * 1024 * 1024
+    shutdown_seconds: float = 25.0  # SIGTERM to exit; keep under ECS stopTimeout
+
+    def __post_init__(self) -> None:
+        if not _STREAM_PREFIX.fullmatch(self.stream_prefix):
+            raise ConfigError(
+                "STREAMER_FIREHOSE_PREFIX",
+                f"{self.stream_prefix!r} cannot start a delivery stream name",
+                "Use letters, digits, '.', '_' or '-' (at most 50 characters).",
+            )
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     sources: tuple[str, ...] = SOURCES
     sink: str = "lake"
@@ -91,6 +115,8 @@ class Settings:
     coinbase: CoinbaseSettings = CoinbaseSettings()
     coingecko: CoinGeckoSettings = CoinGeckoSettings()
     lake: LakeSettings = LakeSettings()
+    firehose: FirehoseSettings = FirehoseSettings()
+    health_port: int = 8080  # 0 = no health endpoint
     queue_size: int = 10_000
     log_format: str = "text"  # or "json"
     stats_interval: float = 30.0
@@ -273,11 +299,26 @@ def load(env: Mapping[str, str] | None = None, config_file: Path | None = None) 
                 "Use API ids such as bitcoin, ethereum (see /coins/list).",
             )
 
+    df = d.firehose
+    prefix = r.text("firehose_prefix", df.stream_prefix)
     lake = LakeSettings(
         root=Path(r.text("lake_dir", str(d.lake.root))),
         buffer_bytes=int(r.number("lake_buffer_mb", 5, 0.001, 128) * 1024 * 1024),
         buffer_seconds=r.number("lake_buffer_seconds", d.lake.buffer_seconds, 0, 900),
-        stream_prefix=r.text("firehose_prefix", d.lake.stream_prefix),
+        stream_prefix=prefix,
+    )
+    firehose = FirehoseSettings(
+        stream_prefix=prefix,
+        linger=r.number("firehose_linger_seconds", df.linger, 0, 900),
+        max_in_flight=r.integer("firehose_max_in_flight", df.max_in_flight, 1, 64),
+        retry_seconds=r.number("firehose_retry_seconds", df.retry_seconds, 0, 3600),
+        request_timeout=r.number("firehose_request_timeout", df.request_timeout, 0.1, 300),
+        buffer_bytes=int(r.number("firehose_buffer_mb", df.buffer_bytes / 2**20, 1, 65536) * 2**20),
+        spool_dir=Path(r.text("spool_dir", str(df.spool_dir))),
+        spool_max_bytes=int(
+            r.number("spool_max_mb", df.spool_max_bytes / 2**20, 1, 16 * 2**20) * 2**20
+        ),
+        shutdown_seconds=r.number("shutdown_seconds", df.shutdown_seconds, 1, 3600),
     )
     return Settings(
         sources=sources,
@@ -286,6 +327,8 @@ def load(env: Mapping[str, str] | None = None, config_file: Path | None = None) 
         coinbase=coinbase,
         coingecko=coingecko,
         lake=lake,
+        firehose=firehose,
+        health_port=r.integer("health_port", d.health_port, 0, 65535),
         queue_size=r.integer("queue_size", d.queue_size, 10, 10_000_000),
         log_format=r.choice("log_format", d.log_format, ("text", "json")),
         stats_interval=r.number("stats_interval", d.stats_interval, 1, 86400),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol
 
 from streamer.records import Millis
@@ -17,6 +18,10 @@ class Sink(Protocol):
     twice after a crash, never silently dropped; `record_id` lets readers de-duplicate.
     """
 
+    async def start(self) -> None:
+        """Called once in the running event loop, before the first row."""
+        ...
+
     def add(self, dataset: Dataset, line: bytes, arrival: Millis) -> None: ...
 
     def seconds_until_due(self, now: Millis) -> float | None:
@@ -26,3 +31,7 @@ class Sink(Protocol):
     async def flush_due(self, now: Millis) -> None: ...
 
     async def aclose(self) -> None: ...
+
+    def counters_snapshot(self) -> Mapping[str, int]:
+        """Cumulative delivery counters by CloudWatch metric name (see `metrics.py`)."""
+        ...

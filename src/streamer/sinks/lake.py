@@ -62,6 +62,17 @@ class LakeSink:
         self._full: set[str] = set()
         self.objects_written = 0
         self.rows_written = 0
+        self.rows_in = 0
+
+    async def start(self) -> None:
+        return None
+
+    def counters_snapshot(self) -> dict[str, int]:
+        return {
+            "RowsIn": self.rows_in,
+            "RowsDelivered": self.rows_written,
+            "ObjectsWritten": self.objects_written,
+        }
 
     def add(self, dataset: Dataset, line: bytes, arrival: Millis) -> None:
         buffer = self._buffers.get(dataset.name)
@@ -71,6 +82,7 @@ class LakeSink:
             buffer.oldest = arrival
         buffer.lines.append(line)
         buffer.size += len(line)
+        self.rows_in += 1
         if buffer.size >= self.max_bytes:
             self._full.add(dataset.name)
 

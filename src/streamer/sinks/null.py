@@ -13,6 +13,13 @@ class NullSink:
         self.rows: Counter[str] = Counter()
         self.bytes = 0
 
+    async def start(self) -> None:
+        return None
+
+    def counters_snapshot(self) -> dict[str, int]:
+        rows = sum(self.rows.values())
+        return {"RowsIn": rows, "RowsDelivered": rows, "PayloadBytes": self.bytes}
+
     def add(self, dataset: Dataset, line: bytes, arrival: Millis) -> None:
         self.rows[dataset.name] += 1
         self.bytes += len(line)

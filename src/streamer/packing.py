@@ -1,0 +1,157 @@
+"""Packing rows into Firehose records and records into PutRecordBatch calls (pure).
+
+Firehose bills every record rounded up to 5 KiB, so one row per record would cost 5 KiB for a
+200-byte trade. Rows of one dataset are therefore concatenated, newline-terminated, into records
+of up to `MAX_RECORD_BYTES`; Firehose writes record bytes to S3 back to back, so the objects
+stay valid JSON Lines. Records go out in batches of at most `MAX_BATCH_RECORDS` records and
+`MAX_BATCH_BYTES` bytes. These are the service's hard limits, which boto3 does not check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, NamedTuple
+
+MAX_RECORD_BYTES = 1_000 * 1024  # PutRecordBatch: 1,000 KiB per record, before base64
+MAX_BATCH_RECORDS = 500
+MAX_BATCH_BYTES = 4 * 1024 * 1024
+BILLING_UNIT = 5 * 1024
+
+
+class Record(NamedTuple):
+    """One Firehose record: `rows` newline-terminated rows, `len(data)` bytes."""
+
+    data: bytes
+    rows: int
+
+
+def billed_bytes(size: int) -> int:
+    """What Firehose bills for one record of `size` bytes (rounded up to 5 KiB)."""
+    return -(-size // BILLING_UNIT) * BILLING_UNIT
+
+
+class RecordPacker:
+    """Accumulates rows of one dataset; seals a record whenever the next row would not fit.
+
+    `add` rejects (returns False for) a row longer than a record: the caller decides where it
+    goes. Sealed records wait in `sealed` until taken; the open record keeps filling until
+    `take_all` seals it too.
+    """
+
+    __slots__ = ("_parts", "_sealed_rows", "_size", "max_bytes", "sealed")
+
+    def __init__(self, max_bytes: int = MAX_RECORD_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self.sealed: list[Record] = []
+        self._parts: list[bytes] = []
+        self._size = 0
+        self._sealed_rows = 0
+
+    @property
+    def rows(self) -> int:
+        """Rows held, sealed or not."""
+        return len(self._parts) + self._sealed_rows
+
+    @property
+    def open_bytes(self) -> int:
+        return self._size
+
+    def add(self, line: bytes) -> bool:
+        size = len(line)
+        if size > self.max_bytes:
+            return False
+        if self._size + size > self.max_bytes:
+            self._seal()
+        self._parts.append(line)
+        self._size += size
+        return True
+
+    def take_sealed(self) -> list[Record]:
+        """Full records only; the open one keeps filling."""
+        taken, self.sealed, self._sealed_rows = self.sealed, [], 0
+        return taken
+
+    def take_all(self) -> list[Record]:
+        self._seal()
+        return self.take_sealed()
+
+    def _seal(self) -> None:
+        if self._parts:
+            record = Record(b"".join(self._parts), len(self._parts))
+            self.sealed.append(record)
+            self._sealed_rows += record.rows
+            self._parts, self._size = [], 0
+
+
+def batches(
+    records: Iterable[Record],
+    max_records: int = MAX_BATCH_RECORDS,
+    max_bytes: int = MAX_BATCH_BYTES,
+) -> Iterator[list[Record]]:
+    """Greedy, order-keeping split into PutRecordBatch-sized lists."""
+    batch: list[Record] = []
+    size = 0
+    for record in records:
+        length = len(record.data)
+        if batch and (len(batch) == max_records or size + length > max_bytes):
+            yield batch
+            batch, size = [], 0
+        batch.append(record)
+        size += length
+    if batch:
+        yield batch
+
+
+def repack(chunks: Iterable[bytes], max_bytes: int = MAX_RECORD_BYTES) -> list[Record]:
+    """Join consecutive chunks of whole rows (as read back from the spool) into records.
+
+    Each chunk was once a record, so it fits alone; neighbours are joined while they fit.
+    """
+    out: list[Record] = []
+    parts: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        if parts and size + len(chunk) > max_bytes:
+            data = b"".join(parts)
+            out.append(Record(data, data.count(b"\n")))
+            parts, size = [], 0
+        parts.append(chunk)
+        size += len(chunk)
+    if parts:
+        data = b"".join(parts)
+        out.append(Record(data, data.count(b"\n")))
+    return out
+
+
+class Outcome(NamedTuple):
+    """What one PutRecordBatch answer means for the records sent."""
+
+    delivered: list[Record]
+    failed: list[Record]
+    errors: Mapping[str, int]  # per-record ErrorCode -> count
+
+
+def read_response(sent: Sequence[Record], response: Mapping[str, Any]) -> Outcome:
+    """Split sent records by the answer's `RequestResponses` (same order as the request).
+
+    An answer whose entries do not line up with the request cannot be trusted; every record is
+    then treated as failed (resent), which can only duplicate, never lose.
+    """
+    entries = response.get("RequestResponses")
+    if not isinstance(entries, list) or len(entries) != len(sent):
+        return Outcome([], list(sent), {"MalformedResponse": len(sent)})
+    if not response.get("FailedPutCount") and all(
+        isinstance(e, dict) and "ErrorCode" not in e for e in entries
+    ):
+        return Outcome(list(sent), [], {})
+    delivered: list[Record] = []
+    failed: list[Record] = []
+    errors: dict[str, int] = {}
+    for record, entry in zip(sent, entries, strict=True):
+        code = entry.get("ErrorCode") if isinstance(entry, dict) else "MalformedResponse"
+        if code:
+            failed.append(record)
+            errors[str(code)] = errors.get(str(code), 0) + 1
+        else:
+            delivered.append(record)
+    return Outcome(delivered, failed, errors)

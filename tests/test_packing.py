@@ -1,0 +1,151 @@
+"""Packing rows into Firehose records and batches, at and around the service's hard limits."""
+
+from __future__ import annotations
+
+import itertools
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from streamer.packing import (
+    BILLING_UNIT,
+    MAX_BATCH_BYTES,
+    MAX_BATCH_RECORDS,
+    MAX_RECORD_BYTES,
+    Record,
+    RecordPacker,
+    batches,
+    billed_bytes,
+    read_response,
+    repack,
+)
+
+
+def row(size: int, tag: bytes = b"x") -> bytes:
+    """A newline-terminated row of exactly `size` bytes."""
+    return (tag * (size - 1))[: size - 1] + b"\n"
+
+
+def test_limits_are_the_documented_service_limits() -> None:
+    assert MAX_RECORD_BYTES == 1_024_000
+    assert MAX_BATCH_RECORDS == 500
+    assert MAX_BATCH_BYTES == 4_194_304
+    assert BILLING_UNIT == 5120
+
+
+def test_billing_rounds_each_record_up_to_5_kib() -> None:
+    assert billed_bytes(1) == 5120
+    assert billed_bytes(5120) == 5120
+    assert billed_bytes(5121) == 10240
+    assert billed_bytes(3 * 1024) == 5 * 1024
+    assert billed_bytes(12 * 1024) == 15 * 1024
+
+
+def test_rows_are_concatenated_until_the_next_would_not_fit() -> None:
+    packer = RecordPacker(max_bytes=100)
+    for i in range(7):
+        assert packer.add(row(30, str(i).encode()))
+    assert packer.rows == 7
+    sealed = packer.take_sealed()
+    assert [r.rows for r in sealed] == [3, 3]  # 90 bytes each; a fourth row would make 120
+    assert all(len(r.data) == 90 for r in sealed)
+    rest = packer.take_all()
+    assert rest == [Record(row(30, b"6"), 1)]
+    assert packer.rows == 0 and packer.take_all() == []
+
+
+def test_a_row_of_exactly_the_record_limit_is_a_record_of_its_own() -> None:
+    packer = RecordPacker()
+    packer.add(row(10))
+    assert packer.add(row(MAX_RECORD_BYTES))
+    records = packer.take_all()
+    assert [len(r.data) for r in records] == [10, MAX_RECORD_BYTES]
+
+
+def test_a_row_one_byte_over_the_limit_is_refused_and_nothing_else_changes() -> None:
+    packer = RecordPacker()
+    packer.add(row(10))
+    assert not packer.add(row(MAX_RECORD_BYTES + 1))
+    assert packer.rows == 1
+    assert packer.take_all() == [Record(row(10), 1)]
+
+
+def test_exactly_500_records_make_one_batch_and_501_make_two() -> None:
+    records = [Record(row(100), 1)] * 500
+    assert [len(b) for b in batches(records)] == [500]
+    assert [len(b) for b in batches([*records, Record(row(100), 1)])] == [500, 1]
+
+
+def test_exactly_4_mib_is_one_batch_and_one_byte_more_is_two() -> None:
+    big = Record(row(MAX_RECORD_BYTES), 1)
+    last = MAX_BATCH_BYTES - 4 * MAX_RECORD_BYTES
+    exact = [big, big, big, big, Record(row(last), 1)]
+    assert sum(len(r.data) for r in exact) == MAX_BATCH_BYTES
+    assert [len(b) for b in batches(exact)] == [5]
+    over = [big, big, big, big, Record(row(last + 1), 1)]
+    assert [len(b) for b in batches(over)] == [4, 1]
+
+
+@given(st.lists(st.integers(min_value=1, max_value=MAX_RECORD_BYTES), max_size=60))
+def test_batches_keep_order_and_respect_both_limits(sizes: list[int]) -> None:
+    records = [Record(b"r" * s, 1) for s in sizes]
+    out = list(batches(records))
+    assert [r for b in out for r in b] == records
+    for batch in out:
+        assert 1 <= len(batch) <= MAX_BATCH_RECORDS
+        assert sum(len(r.data) for r in batch) <= MAX_BATCH_BYTES
+
+
+@given(st.lists(st.integers(min_value=2, max_value=400), min_size=1, max_size=80))
+def test_packing_keeps_every_row_in_order_and_under_the_limit(sizes: list[int]) -> None:
+    packer = RecordPacker(max_bytes=1000)
+    lines = [row(s, bytes([97 + i % 26])) for i, s in enumerate(sizes)]
+    for line in lines:
+        assert packer.add(line)
+    records = packer.take_all()
+    assert b"".join(r.data for r in records) == b"".join(lines)
+    assert sum(r.rows for r in records) == len(lines)
+    assert all(len(r.data) <= 1000 for r in records)
+    # Greedy: no two neighbours could have been one record.
+    for a, b in itertools.pairwise(records):
+        first_row_of_b = b.data.split(b"\n", 1)[0] + b"\n"
+        assert len(a.data) + len(first_row_of_b) > 1000
+
+
+def test_repack_joins_small_spooled_chunks_into_full_records() -> None:
+    chunks = [row(300) * 2 for _ in range(10)]  # 600-byte chunks of 2 rows
+    records = repack(chunks, max_bytes=1500)
+    assert [len(r.data) for r in records] == [1200] * 5
+    assert [r.rows for r in records] == [4] * 5
+    assert b"".join(r.data for r in records) == b"".join(chunks)
+
+
+def test_a_clean_answer_delivers_everything() -> None:
+    sent = [Record(b"a\n", 1), Record(b"b\nc\n", 2)]
+    answer = {"FailedPutCount": 0, "RequestResponses": [{"RecordId": "1"}, {"RecordId": "2"}]}
+    outcome = read_response(sent, answer)
+    assert outcome.delivered == sent and outcome.failed == [] and not outcome.errors
+
+
+def test_a_partial_failure_returns_only_the_failed_records_in_order() -> None:
+    sent = [Record(bytes([97 + i]) + b"\n", 1) for i in range(5)]
+    answer = {
+        "FailedPutCount": 2,
+        "RequestResponses": [
+            {"RecordId": "1"},
+            {"ErrorCode": "ServiceUnavailableException", "ErrorMessage": "Slow down."},
+            {"RecordId": "3"},
+            {"ErrorCode": "InternalFailure", "ErrorMessage": "oops"},
+            {"RecordId": "5"},
+        ],
+    }
+    outcome = read_response(sent, answer)
+    assert outcome.failed == [sent[1], sent[3]]
+    assert outcome.delivered == [sent[0], sent[2], sent[4]]
+    assert outcome.errors == {"ServiceUnavailableException": 1, "InternalFailure": 1}
+
+
+def test_an_answer_that_does_not_line_up_resends_everything() -> None:
+    sent = [Record(b"a\n", 1), Record(b"b\n", 1)]
+    outcome = read_response(sent, {"FailedPutCount": 0, "RequestResponses": [{"RecordId": "1"}]})
+    assert outcome.failed == sent and outcome.delivered == []
