@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections import deque
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -18,6 +19,7 @@ from streamer.packing import (
     billed_bytes,
     read_response,
     repack,
+    take_batch,
 )
 
 
@@ -110,6 +112,42 @@ def test_packing_keeps_every_row_in_order_and_under_the_limit(sizes: list[int]) 
     for a, b in itertools.pairwise(records):
         first_row_of_b = b.data.split(b"\n", 1)[0] + b"\n"
         assert len(a.data) + len(first_row_of_b) > 1000
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(min_value=1, max_value=900), st.integers(1, 5)),
+        min_size=1,
+        max_size=200,
+    ),
+    st.integers(min_value=2, max_value=8),
+)
+def test_take_batch_joins_neighbours_keeps_order_and_limits(
+    shapes: list[tuple[int, int]], max_records: int
+) -> None:
+    records = [Record(bytes([97 + i % 26]) * size, rows) for i, (size, rows) in enumerate(shapes)]
+    queue = deque(records)
+    out: list[list[Record]] = []
+    while queue:
+        batch = take_batch(queue, max_records=max_records, max_bytes=3000, record_bytes=1000)
+        assert batch, "a non-empty queue always yields a batch"
+        out.append(batch)
+    flat = [r for batch in out for r in batch]
+    assert b"".join(r.data for r in flat) == b"".join(r.data for r in records)
+    assert sum(r.rows for r in flat) == sum(r.rows for r in records)
+    for batch in out:
+        assert 1 <= len(batch) <= max_records
+        assert sum(len(r.data) for r in batch) <= 3000
+        assert all(len(r.data) <= 1000 for r in batch)
+    assert len(flat) <= len(records)
+
+
+def test_take_batch_turns_a_backlog_of_small_records_into_full_ones() -> None:
+    queue = deque(Record(row(100), 1) for _ in range(25_000))  # 2.5 MB of linger-sized records
+    batch = take_batch(queue)
+    assert not queue
+    assert [len(r.data) for r in batch] == [MAX_RECORD_BYTES, MAX_RECORD_BYTES, 500_000 - 48_000]
+    assert sum(r.rows for r in batch) == 25_000
 
 
 def test_repack_joins_small_spooled_chunks_into_full_records() -> None:

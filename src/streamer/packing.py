@@ -9,6 +9,7 @@ stay valid JSON Lines. Records go out in batches of at most `MAX_BATCH_RECORDS` 
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -100,6 +101,43 @@ def batches(
         size += length
     if batch:
         yield batch
+
+
+def take_batch(
+    queue: deque[Record],
+    max_records: int = MAX_BATCH_RECORDS,
+    max_bytes: int = MAX_BATCH_BYTES,
+    record_bytes: int = MAX_RECORD_BYTES,
+) -> list[Record]:
+    """Pop the next PutRecordBatch from the front of `queue`, order kept.
+
+    Neighbouring records that fit in one record together are joined on the way: records sealed
+    by `linger` are small, and when a backlog builds up (retries, a slow endpoint), joining
+    them cuts both the calls and the 5 KiB rounding that Firehose bills per record.
+    """
+    batch: list[Record] = []
+    parts: list[bytes] = []
+    part_size = part_rows = size = 0
+    while queue:
+        record = queue[0]
+        length = len(record.data)
+        if size + length > max_bytes:
+            break
+        if parts and part_size + length <= record_bytes:
+            parts.append(record.data)
+            part_size += length
+            part_rows += record.rows
+        else:
+            if parts:
+                if len(batch) + 2 > max_records:
+                    break
+                batch.append(Record(b"".join(parts), part_rows))
+            parts, part_size, part_rows = [record.data], length, record.rows
+        size += length
+        queue.popleft()
+    if parts:
+        batch.append(Record(b"".join(parts), part_rows))
+    return batch
 
 
 def repack(chunks: Iterable[bytes], max_bytes: int = MAX_RECORD_BYTES) -> list[Record]:

@@ -27,9 +27,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import random
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,7 @@ from streamer.packing import (
     billed_bytes,
     read_response,
     repack,
+    take_batch,
 )
 from streamer.records import Millis, Reject
 from streamer.schema import REJECTS, Dataset
@@ -126,12 +128,13 @@ def make_client(settings: FirehoseSettings) -> Any:
     import boto3
     from botocore.config import Config
 
-    session = boto3.session.Session()
+    # botocore reads AWS_DEFAULT_REGION and profiles; ECS and Lambda set AWS_REGION as well.
+    session = boto3.session.Session(region_name=os.environ.get("AWS_REGION") or None)
     if not session.region_name:
         raise ConfigError(
             "AWS_REGION",
             "no AWS region is configured for the Firehose sink",
-            "Set AWS_REGION (e.g. us-east-1) or a region in the AWS profile.",
+            "Set AWS_REGION (e.g. us-east-1), AWS_DEFAULT_REGION, or a region in the profile.",
         )
     config = Config(
         retries={"total_max_attempts": 1, "mode": "standard"},  # our own policy retries
@@ -172,7 +175,7 @@ class _Lane:
         self.stream = stream
         self.packer = RecordPacker()
         self.oldest = 0  # arrival (ms) of the oldest row in the packer
-        self.queue: deque[list[Record]] = deque()
+        self.queue: deque[Record] = deque()  # sealed, waiting to be sent
         self.spool = spool
         self.spooling = not spool.empty
         self.replay: tuple[Path, deque[list[Record]]] | None = None
@@ -180,7 +183,7 @@ class _Lane:
         self.worker: asyncio.Task[None] | None = None
 
 
-def _size(records: list[Record]) -> int:
+def _size(records: Iterable[Record]) -> int:
     return sum(len(r.data) for r in records)
 
 
@@ -205,6 +208,7 @@ class FirehoseSink:
         self._pool = ThreadPoolExecutor(settings.max_in_flight, thread_name_prefix="firehose")
         self._slots: asyncio.Semaphore | None = None
         self._closing = False
+        self._stopped = False  # workers are gone; nothing may start new ones
         self._deadline = 0.0
         self._syncer: asyncio.Task[None] | None = None
 
@@ -281,11 +285,10 @@ class FirehoseSink:
             for task in late:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
+        self._stopped = True
         for lane in self._lanes.values():
-            while lane.queue:
-                batch = lane.queue.popleft()
-                self._buffered -= _size(batch)
-                self._to_spool(lane, batch)
+            if lane.queue:
+                self._spool_queue(lane, [])
             lane.spool.close()
         if self._syncer is not None:
             self._syncer.cancel()
@@ -343,7 +346,7 @@ class FirehoseSink:
                 )
             self._to_spool(lane, records)
             return
-        lane.queue.extend(batches(records))
+        lane.queue.extend(records)
         self._buffered += size
         self._start_worker(lane)
         lane.wake.set()
@@ -368,7 +371,16 @@ class FirehoseSink:
         self._start_worker(lane)
         lane.wake.set()
 
+    def _spool_queue(self, lane: _Lane, first: list[Record]) -> None:
+        """`first`, then every record still queued in memory, to disk in order."""
+        self._buffered -= _size(lane.queue)
+        records = [*first, *lane.queue]
+        lane.queue.clear()
+        self._to_spool(lane, records)
+
     def _start_worker(self, lane: _Lane) -> None:
+        if self._stopped:
+            return
         if lane.worker is None or lane.worker.done():
             lane.worker = asyncio.create_task(self._work(lane), name=f"firehose-{lane.stream}")
 
@@ -389,17 +401,17 @@ class FirehoseSink:
                 lane.wake.clear()
                 await lane.wake.wait()
                 continue
-            batch = lane.queue[0]
-            left = await self._deliver(lane, batch, replay=False)
-            lane.queue.popleft()
-            self._buffered -= _size(batch)
+            batch = take_batch(lane.queue)
+            size = _size(batch)
+            try:
+                left = await self._deliver(lane, batch, replay=False)
+            except asyncio.CancelledError:
+                lane.queue.extendleft(reversed(batch))  # shutdown: aclose spools it
+                raise
+            self._buffered -= size
             if left:
                 # Firehose stays unavailable: this batch and all after it go to disk, in order.
-                self._to_spool(lane, left)
-                while lane.queue:
-                    later = lane.queue.popleft()
-                    self._buffered -= _size(later)
-                    self._to_spool(lane, later)
+                self._spool_queue(lane, left)
 
     async def _replay(self, lane: _Lane) -> bool:
         """Send the spool oldest first; True once it is empty, False if delivery failed."""
