@@ -1,0 +1,57 @@
+"""Create the lake's bucket and delivery streams on an AWS emulator (moto, LocalStack).
+
+In AWS, Terraform owns these resources (`infra/terraform/`). Against an emulator, for the
+local stack and the tests, this module creates the same shape from the same schema: one
+Direct PUT stream `<prefix>-<dataset>` per dataset plus `<prefix>-rejects`, each with an
+extended S3 destination whose prefix is the dataset's template from `schema.py`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streamer.schema import DATASETS, REJECTS, Dataset
+
+ERROR_PREFIX = "crypto/errors/!{firehose:error-output-type}/year=!{timestamp:yyyy}/"
+
+
+def stream_prefix(dataset: Dataset) -> str:
+    """The S3 prefix Firehose renders for `dataset` (its `!{timestamp:...}` left in)."""
+    return dataset.prefix_template
+
+
+def destination(dataset: Dataset, bucket: str, role_arn: str) -> dict[str, Any]:
+    return {
+        "RoleARN": role_arn,
+        "BucketARN": f"arn:aws:s3:::{bucket}",
+        "Prefix": stream_prefix(dataset),
+        "ErrorOutputPrefix": ERROR_PREFIX,
+        "CompressionFormat": "GZIP",
+        "BufferingHints": {"IntervalInSeconds": 0, "SizeInMBs": 5},
+    }
+
+
+def provision(
+    s3: Any,
+    firehose: Any,
+    bucket: str,
+    stream_prefix_: str = "crypto",
+    role_arn: str = "arn:aws:iam::000000000000:role/streamer-firehose",
+) -> list[str]:
+    """Create the bucket and every stream that does not exist yet; returns the stream names."""
+    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    if bucket not in existing:
+        s3.create_bucket(Bucket=bucket)
+    have = set(firehose.list_delivery_streams(Limit=100).get("DeliveryStreamNames", []))
+    names = []
+    for dataset in (*DATASETS.values(), REJECTS):
+        name = f"{stream_prefix_}-{dataset.name}"
+        names.append(name)
+        if name in have:
+            continue
+        firehose.create_delivery_stream(
+            DeliveryStreamName=name,
+            DeliveryStreamType="DirectPut",
+            ExtendedS3DestinationConfiguration=destination(dataset, bucket, role_arn),
+        )
+    return names
