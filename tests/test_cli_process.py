@@ -60,3 +60,11 @@ def test_run_with_a_bad_setting_exits_2() -> None:
     done = subprocess.run([*STREAMER, "run"], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "STREAMER_BINANCE_SYMBOLS" in done.stderr and "BTC-USDT" in done.stderr
+
+
+def test_run_with_the_firehose_sink_and_no_region_exits_2(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(STREAMER_SINK="firehose", AWS_CONFIG_FILE=str(tmp_path / "none"))
+    done = subprocess.run([*STREAMER, "run"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert "AWS_REGION" in done.stderr and "Traceback" not in done.stderr

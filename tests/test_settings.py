@@ -51,6 +51,11 @@ def test_coingecko_plans_pick_host_and_cadence() -> None:
         ({"STREAMER_COINGECKO_PLAN": "pro"}, "STREAMER_COINGECKO_API_KEY"),
         ({"STREAMER_COINGECKO_COINS": "Bitcoin"}, "STREAMER_COINGECKO_COINS"),
         ({"STREAMER_COINBASE_SYMBOLS": "BTC-USD,BTC-USD"}, "STREAMER_COINBASE_SYMBOLS"),
+        ({"STREAMER_FIREHOSE_PREFIX": "my lake"}, "STREAMER_FIREHOSE_PREFIX"),
+        ({"STREAMER_FIREHOSE_MAX_IN_FLIGHT": "0"}, "STREAMER_FIREHOSE_MAX_IN_FLIGHT"),
+        ({"STREAMER_FIREHOSE_LINGER_SECONDS": "soon"}, "STREAMER_FIREHOSE_LINGER_SECONDS"),
+        ({"STREAMER_SPOOL_MAX_MB": "0"}, "STREAMER_SPOOL_MAX_MB"),
+        ({"STREAMER_SHUTDOWN_SECONDS": "0"}, "STREAMER_SHUTDOWN_SECONDS"),
     ],
 )
 def test_bad_settings_name_themselves(env: dict[str, str], setting: str) -> None:
@@ -63,3 +68,40 @@ def test_bad_settings_name_themselves(env: dict[str, str], setting: str) -> None
 def test_missing_config_file_is_reported(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load({}, tmp_path / "nope.toml")
+
+
+def test_firehose_settings_from_the_environment() -> None:
+    s = load(
+        {
+            "STREAMER_SINK": "firehose",
+            "STREAMER_FIREHOSE_PREFIX": "prod.crypto",
+            "STREAMER_FIREHOSE_LINGER_SECONDS": "0.5",
+            "STREAMER_FIREHOSE_MAX_IN_FLIGHT": "8",
+            "STREAMER_FIREHOSE_RETRY_SECONDS": "30",
+            "STREAMER_FIREHOSE_BUFFER_MB": "16",
+            "STREAMER_SPOOL_DIR": "/var/lib/streamer/spool",
+            "STREAMER_SPOOL_MAX_MB": "512",
+            "STREAMER_SHUTDOWN_SECONDS": "20",
+        }
+    )
+    f = s.firehose
+    assert s.sink == "firehose" and f.stream_prefix == "prod.crypto"
+    assert s.lake.stream_prefix == "prod.crypto"  # one prefix names streams and lake files
+    assert (f.linger, f.max_in_flight, f.retry_seconds) == (0.5, 8, 30)
+    assert f.buffer_bytes == 16 * 2**20 and f.spool_max_bytes == 512 * 2**20
+    assert f.spool_dir == Path("/var/lib/streamer/spool") and f.shutdown_seconds == 20
+    d = load({}).firehose
+    assert (d.stream_prefix, d.linger, d.shutdown_seconds) == ("crypto", 1.0, 25.0)
+
+
+def test_firehose_without_a_region_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamer.sinks.firehose import make_client
+
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_CONFIG_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    with pytest.raises(ConfigError) as info:
+        make_client(load({}).firehose)
+    assert info.value.setting == "AWS_REGION"
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    assert make_client(load({}).firehose).meta.region_name == "eu-west-1"

@@ -38,9 +38,10 @@ def build_sink(settings: Settings) -> Sink:
         return LakeSink(settings.lake)
     if settings.sink == "null":
         return NullSink()
-    from streamer.sinks.firehose import FirehoseSink
+    from streamer.sinks.firehose import FirehoseSink, make_client
 
-    return FirehoseSink(settings.firehose)
+    # The client is made now, so a missing region or bad endpoint stops `run` before any feed.
+    return FirehoseSink(settings.firehose, client=make_client(settings.firehose))
 
 
 def report_metrics(sink: Sink, reporter: EmfReporter, clock: Clock) -> None:
