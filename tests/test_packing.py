@@ -150,6 +150,40 @@ def test_take_batch_turns_a_backlog_of_small_records_into_full_ones() -> None:
     assert sum(r.rows for r in batch) == 25_000
 
 
+def test_take_due_fills_the_billing_unit_the_due_rows_pay_for() -> None:
+    packer = RecordPacker()
+    for t in range(30):  # 30 rows of 300 bytes, one per millisecond
+        packer.add(row(300), arrival=t)
+    assert packer.take_due(cutoff=-1) == []  # nothing has lingered long enough
+    # Rows 0..9 are due (3000 bytes, billed as 5120): 7 younger rows ride along (5100 bytes).
+    (record,) = packer.take_due(cutoff=9)
+    assert (len(record.data), record.rows) == (5100, 17)
+    assert packer.open_since == 17 and packer.rows == 13
+    # Once every remaining row is due, all of them go.
+    (rest,) = packer.take_due(cutoff=100)
+    assert rest.rows == 13 and packer.rows == 0 and packer.open_since is None
+
+
+@given(
+    st.lists(st.integers(min_value=2, max_value=3000), min_size=1, max_size=200),
+    st.integers(min_value=1, max_value=50),
+)
+def test_take_due_never_holds_a_due_row_and_keeps_order(sizes: list[int], step: int) -> None:
+    packer = RecordPacker(max_bytes=20_000)
+    lines = [row(s, bytes([97 + i % 26])) for i, s in enumerate(sizes)]
+    out: list[Record] = []
+    for t, line in enumerate(lines):
+        assert packer.add(line, arrival=t)
+        if t % step == 0:
+            out.extend(packer.take_due(cutoff=t - 10))
+            since = packer.open_since
+            assert since is None or since > t - 10, "a due row was held back"
+    out.extend(packer.take_all())
+    assert b"".join(r.data for r in out) == b"".join(lines)
+    assert sum(r.rows for r in out) == len(lines)
+    assert all(len(r.data) <= 20_000 for r in out)
+
+
 def test_repack_joins_small_spooled_chunks_into_full_records() -> None:
     chunks = [row(300) * 2 for _ in range(10)]  # 600-byte chunks of 2 rows
     records = repack(chunks, max_bytes=1500)

@@ -36,15 +36,16 @@ class RecordPacker:
 
     `add` rejects (returns False for) a row longer than a record: the caller decides where it
     goes. Sealed records wait in `sealed` until taken; the open record keeps filling until
-    `take_all` seals it too.
+    `take_due` or `take_all` takes it.
     """
 
-    __slots__ = ("_parts", "_sealed_rows", "_size", "max_bytes", "sealed")
+    __slots__ = ("_arrivals", "_parts", "_sealed_rows", "_size", "max_bytes", "sealed")
 
     def __init__(self, max_bytes: int = MAX_RECORD_BYTES) -> None:
         self.max_bytes = max_bytes
         self.sealed: list[Record] = []
         self._parts: list[bytes] = []
+        self._arrivals: list[int] = []
         self._size = 0
         self._sealed_rows = 0
 
@@ -57,13 +58,19 @@ class RecordPacker:
     def open_bytes(self) -> int:
         return self._size
 
-    def add(self, line: bytes) -> bool:
+    @property
+    def open_since(self) -> int | None:
+        """Arrival of the oldest row of the open record (None when it is empty)."""
+        return self._arrivals[0] if self._arrivals else None
+
+    def add(self, line: bytes, arrival: int = 0) -> bool:
         size = len(line)
         if size > self.max_bytes:
             return False
         if self._size + size > self.max_bytes:
             self._seal()
         self._parts.append(line)
+        self._arrivals.append(arrival)
         self._size += size
         return True
 
@@ -76,12 +83,40 @@ class RecordPacker:
         self._seal()
         return self.take_sealed()
 
+    def take_due(self, cutoff: int) -> list[Record]:
+        """Sealed records, and the rows that arrived at or before `cutoff` (their linger is
+        over) with as many younger rows as fit in the billing units those rows pay anyway.
+
+        Firehose bills a record in 5 KiB steps, so a record cut at linger time wastes half a
+        step on average. Younger rows that fit in the last step ride along for free; the others
+        wait, and are cut the same way once their own linger is over: no row waits longer.
+        """
+        taken = self.take_sealed()
+        parts, arrivals = self._parts, self._arrivals
+        must = 0
+        while must < len(arrivals) and arrivals[must] <= cutoff:
+            must += 1
+        if must == 0:
+            return taken
+        if must == len(parts):
+            return [*taken, *self.take_all()]
+        size = sum(len(p) for p in parts[:must])
+        room = billed_bytes(size)
+        cut = must
+        while cut < len(parts) and size + len(parts[cut]) <= room:
+            size += len(parts[cut])
+            cut += 1
+        taken.append(Record(b"".join(parts[:cut]), cut))
+        del parts[:cut], arrivals[:cut]
+        self._size -= size
+        return taken
+
     def _seal(self) -> None:
         if self._parts:
             record = Record(b"".join(self._parts), len(self._parts))
             self.sealed.append(record)
             self._sealed_rows += record.rows
-            self._parts, self._size = [], 0
+            self._parts, self._arrivals, self._size = [], [], 0
 
 
 def batches(

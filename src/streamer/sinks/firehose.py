@@ -160,7 +160,6 @@ class _Lane:
     """One delivery stream: its packer, its in-memory batches, its spool and its worker."""
 
     __slots__ = (
-        "oldest",
         "packer",
         "queue",
         "replay",
@@ -174,7 +173,6 @@ class _Lane:
     def __init__(self, stream: str, spool: StreamSpool) -> None:
         self.stream = stream
         self.packer = RecordPacker()
-        self.oldest = 0  # arrival (ms) of the oldest row in the packer
         self.queue: deque[Record] = deque()  # sealed, waiting to be sent
         self.spool = spool
         self.spooling = not spool.empty
@@ -239,10 +237,7 @@ class FirehoseSink:
         if lane is None:
             lane = self._lane(dataset)
         self.counters.rows_in += 1
-        packer = lane.packer
-        if not packer.rows:
-            lane.oldest = arrival
-        if not packer.add(line):
+        if not lane.packer.add(line, arrival):
             self._oversized(dataset, line, arrival)
 
     def seconds_until_due(self, now: Millis) -> float | None:
@@ -251,9 +246,10 @@ class FirehoseSink:
             packer = lane.packer
             if not packer.rows:
                 continue
-            if lane.spooling or packer.sealed:
+            since = packer.open_since
+            if lane.spooling or packer.sealed or since is None:
                 return 0.0
-            wait = (lane.oldest + self._linger_ms - now) / 1000
+            wait = (since + self._linger_ms - now) / 1000
             due = wait if due is None else min(due, wait)
         return None if due is None else max(0.0, due)
 
@@ -262,10 +258,10 @@ class FirehoseSink:
             packer = lane.packer
             if not packer.rows:
                 continue
-            if lane.spooling or now - lane.oldest >= self._linger_ms:
-                self._enqueue(lane, packer.take_all())
-            elif packer.sealed:
-                self._enqueue(lane, packer.take_sealed())
+            if lane.spooling:
+                self._enqueue(lane, packer.take_all())  # to disk at once
+            else:
+                self._enqueue(lane, packer.take_due(now - self._linger_ms))
 
     async def aclose(self) -> None:
         """Deliver what is held within `shutdown_seconds`; spool whatever is left."""
