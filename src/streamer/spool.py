@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 _HEADER = struct.Struct(">II")
 SEGMENT_SUFFIX = ".seg"
-SEGMENT_BYTES = 16 * 1024 * 1024
+SEGMENT_BYTES = 4 * 1024 * 1024  # replay holds one segment per stream in memory
 
 
 def encode_frames(chunks: Iterable[bytes]) -> bytes:

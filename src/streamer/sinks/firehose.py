@@ -162,7 +162,9 @@ class _Lane:
     __slots__ = (
         "packer",
         "queue",
+        "failures",
         "replay",
+        "replay_sent",
         "spool",
         "spooling",
         "stream",
@@ -177,6 +179,8 @@ class _Lane:
         self.spool = spool
         self.spooling = not spool.empty
         self.replay: tuple[Path, deque[list[Record]]] | None = None
+        self.replay_sent = 0  # batches of the replayed segment already delivered
+        self.failures = 0  # consecutive undelivered batches (logging is thinned out)
         self.wake = asyncio.Event()
         self.worker: asyncio.Task[None] | None = None
 
@@ -422,13 +426,18 @@ class FirehoseSink:
                 if torn:
                     log.error("firehose.spool_torn segment=%s unreadable_bytes=%d", segment, torn)
                 lane.replay = (segment, deque(batches(repack(chunks))))
+                lane.replay_sent = 0
             segment, pending = lane.replay
             while pending:
                 left = await self._deliver(lane, pending[0], replay=True)
                 if left:
-                    pending[0] = left
+                    if lane.replay_sent or len(left) < len(pending[0]):
+                        pending[0] = left  # partly delivered: keep the progress
+                    else:
+                        lane.replay = None  # re-read later rather than hold it while down
                     return False
                 pending.popleft()
+                lane.replay_sent += 1
             lane.spool.remove(segment)
             lane.replay = None
             self.counters.spool_bytes = self._budget.used
@@ -456,17 +465,23 @@ class FirehoseSink:
                     if left:
                         raise _Unfinished(f"{len(left)} records failed")
         except Exception as exc:
-            kind = classify(exc)
-            level = logging.ERROR if kind == "permanent" else logging.WARNING
-            log.log(
-                level,
-                "firehose.undelivered stream=%s records=%d error=%s: %s",
-                lane.stream,
-                len(left),
-                type(exc).__name__,
-                exc,
-            )
+            lane.failures += 1
+            # 1st, 2nd, 4th, 8th... failure in a row: an outage is visible without flooding.
+            if lane.failures & (lane.failures - 1) == 0:
+                kind = classify(exc)
+                log.log(
+                    logging.ERROR if kind == "permanent" else logging.WARNING,
+                    "firehose.undelivered stream=%s records=%d failures_in_a_row=%d error=%s: %s",
+                    lane.stream,
+                    len(left),
+                    lane.failures,
+                    type(exc).__name__,
+                    exc,
+                )
             return left
+        if lane.failures:
+            log.info("firehose.recovered stream=%s after_failures=%d", lane.stream, lane.failures)
+            lane.failures = 0
         return []
 
     def past_deadline(self) -> bool:
