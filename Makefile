@@ -33,6 +33,7 @@ test: lint
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/throughput.py
+	$(BIN)/python benchmarks/firehose.py
 
 clean:
 	rm -rf $(VENV) demo-lake data .pytest_cache .mypy_cache .ruff_cache

@@ -21,9 +21,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -119,10 +119,11 @@ def cost(
     linger_ms: int,
     fill_units: bool,
     seed: int,
-) -> dict[str, float]:
+) -> dict[str, Any]:
     rng = random.Random(seed)
     packers = {name: RecordPacker() for name in sizes}
     payload = billed = records = calls = 0
+    by_dataset: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0])
 
     def ship(name: str, taken: list[Any]) -> None:
         nonlocal payload, billed, records, calls
@@ -134,6 +135,8 @@ def cost(
                 records += 1
                 payload += len(record.data)
                 billed += billed_bytes(len(record.data))
+                by_dataset[name][0] += len(record.data)
+                by_dataset[name][1] += billed_bytes(len(record.data))
 
     def flush(now: int) -> None:
         for name, packer in packers.items():
@@ -157,6 +160,7 @@ def cost(
         "calls_per_million": calls * 1e6 / rows,
         "rows_per_record": rows / records,
         "payload_per_hour_mb": payload / 1e6,
+        "by_dataset": {n: b / p for n, (p, b) in sorted(by_dataset.items())},
     }
 
 
@@ -193,12 +197,10 @@ def mixed(lines: Mapping[str, list[bytes]], count: int) -> list[tuple[Dataset, b
 
 async def speed(rows: list[tuple[Dataset, bytes]], settings: FirehoseSettings) -> None:
     command = [sys.executable, "-m", "streamer.simulator.firehose", "--port", "0"]
-    endpoint = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    endpoint = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
     try:
         assert endpoint.stdout is not None
-        url = endpoint.stdout.readline().strip()
-        import os
-
+        url = (await endpoint.stdout.readline()).decode().strip()
         os.environ.update(aws_env(url))
         sink = FirehoseSink(settings)
         await sink.start()
@@ -222,7 +224,7 @@ async def speed(rows: list[tuple[Dataset, bytes]], settings: FirehoseSettings) -
         )
     finally:
         endpoint.terminate()
-        endpoint.wait(timeout=10)
+        await endpoint.wait()
 
 
 async def outage(
@@ -230,8 +232,6 @@ async def outage(
 ) -> None:
     double = FirehoseDouble(keep=False)
     with serve_firehose(double) as url:
-        import os
-
         os.environ.update(aws_env(url))
         double.outage(3600)
         sink = FirehoseSink(settings)
@@ -287,6 +287,9 @@ async def main() -> None:
     parser.add_argument("--outage-rate", type=float, default=20_000.0, help="rows/s")
     args = parser.parse_args()
 
+    tuning = {k: v for k, v in os.environ.items() if k.startswith("MALLOC_")}
+    version = sys.version.split()[0]
+    print(f"python {version}, {os.cpu_count()} cores, malloc tuning: {tuning or 'none'}")
     print("sampling encoded rows from the simulator (8 s) ...")
     lines = await sample_rows(8.0)
     print(
@@ -301,7 +304,7 @@ async def main() -> None:
     events = arrivals(args.hours, seed=1)
     print(f"\n1. cost: {len(events):,} rows in {args.hours:g} h of the default deployment")
     print("   linger  policy      billed/payload  calls per 1M rows  rows/record  MB/h")
-    for linger in (1.0, 5.0, 15.0):
+    for linger in (1.0, 2.0, 5.0, 15.0):
         for fill in (True, False):
             r = cost(events, lines, int(linger * 1000), fill, seed=2)
             policy = "take_due" if fill else "plain"
@@ -309,6 +312,9 @@ async def main() -> None:
                 f"   {linger:5g}s  {policy:10}  {r['ratio']:14.4f}  {r['calls_per_million']:17,.0f}"
                 f"  {r['rows_per_record']:11.1f}  {r['payload_per_hour_mb']:5.1f}"
             )
+            if fill and linger == 1.0:
+                parts = ", ".join(f"{n} {v:.3f}" for n, v in r["by_dataset"].items())
+                print(f"                      by dataset: {parts}")
 
     spool = Path(tempfile.mkdtemp(prefix="streamer-spool-"))
     try:

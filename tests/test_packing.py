@@ -164,6 +164,15 @@ def test_take_due_fills_the_billing_unit_the_due_rows_pay_for() -> None:
     assert rest.rows == 13 and packer.rows == 0 and packer.open_since is None
 
 
+def test_take_due_cuts_at_the_last_whole_unit_of_what_is_held() -> None:
+    packer = RecordPacker()
+    for t in range(100):  # 30,000 bytes held: five whole units are 25,600 bytes
+        packer.add(row(300), arrival=t)
+    (record,) = packer.take_due(cutoff=9)
+    assert (len(record.data), record.rows) == (25_500, 85)
+    assert packer.open_since == 85
+
+
 @given(
     st.lists(st.integers(min_value=2, max_value=3000), min_size=1, max_size=200),
     st.integers(min_value=1, max_value=50),

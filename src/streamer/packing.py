@@ -85,11 +85,12 @@ class RecordPacker:
 
     def take_due(self, cutoff: int) -> list[Record]:
         """Sealed records, and the rows that arrived at or before `cutoff` (their linger is
-        over) with as many younger rows as fit in the billing units those rows pay anyway.
+        over) with the younger rows that fit in whole billing units.
 
         Firehose bills a record in 5 KiB steps, so a record cut at linger time wastes half a
-        step on average. Younger rows that fit in the last step ride along for free; the others
-        wait, and are cut the same way once their own linger is over: no row waits longer.
+        step on average. Instead the record is cut at the last row that fits in the whole
+        units of what is held (or in the units the due rows need, if that is more); the few
+        younger rows past the cut wait for their own linger: no row waits longer.
         """
         taken = self.take_sealed()
         parts, arrivals = self._parts, self._arrivals
@@ -101,7 +102,8 @@ class RecordPacker:
         if must == len(parts):
             return [*taken, *self.take_all()]
         size = sum(len(p) for p in parts[:must])
-        room = billed_bytes(size)
+        # Whole units of everything held, or the units the due rows need if that is more.
+        room = max(billed_bytes(size), self._size - self._size % BILLING_UNIT)
         cut = must
         while cut < len(parts) and size + len(parts[cut]) <= room:
             size += len(parts[cut])
