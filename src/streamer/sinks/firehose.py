@@ -160,9 +160,9 @@ class _Lane:
     """One delivery stream: its packer, its in-memory batches, its spool and its worker."""
 
     __slots__ = (
+        "failures",
         "packer",
         "queue",
-        "failures",
         "replay",
         "replay_sent",
         "spool",
