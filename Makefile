@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean schema
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ test: lint
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/throughput.py
 	$(BIN)/python benchmarks/firehose.py
+
+schema: $(VENV)/.installed
+	$(BIN)/python -m streamer.schema > infra/terraform/schema.json
 
 clean:
 	rm -rf $(VENV) demo-lake data .pytest_cache .mypy_cache .ruff_cache

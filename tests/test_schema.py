@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 from streamer import records
 from streamer.schema import DATASETS, DECIMAL, REJECTS, athena_ddl, glue_export
+from tests.conftest import REPO
 
 REQUIRED = {
     "tickers": ["exchange", "symbol", "event_time", "received_at", "record_id", "last_price",
@@ -53,7 +56,7 @@ def test_columns_are_in_record_field_order() -> None:
 def test_tables_and_prefixes_are_named_from_the_dataset() -> None:
     export = glue_export()
     assert export["database"] == "crypto"
-    assert set(export["tables"]) == {f"crypto_{n}" for n in REQUIRED}
+    assert set(export["tables"]) == {f"crypto_{n}" for n in REQUIRED} | {"crypto_rejects"}
     assert export["tables"]["crypto_tickers"]["prefix"] == (
         "crypto/tabular/tickers/year=!{timestamp:yyyy}/month=!{timestamp:MM}/"
         "day=!{timestamp:dd}/hour=!{timestamp:HH}/"
@@ -70,4 +73,11 @@ def test_athena_ddl_projects_hour_partitions() -> None:
     assert (
         "s3://lake-bucket/crypto/tabular/trades/year=${year}/month=${month}/day=${day}/hour=${hour}/"
         in ddl
+    )
+
+
+def test_committed_glue_export_matches_the_python_schema() -> None:
+    committed = json.loads((REPO / "infra" / "terraform" / "schema.json").read_text())
+    assert committed == glue_export(), (
+        "infra/terraform/schema.json is stale: run `make schema` and commit it"
     )

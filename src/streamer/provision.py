@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from streamer.schema import DATASETS, REJECTS, Dataset
-
-ERROR_PREFIX = "crypto/errors/!{firehose:error-output-type}/year=!{timestamp:yyyy}/"
+from streamer.schema import DATASETS, ERROR_PREFIX_TEMPLATE, REJECTS, Dataset
 
 
 def stream_prefix(dataset: Dataset) -> str:
@@ -25,7 +23,7 @@ def destination(dataset: Dataset, bucket: str, role_arn: str) -> dict[str, Any]:
         "RoleARN": role_arn,
         "BucketARN": f"arn:aws:s3:::{bucket}",
         "Prefix": stream_prefix(dataset),
-        "ErrorOutputPrefix": ERROR_PREFIX,
+        "ErrorOutputPrefix": ERROR_PREFIX_TEMPLATE,
         "CompressionFormat": "GZIP",
         "BufferingHints": {"IntervalInSeconds": 0, "SizeInMBs": 5},
     }

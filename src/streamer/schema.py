@@ -29,6 +29,11 @@ REJECTS_PREFIX_TEMPLATE = (
     "crypto/rejects/year=!{{timestamp:yyyy}}/month=!{{timestamp:MM}}/"
     "day=!{{timestamp:dd}}/hour=!{{timestamp:HH}}/"
 )
+# Where Firehose writes what it could not deliver to the prefixes above.
+ERROR_PREFIX_TEMPLATE = (
+    "crypto/errors/!{firehose:error-output-type}/year=!{timestamp:yyyy}/month=!{timestamp:MM}/"
+    "day=!{timestamp:dd}/hour=!{timestamp:HH}/"
+)
 PARTITION_KEYS: tuple[str, ...] = ("year", "month", "day", "hour")
 DECIMAL = "decimal(38,18)"
 
@@ -134,18 +139,21 @@ DATASET_OF_TYPE[records.Reject] = REJECTS
 
 
 def glue_export() -> dict[str, Any]:
-    """The schema as committed JSON, consumed by Terraform to build the Glue tables."""
+    """The schema as committed JSON (`infra/terraform/schema.json`), from which Terraform builds
+    the Firehose streams and Glue tables. `python -m streamer.schema` prints it."""
     return {
         "database": GLUE_DATABASE,
         "partition_keys": [{"name": k, "type": "string"} for k in PARTITION_KEYS],
+        "error_prefix": ERROR_PREFIX_TEMPLATE,
         "tables": {
             d.table: {
                 "dataset": d.name,
                 "description": d.description,
                 "prefix": d.prefix_template,
+                "location": d.prefix_template.split("year=")[0],
                 "columns": [{"name": c.name, "type": c.glue_type} for c in d.columns],
             }
-            for d in DATASETS.values()
+            for d in (*DATASETS.values(), REJECTS)
         },
     }
 
@@ -190,3 +198,9 @@ def markdown_tables() -> str:
         out.append("| `year`, `month`, `day`, `hour` | `string` | partition (arrival hour, UTC) |")
         out.append("")
     return "\n".join(out).rstrip() + "\n"
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(glue_export(), indent=2))
