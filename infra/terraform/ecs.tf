@@ -1,0 +1,195 @@
+# The service: one Fargate task running `streamer run` with the Firehose sink.
+
+resource "aws_ecr_repository" "service" {
+  name                 = var.name
+  image_tag_mutability = "IMMUTABLE"
+  force_delete         = var.force_destroy
+
+  image_scanning_configuration {
+    scan_on_push = true
+  }
+
+  encryption_configuration {
+    encryption_type = "KMS"
+    kms_key         = aws_kms_key.lake.arn
+  }
+}
+
+resource "aws_ecr_lifecycle_policy" "service" {
+  repository = aws_ecr_repository.service.name
+  policy = jsonencode({
+    rules = [{
+      rulePriority = 1
+      description  = "keep the 30 newest images"
+      selection    = { tagStatus = "any", countType = "imageCountMoreThan", countNumber = 30 }
+      action       = { type = "expire" }
+    }]
+  })
+}
+
+resource "aws_ecs_cluster" "service" {
+  name = var.name
+
+  setting {
+    name  = "containerInsights"
+    value = "enabled"
+  }
+}
+
+resource "aws_cloudwatch_log_group" "service" {
+  name              = "/ecs/${var.name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.lake.arn
+}
+
+resource "aws_security_group" "task" {
+  name        = "${var.name}-task"
+  description = "streamer task: no inbound; outbound HTTPS to the exchanges and AWS APIs"
+  vpc_id      = var.vpc_id
+
+  egress {
+    description = "HTTPS and WSS: Coinbase, CoinGecko, AWS APIs, Binance REST"
+    protocol    = "tcp"
+    from_port   = 443
+    to_port     = 443
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+
+  egress {
+    description = "Binance WebSocket streams (wss://stream.binance.com:9443)"
+    protocol    = "tcp"
+    from_port   = 9443
+    to_port     = 9443
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+}
+
+# The CoinGecko key (demo and pro plans). Terraform creates an empty secret; put the key in it
+# with `aws secretsmanager put-secret-value` so it never enters the Terraform state.
+resource "aws_secretsmanager_secret" "coingecko" {
+  #checkov:skip=CKV2_AWS_57:A CoinGecko API key is issued by CoinGecko's dashboard; it cannot be rotated by a Lambda.
+  count                   = var.coingecko_plan != "keyless" && var.coingecko_api_key_secret_arn == null ? 1 : 0
+  name                    = "${var.name}/coingecko-api-key"
+  description             = "CoinGecko API key for the streamer service (${var.coingecko_plan} plan)"
+  kms_key_id              = aws_kms_key.lake.arn
+  recovery_window_in_days = 7
+}
+
+locals {
+  coingecko_secret_arn = (
+    var.coingecko_plan == "keyless" ? null :
+    coalesce(var.coingecko_api_key_secret_arn, one(aws_secretsmanager_secret.coingecko[*].arn))
+  )
+
+  environment = merge(
+    {
+      STREAMER_SINK             = "firehose"
+      STREAMER_FIREHOSE_PREFIX  = var.stream_prefix
+      STREAMER_SOURCES          = join(",", var.sources)
+      STREAMER_BINANCE_SYMBOLS  = join(",", var.binance_symbols)
+      STREAMER_BINANCE_WS_URL   = var.binance_endpoints.ws_url
+      STREAMER_BINANCE_REST_URL = var.binance_endpoints.rest_url
+      STREAMER_COINBASE_SYMBOLS = join(",", var.coinbase_symbols)
+      STREAMER_COINGECKO_COINS  = join(",", var.coingecko_coins)
+      STREAMER_COINGECKO_PLAN   = var.coingecko_plan
+      STREAMER_SPOOL_DIR        = "${local.spool_path}/spool"
+      STREAMER_SPOOL_MAX_MB     = tostring(var.spool_max_mb)
+      STREAMER_SHUTDOWN_SECONDS = tostring(var.shutdown_seconds)
+      STREAMER_LOG_FORMAT       = "json"
+      STREAMER_HEALTH_PORT      = "8080"
+      AWS_REGION                = var.region
+    },
+    var.extra_environment,
+  )
+
+  container = {
+    name                   = "streamer"
+    image                  = "${aws_ecr_repository.service.repository_url}:${var.image_tag}"
+    essential              = true
+    user                   = "10001:10001"
+    readonlyRootFilesystem = true
+    stopTimeout            = 120
+    environment            = [for k in sort(keys(local.environment)) : { name = k, value = local.environment[k] }]
+    secrets = local.coingecko_secret_arn == null ? [] : [
+      { name = "STREAMER_COINGECKO_API_KEY", valueFrom = local.coingecko_secret_arn }
+    ]
+    mountPoints = [
+      { sourceVolume = "spool", containerPath = local.spool_path, readOnly = false },
+      { sourceVolume = "tmp", containerPath = "/tmp", readOnly = false },
+    ]
+    healthCheck = {
+      command     = ["CMD", "streamer", "health"]
+      interval    = 30
+      timeout     = 5
+      retries     = 3
+      startPeriod = 60
+    }
+    linuxParameters = { initProcessEnabled = true }
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        "awslogs-group"         = aws_cloudwatch_log_group.service.name
+        "awslogs-region"        = var.region
+        "awslogs-stream-prefix" = "streamer"
+        "mode"                  = "non-blocking"
+        "max-buffer-size"       = "25m"
+      }
+    }
+  }
+}
+
+resource "aws_ecs_task_definition" "service" {
+  family                   = var.name
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = tostring(var.task_cpu)
+  memory                   = tostring(var.task_memory)
+  execution_role_arn       = aws_iam_role.execution.arn
+  task_role_arn            = aws_iam_role.task.arn
+  container_definitions    = jsonencode([local.container])
+
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = var.cpu_architecture
+  }
+
+  ephemeral_storage {
+    size_in_gib = var.ephemeral_storage_gib
+  }
+
+  # Task-local volumes live on the ephemeral storage: the spool survives container restarts
+  # within the task, and the read-only root filesystem stays read-only.
+  volume {
+    name = "spool"
+  }
+
+  volume {
+    name = "tmp"
+  }
+}
+
+resource "aws_ecs_service" "service" {
+  name                   = var.name
+  cluster                = aws_ecs_cluster.service.id
+  task_definition        = aws_ecs_task_definition.service.arn
+  desired_count          = 1
+  launch_type            = "FARGATE"
+  platform_version       = "1.4.0"
+  propagate_tags         = "SERVICE"
+  enable_execute_command = false
+
+  # One ingester at a time unless the user accepts overlap (and duplicates) for no gap.
+  deployment_minimum_healthy_percent = var.allow_deployment_overlap ? 100 : 0
+  deployment_maximum_percent         = var.allow_deployment_overlap ? 200 : 100
+
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+
+  network_configuration {
+    subnets          = var.subnet_ids
+    security_groups  = [aws_security_group.task.id]
+    assign_public_ip = var.assign_public_ip
+  }
+}

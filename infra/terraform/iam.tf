@@ -1,0 +1,163 @@
+# Three roles, least privilege: the task may only put records to its streams; Firehose may
+# only write its prefixes, use its key and log; the execution role may only pull the image,
+# write the service's logs and read the CoinGecko secret.
+
+# --- the service (task role) --------------------------------------------------------------
+
+data "aws_iam_policy_document" "ecs_tasks_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "task" {
+  name               = "${var.name}-task"
+  description        = "streamer service: put records to its Firehose streams"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+data "aws_iam_policy_document" "task" {
+  statement {
+    sid       = "PutToOwnStreams"
+    actions   = ["firehose:PutRecord", "firehose:PutRecordBatch"]
+    resources = [for stream in aws_kinesis_firehose_delivery_stream.dataset : stream.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "task" {
+  name   = "put-records"
+  role   = aws_iam_role.task.id
+  policy = data.aws_iam_policy_document.task.json
+}
+
+# --- the ECS agent (execution role) -------------------------------------------------------
+
+resource "aws_iam_role" "execution" {
+  name               = "${var.name}-execution"
+  description        = "ECS agent for streamer: pull the image, write logs, read the CoinGecko secret"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+data "aws_iam_policy_document" "execution" {
+  statement {
+    sid       = "EcrLogin"
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"] # GetAuthorizationToken has no resource-level permissions
+  }
+
+  statement {
+    sid       = "PullOwnImage"
+    actions   = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+    resources = [aws_ecr_repository.service.arn]
+  }
+
+  statement {
+    sid       = "WriteOwnLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.service.arn}:*"]
+  }
+
+  dynamic "statement" {
+    for_each = local.coingecko_secret_arn == null ? [] : [local.coingecko_secret_arn]
+    content {
+      sid       = "ReadCoinGeckoKey"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [statement.value]
+    }
+  }
+
+  statement {
+    sid       = "DecryptWithDeploymentKey"
+    actions   = ["kms:Decrypt"]
+    resources = [aws_kms_key.lake.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "execution" {
+  name   = "pull-log-secret"
+  role   = aws_iam_role.execution.id
+  policy = data.aws_iam_policy_document.execution.json
+}
+
+# --- Firehose (delivery role) -------------------------------------------------------------
+
+data "aws_iam_policy_document" "firehose_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["firehose.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "firehose" {
+  name               = "${var.name}-firehose"
+  description        = "Firehose delivery of the streamer datasets into the lake bucket"
+  assume_role_policy = data.aws_iam_policy_document.firehose_assume.json
+}
+
+data "aws_iam_policy_document" "firehose" {
+  statement {
+    sid       = "BucketLevel"
+    actions   = ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"]
+    resources = [aws_s3_bucket.lake.arn]
+  }
+
+  statement {
+    sid     = "WriteOwnPrefixes"
+    actions = ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"]
+    resources = concat(
+      [for prefix in distinct([for t in values(local.tables) : t.location]) : "${aws_s3_bucket.lake.arn}/${prefix}*"],
+      ["${aws_s3_bucket.lake.arn}/${split("!{", local.schema.error_prefix)[0]}*"],
+    )
+  }
+
+  statement {
+    sid       = "UseDeploymentKeyForS3"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [aws_kms_key.lake.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${var.region}.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringLike"
+      variable = "kms:EncryptionContext:aws:s3:arn"
+      values   = ["${aws_s3_bucket.lake.arn}/*"]
+    }
+  }
+
+  statement {
+    sid       = "LogDeliveryErrors"
+    actions   = ["logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.firehose.arn}:*"]
+  }
+}
+
+resource "aws_iam_role_policy" "firehose" {
+  name   = "deliver-to-lake"
+  role   = aws_iam_role.firehose.id
+  policy = data.aws_iam_policy_document.firehose.json
+}

@@ -1,0 +1,54 @@
+output "bucket" {
+  description = "The lake bucket."
+  value       = aws_s3_bucket.lake.id
+}
+
+output "stream_names" {
+  description = "Firehose delivery stream per dataset."
+  value       = { for dataset, stream in aws_kinesis_firehose_delivery_stream.dataset : dataset => stream.name }
+}
+
+output "glue_database" {
+  description = "Glue database holding the crypto_* tables."
+  value       = aws_glue_catalog_database.lake.name
+}
+
+output "athena_workgroup" {
+  description = "Athena workgroup to query in (results encrypted, scans capped)."
+  value       = aws_athena_workgroup.lake.name
+}
+
+output "ecr_repository_url" {
+  description = "Push the service image here: <url>:<image_tag>."
+  value       = aws_ecr_repository.service.repository_url
+}
+
+output "ecs_cluster" {
+  description = "ECS cluster of the service."
+  value       = aws_ecs_cluster.service.name
+}
+
+output "ecs_service" {
+  description = "ECS service running the streamer task."
+  value       = aws_ecs_service.service.name
+}
+
+output "log_group" {
+  description = "CloudWatch log group of the service (JSON lines, embedded metrics)."
+  value       = aws_cloudwatch_log_group.service.name
+}
+
+output "kms_key_arn" {
+  description = "The deployment's customer-managed KMS key."
+  value       = aws_kms_key.lake.arn
+}
+
+output "coingecko_secret_arn" {
+  description = "Secret to put the CoinGecko key in (null on the keyless plan)."
+  value       = local.coingecko_secret_arn
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic receiving the alarms (null if none)."
+  value       = one(local.alarm_actions)
+}

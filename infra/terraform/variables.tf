@@ -1,0 +1,436 @@
+# --- naming and placement -------------------------------------------------------------------
+
+variable "region" {
+  type        = string
+  description = "AWS region for every resource (Firehose, S3, Glue, Athena, ECS)."
+  default     = "us-east-1"
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", var.region))
+    error_message = "region must be an AWS region code such as us-east-1."
+  }
+}
+
+variable "name" {
+  type        = string
+  description = "Name of the deployment; prefixes the ECS, IAM, KMS, Athena and alarm resources."
+  default     = "streamer"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,30}$", var.name))
+    error_message = "name must be 2-31 characters: lower-case letters, digits and '-', starting with a letter."
+  }
+}
+
+variable "stream_prefix" {
+  type        = string
+  description = "Firehose streams are named <stream_prefix>-<dataset> (the service's STREAMER_FIREHOSE_PREFIX)."
+  default     = "crypto"
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9_.-]{1,50}$", var.stream_prefix))
+    error_message = "stream_prefix may hold letters, digits, '.', '_' and '-' (1-50 characters), as STREAMER_FIREHOSE_PREFIX."
+  }
+}
+
+variable "bucket_name" {
+  type        = string
+  description = "Name of the lake bucket. Default: <name>-lake-<account id>-<region>."
+  default     = null
+
+  validation {
+    condition     = var.bucket_name == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.bucket_name))
+    error_message = "bucket_name must be a valid S3 bucket name (3-63 lower-case letters, digits, '.', '-')."
+  }
+}
+
+variable "tags" {
+  type        = map(string)
+  description = "Tags added to every resource."
+  default     = {}
+}
+
+# --- lake bucket --------------------------------------------------------------------------
+
+variable "bucket_encryption" {
+  type        = string
+  description = "Lake objects are encrypted with the deployment's customer-managed KMS key (\"kms\") or with S3-managed keys (\"s3\")."
+  default     = "kms"
+
+  validation {
+    condition     = contains(["kms", "s3"], var.bucket_encryption)
+    error_message = "bucket_encryption must be \"kms\" (SSE-KMS, customer key) or \"s3\" (SSE-S3)."
+  }
+}
+
+variable "raw_transition_days" {
+  type        = number
+  description = "Days after which market-data objects move to raw_transition_storage_class; 0 keeps them in STANDARD."
+  default     = 90
+
+  validation {
+    condition     = var.raw_transition_days == 0 || var.raw_transition_days >= 30
+    error_message = "raw_transition_days must be 0 (off) or at least 30 (S3's minimum for STANDARD_IA)."
+  }
+}
+
+variable "raw_transition_storage_class" {
+  type        = string
+  description = "Storage class for aged market data: STANDARD_IA, INTELLIGENT_TIERING or GLACIER_IR (all still queryable by Athena)."
+  default     = "STANDARD_IA"
+
+  validation {
+    condition     = contains(["STANDARD_IA", "INTELLIGENT_TIERING", "GLACIER_IR"], var.raw_transition_storage_class)
+    error_message = "raw_transition_storage_class must be STANDARD_IA, INTELLIGENT_TIERING or GLACIER_IR."
+  }
+}
+
+variable "raw_expiration_days" {
+  type        = number
+  description = "Days after which market-data and rejects objects are deleted; 0 keeps them forever."
+  default     = 0
+
+  validation {
+    condition     = var.raw_expiration_days == 0 || var.raw_expiration_days > var.raw_transition_days
+    error_message = "raw_expiration_days must be 0 (keep) or later than raw_transition_days."
+  }
+}
+
+variable "error_expiration_days" {
+  type        = number
+  description = "Days after which Firehose error output (crypto/errors/) is deleted."
+  default     = 30
+
+  validation {
+    condition     = var.error_expiration_days >= 1
+    error_message = "error_expiration_days must be at least 1."
+  }
+}
+
+variable "athena_results_expiration_days" {
+  type        = number
+  description = "Days after which Athena query results are deleted."
+  default     = 7
+
+  validation {
+    condition     = var.athena_results_expiration_days >= 1
+    error_message = "athena_results_expiration_days must be at least 1."
+  }
+}
+
+variable "noncurrent_version_expiration_days" {
+  type        = number
+  description = "Days after which overwritten or deleted object versions are removed (versioning is on)."
+  default     = 30
+
+  validation {
+    condition     = var.noncurrent_version_expiration_days >= 1
+    error_message = "noncurrent_version_expiration_days must be at least 1."
+  }
+}
+
+variable "force_destroy" {
+  type        = bool
+  description = "Let `terraform destroy` delete a non-empty lake bucket and Athena workgroup (loses data)."
+  default     = false
+}
+
+# --- Firehose -----------------------------------------------------------------------------
+
+variable "firehose_buffering_interval" {
+  type        = number
+  description = "Seconds Firehose buffers before writing an S3 object (0 = deliver within seconds, more objects)."
+  default     = 60
+
+  validation {
+    condition     = var.firehose_buffering_interval >= 0 && var.firehose_buffering_interval <= 900
+    error_message = "firehose_buffering_interval must be between 0 and 900 seconds."
+  }
+}
+
+variable "firehose_buffering_size" {
+  type        = number
+  description = "MiB (before compression) Firehose buffers before writing an S3 object."
+  default     = 64
+
+  validation {
+    condition     = var.firehose_buffering_size >= 1 && var.firehose_buffering_size <= 128
+    error_message = "firehose_buffering_size must be between 1 and 128 MiB."
+  }
+}
+
+variable "log_retention_days" {
+  type        = number
+  description = "Retention of the service's and Firehose's CloudWatch log groups."
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a CloudWatch Logs retention value (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)."
+  }
+}
+
+# --- Glue and Athena ----------------------------------------------------------------------
+
+variable "athena_bytes_scanned_cutoff" {
+  type        = number
+  description = "Athena cancels any query of the workgroup that scans more bytes than this."
+  default     = 10737418240
+
+  validation {
+    condition     = var.athena_bytes_scanned_cutoff >= 10485760
+    error_message = "athena_bytes_scanned_cutoff must be at least 10485760 (10 MiB)."
+  }
+}
+
+variable "enable_crawler" {
+  type        = bool
+  description = "Also run a Glue crawler over the lake (into its own database) for users who want schema auto-detection."
+  default     = false
+}
+
+variable "crawler_schedule" {
+  type        = string
+  description = "Glue cron schedule of the optional crawler (UTC; at most every 5 minutes)."
+  default     = "cron(0 */6 * * ? *)"
+
+  validation {
+    condition     = can(regex("^cron\\(.+\\)$", var.crawler_schedule))
+    error_message = "crawler_schedule must be a Glue cron expression such as cron(0 */6 * * ? *)."
+  }
+}
+
+# --- the service on Fargate ---------------------------------------------------------------
+
+variable "image_tag" {
+  type        = string
+  description = "Tag of the streamer image in this deployment's ECR repository (tags are immutable: use a version or commit)."
+  default     = "0.1.0"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.image_tag)) && var.image_tag != "latest"
+    error_message = "image_tag must be a valid Docker tag other than \"latest\" (the repository's tags are immutable)."
+  }
+}
+
+variable "task_cpu" {
+  type        = number
+  description = "Fargate task CPU units (256 = 0.25 vCPU)."
+  default     = 512
+
+  validation {
+    condition     = contains([256, 512, 1024, 2048, 4096], var.task_cpu)
+    error_message = "task_cpu must be 256, 512, 1024, 2048 or 4096."
+  }
+}
+
+variable "task_memory" {
+  type        = number
+  description = "Fargate task memory in MiB; must be allowed for task_cpu (e.g. 512 CPU: 1024-4096)."
+  default     = 1024
+
+  validation {
+    condition     = var.task_memory >= 512 && var.task_memory <= 30720
+    error_message = "task_memory must be between 512 and 30720 MiB, in a combination Fargate allows for task_cpu."
+  }
+}
+
+variable "cpu_architecture" {
+  type        = string
+  description = "CPU architecture of the image and the task: X86_64 or ARM64 (Graviton)."
+  default     = "X86_64"
+
+  validation {
+    condition     = contains(["X86_64", "ARM64"], var.cpu_architecture)
+    error_message = "cpu_architecture must be X86_64 or ARM64."
+  }
+}
+
+variable "ephemeral_storage_gib" {
+  type        = number
+  description = "Task ephemeral storage (GiB), which holds the spool during Firehose outages."
+  default     = 21
+
+  validation {
+    condition     = var.ephemeral_storage_gib >= 21 && var.ephemeral_storage_gib <= 200
+    error_message = "ephemeral_storage_gib must be between 21 and 200."
+  }
+}
+
+variable "spool_max_mb" {
+  type        = number
+  description = "Disk budget of the service's spool (STREAMER_SPOOL_MAX_MB); keep it well under the ephemeral storage."
+  default     = 16384
+
+  validation {
+    condition     = var.spool_max_mb >= 1 && var.spool_max_mb <= 180000
+    error_message = "spool_max_mb must be between 1 and 180000."
+  }
+}
+
+variable "shutdown_seconds" {
+  type        = number
+  description = "Seconds the service delivers after SIGTERM before spooling the rest (STREAMER_SHUTDOWN_SECONDS); under the 120 s stopTimeout."
+  default     = 90
+
+  validation {
+    condition     = var.shutdown_seconds >= 1 && var.shutdown_seconds <= 110
+    error_message = "shutdown_seconds must be between 1 and 110 (the task's stopTimeout is 120 s)."
+  }
+}
+
+variable "vpc_id" {
+  type        = string
+  description = "VPC of the task's security group."
+
+  validation {
+    condition     = can(regex("^vpc-[0-9a-f]+$", var.vpc_id))
+    error_message = "vpc_id must look like vpc-0123456789abcdef0."
+  }
+}
+
+variable "subnet_ids" {
+  type        = list(string)
+  description = "Subnets for the task: private subnets with a NAT gateway, or public ones with assign_public_ip = true (the feeds need internet egress)."
+
+  validation {
+    condition     = length(var.subnet_ids) > 0 && alltrue([for s in var.subnet_ids : can(regex("^subnet-[0-9a-f]+$", s))])
+    error_message = "subnet_ids must list at least one subnet id (subnet-...)."
+  }
+}
+
+variable "assign_public_ip" {
+  type        = bool
+  description = "Give the task a public IP (public subnets without NAT)."
+  default     = false
+}
+
+variable "allow_deployment_overlap" {
+  type        = bool
+  description = "If true, deployments start the new task before stopping the old (no gap, but both ingest for a while: duplicates). If false, the old task stops first (a gap of about a minute, no overlap)."
+  default     = false
+}
+
+variable "sources" {
+  type        = list(string)
+  description = "Sources the service runs (STREAMER_SOURCES)."
+  default     = ["binance", "coinbase", "coingecko"]
+
+  validation {
+    condition     = length(var.sources) > 0 && alltrue([for s in var.sources : contains(["binance", "coinbase", "coingecko"], s)])
+    error_message = "sources may only contain binance, coinbase and coingecko."
+  }
+}
+
+variable "binance_symbols" {
+  type        = list(string)
+  description = "Binance symbols as BASE-QUOTE (STREAMER_BINANCE_SYMBOLS)."
+  default     = ["BTC-USDT", "ETH-USDT", "SOL-USDT"]
+
+  validation {
+    condition     = alltrue([for s in var.binance_symbols : can(regex("^[A-Z0-9]{1,20}-[A-Z0-9]{1,20}$", s))])
+    error_message = "binance_symbols must be upper-case BASE-QUOTE pairs such as BTC-USDT."
+  }
+}
+
+variable "binance_endpoints" {
+  type        = object({ ws_url = string, rest_url = string })
+  description = "Binance WebSocket and REST base URLs. Binance answers HTTP 451 to US IP addresses: use Binance.US (wss://stream.binance.us:9443, https://api.binance.us) in US regions."
+  default     = { ws_url = "wss://stream.binance.com:9443", rest_url = "https://api.binance.com" }
+
+  validation {
+    condition     = startswith(var.binance_endpoints.ws_url, "wss://") && startswith(var.binance_endpoints.rest_url, "https://")
+    error_message = "binance_endpoints needs a wss:// ws_url and an https:// rest_url."
+  }
+}
+
+variable "coinbase_symbols" {
+  type        = list(string)
+  description = "Coinbase product ids (STREAMER_COINBASE_SYMBOLS)."
+  default     = ["BTC-USD", "ETH-USD", "SOL-USD"]
+
+  validation {
+    condition     = alltrue([for s in var.coinbase_symbols : can(regex("^[A-Z0-9]{1,20}-[A-Z0-9]{1,20}$", s))])
+    error_message = "coinbase_symbols must be upper-case product ids such as BTC-USD."
+  }
+}
+
+variable "coingecko_coins" {
+  type        = list(string)
+  description = "CoinGecko API coin ids (STREAMER_COINGECKO_COINS)."
+  default     = ["bitcoin", "ethereum", "solana"]
+
+  validation {
+    condition     = alltrue([for c in var.coingecko_coins : can(regex("^[a-z0-9][a-z0-9-]{0,99}$", c))])
+    error_message = "coingecko_coins must be CoinGecko API ids such as bitcoin."
+  }
+}
+
+variable "coingecko_plan" {
+  type        = string
+  description = "CoinGecko plan: keyless, demo or pro. demo and pro read the key from Secrets Manager."
+  default     = "keyless"
+
+  validation {
+    condition     = contains(["keyless", "demo", "pro"], var.coingecko_plan)
+    error_message = "coingecko_plan must be keyless, demo or pro."
+  }
+}
+
+variable "coingecko_api_key_secret_arn" {
+  type        = string
+  description = "ARN of an existing Secrets Manager secret holding the CoinGecko key. If null and coingecko_plan is not keyless, an empty secret is created for you to fill."
+  default     = null
+
+  validation {
+    condition     = var.coingecko_api_key_secret_arn == null || can(regex("^arn:aws[a-z-]*:secretsmanager:", var.coingecko_api_key_secret_arn))
+    error_message = "coingecko_api_key_secret_arn must be a Secrets Manager secret ARN."
+  }
+}
+
+variable "extra_environment" {
+  type        = map(string)
+  description = "More STREAMER_* settings for the container (see the README's settings tables)."
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.extra_environment) : startswith(k, "STREAMER_")])
+    error_message = "extra_environment keys must be STREAMER_* settings."
+  }
+}
+
+# --- alarms -------------------------------------------------------------------------------
+
+variable "alarm_topic_arn" {
+  type        = string
+  description = "Existing SNS topic for alarm notifications. If null and create_alarm_topic is true, a topic is created."
+  default     = null
+}
+
+variable "create_alarm_topic" {
+  type        = bool
+  description = "Create an encrypted SNS topic for the alarms."
+  default     = false
+}
+
+variable "alarm_email" {
+  type        = string
+  description = "E-mail address subscribed to the created alarm topic (confirm the subscription mail)."
+  default     = null
+
+  validation {
+    condition     = var.alarm_email == null || can(regex("^[^@ ]+@[^@ ]+\\.[^@ ]+$", var.alarm_email))
+    error_message = "alarm_email must be an e-mail address."
+  }
+}
+
+variable "freshness_alarm_seconds" {
+  type        = number
+  description = "Alarm when a stream's oldest undelivered record is older than this (DeliveryToS3.DataFreshness)."
+  default     = 900
+
+  validation {
+    condition     = var.freshness_alarm_seconds >= 60
+    error_message = "freshness_alarm_seconds must be at least 60."
+  }
+}
