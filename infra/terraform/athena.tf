@@ -14,7 +14,7 @@ resource "aws_athena_workgroup" "lake" {
     }
 
     result_configuration {
-      output_location = "s3://${aws_s3_bucket.lake.id}/${local.athena_results_prefix}"
+      output_location = "s3://${aws_s3_bucket.lake.bucket}/${local.athena_results_prefix}"
 
       encryption_configuration {
         encryption_option = "SSE_KMS"

@@ -29,7 +29,7 @@ resource "aws_glue_catalog_table" "dataset" {
     "projection.hour.type"      = "integer"
     "projection.hour.range"     = "0,23"
     "projection.hour.digits"    = "2"
-    "storage.location.template" = "s3://${aws_s3_bucket.lake.id}/${each.value.location}year=$${year}/month=$${month}/day=$${day}/hour=$${hour}/"
+    "storage.location.template" = "s3://${aws_s3_bucket.lake.bucket}/${each.value.location}year=$${year}/month=$${month}/day=$${day}/hour=$${hour}/"
   }
 
   dynamic "partition_keys" {
@@ -41,7 +41,7 @@ resource "aws_glue_catalog_table" "dataset" {
   }
 
   storage_descriptor {
-    location      = "s3://${aws_s3_bucket.lake.id}/${each.value.location}"
+    location      = "s3://${aws_s3_bucket.lake.bucket}/${each.value.location}"
     input_format  = "org.apache.hadoop.mapred.TextInputFormat"
     output_format = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
 
@@ -152,7 +152,7 @@ resource "aws_glue_crawler" "lake" {
   dynamic "s3_target" {
     for_each = local.tables
     content {
-      path = "s3://${aws_s3_bucket.lake.id}/${s3_target.value.location}"
+      path = "s3://${aws_s3_bucket.lake.bucket}/${s3_target.value.location}"
     }
   }
 

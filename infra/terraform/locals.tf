@@ -24,5 +24,5 @@ locals {
 
   alarm_actions = compact([var.alarm_topic_arn, one(aws_sns_topic.alarms[*].arn)])
 
-  sql_dir = "${path.module}/../../sql"
+  sql_dir = "${path.module}/sql" # a link to the repository's sql/
 }
