@@ -1,4 +1,4 @@
-"""The `streamer` command: run, demo, query, simulate.
+"""The `streamer` command: run, demo, query, simulate, health.
 
 This is the only module that configures logging and calls `asyncio.run`.
 """
@@ -44,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     query.add_argument("--lake", type=Path, default=None, help="lake dir (STREAMER_LAKE_DIR)")
     query.add_argument("--format", choices=("table", "csv", "json"), default="table")
 
+    check = sub.add_parser("health", help="probe a running service's /health (exit 0 = healthy)")
+    check.add_argument("--port", type=int, default=None, help="default: STREAMER_HEALTH_PORT")
+
     sim = sub.add_parser("simulate", help="serve Binance, Coinbase and CoinGecko on loopback")
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=8765)
@@ -59,6 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "query":
             return _query(args)
+        if args.command == "health":
+            return _health(args)
         if args.command == "run":
             config = settings_module.load(config_file=args.config)
             configure_logging(args.log_level, config.log_format)
@@ -91,6 +96,17 @@ async def _run(config: settings_module.Settings) -> int:
             print(f"streamer: source {name} failed: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _health(args: argparse.Namespace) -> int:
+    from streamer.health import probe
+
+    port = args.port if args.port is not None else settings_module.load().health_port
+    if not port:
+        raise ConfigError("STREAMER_HEALTH_PORT", "no health port is set", "Set it, or --port.")
+    status, body = probe(port)
+    print(body)
+    return 0 if status == 200 else 1
 
 
 def _query(args: argparse.Namespace) -> int:

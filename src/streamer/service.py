@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
+from streamer import health
 from streamer.metrics import EmfReporter
 from streamer.pipeline import PipelineStats, run_pipeline
 from streamer.settings import Settings
@@ -74,6 +75,49 @@ async def _report(
         report_metrics(sink, reporter, clock)
 
 
+def freshness_limits(settings: Settings, sources: Sequence[Source]) -> dict[str, float]:
+    """Seconds without a frame after which a feed counts as stale."""
+    limits = {}
+    for source in sources:
+        if source.name == "coingecko":
+            limits[source.name] = 3 * settings.coingecko.poll_seconds + 30
+        else:
+            limits[source.name] = 60.0  # tickers, books and heartbeats arrive every second
+    return limits
+
+
+async def _watch_health(
+    sources: Sequence[Source],
+    stats: PipelineStats,
+    sink: Sink,
+    settings: Settings,
+    clock: Clock,
+    started: int,
+) -> None:
+    """Serves /health (if a port is set) and logs feed state changes every 5 s."""
+    limits = freshness_limits(settings, sources)
+
+    def feeds() -> list[health.FeedHealth]:
+        last = {s.name: s.stats.last_frame_at for s in sources}
+        return health.assess(last, limits, stats.failed_sources, started, clock())
+
+    def body() -> tuple[bool, dict[str, object]]:
+        current = feeds()
+        extra = {"sink": settings.sink, "delivery": dict(sink.counters_snapshot())}
+        return health.healthy(current), health.report(current, extra)
+
+    server = await health.serve(settings.health_port, body) if settings.health_port else None
+    states = health.StateLog()
+    try:
+        while True:
+            states.update(feeds())
+            await asyncio.sleep(5)
+    finally:
+        if server is not None:
+            server.close()
+            await server.wait_closed()
+
+
 async def run_service(
     settings: Settings, stop: asyncio.Event, clock: Clock = now_millis
 ) -> PipelineStats:
@@ -86,12 +130,14 @@ async def run_service(
         reporter = group.create_task(
             _report(sources, stats, sink, emf, settings.stats_interval, clock)
         )
+        watcher = group.create_task(_watch_health(sources, stats, sink, settings, clock, clock()))
         try:
             stats = await run_pipeline(
                 sources, sink, stop, clock=clock, queue_size=settings.queue_size, stats=stats
             )
         finally:
             reporter.cancel()
+            watcher.cancel()
     report_metrics(sink, emf, clock)
     log.info("service.stopped rows=%s failed=%s", dict(stats.rows), stats.failed_sources)
     return stats

@@ -116,7 +116,7 @@ class Settings:
     coingecko: CoinGeckoSettings = CoinGeckoSettings()
     lake: LakeSettings = LakeSettings()
     firehose: FirehoseSettings = FirehoseSettings()
-    health_port: int = 8080  # 0 = no health endpoint
+    health_port: int = 0  # GET /health on this port (the container uses 8080); 0 = off
     queue_size: int = 10_000
     log_format: str = "text"  # or "json"
     stats_interval: float = 30.0

@@ -1,0 +1,152 @@
+"""The health signal: is every feed delivering? Served as `GET /health` on STREAMER_HEALTH_PORT.
+
+`assess` (pure) turns each source's last-frame time into a state: `starting` (no frame yet,
+within the grace period), `fresh`, `stale` (nothing for longer than its limit) or `failed`
+(the source stopped for good). The service is healthy when no feed is stale or failed; the
+container health check (`streamer health`) exits 1 otherwise, and ECS replaces the task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+log = logging.getLogger(__name__)
+
+GRACE_MS = 120_000  # a feed may take this long to send its first frame after the start
+
+
+@dataclass(frozen=True, slots=True)
+class FeedHealth:
+    name: str
+    state: str  # starting, fresh, stale or failed
+    age_seconds: float | None  # since the last frame (None: no frame yet)
+    limit_seconds: float
+    detail: str = ""
+
+
+def assess(
+    last_frames: Mapping[str, int | None],
+    limits: Mapping[str, float],
+    failed: Mapping[str, str],
+    started_at: int,
+    now: int,
+) -> list[FeedHealth]:
+    """The state of each feed at `now` (epoch ms)."""
+    out = []
+    for name, last in last_frames.items():
+        limit = limits[name]
+        age = None if last is None else max(0.0, (now - last) / 1000)
+        if name in failed:
+            out.append(FeedHealth(name, "failed", age, limit, failed[name]))
+        elif last is None:
+            state = "starting" if now - started_at <= max(GRACE_MS, limit * 1000) else "stale"
+            out.append(FeedHealth(name, state, None, limit))
+        else:
+            out.append(FeedHealth(name, "fresh" if age is not None and age <= limit else "stale",
+                                  age, limit))  # fmt: skip
+    return out
+
+
+def healthy(feeds: list[FeedHealth]) -> bool:
+    return all(f.state in ("fresh", "starting") for f in feeds)
+
+
+def report(feeds: list[FeedHealth], extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "status": "ok" if healthy(feeds) else "unhealthy",
+        "feeds": {
+            f.name: {
+                "state": f.state,
+                "age_seconds": None if f.age_seconds is None else round(f.age_seconds, 1),
+                "limit_seconds": f.limit_seconds,
+                **({"detail": f.detail} if f.detail else {}),
+            }
+            for f in feeds
+        },
+    }
+    if extra:
+        body.update(extra)
+    return body
+
+
+class StateLog:
+    """Logs each feed's state changes (fresh -> stale -> fresh ...)."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, str] = {}
+
+    def update(self, feeds: list[FeedHealth]) -> None:
+        for feed in feeds:
+            before = self._last.get(feed.name)
+            if before == feed.state:
+                continue
+            self._last[feed.name] = feed.state
+            level = logging.WARNING if feed.state in ("stale", "failed") else logging.INFO
+            log.log(
+                level,
+                "feed.state source=%s state=%s was=%s age=%s limit=%g",
+                feed.name,
+                feed.state,
+                before,
+                feed.age_seconds,
+                feed.limit_seconds,
+            )
+
+
+async def serve(port: int, body: Callable[[], tuple[bool, dict[str, Any]]]) -> asyncio.Server:
+    """`GET /health` (or `/`): 200 with the report when healthy, 503 when not."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            async with asyncio.timeout(5):
+                request = await reader.readline()
+                while (await reader.readline()) not in (b"\r\n", b"\n", b""):
+                    pass
+            parts = request.split()
+            if len(parts) < 2 or parts[0] != b"GET":
+                status, payload = 405, {"error": "only GET /health"}
+            elif parts[1].split(b"?")[0] not in (b"/health", b"/"):
+                status, payload = 404, {"error": "see /health"}
+            else:
+                ok, payload = body()
+                status = 200 if ok else 503
+            data = orjson.dumps(payload)
+            reason = {200: "OK", 404: "Not Found", 405: "Method Not Allowed"}.get(
+                status, "Service Unavailable"
+            )
+            writer.write(
+                f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode()
+                + data
+            )
+            await writer.drain()
+        except (TimeoutError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+    return await asyncio.start_server(handle, "0.0.0.0", port)
+
+
+def probe(port: int, timeout: float = 3.0) -> tuple[int, str]:
+    """GET the local health endpoint (what `streamer health` runs); returns (status, body)."""
+    import urllib.error
+    import urllib.request
+
+    url = f"http://127.0.0.1:{port}/health"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as answer:
+            return int(answer.status), answer.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+    except (urllib.error.URLError, OSError) as exc:
+        return 0, f"no answer from {url}: {exc}"
