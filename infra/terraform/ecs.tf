@@ -174,7 +174,7 @@ resource "aws_ecs_service" "service" {
   task_definition        = aws_ecs_task_definition.service.arn
   desired_count          = 1
   launch_type            = "FARGATE"
-  platform_version       = "1.4.0"
+  platform_version       = "LATEST"
   propagate_tags         = "SERVICE"
   enable_execute_command = false
 

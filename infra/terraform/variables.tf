@@ -161,8 +161,8 @@ variable "firehose_buffering_size" {
 
 variable "log_retention_days" {
   type        = number
-  description = "Retention of the service's and Firehose's CloudWatch log groups."
-  default     = 30
+  description = "Retention of the service's and Firehose's CloudWatch log groups (days)."
+  default     = 365
 
   validation {
     condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
