@@ -228,3 +228,33 @@ async def test_a_row_of_the_maximum_size_is_delivered_and_one_byte_more_is_rejec
     assert reject["raw"].startswith('{"record_id":"over"')
     stats = sink.counters_snapshot()
     assert stats["RowsRejected"] == 1 and stats["RowsDelivered"] == 2  # the row and its reject
+
+
+def test_provision_command_creates_the_bucket_and_streams(aws: dict[str, str]) -> None:
+    import os
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "streamer.cli", "provision", "--bucket", "made-by-cli",
+               "--prefix", "cli"]  # fmt: skip
+    done = subprocess.run(command, env={**os.environ, **aws}, capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    s3, firehose = clients(aws["AWS_ENDPOINT_URL"])
+    assert "made-by-cli" in {b["Name"] for b in s3.list_buckets()["Buckets"]}
+    names = set(firehose.list_delivery_streams(Limit=100)["DeliveryStreamNames"])
+    for dataset in (*DATASETS.values(), REJECTS):
+        name = f"cli-{dataset.name}"
+        assert name in names
+        described = firehose.describe_delivery_stream(DeliveryStreamName=name)
+        (destination,) = described["DeliveryStreamDescription"]["Destinations"]
+        s3_destination = destination["ExtendedS3DestinationDescription"]
+        assert s3_destination["Prefix"] == dataset.prefix_template
+        assert s3_destination["BucketARN"] == "arn:aws:s3:::made-by-cli"
+    # Running it again is harmless (the compose stack may restart it).
+    again = subprocess.run(command, env={**os.environ, **aws}, capture_output=True, timeout=120)
+    assert again.returncode == 0
+
+    no_endpoint = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
+    refused = subprocess.run(command, env=no_endpoint, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "AWS_ENDPOINT_URL" in refused.stderr

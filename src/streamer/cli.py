@@ -1,4 +1,4 @@
-"""The `streamer` command: run, demo, query, simulate, health.
+"""The `streamer` command: run, demo, query, simulate, health, provision.
 
 This is the only module that configures logging and calls `asyncio.run`.
 """
@@ -47,6 +47,13 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("health", help="probe a running service's /health (exit 0 = healthy)")
     check.add_argument("--port", type=int, default=None, help="default: STREAMER_HEALTH_PORT")
 
+    prov = sub.add_parser(
+        "provision", help="create the bucket and Firehose streams on an AWS emulator"
+    )
+    prov.add_argument("--bucket", default="streamer-lake")
+    prov.add_argument("--prefix", default=None, help="stream prefix (STREAMER_FIREHOSE_PREFIX)")
+    prov.add_argument("--wait", type=float, default=60.0, help="seconds to wait for the emulator")
+
     sim = sub.add_parser("simulate", help="serve Binance, Coinbase and CoinGecko on loopback")
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=8765)
@@ -64,6 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _query(args)
         if args.command == "health":
             return _health(args)
+        if args.command == "provision":
+            return _provision(args)
         if args.command == "run":
             config = settings_module.load(config_file=args.config)
             configure_logging(args.log_level, config.log_format)
@@ -95,6 +104,23 @@ async def _run(config: settings_module.Settings) -> int:
         for name, error in stats.failed_sources.items():
             print(f"streamer: source {name} failed: {error}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _provision(args: argparse.Namespace) -> int:
+    import os
+
+    from streamer.provision import provision_from_environment
+
+    if not os.environ.get("AWS_ENDPOINT_URL"):
+        raise ConfigError(
+            "AWS_ENDPOINT_URL",
+            "provision is for AWS emulators (moto, LocalStack); in AWS, Terraform owns these",
+            "Set AWS_ENDPOINT_URL to the emulator, e.g. http://localhost:5000.",
+        )
+    prefix = args.prefix or settings_module.load().firehose.stream_prefix
+    for name in provision_from_environment(args.bucket, prefix, args.wait):
+        print(f"stream {name} -> s3://{args.bucket}")
     return 0
 
 

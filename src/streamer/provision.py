@@ -8,6 +8,7 @@ extended S3 destination whose prefix is the dataset's template from `schema.py`.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from streamer.schema import DATASETS, ERROR_PREFIX_TEMPLATE, REJECTS, Dataset
@@ -53,3 +54,21 @@ def provision(
             ExtendedS3DestinationConfiguration=destination(dataset, bucket, role_arn),
         )
     return names
+
+
+def provision_from_environment(bucket: str, stream_prefix_: str, wait_seconds: float) -> list[str]:
+    """`streamer provision`: boto3 clients from the standard AWS environment (`AWS_ENDPOINT_URL`
+    pointing at the emulator), retried until the emulator answers or `wait_seconds` pass."""
+    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+    from streamer.aws import session
+
+    aws = session()
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            return provision(aws.client("s3"), aws.client("firehose"), bucket, stream_prefix_)
+        except (ClientError, ConnectionError, HTTPClientError):
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(1.0)

@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import os
 import random
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -45,7 +44,6 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
-from streamer.errors import ConfigError
 from streamer.jsonline import ENCODERS
 from streamer.metrics import DeliveryCounters
 from streamer.packing import (
@@ -125,17 +123,10 @@ class _Unfinished(Exception):
 
 def make_client(settings: FirehoseSettings) -> Any:
     """A boto3 Firehose client: standard credential chain, `AWS_ENDPOINT_URL` honoured."""
-    import boto3
     from botocore.config import Config
 
-    # botocore reads AWS_DEFAULT_REGION and profiles; ECS and Lambda set AWS_REGION as well.
-    session = boto3.session.Session(region_name=os.environ.get("AWS_REGION") or None)
-    if not session.region_name:
-        raise ConfigError(
-            "AWS_REGION",
-            "no AWS region is configured for the Firehose sink",
-            "Set AWS_REGION (e.g. us-east-1), AWS_DEFAULT_REGION, or a region in the profile.",
-        )
+    from streamer.aws import session
+
     config = Config(
         retries={"total_max_attempts": 1, "mode": "standard"},  # our own policy retries
         connect_timeout=settings.request_timeout,
@@ -143,7 +134,7 @@ def make_client(settings: FirehoseSettings) -> Any:
         max_pool_connections=settings.max_in_flight,
         tcp_keepalive=True,
     )
-    return session.client("firehose", config=config)
+    return session().client("firehose", config=config)
 
 
 class _AtDeadline(stop_base):

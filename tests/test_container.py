@@ -1,0 +1,136 @@
+"""Dockerfile, docker-compose.yml and the ECS task agree with the app's settings.
+
+No Docker engine runs here, so these tests read the files: the image is multi-stage, non-root,
+without build tools, with `streamer run` as entrypoint and a health check on `streamer health`;
+every STREAMER_* value in the image, the compose file and the Terraform task definition is
+accepted by the settings loader; ports, paths and users match across them.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from streamer.settings import load
+from tests.conftest import REPO
+
+DOCKERFILE = (REPO / "Dockerfile").read_text()
+COMPOSE: dict[str, Any] = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+ECS_TF = (REPO / "infra" / "terraform" / "ecs.tf").read_text()
+LOCALS_TF = (REPO / "infra" / "terraform" / "locals.tf").read_text()
+
+
+def stages() -> list[list[str]]:
+    """Dockerfile instructions (continuations joined), split by FROM."""
+    text = re.sub(r"\\\n\s*", " ", DOCKERFILE)
+    out: list[list[str]] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.upper().startswith("FROM "):
+            out.append([])
+        if out:
+            out[-1].append(line)
+    return out
+
+
+def instruction(stage: list[str], name: str) -> list[str]:
+    return [line[len(name) + 1 :] for line in stage if line.upper().startswith(name + " ")]
+
+
+def image_env() -> dict[str, str]:
+    env: dict[str, str] = {}
+    for args in instruction(stages()[-1], "ENV"):
+        for pair in shlex.split(args):
+            key, _, value = pair.partition("=")
+            env[key] = value
+    return env
+
+
+def resolve(value: str) -> str:
+    """Compose's `${VAR:-default}` with VAR unset."""
+    return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", str(value))
+
+
+def test_image_is_multi_stage_slim_and_non_root() -> None:
+    build, runtime = stages()
+    assert build[0].startswith("FROM python:") and build[0].endswith("AS build")
+    assert "-slim" in runtime[0]
+    assert any("--from=build" in line for line in instruction(runtime, "COPY"))
+    (user,) = instruction(runtime, "USER")
+    assert user.split(":")[0] not in ("0", "root")
+    runtime_text = "\n".join(runtime)
+    for tool in ("gcc", "build-essential", "apt-get install", "pip install"):
+        assert tool not in runtime_text, f"runtime stage installs {tool}"
+
+
+def test_entrypoint_runs_the_service_and_health_checks_it() -> None:
+    runtime = stages()[-1]
+    assert instruction(runtime, "ENTRYPOINT") == ['["streamer", "run"]']
+    (check,) = instruction(runtime, "HEALTHCHECK")
+    assert check.endswith('CMD ["streamer", "health"]')
+    assert instruction(runtime, "EXPOSE") == [image_env()["STREAMER_HEALTH_PORT"]]
+
+
+def test_image_environment_is_valid_configuration() -> None:
+    env = image_env()
+    settings = load({k: v for k, v in env.items() if k.startswith("STREAMER_")})
+    assert settings.sink == "firehose" and settings.log_format == "json"
+    assert settings.health_port == 8080
+    assert str(settings.firehose.spool_dir).startswith("/var/lib/streamer/")
+    volumes = instruction(stages()[-1], "VOLUME")
+    assert volumes == ['["/var/lib/streamer"]']
+
+
+def test_ecs_task_matches_the_image() -> None:
+    env = image_env()
+    spool_root = re.search(r'spool_path\s*=\s*"([^"]+)"', LOCALS_TF)
+    assert spool_root and env["STREAMER_SPOOL_DIR"] == spool_root.group(1) + "/spool"
+    (user,) = instruction(stages()[-1], "USER")
+    assert f'user                   = "{user}"' in ECS_TF
+    assert 'command     = ["CMD", "streamer", "health"]' in ECS_TF
+    assert f'STREAMER_HEALTH_PORT      = "{env["STREAMER_HEALTH_PORT"]}"' in ECS_TF
+
+
+def test_compose_services_wire_together() -> None:
+    services = COMPOSE["services"]
+    assert set(services) == {"aws", "provision", "simulator", "streamer"}
+    app = services["streamer"]
+    env = {k: resolve(v) for k, v in app["environment"].items()}
+    settings = load({k: v for k, v in env.items() if k.startswith("STREAMER_")})
+    assert settings.sink == "firehose"
+    # The emulator's published port is the one the service and provisioner talk to.
+    aws_port = services["aws"]["ports"][0].split(":")[1]
+    assert env["AWS_ENDPOINT_URL"] == f"http://aws:{aws_port}"
+    assert services["provision"]["environment"]["AWS_ENDPOINT_URL"] == env["AWS_ENDPOINT_URL"]
+    # The feeds point at the simulator's port and paths.
+    sim = services["simulator"]["entrypoint"]
+    sim_port = sim[sim.index("--port") + 1]
+    assert settings.binance.ws_url == f"ws://simulator:{sim_port}"
+    assert settings.coinbase.ws_url == f"ws://simulator:{sim_port}/coinbase"
+    assert settings.coingecko.url == f"http://simulator:{sim_port}/coingecko/api/v3"
+    # Health port published, spool on the named volume, read-only root like on Fargate.
+    assert f"{settings.health_port}:{settings.health_port}" in app["ports"]
+    (volume,) = app["volumes"]
+    name, mount = volume.split(":")
+    assert name in COMPOSE["volumes"] and str(settings.firehose.spool_dir).startswith(mount)
+    assert app["read_only"] is True
+    # Streams are created under the prefix the service writes to.
+    prov = services["provision"]
+    assert prov["entrypoint"][:2] == ["streamer", "provision"]
+    assert prov["environment"]["STREAMER_FIREHOSE_PREFIX"] == settings.firehose.stream_prefix
+    assert app["depends_on"]["provision"]["condition"] == "service_completed_successfully"
+    for service in ("provision", "simulator", "streamer"):
+        assert services[service]["build"] == "."
+
+
+def test_dockerignore_keeps_the_build_context_small() -> None:
+    ignored = (REPO / ".dockerignore").read_text().split()
+    for path in (".venv", ".git", "tests", "infra"):
+        assert path in ignored
+    assert Path(REPO / "src").is_dir() and "src" not in ignored
