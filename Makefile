@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint bench clean schema
+.PHONY: demo test lint bench clean schema infra
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,8 +35,31 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/throughput.py
 	$(BIN)/python benchmarks/firehose.py
 
+# Terraform checks: the offline tool beside the checkout if present (../shared/tools/terraform/tf:
+# real Terraform core against the aws provider schema, no downloads), else a terraform binary.
+TF      ?= $(firstword $(wildcard ../shared/tools/terraform/tf))
+CHECKOV := .venv-checkov/bin/checkov
+
+$(CHECKOV):
+	$(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/python -m pip install --quiet --upgrade pip
+	.venv-checkov/bin/python -m pip install --quiet 'checkov==3.3.30'
+
+infra: $(CHECKOV)
+	@if [ -n "$(TF)" ]; then \
+	  $(TF) fmt infra/terraform && $(TF) validate infra/terraform && $(TF) test infra/terraform; \
+	elif command -v terraform >/dev/null 2>&1; then \
+	  terraform -chdir=infra/terraform fmt -check -recursive && \
+	  terraform -chdir=infra/terraform init -backend=false -input=false >/dev/null && \
+	  terraform -chdir=infra/terraform validate && \
+	  terraform -chdir=infra/terraform test; \
+	else \
+	  echo "make infra: needs ../shared/tools/terraform/tf or a terraform binary" >&2; exit 1; \
+	fi
+	$(CHECKOV) -d infra/terraform --framework terraform --skip-download --compact --quiet
+
 schema: $(VENV)/.installed
 	$(BIN)/python -m streamer.schema > infra/terraform/schema.json
 
 clean:
-	rm -rf $(VENV) demo-lake data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-checkov demo-lake data .pytest_cache .mypy_cache .ruff_cache
