@@ -48,6 +48,11 @@ variable "tags" {
   type        = map(string)
   description = "Tags added to every resource."
   default     = {}
+
+  validation {
+    condition     = alltrue([for k, v in var.tags : length(k) >= 1 && length(k) <= 128 && length(v) <= 256 && !startswith(lower(k), "aws:")])
+    error_message = "tags keys must be 1-128 characters without the reserved aws: prefix, values at most 256."
+  }
 }
 
 # --- lake bucket --------------------------------------------------------------------------
@@ -405,6 +410,11 @@ variable "alarm_topic_arn" {
   type        = string
   description = "Existing SNS topic for alarm notifications. If null and create_alarm_topic is true, a topic is created."
   default     = null
+
+  validation {
+    condition     = var.alarm_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:", var.alarm_topic_arn))
+    error_message = "alarm_topic_arn must be an SNS topic ARN."
+  }
 }
 
 variable "create_alarm_topic" {
