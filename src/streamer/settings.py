@@ -48,6 +48,7 @@ class BinanceSettings:
     trades: str = "trade"  # or "aggTrade"
     depth: int = 20  # 5, 10 or 20 (partial book stream depth<N>@100ms)
     keep_open_candles: bool = False
+    stale_seconds: float = 30.0  # no frame on the connection (or a ticker/book stream): reconnect
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,7 @@ class CoinbaseSettings:
     book_interval: float = 1.0  # seconds between published top-N snapshots per symbol
     max_frame_bytes: int = 64 * 1024 * 1024  # level2 snapshots of BTC-USD are several MiB
     keep_open_candles: bool = False
+    stale_seconds: float = 30.0  # no frame (heartbeats arrive every second): reconnect
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +263,7 @@ def load(env: Mapping[str, str] | None = None, config_file: Path | None = None) 
         trades=r.choice("binance_trades", db.trades, ("trade", "aggTrade")),
         depth=int(r.choice("binance_depth", str(db.depth), ("5", "10", "20"))),
         keep_open_candles=r.flag("keep_open_candles", db.keep_open_candles),
+        stale_seconds=r.number("stale_seconds", db.stale_seconds, 1, 3600),
     )
 
     dc = d.coinbase
@@ -274,6 +277,7 @@ def load(env: Mapping[str, str] | None = None, config_file: Path | None = None) 
             "coinbase_max_frame_bytes", dc.max_frame_bytes, 10 * 1024 * 1024, 1024**3
         ),
         keep_open_candles=r.flag("keep_open_candles", dc.keep_open_candles),
+        stale_seconds=r.number("stale_seconds", dc.stale_seconds, 1, 3600),
     )
 
     api_key = r.text("coingecko_api_key", "") or None

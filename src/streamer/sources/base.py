@@ -56,8 +56,16 @@ class FeedStats:
     rejects: int = 0
     connects: int = 0
     gaps: int = 0
+    stalls: int = 0  # connections or streams silent past the watchdog limit
+    backfilled: int = 0  # rows fetched from REST to fill holes
     last_frame_at: Millis | None = None
     extra: dict[str, int] = field(default_factory=dict)
+    recovery_ms: list[int] = field(default_factory=list)  # drop -> first frame again, newest 10k
+
+    def recovered(self, took_ms: int) -> None:
+        self.recovery_ms.append(took_ms)
+        if len(self.recovery_ms) > 10_000:
+            del self.recovery_ms[:1000]
 
     def count(self, items: Sequence[Item], received_at: Millis) -> None:
         self.frames += 1

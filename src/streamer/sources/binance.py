@@ -40,6 +40,8 @@ from streamer.numbers import dec, decimals
 from streamer.records import BookSnapshot, Candle, Item, Levels, Millis, Ticker, Trade
 from streamer.settings import BinanceSettings
 from streamer.sources.base import Clock, Emit, FeedStats, guarded, reject
+from streamer.sources.binance_rest import BinanceRest
+from streamer.sources.candles import INTERVAL_MS, CandleLedger, Gap
 from streamer.sources.wsconnect import Sleep, run_websocket
 from streamer.timefmt import epoch_millis, now_millis
 
@@ -129,6 +131,8 @@ class BinanceDecoder:
             self._routes.update(zip(names, ((h, symbol) for h in handlers), strict=True))
         self.shutdown_requested = False
         """True when the last decoded frame was `serverShutdown`: close and reconnect."""
+        self.last_seen: dict[str, Millis] = {}
+        """Receive time of the newest frame per stream (the per-stream watchdog reads it)."""
 
     def decode(self, raw: str | bytes, received_at: Millis) -> list[Item]:
         """One frame -> rows (possibly none), or exactly one `Reject`. Never raises."""
@@ -148,6 +152,7 @@ class BinanceDecoder:
         if route is None:
             raise FrameError(f"unsubscribed/unknown stream {stream!r}"[:200])
         handler, symbol = route
+        self.last_seen[stream] = received_at
         return handler(msg["data"], symbol, received_at)
 
     def _control(self, msg: _Payload, raw: str | bytes, received_at: Millis) -> list[Item]:
@@ -300,33 +305,117 @@ class BinanceSource:
         self.urls = plan_connections(settings.ws_url, stream_names(settings))
         self._clock = clock
         self._sleep = sleep
+        interval_ms = INTERVAL_MS.get(settings.kline_interval)
+        self.ledger = CandleLedger(interval_ms) if interval_ms else None
+        self.rest = BinanceRest(settings.rest_url, clock=clock, sleep=sleep)
+        self._backfill_locks: dict[str, asyncio.Lock] = {}
+        self._group: asyncio.TaskGroup | None = None
 
     async def run(self, emit: Emit) -> None:
         try:
             async with asyncio.TaskGroup() as group:
+                self._group = group
                 for index, url in enumerate(self.urls):
                     group.create_task(self._connection(index, url, emit))
         except* SourceError as group_error:
             raise group_error.exceptions[0] from None
+        finally:
+            self._group = None
+            await self.rest.aclose()
+
+    # -- candles without holes ----------------------------------------------------------
+
+    def _admit(self, items: list[Item], emit: Emit) -> list[Item]:
+        """Drop closed candles already published; a jump in open times starts a backfill."""
+        ledger = self.ledger
+        if ledger is None:
+            return items
+        out: list[Item] = []
+        for item in items:
+            if type(item) is Candle and item.is_closed:
+                fresh, gap = ledger.admit(item.symbol, item.open_time)
+                if gap is not None:
+                    self._backfill_later(gap, emit)
+                if not fresh:
+                    self.stats.extra["duplicate_candles"] = (
+                        self.stats.extra.get("duplicate_candles", 0) + 1
+                    )
+                    continue
+            out.append(item)
+        return out
+
+    def _backfill_later(self, gap: Gap, emit: Emit) -> None:
+        if self._group is not None:
+            self._group.create_task(self._backfill(gap, emit))
+
+    async def _backfill(self, gap: Gap, emit: Emit) -> None:
+        """Fetch the closed candles of `gap` from REST and publish those still missing."""
+        assert self.ledger is not None
+        lock = self._backfill_locks.setdefault(gap.symbol, asyncio.Lock())
+        async with lock:
+            interval = self.settings.kline_interval
+            native = native_symbol(gap.symbol)
+            items = await self.rest.klines(gap.symbol, native, interval, gap.start, gap.end)
+            publish: list[Item] = []
+            for item in items:
+                if type(item) is Candle:
+                    fresh, _ = self.ledger.admit(item.symbol, item.open_time)
+                    if not fresh:
+                        continue
+                    self.stats.backfilled += 1
+                publish.append(item)
+            log.info(
+                "binance.backfill symbol=%s from=%d to=%d fetched=%d published=%d",
+                gap.symbol, gap.start, gap.end, len(items), len(publish),
+            )  # fmt: skip
+            if publish:
+                await emit(publish)
+
+    # -- connections ----------------------------------------------------------------------
 
     async def _connection(self, index: int, url: str, emit: Emit) -> None:
         decoder, stats = self.decoder, self.stats
         current: ClientConnection | None = None
+        opened = 0
+        checked = 0
+        # Streams that must tick on their own (a silent trade stream is a quiet market).
+        watched = [n for n in url.split("streams=", 1)[1].split("/") if "@trade" not in n
+                   and "@aggTrade" not in n and "@kline_" not in n]  # fmt: skip
+        stale_ms = int(self.settings.stale_seconds * 1000)
 
         async def on_connect(ws: ClientConnection) -> None:
-            nonlocal current
+            nonlocal current, opened, checked
             current = ws
+            opened = checked = self._clock()
             log.info("binance.streaming connection=%d of=%d", index, len(self.urls))
+            if self.ledger is not None:
+                for symbol in self.settings.symbols:
+                    gap = self.ledger.missing_after(symbol, opened)
+                    if gap is not None:
+                        self._backfill_later(gap, emit)
 
         async def on_frame(raw: str | bytes, received_at: Millis) -> None:
+            nonlocal checked
             items = decoder.decode(raw, received_at)
             stats.count(items, received_at)
             if items:
-                await emit(items)
+                items = self._admit(items, emit)
+                if items:
+                    await emit(items)
             elif decoder.shutdown_requested and current is not None:
                 stats.extra["server_shutdowns"] = stats.extra.get("server_shutdowns", 0) + 1
                 log.warning("binance.server_shutdown connection=%d reconnecting", index)
                 await current.close(1000, "serverShutdown")
+                return
+            if received_at - checked >= 1000 and current is not None:
+                checked = received_at
+                silent = [n for n in watched
+                          if received_at - decoder.last_seen.get(n, opened) > stale_ms]  # fmt: skip
+                if silent:
+                    stats.stalls += 1
+                    log.warning("binance.stream_stale connection=%d streams=%s (reconnecting)",
+                                index, ",".join(silent[:5]))  # fmt: skip
+                    await current.close(1000, "stale stream")
 
         await run_websocket(
             url,
@@ -336,5 +425,6 @@ class BinanceSource:
             on_frame=on_frame,
             stats=stats,
             clock=self._clock,
+            stale_after=self.settings.stale_seconds,
             sleep=self._sleep,
         )

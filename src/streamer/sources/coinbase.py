@@ -471,6 +471,7 @@ class CoinbaseSource:
                     stats=stats,
                     clock=self._clock,
                     max_size=self.settings.max_frame_bytes,
+                    stale_after=self.settings.stale_seconds,
                 )
         except* SourceError as group_error:
             raise group_error.exceptions[0] from None

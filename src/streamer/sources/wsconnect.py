@@ -3,8 +3,10 @@
 `run_websocket` connects with websockets' reconnecting iterator (`async for ws in connect()`),
 which retries failed connection attempts with capped, jittered exponential backoff. After each
 connect it calls the source's `on_connect` (to subscribe), then hands every frame to `on_frame`
-with its local receive time. A dropped connection is logged and reconnected; only a refusal
-that retrying cannot fix (HTTP 451 from Binance, say) ends the loop, as a `SourceError`.
+with its local receive time. A dropped connection is logged and reconnected; so is a silent
+one (no frame for `stale_after` seconds, even if pings are answered: the watchdog). Only a
+refusal that retrying cannot fix (HTTP 451 from Binance, say) ends the loop, as a
+`SourceError`. The time from a drop to the next frame is kept in `FeedStats.recovery_ms`.
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ async def run_websocket(
     stats: FeedStats,
     clock: Clock,
     max_size: int = 4 * 1024 * 1024,
+    stale_after: float = 30.0,
     sleep: Sleep = asyncio.sleep,
     rng: random.Random | None = None,
 ) -> None:
@@ -80,6 +83,7 @@ async def run_websocket(
     """
     rng = rng or random.Random()
     short_sessions = 0
+    lost_at: Millis | None = None  # when the last session ended (for the recovery time)
     async for ws in connect(
         url,
         max_size=max_size,
@@ -88,15 +92,32 @@ async def run_websocket(
         open_timeout=15,
         ping_interval=20,
         ping_timeout=60,
+        close_timeout=2,
         process_exception=_classify(source, setting),
     ):
         stats.connects += 1
         opened = clock()
         log.info("ws.connected source=%s url=%.120s connects=%d", source, url, stats.connects)
+        last_frame = opened
         try:
             await on_connect(ws)
-            async for raw in ws:
-                await on_frame(raw, clock())
+            while True:
+                try:
+                    async with asyncio.timeout(stale_after):
+                        raw = await ws.recv()
+                except TimeoutError:
+                    # The common failure: pings still answered, but no data. Start over.
+                    stats.stalls += 1
+                    lost_at = last_frame  # the feed has been down since its last frame
+                    log.warning("ws.stale source=%s silent_seconds=%g (reconnecting)",
+                                source, stale_after)  # fmt: skip
+                    await ws.close(1000, "no data")
+                    break
+                now = last_frame = clock()
+                if lost_at is not None:
+                    stats.recovered(now - lost_at)
+                    lost_at = None
+                await on_frame(raw, now)
         except ConnectionClosed as exc:
             frame, side = (exc.rcvd, "venue") if exc.rcvd else (exc.sent, "client")
             log.warning(
@@ -106,6 +127,8 @@ async def run_websocket(
                 frame.code if frame else None,
                 frame.reason if frame else "",
             )
+        if lost_at is None:
+            lost_at = clock()
         short_sessions = short_sessions + 1 if clock() - opened < STABLE_SESSION_MS else 0
         if short_sessions:
             delay = backoff_delay(short_sessions - 1, rng)
