@@ -61,6 +61,13 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--symbols", nargs="*", default=None, help="e.g. BTC-USDT ETH-USD")
     sim.add_argument("--replay", type=Path, default=None, help="directory of recorded frames")
     sim.add_argument("--seed", type=int, default=7)
+    sim.add_argument(
+        "--faults",
+        default="",
+        help="inject faults, e.g. disconnect=0.001,stall=0.0005,garbage=0.01,rest_429=0.1 "
+        "(names: disconnect close stall garbage oversized duplicate reorder gap rest_429 "
+        "rest_5xx stall_seconds rotate_seconds seed)",
+    )
     return parser
 
 
@@ -171,8 +178,14 @@ def _json_default(value: Any) -> Any:
 async def _simulate(args: argparse.Namespace) -> int:
     from streamer.simulator import SimulatorConfig, run_simulator
 
+    from streamer.simulator.faults import FaultPlan
+
+    try:
+        faults = FaultPlan.parse(args.faults)
+    except ValueError as exc:
+        raise ConfigError("--faults", str(exc), "See `streamer simulate --help`.") from None
     config = SimulatorConfig(host=args.host, port=args.port, rate=args.rate,
-                             replay_dir=args.replay, seed=args.seed)  # fmt: skip
+                             replay_dir=args.replay, seed=args.seed, faults=faults)  # fmt: skip
     if args.symbols:  # every symbol asked for is simulated on both exchanges
         symbols = tuple(args.symbols)
         config = replace(config, binance_symbols=symbols, coinbase_symbols=symbols)

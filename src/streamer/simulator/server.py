@@ -31,6 +31,7 @@ from websockets.http11 import Request, Response
 
 from streamer.simulator import binance_wire, coinbase_wire
 from streamer.simulator.coingecko_wire import CoinUniverse
+from streamer.simulator.faults import NO_FAULTS, OVERSIZED_BYTES, FaultDice, FaultPlan
 from streamer.simulator.market import Market, Trade, price_text, size_text, start_price
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class SimulatorConfig:
     seed: int = 7
     subscribe_timeout: float = 5.0  # Coinbase closes connections that never subscribe
     record_limit: int = 200_000  # sent trades/candles/books remembered for tests
+    faults: FaultPlan = NO_FAULTS  # faults injected on purpose (see faults.py)
 
 
 class Outbox:
@@ -86,6 +88,8 @@ class _Client:
     streams: frozenset[str] = frozenset()  # Binance
     channels: dict[str, set[str]] | None = None  # Coinbase channel -> products
     sequence: int = 0
+    opened: float = 0.0  # loop time
+    silent_until: float = 0.0  # loop time; a stalled connection sends nothing before it
 
 
 def _limit(record: dict[Any, Any], limit: int) -> None:
@@ -124,6 +128,8 @@ class Simulator:
         self._tasks: list[asyncio.Task[None]] = []
         self._started = time.monotonic()
         self._next_periodic: dict[tuple[str, str, str], int] = {}
+        self.dice = FaultDice(config.faults)
+        self.connections = 0
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -197,10 +203,16 @@ class Simulator:
             self.coinbase_clients.discard(client)
 
     async def _send_loop(self, client: _Client) -> None:
+        loop = asyncio.get_running_loop()
+        client.opened = loop.time()
+        faults = self.config.faults.active
+        held: str | None = None  # a frame held back to be sent after the next (reorder)
         while True:
             for item in await client.outbox.pop_all():
                 if isinstance(item, tuple):
                     channel, events = item
+                    if faults and client.channels is not None and self.dice.roll("gap"):
+                        client.sequence += 1
                     envelope = {
                         "channel": channel,
                         "timestamp": coinbase_wire.rfc3339(self.clock()),
@@ -209,7 +221,46 @@ class Simulator:
                     }
                     client.sequence += 1
                     item = orjson.dumps(envelope)
-                await client.ws.send(item if isinstance(item, str) else item.decode())
+                text = item if isinstance(item, str) else item.decode()
+                if not faults:
+                    await client.ws.send(text)
+                    continue
+                now = loop.time()
+                if now < client.silent_until:
+                    continue  # stalled: the frame is lost, pings are still answered
+                held = await self._send_with_faults(client, text, held, now)
+
+    async def _send_with_faults(
+        self, client: _Client, text: str, held: str | None, now: float
+    ) -> str | None:
+        dice, plan = self.dice, self.config.faults
+        if plan.rotate_seconds and now - client.opened >= plan.rotate_seconds:
+            dice.injected["rotate"] += 1
+            await client.ws.close(1000, "connection lifetime reached")
+            return None
+        if dice.roll("disconnect"):
+            assert client.ws.transport is not None
+            client.ws.transport.abort()
+            return None
+        if dice.roll("close"):
+            code = dice.rng.choice((1001, 1011))
+            await client.ws.close(code, "injected fault")
+            return None
+        if dice.roll("stall"):
+            client.silent_until = now + plan.stall_seconds
+            return None
+        if dice.roll("garbage"):
+            await client.ws.send(dice.garbage())
+        if dice.roll("oversized"):
+            await client.ws.send("x" * OVERSIZED_BYTES)
+        if held is None and dice.roll("reorder"):
+            return text
+        await client.ws.send(text)
+        if held is not None:
+            await client.ws.send(held)
+        if dice.roll("duplicate"):
+            await client.ws.send(text)
+        return None
 
     async def _binance_session(self, client: _Client, query: str) -> None:
         streams = parse_qs(query).get("streams", [""])[0].split("/")
@@ -461,6 +512,12 @@ class Simulator:
                 return None
             return connection.respond(404, "no such WebSocket endpoint\n")
         params = {k: v[0] for k, v in parse_qs(url.query).items()}
+        if self.dice.roll("rest_429"):
+            limited = connection.respond(429, '{"code":-1003,"msg":"Too many requests."}')
+            limited.headers["Retry-After"] = "1"
+            return limited
+        if self.dice.roll("rest_5xx"):
+            return connection.respond(503, '{"code":-1001,"msg":"Service unavailable."}')
         try:
             status, body = self._rest(url.path, params)
         except (KeyError, ValueError) as exc:
