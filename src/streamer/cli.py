@@ -177,7 +177,6 @@ def _json_default(value: Any) -> Any:
 
 async def _simulate(args: argparse.Namespace) -> int:
     from streamer.simulator import SimulatorConfig, run_simulator
-
     from streamer.simulator.faults import FaultPlan
 
     try:
