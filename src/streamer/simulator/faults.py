@@ -74,7 +74,9 @@ class FaultDice:
         self.plan = plan
         self.rng = random.Random(plan.seed)
         self.injected: Counter[str] = Counter()
-        self.garbage_sent: list[str] = []  # exact texts, for tests to find in the rejects
+        # (text, connection number, loop time) of each garbage frame, for tests to find in
+        # the rejects; frames still in flight when a connection is cut never arrive.
+        self.garbage_sent: list[tuple[str, int, float]] = []
 
     def roll(self, name: str) -> bool:
         probability: float = getattr(self.plan, name)
@@ -83,7 +85,7 @@ class FaultDice:
             return True
         return False
 
-    def garbage(self) -> str:
+    def garbage(self, connection: int, now: float) -> str:
         n = self.injected["garbage"]
         text = self.rng.choice(
             [
@@ -93,5 +95,5 @@ class FaultDice:
                 f'[{n}, "an array, not an object"]',
             ]
         )
-        self.garbage_sent.append(text)
+        self.garbage_sent.append((text, connection, now))
         return text

@@ -88,6 +88,7 @@ class _Client:
     streams: frozenset[str] = frozenset()  # Binance
     channels: dict[str, set[str]] | None = None  # Coinbase channel -> products
     sequence: int = 0
+    number: int = 0  # connection number, from 1
     opened: float = 0.0  # loop time
     silent_until: float = 0.0  # loop time; a stalled connection sends nothing before it
 
@@ -130,6 +131,7 @@ class Simulator:
         self._next_periodic: dict[tuple[str, str, str], int] = {}
         self.dice = FaultDice(config.faults)
         self.connections = 0
+        self.closed_at: dict[int, float] = {}  # connection number -> loop time it ended
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -187,7 +189,8 @@ class Simulator:
     async def _handle(self, ws: ServerConnection) -> None:
         assert ws.request is not None
         path = urlsplit(ws.request.path)
-        client = _Client(ws, Outbox())
+        self.connections += 1
+        client = _Client(ws, Outbox(), number=self.connections)
         try:
             async with asyncio.TaskGroup() as group:
                 sender = group.create_task(self._send_loop(client))
@@ -199,6 +202,7 @@ class Simulator:
         except* ConnectionClosed:
             pass
         finally:
+            self.closed_at[client.number] = asyncio.get_running_loop().time()
             self.binance_clients.discard(client)
             self.coinbase_clients.discard(client)
 
@@ -250,7 +254,7 @@ class Simulator:
             client.silent_until = now + plan.stall_seconds
             return None
         if dice.roll("garbage"):
-            await client.ws.send(dice.garbage())
+            await client.ws.send(dice.garbage(client.number, now))
         if dice.roll("oversized"):
             await client.ws.send("x" * OVERSIZED_BYTES)
         if held is None and dice.roll("reorder"):

@@ -131,8 +131,8 @@ class BinanceDecoder:
             self._routes.update(zip(names, ((h, symbol) for h in handlers), strict=True))
         self.shutdown_requested = False
         """True when the last decoded frame was `serverShutdown`: close and reconnect."""
-        self.last_seen: dict[str, Millis] = {}
-        """Receive time of the newest frame per stream (the per-stream watchdog reads it)."""
+        self.last_stream: str | None = None
+        """Stream of the last decoded frame (the shell's per-stream watchdog reads it)."""
 
     def decode(self, raw: str | bytes, received_at: Millis) -> list[Item]:
         """One frame -> rows (possibly none), or exactly one `Reject`. Never raises."""
@@ -152,7 +152,7 @@ class BinanceDecoder:
         if route is None:
             raise FrameError(f"unsubscribed/unknown stream {stream!r}"[:200])
         handler, symbol = route
-        self.last_seen[stream] = received_at
+        self.last_stream = stream
         return handler(msg["data"], symbol, received_at)
 
     def _control(self, msg: _Payload, raw: str | bytes, received_at: Millis) -> list[Item]:
@@ -375,28 +375,34 @@ class BinanceSource:
 
     async def _connection(self, index: int, url: str, emit: Emit) -> None:
         decoder, stats = self.decoder, self.stats
+        loop = asyncio.get_running_loop()
         current: ClientConnection | None = None
-        opened = 0
-        checked = 0
+        opened = checked = 0.0  # loop time, as the watchdog's limit is in real seconds
+        seen: dict[str, float] = {}  # stream -> loop time of its newest frame
         # Streams that must tick on their own (a silent trade stream is a quiet market).
         watched = [n for n in url.split("streams=", 1)[1].split("/") if "@trade" not in n
                    and "@aggTrade" not in n and "@kline_" not in n]  # fmt: skip
-        stale_ms = int(self.settings.stale_seconds * 1000)
+        stale = self.settings.stale_seconds
 
         async def on_connect(ws: ClientConnection) -> None:
             nonlocal current, opened, checked
             current = ws
-            opened = checked = self._clock()
+            opened = checked = loop.time()
+            seen.clear()
             log.info("binance.streaming connection=%d of=%d", index, len(self.urls))
             if self.ledger is not None:
                 for symbol in self.settings.symbols:
-                    gap = self.ledger.missing_after(symbol, opened)
+                    gap = self.ledger.missing_after(symbol, self._clock())
                     if gap is not None:
                         self._backfill_later(gap, emit)
 
         async def on_frame(raw: str | bytes, received_at: Millis) -> None:
             nonlocal checked
             items = decoder.decode(raw, received_at)
+            now = loop.time()
+            if decoder.last_stream is not None:
+                seen[decoder.last_stream] = now
+                decoder.last_stream = None
             stats.count(items, received_at)
             if items:
                 items = self._admit(items, emit)
@@ -407,10 +413,9 @@ class BinanceSource:
                 log.warning("binance.server_shutdown connection=%d reconnecting", index)
                 await current.close(1000, "serverShutdown")
                 return
-            if received_at - checked >= 1000 and current is not None:
-                checked = received_at
-                silent = [n for n in watched
-                          if received_at - decoder.last_seen.get(n, opened) > stale_ms]  # fmt: skip
+            if now - checked >= 1.0 and current is not None:
+                checked = now
+                silent = [n for n in watched if now - seen.get(n, opened) > stale]
                 if silent:
                     stats.stalls += 1
                     log.warning("binance.stream_stale connection=%d streams=%s (reconnecting)",
