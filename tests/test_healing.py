@@ -1,0 +1,195 @@
+"""The self-healing parts, one at a time: the candle ledger, REST klines, the watchdog, the
+REST client's rate-limit handling, and the simulator's fault plan."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
+
+import pytest
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.server import ServerConnection
+
+from streamer.records import Candle, Millis, Reject
+from streamer.simulator.faults import FaultPlan
+from streamer.sources.base import FeedStats
+from streamer.sources.binance_rest import BinanceRest, parse_klines
+from streamer.sources.candles import CandleLedger, Gap
+from streamer.sources.wsconnect import run_websocket
+from tests.conftest import fixture_text
+from tests.venues import venue
+
+MINUTE = 60_000
+
+
+def test_ledger_admits_each_candle_once_and_reports_gaps() -> None:
+    ledger = CandleLedger(MINUTE)
+    assert ledger.admit("BTC-USDT", 0) == (True, None)
+    assert ledger.admit("BTC-USDT", MINUTE) == (True, None)
+    assert ledger.admit("BTC-USDT", MINUTE) == (False, None)  # a repeat
+    assert ledger.admit("BTC-USDT", 4 * MINUTE) == (True, Gap("BTC-USDT", 2 * MINUTE, 3 * MINUTE))
+    # Filling the hole later (from REST) is admitted and opens no new gap.
+    assert ledger.admit("BTC-USDT", 2 * MINUTE) == (True, None)
+    assert ledger.newest["BTC-USDT"] == 4 * MINUTE
+    assert ledger.admit("ETH-USDT", 4 * MINUTE) == (True, None)  # symbols are independent
+
+
+def test_ledger_knows_what_closed_while_disconnected() -> None:
+    ledger = CandleLedger(MINUTE)
+    assert ledger.missing_after("BTC-USDT", 10 * MINUTE) is None  # nothing seen yet
+    ledger.admit("BTC-USDT", 2 * MINUTE)
+    # At 6m30s the candles of 3m, 4m and 5m have closed; 6m is still open.
+    assert ledger.missing_after("BTC-USDT", 6 * MINUTE + 30_000) == Gap(
+        "BTC-USDT", 3 * MINUTE, 5 * MINUTE
+    )
+    assert ledger.missing_after("BTC-USDT", 3 * MINUTE + 59_999) is None
+
+
+def test_ledger_stays_bounded() -> None:
+    ledger = CandleLedger(MINUTE, keep=3)
+    for i in range(10):
+        ledger.admit("X-Y", i * MINUTE)
+    assert ledger.admit("X-Y", 0) == (True, None)  # forgotten, so admitted again
+    assert ledger.admit("X-Y", 9 * MINUTE) == (False, None)
+
+
+def test_recorded_rest_klines_become_closed_rest_candles() -> None:
+    text = fixture_text("binance/rest_klines_BTCUSDT_1m_2021-10-22.json")
+    # The recording's last row is the minute still in progress: dropped.
+    now = Millis(1634944080000 + 30_000)
+    items = parse_klines(text, "BTC-USDT", "1m", Millis(1), now)
+    assert items and all(isinstance(c, Candle) for c in items)
+    candles = [c for c in items if isinstance(c, Candle)]
+    assert all(c.is_closed and c.origin == "rest" and c.close_time < now for c in candles)
+    first = candles[0]
+    assert (first.open_time, first.open, first.close) == (1634943780000, "60685.22000000",
+                                                          "60719.27000000")  # fmt: skip
+    assert first.trade_count == 617 and Decimal(str(first.quote_volume)) == Decimal(
+        "1313200.0134041"
+    )
+
+
+@pytest.mark.parametrize(
+    "body", ['{"code": -1121, "msg": "Invalid symbol."}', "[[1, 2]]", '[["x"]]', "not json"]
+)
+def test_bad_kline_answers_become_one_reject(body: str) -> None:
+    (item,) = parse_klines(body, "BTC-USDT", "1m", Millis(1), Millis(2))
+    assert isinstance(item, Reject) and item.reason
+
+
+async def test_a_silent_connection_is_dropped_and_reopened() -> None:
+    sessions = 0
+
+    async def handler(ws: ServerConnection) -> None:
+        nonlocal sessions
+        sessions += 1
+        await ws.send(f"hello {sessions}")
+        await ws.wait_closed()  # then silence; pings are still answered by the library
+
+    stats = FeedStats()
+    frames: list[str] = []
+    done = asyncio.Event()
+
+    async def on_frame(raw: str | bytes, received_at: Millis) -> None:
+        frames.append(str(raw))
+        if len(frames) == 3:
+            done.set()
+
+    async def nothing(ws: ClientConnection) -> None:
+        pass
+
+    async with venue(handler) as url:
+        task = asyncio.create_task(
+            run_websocket(
+                url,
+                source="test",
+                setting="X",
+                on_connect=nothing,  # type: ignore[arg-type]
+                on_frame=on_frame,
+                stats=stats,
+                clock=lambda: Millis(0),
+                stale_after=0.3,
+            )
+        )
+        async with asyncio.timeout(30):
+            await done.wait()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert frames == ["hello 1", "hello 2", "hello 3"]
+    assert stats.stalls >= 2 and stats.connects >= 3
+    assert len(stats.recovery_ms) >= 2
+
+
+class _Flaky(BaseHTTPRequestHandler):
+    answers: ClassVar[list[tuple[int, dict[str, str], bytes]]] = []
+    seen: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        type(self).seen.append(self.path)
+        status, headers, body = type(self).answers.pop(0)
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def flaky() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Flaky)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def test_rest_waits_out_429_and_418_then_pages(flaky: str) -> None:
+    row = lambda t: f'[{t},"1","2","0.5","1.5","10",{t + 59_999},"15",3,"5","7","0"]'  # noqa: E731
+    full = "[" + ",".join(row(i * MINUTE) for i in range(1000)) + "]"
+    _Flaky.seen = []
+    _Flaky.answers = [
+        (429, {"Retry-After": "2"}, b'{"code":-1003,"msg":"Too many requests."}'),
+        (418, {"Retry-After": "3"}, b'{"code":-1003,"msg":"IP banned."}'),
+        (503, {}, b"{}"),
+        (200, {"X-MBX-USED-WEIGHT-1M": "12"}, full.encode()),
+        (200, {}, ("[" + row(1000 * MINUTE) + "]").encode()),
+    ]
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    rest = BinanceRest(flaky, clock=lambda: Millis(10**13), sleep=sleep)
+    try:
+        items = await rest.klines("BTC-USDT", "BTCUSDT", "1m", 0, 1000 * MINUTE)
+    finally:
+        await rest.aclose()
+    assert waits[:2] == [2.0, 3.0]  # Retry-After honoured, 429 then 418
+    assert len(waits) == 3 and 0 <= waits[2] <= 30  # 503: jittered backoff
+    assert rest.rate_limited == 2 and rest.used_weight == 12
+    assert [c.open_time for c in items if isinstance(c, Candle)] == [
+        i * MINUTE for i in range(1001)
+    ]
+    # The second page starts just after the first page's last open time.
+    assert f"startTime={999 * MINUTE + 1}" in _Flaky.seen[-1]
+
+
+def test_fault_plans_parse_and_refuse_nonsense() -> None:
+    plan = FaultPlan.parse("disconnect=0.01, stall=0.002,stall_seconds=5,seed=3")
+    assert (plan.disconnect, plan.stall, plan.stall_seconds, plan.seed) == (0.01, 0.002, 5.0, 3)
+    assert plan.active and not FaultPlan.parse("").active
+    with pytest.raises(ValueError, match="unknown fault"):
+        FaultPlan.parse("explode=1")
+    with pytest.raises(ValueError, match="probability"):
+        FaultPlan.parse("garbage=2")
