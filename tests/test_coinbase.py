@@ -168,20 +168,29 @@ def _model_replay(lines: list[str]) -> dict[str, dict[Decimal, tuple[str, str]]]
     return sides
 
 
-def test_recorded_session_replays_onto_the_snapshot_and_counts_its_gaps() -> None:
+def _renumbered(lines: list[str]) -> list[str]:
+    """The recorded excerpt with contiguous `sequence_num` (as a session without holes)."""
+    out = []
+    for i, line in enumerate(lines):
+        msg = orjson.loads(line)
+        if "sequence_num" in msg:
+            msg["sequence_num"] = i
+        out.append(orjson.dumps(msg).decode())
+    return out
+
+
+def test_recorded_session_replays_onto_the_snapshot() -> None:
     d = decoder()
-    lines = [fixture_text(SNAPSHOT).strip(), *fixture_text(SESSION).splitlines()]
+    lines = _renumbered([fixture_text(SNAPSHOT).strip(), *fixture_text(SESSION).splitlines()])
     items = [item for i, line in enumerate(lines) for item in d.decode(line, Millis(RECEIVED + i))]
     assert not [i for i in items if isinstance(i, Reject)]
-    # sequence_num runs 0-4, 6, 7, 10-23, 247, 249: four holes, none fatal.
-    assert d.stats.gaps == 4
+    assert d.stats.gaps == 0 and not d.resync_requested
     # ETH-USD's snapshot is not in the excerpt: its updates are dropped, its book never published.
     assert d.stats.extra["unsynced_updates"] == 6
     [book] = d.books_due()
     assert book.symbol == "BTC-USD"
-    assert book.bids[0] == ("83277.25", "0.0073501")  # sequence 20
-    assert book.asks[0] == ("83277.26", "0.0105191")  # sequence 23
-    assert book.sequence == 23
+    assert book.bids[0] == ("83277.25", "0.0073501")
+    assert book.asks[0] == ("83277.26", "0.0105191")
     assert book.event_time == parse_rfc3339("2026-09-30T02:39:54.046357266Z", "t")
     model = _model_replay(lines)
     assert book.bids == tuple(model["bid"][k] for k in sorted(model["bid"], reverse=True)[:20])
@@ -196,16 +205,34 @@ def test_recorded_session_replays_onto_the_snapshot_and_counts_its_gaps() -> Non
     ]
 
 
-def test_a_crossed_book_is_counted_and_not_published() -> None:
+def test_a_sequence_gap_drops_the_books_until_fresh_snapshots() -> None:
+    d = decoder()
+    lines = [fixture_text(SNAPSHOT).strip(), *fixture_text(SESSION).splitlines()]
+    for i, line in enumerate(lines):
+        d.decode(line, Millis(RECEIVED + i))
+    # The excerpt's sequence_num runs 0-4, 6, 7, 10-23, 247, 249: four holes.
+    assert d.stats.gaps == 4
+    assert d.resync_requested and d.stats.extra["resyncs"] == 1  # one request while pending
+    assert d.books_due() == []  # a book that may have missed updates is never published
+    d.resync_requested = False  # the shell resubscribed
+    d.decode(l2(250, "snapshot", [("bid", "10", "1"), ("offer", "11", "2")]), RECEIVED)
+    [book] = d.books_due()
+    assert (book.bids, book.asks) == ((("10", "1"),), (("11", "2"),))
+
+
+def test_a_crossed_book_is_resynced_and_not_published() -> None:
     d = decoder()
     d.decode(fixture_text(SNAPSHOT), RECEIVED)
     d.decode(l2(1, "update", [("bid", "83277.26", "1")]), RECEIVED)
     assert d.books_due() == []
     assert d.stats.extra["crossed_books"] == 1
+    assert d.resync_requested
+    # Updates before the fresh snapshot are not applied to a book that is gone.
     d.decode(l2(2, "update", [("bid", "83277.26", "0")]), RECEIVED)
+    assert d.books_due() == []
+    d.decode(l2(3, "snapshot", [("bid", "83277.25", "2"), ("offer", "83277.27", "1")]), RECEIVED)
     [book] = d.books_due()
-    assert book.bids[0] == ("83277.25", "0.00715626")
-    assert book.sequence == 2
+    assert book.bids[0] == ("83277.25", "2") and book.sequence == 3
 
 
 def test_reset_forgets_books_and_sequence_until_a_new_snapshot() -> None:

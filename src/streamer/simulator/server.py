@@ -215,8 +215,9 @@ class Simulator:
             for item in await client.outbox.pop_all():
                 if isinstance(item, tuple):
                     channel, events = item
-                    if faults and client.channels is not None and self.dice.roll("gap"):
-                        client.sequence += 1
+                    if faults and self.dice.roll("gap"):
+                        client.sequence += 1  # the frame is lost: the client sees a gap
+                        continue
                     envelope = {
                         "channel": channel,
                         "timestamp": coinbase_wire.rfc3339(self.clock()),

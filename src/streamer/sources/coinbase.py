@@ -71,6 +71,15 @@ def subscribe_messages(symbols: Iterable[str]) -> list[str]:
     return [orjson.dumps(m).decode() for m in messages]
 
 
+def resubscribe_level2(symbols: Iterable[str]) -> list[str]:
+    """Unsubscribe and subscribe `level2` again: the venue answers with fresh snapshots."""
+    products = list(symbols)
+    return [
+        orjson.dumps({"type": kind, "product_ids": products, "channel": "level2"}).decode()
+        for kind in ("unsubscribe", "subscribe")
+    ]
+
+
 class _Product:
     """Everything the decoder remembers about one product."""
 
@@ -143,6 +152,8 @@ class CoinbaseDecoder:
         self._keep_open = settings.keep_open_candles
         self._products = {symbol: _Product() for symbol in settings.symbols}
         self._last_sequence: int | None = None
+        self.resync_requested = False
+        """Set when the books were dropped; the shell resubscribes level2 and clears it."""
         self._channels: dict[str, Callable[[_Event, Millis], list[Item]]] = {
             "l2_data": self._level2,
             "market_trades": self._trades,
@@ -159,10 +170,24 @@ class CoinbaseDecoder:
         candle and drop the trades already emitted.
         """
         self._last_sequence = None
+        self.resync_requested = False
         for product in self._products.values():
             product.book.clear()
             product.synced = False
             product.changed = False
+
+    def lose_sync(self, why: str) -> None:
+        """The local books can no longer be trusted (a missed frame, a crossed book): drop
+        them and ask the shell to resubscribe level2 for fresh snapshots. Nothing is published
+        until they arrive."""
+        for product in self._products.values():
+            product.book.clear()
+            product.synced = False
+            product.changed = False
+        if not self.resync_requested:
+            self.resync_requested = True
+            self.stats.extra["resyncs"] = self.stats.extra.get("resyncs", 0) + 1
+            log.warning("coinbase.resync reason=%s", why)
 
     def decode(self, raw: str | bytes, received_at: Millis) -> list[Item]:
         """One frame -> rows (possibly none), or exactly one `Reject`. Never raises."""
@@ -189,7 +214,8 @@ class CoinbaseDecoder:
                     "coinbase.crossed_book symbol=%s bid=%s ask=%s sequence=%d",
                     symbol, book.bids.best_price(), book.asks.best_price(), product.sequence,
                 )  # fmt: skip
-                continue
+                self.lose_sync(f"crossed book {symbol}")
+                return []  # every book was dropped; none is published before the resync
             bids, asks = book.top(depth)
             event_time, sequence = product.event_time, product.sequence
             snapshots.append(
@@ -237,6 +263,7 @@ class CoinbaseDecoder:
                 "coinbase.sequence_gap expected=%d got=%d missing=%d",
                 last + 1, sequence, sequence - last - 1,
             )  # fmt: skip
+            self.lose_sync("sequence gap")
         else:
             extra = self.stats.extra
             extra["sequence_regressions"] = extra.get("sequence_regressions", 0) + 1
@@ -453,11 +480,23 @@ class CoinbaseSource:
                 await ws.send(message)
             log.info("coinbase.subscribed products=%s", ",".join(self.settings.symbols))
 
+        current: ClientConnection | None = None
+        resubscribe = resubscribe_level2(self.settings.symbols)
+
+        async def on_connect_(ws: ClientConnection) -> None:
+            nonlocal current
+            current = ws
+            await on_connect(ws)
+
         async def on_frame(raw: str | bytes, received_at: Millis) -> None:
             items = decoder.decode(raw, received_at)
             stats.count(items, received_at)
             if items:
                 await emit(items)
+            if decoder.resync_requested and current is not None:
+                decoder.resync_requested = False
+                for message in resubscribe:  # two control messages: fresh snapshots follow
+                    await current.send(message)
 
         try:
             async with asyncio.TaskGroup() as group:
@@ -466,7 +505,7 @@ class CoinbaseSource:
                     self.settings.ws_url,
                     source=EXCHANGE,
                     setting="STREAMER_COINBASE_WS_URL",
-                    on_connect=on_connect,
+                    on_connect=on_connect_,
                     on_frame=on_frame,
                     stats=stats,
                     clock=self._clock,
