@@ -83,6 +83,21 @@ async def test_binance_heals_itself_under_faults(tmp_path: Path) -> None:
         )
         await asyncio.sleep(SECONDS)
         assert not pipeline.done(), "the pipeline ended early"
+        # Faults off; the feed must now close every hole by itself: wait (bounded) until no
+        # backfill is pending and three more candles per symbol closed after the calm.
+        sim.dice.calm()
+        (source,) = sources
+        calm_at = fast_clock()
+
+        def settled() -> bool:
+            newest = source.ledger.newest  # type: ignore[attr-defined]
+            return source.backfills_pending == 0 and all(  # type: ignore[attr-defined]
+                newest.get(s, 0) >= calm_at + 2 * 60_000 for s in SYMBOLS
+            )
+
+        async with asyncio.timeout(90):
+            while not settled():
+                await asyncio.sleep(0.2)
         stop.set()
         stats = await pipeline
         stopped_at = asyncio.get_running_loop().time()
@@ -95,7 +110,6 @@ async def test_binance_heals_itself_under_faults(tmp_path: Path) -> None:
             if venue == "binance" and interval == "1m"
         }
         sent_books = dict(sim.sent_books)
-    (source,) = sources
     assert stats.failed_sources == {}
     feed = source.stats
     for kind in ("garbage", "duplicate", "reorder"):

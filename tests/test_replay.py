@@ -24,6 +24,23 @@ def one_line(relative: str) -> str:
     return orjson.dumps(orjson.loads(fixture_text(relative))).decode()
 
 
+def _one_session(lines: list[str]) -> list[str]:
+    """Frames recorded on different connections, renumbered as one connection's contiguous
+    `sequence_num` (a hole would make the client drop its books and resubscribe)."""
+    out = []
+    for i, line in enumerate(lines):
+        try:
+            msg = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            out.append(line)
+            continue
+        if isinstance(msg, dict) and "sequence_num" in msg:
+            msg["sequence_num"] = i
+            line = orjson.dumps(msg).decode()
+        out.append(line)
+    return out
+
+
 def write_replay(folder: Path) -> None:
     binance = [
         one_line("binance/kline_1m_closed_combined_binance_us.json"),
@@ -47,6 +64,7 @@ def write_replay(folder: Path) -> None:
         orjson.dumps(later_candle).decode(),
         GARBAGE_COINBASE,
     ]
+    coinbase = _one_session(coinbase)
     (folder / "binance.jsonl").write_text("\n".join(binance) + "\n")
     (folder / "coinbase.jsonl").write_text("\n".join(coinbase) + "\n")
     (folder / "coingecko_simple_price.json").write_text(

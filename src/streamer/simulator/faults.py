@@ -74,11 +74,18 @@ class FaultDice:
         self.plan = plan
         self.rng = random.Random(plan.seed)
         self.injected: Counter[str] = Counter()
+        self.enabled = True
         # (text, connection number, loop time) of each garbage frame, for tests to find in
         # the rejects; frames still in flight when a connection is cut never arrive.
         self.garbage_sent: list[tuple[str, int, float]] = []
 
+    def calm(self) -> None:
+        """Stop injecting (the plan stays for the record)."""
+        self.enabled = False
+
     def roll(self, name: str) -> bool:
+        if not self.enabled:
+            return False
         probability: float = getattr(self.plan, name)
         if probability and self.rng.random() < probability:
             self.injected[name] += 1

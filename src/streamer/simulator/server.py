@@ -239,6 +239,9 @@ class Simulator:
         self, client: _Client, text: str, held: str | None, now: float
     ) -> str | None:
         dice, plan = self.dice, self.config.faults
+        if not dice.enabled:
+            await client.ws.send(text)
+            return None
         if plan.rotate_seconds and now - client.opened >= plan.rotate_seconds:
             dice.injected["rotate"] += 1
             await client.ws.close(1000, "connection lifetime reached")

@@ -310,6 +310,7 @@ class BinanceSource:
         self.rest = BinanceRest(settings.rest_url, clock=clock, sleep=sleep)
         self._backfill_locks: dict[str, asyncio.Lock] = {}
         self._group: asyncio.TaskGroup | None = None
+        self.backfills_pending = 0
 
     async def run(self, emit: Emit) -> None:
         try:
@@ -346,9 +347,16 @@ class BinanceSource:
 
     def _backfill_later(self, gap: Gap, emit: Emit) -> None:
         if self._group is not None:
+            self.backfills_pending += 1
             self._group.create_task(self._backfill(gap, emit))
 
     async def _backfill(self, gap: Gap, emit: Emit) -> None:
+        try:
+            await self._fill(gap, emit)
+        finally:
+            self.backfills_pending -= 1
+
+    async def _fill(self, gap: Gap, emit: Emit) -> None:
         """Fetch the closed candles of `gap` from REST and publish those still missing."""
         assert self.ledger is not None
         lock = self._backfill_locks.setdefault(gap.symbol, asyncio.Lock())
