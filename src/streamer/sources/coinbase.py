@@ -43,6 +43,8 @@ from streamer.numbers import dec, decimals, opt_dec
 from streamer.records import BookSnapshot, Candle, Item, Level, Millis, Ticker, Trade
 from streamer.settings import CoinbaseSettings
 from streamer.sources.base import Clock, Emit, FeedStats, guarded, reject
+from streamer.sources.candles import CandleLedger, Gap
+from streamer.sources.coinbase_rest import CoinbaseRest
 from streamer.sources.wsconnect import run_websocket
 from streamer.timefmt import now_millis, parse_rfc3339
 
@@ -166,8 +168,9 @@ class CoinbaseDecoder:
     def reset(self) -> None:
         """A new connection: forget the sequence and the books; the venue sends new snapshots.
 
-        Candles and trade ids are kept: they let the replay after a reconnect close the open
-        candle and drop the trades already emitted.
+        Trade ids are kept, so the trades the venue replays after a reconnect are dropped.
+        The open candle is dropped: its last update before the drop may not be its final
+        state, so the shell fetches it (and any other candle that closed meanwhile) from REST.
         """
         self._last_sequence = None
         self.resync_requested = False
@@ -175,6 +178,7 @@ class CoinbaseDecoder:
             product.book.clear()
             product.synced = False
             product.changed = False
+            product.candle = None  # its last update may not be final; REST backfills it
 
     def lose_sync(self, why: str) -> None:
         """The local books can no longer be trusted (a missed frame, a crossed book): drop
@@ -465,6 +469,11 @@ class CoinbaseSource:
         self._clock = clock
         self._sleep = sleep
         self._subscribe = subscribe_messages(settings.symbols)
+        self.ledger = CandleLedger(CANDLE_MS)
+        self.rest = CoinbaseRest(settings.rest_url, clock=clock, sleep=sleep)
+        self.backfills_pending = 0
+        self._backfill_locks: dict[str, asyncio.Lock] = {}
+        self._group: asyncio.TaskGroup | None = None
         if len(settings.symbols) > L2_PRODUCTS_PER_CONNECTION:
             log.warning(
                 "coinbase.too_many_l2_products products=%d safe=%d",
@@ -487,12 +496,18 @@ class CoinbaseSource:
             nonlocal current
             current = ws
             await on_connect(ws)
+            for symbol in self.settings.symbols:
+                gap = self.ledger.missing_after(symbol, self._clock())
+                if gap is not None:
+                    self._backfill_later(gap, emit)
 
         async def on_frame(raw: str | bytes, received_at: Millis) -> None:
             items = decoder.decode(raw, received_at)
             stats.count(items, received_at)
             if items:
-                await emit(items)
+                items = self._admit(items, emit)
+                if items:
+                    await emit(items)
             if decoder.resync_requested and current is not None:
                 decoder.resync_requested = False
                 for message in resubscribe:  # two control messages: fresh snapshots follow
@@ -500,6 +515,7 @@ class CoinbaseSource:
 
         try:
             async with asyncio.TaskGroup() as group:
+                self._group = group
                 group.create_task(self._publish_books(emit))
                 await run_websocket(
                     self.settings.ws_url,
@@ -514,6 +530,49 @@ class CoinbaseSource:
                 )
         except* SourceError as group_error:
             raise group_error.exceptions[0] from None
+        finally:
+            self._group = None
+            await self.rest.aclose()
+
+    def _admit(self, items: list[Item], emit: Emit) -> list[Item]:
+        """Drop closed candles already published; a jump in open times starts a backfill."""
+        out: list[Item] = []
+        for item in items:
+            if type(item) is Candle and item.is_closed:
+                fresh, gap = self.ledger.admit(item.symbol, item.open_time)
+                if gap is not None:
+                    self._backfill_later(gap, emit)
+                if not fresh:
+                    continue
+            out.append(item)
+        return out
+
+    def _backfill_later(self, gap: Gap, emit: Emit) -> None:
+        if self._group is not None:
+            self.backfills_pending += 1
+            self._group.create_task(self._backfill(gap, emit))
+
+    async def _backfill(self, gap: Gap, emit: Emit) -> None:
+        try:
+            lock = self._backfill_locks.setdefault(gap.symbol, asyncio.Lock())
+            async with lock:
+                items = await self.rest.candles(gap.symbol, gap.start, gap.end)
+                publish: list[Item] = []
+                for item in items:
+                    if type(item) is Candle:
+                        fresh, _ = self.ledger.admit(item.symbol, item.open_time)
+                        if not fresh:
+                            continue
+                        self.stats.backfilled += 1
+                    publish.append(item)
+                log.info(
+                    "coinbase.backfill symbol=%s from=%d to=%d fetched=%d published=%d",
+                    gap.symbol, gap.start, gap.end, len(items), len(publish),
+                )  # fmt: skip
+                if publish:
+                    await emit(publish)
+        finally:
+            self.backfills_pending -= 1
 
     async def _publish_books(self, emit: Emit) -> None:
         interval = self.settings.book_interval
