@@ -563,6 +563,11 @@ class Simulator:
                 return 404, {"error": "NOT_FOUND", "message": "product not found"}
             if len(parts) == 1:
                 return 200, coinbase_wire.product(market)
+            if parts[1:] == ["candles"] and replay is not None:
+                start, end = int(q["start"]), int(q["end"])
+                rows = [c for c in _replayed_candles(replay, parts[0])
+                        if start <= int(c["start"]) <= end]  # fmt: skip
+                return 200, {"candles": sorted(rows, key=lambda c: -int(c["start"]))}
             if parts[1:] == ["candles"]:
                 start, end = int(q["start"]) * 1000, int(q["end"]) * 1000
                 history = market.closed.get(COINBASE_CANDLE_MS, [])
@@ -632,6 +637,27 @@ def _replay_lines(path: Path) -> list[str]:
     if not path.is_file():
         return []
     return [line for line in path.read_text().splitlines() if line.strip()]
+
+
+def _replayed_candles(folder: Path, product: str) -> list[dict[str, Any]]:
+    """The last state of each candle of `product` in the replayed Coinbase frames, so REST
+    agrees with the WebSocket replay."""
+    path = folder / "coinbase.jsonl"
+    latest: dict[str, dict[str, Any]] = {}
+    for line in _replay_lines(path) if path.exists() else []:
+        try:
+            msg = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if not isinstance(msg, dict) or msg.get("channel") != "candles":
+            continue
+        for event in msg.get("events", []):
+            for candle in event.get("candles", []):
+                if candle.get("product_id") == product:
+                    latest[str(candle["start"])] = {
+                        k: v for k, v in candle.items() if k != "product_id"
+                    }
+    return list(latest.values())
 
 
 def _replay_body(path: Path) -> bytes:

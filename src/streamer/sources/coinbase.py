@@ -54,6 +54,7 @@ EXCHANGE = "coinbase"
 PRODUCT_CHANNELS = ("ticker", "candles", "level2", "market_trades")
 CANDLE_INTERVAL = "5m"
 CANDLE_MS = 5 * 60 * 1000  # Advanced Trade candles are five-minute buckets only
+CLOSE_SETTLE_SECONDS = 1.0  # wait after a candle closes before asking REST for it
 TRADE_MEMORY = 4096  # trade ids remembered per product; the replayed snapshot is far smaller
 L2_PRODUCTS_PER_CONNECTION = 16  # undocumented cap: 32 products fail with "too many L2 streams"
 _TAKER_SIDE = {"BUY": "sell", "SELL": "buy"}  # the venue sends the maker's side
@@ -181,13 +182,16 @@ class CoinbaseDecoder:
             product.candle = None  # its last update may not be final; REST backfills it
 
     def lose_sync(self, why: str) -> None:
-        """The local books can no longer be trusted (a missed frame, a crossed book): drop
-        them and ask the shell to resubscribe level2 for fresh snapshots. Nothing is published
-        until they arrive."""
+        """The local state can no longer be trusted (a missed frame, a crossed book): drop the
+        books and open candles and ask the shell to resubscribe level2 for fresh snapshots.
+        No book is published until they arrive."""
         for product in self._products.values():
             product.book.clear()
             product.synced = False
             product.changed = False
+            # Candle updates carry a candle's full state, but the missed frame may have held
+            # the last one: the open candle is dropped and, once closed, fetched from REST.
+            product.candle = None
         if not self.resync_requested:
             self.resync_requested = True
             self.stats.extra["resyncs"] = self.stats.extra.get("resyncs", 0) + 1
@@ -535,15 +539,21 @@ class CoinbaseSource:
             await self.rest.aclose()
 
     def _admit(self, items: list[Item], emit: Emit) -> list[Item]:
-        """Drop closed candles already published; a jump in open times starts a backfill."""
+        """Closed candles are published from REST, not from the WebSocket.
+
+        The `candles` channel sends a candle's state once a second, so its last update before
+        the next candle starts can miss the final trades. A WebSocket close therefore only
+        triggers a REST fetch of every candle closed since the newest one published; REST
+        has the final values, and the ledger publishes each candle once.
+        """
         out: list[Item] = []
         for item in items:
             if type(item) is Candle and item.is_closed:
-                fresh, gap = self.ledger.admit(item.symbol, item.open_time)
-                if gap is not None:
-                    self._backfill_later(gap, emit)
-                if not fresh:
-                    continue
+                newest = self.ledger.newest.get(item.symbol)
+                if newest is None or item.open_time > newest:
+                    start = item.open_time if newest is None else newest + CANDLE_MS
+                    self._backfill_later(Gap(item.symbol, start, item.open_time), emit)
+                continue
             out.append(item)
         return out
 
@@ -556,6 +566,10 @@ class CoinbaseSource:
         try:
             lock = self._backfill_locks.setdefault(gap.symbol, asyncio.Lock())
             async with lock:
+                newest = self.ledger.newest.get(gap.symbol)
+                if newest is not None and newest >= gap.end:
+                    return  # an earlier fetch already published these
+                await self._sleep(CLOSE_SETTLE_SECONDS)  # let the venue finalize the candle
                 items = await self.rest.candles(gap.symbol, gap.start, gap.end)
                 publish: list[Item] = []
                 for item in items:
