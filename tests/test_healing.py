@@ -193,3 +193,22 @@ def test_fault_plans_parse_and_refuse_nonsense() -> None:
         FaultPlan.parse("explode=1")
     with pytest.raises(ValueError, match="probability"):
         FaultPlan.parse("garbage=2")
+
+
+def test_coinbase_rest_candles_become_closed_candles_oldest_first() -> None:
+    from streamer.sources.coinbase_rest import parse_candles
+
+    body = (
+        '{"candles": [{"start": "1688998800", "low": "1", "high": "2", "open": "1", '
+        '"close": "2", "volume": "3"}, {"start": "1688998500", "low": "1866.1", '
+        '"high": "1867.9", "open": "1867.2", "close": "1866.8", "volume": "12.5"}, '
+        '{"start": "1688998200", "low": "1866.0", "high": "1868.0", "open": "1867.38", '
+        '"close": "1866.81", "volume": "9.25"}]}'
+    )
+    now = Millis(1688998800_000 + 60_000)  # the 1688998800 candle is still open
+    items = parse_candles(body, "ETH-USD", Millis(5), now)
+    candles = [c for c in items if isinstance(c, Candle)]
+    assert [c.open_time for c in candles] == [1688998200_000, 1688998500_000]
+    assert all(c.is_closed and c.origin == "rest" and c.interval == "5m" for c in candles)
+    assert (candles[0].open, candles[0].close, candles[0].volume) == ("1867.38", "1866.81", "9.25")
+    assert candles[0].close_time == 1688998200_000 + 300_000 - 1

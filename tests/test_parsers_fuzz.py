@@ -17,7 +17,9 @@ from streamer.jsonline import encode
 from streamer.records import Item, Millis, Reject
 from streamer.settings import BinanceSettings, CoinbaseSettings
 from streamer.sources.binance import BinanceDecoder
+from streamer.sources.binance_rest import parse_klines
 from streamer.sources.coinbase import CoinbaseDecoder
+from streamer.sources.coinbase_rest import parse_candles
 from streamer.sources.coingecko import decode_markets, decode_simple_price
 from tests.conftest import fixture_text
 
@@ -49,6 +51,20 @@ COINGECKO_SIMPLE = fixture_text("coingecko/simple_price_oas_example.json")
 COINGECKO_MARKETS = orjson.dumps(
     orjson.loads(fixture_text("coingecko/coins_markets_first100_DERIVED_from_250.json"))[:3]
 ).decode()
+
+REST_KLINES = orjson.dumps(
+    orjson.loads(fixture_text("binance/rest_klines_BTCUSDT_1m_2021-10-22.json"))[:3]
+).decode()
+REST_CANDLES = orjson.dumps(
+    {
+        "candles": [
+            {"start": "1688998500", "low": "1866.1", "high": "1867.9", "open": "1867.2",
+             "close": "1866.8", "volume": "12.5"},
+            {"start": "1688998200", "low": "1866.0", "high": "1868.0", "open": "1867.38",
+             "close": "1866.81", "volume": "9.25"},
+        ]
+    }
+).decode()  # fmt: skip
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
@@ -106,6 +122,8 @@ def test_arbitrary_bytes(raw: str | bytes) -> None:
             assert items[0].reason.startswith("invalid JSON")
     check(decode_simple_price(raw, NOW, ("bitcoin",), ("usd",)))
     check(decode_markets(raw, NOW))
+    check(parse_klines(raw, "BTC-USDT", "1m", NOW, NOW))
+    check(parse_candles(raw, "ETH-USD", NOW, NOW))
 
 
 @FUZZ
@@ -142,3 +160,18 @@ def test_mutated_coingecko_answers(body: str, path: list[int], value: Any) -> No
     raw = json.dumps(mutate(orjson.loads(body), path, value))
     check(decode_simple_price(raw, NOW, ("bitcoin",), ("usd", "eur")))
     check(decode_markets(raw, NOW))
+
+
+@FUZZ
+@given(
+    body=st.sampled_from([REST_KLINES, REST_CANDLES]),
+    path=st.lists(st.integers(0, 30), min_size=1, max_size=4),
+    value=json_values,
+)
+def test_mutated_rest_candle_answers(body: str, path: list[int], value: Any) -> None:
+    raw = json.dumps(mutate(orjson.loads(body), path, value))
+    for items in (parse_klines(raw, "BTC-USDT", "1m", NOW, NOW),
+                  parse_candles(raw, "ETH-USD", NOW, NOW)):  # fmt: skip
+        check(items)
+        rejects = [i for i in items if type(i) is Reject]
+        assert len(rejects) <= 1 and (not rejects or len(items) == 1)
