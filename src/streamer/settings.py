@@ -49,6 +49,7 @@ class BinanceSettings:
     depth: int = 20  # 5, 10 or 20 (partial book stream depth<N>@100ms)
     keep_open_candles: bool = False
     stale_seconds: float = 30.0  # no frame on the connection (or a ticker/book stream): reconnect
+    rotate_seconds: float = 23.5 * 3600  # replace each connection before the venue's 24 h cut
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +265,7 @@ def load(env: Mapping[str, str] | None = None, config_file: Path | None = None) 
         depth=int(r.choice("binance_depth", str(db.depth), ("5", "10", "20"))),
         keep_open_candles=r.flag("keep_open_candles", db.keep_open_candles),
         stale_seconds=r.number("stale_seconds", db.stale_seconds, 1, 3600),
+        rotate_seconds=r.number("binance_rotate_seconds", db.rotate_seconds, 1, 86_000),
     )
 
     dc = d.coinbase

@@ -37,11 +37,11 @@ from websockets.asyncio.client import ClientConnection
 from streamer.errors import ConfigError, FrameError, SourceError
 from streamer.ids import record_id
 from streamer.numbers import dec, decimals
-from streamer.records import BookSnapshot, Candle, Item, Levels, Millis, Ticker, Trade
+from streamer.records import BookSnapshot, Candle, Item, Levels, Millis, Reject, Ticker, Trade
 from streamer.settings import BinanceSettings
 from streamer.sources.base import Clock, Emit, FeedStats, guarded, reject
 from streamer.sources.binance_rest import BinanceRest
-from streamer.sources.candles import INTERVAL_MS, CandleLedger, Gap
+from streamer.sources.candles import INTERVAL_MS, CandleLedger, Gap, RecentIds
 from streamer.sources.wsconnect import Sleep, run_websocket
 from streamer.timefmt import epoch_millis, now_millis
 
@@ -311,6 +311,8 @@ class BinanceSource:
         self._backfill_locks: dict[str, asyncio.Lock] = {}
         self._group: asyncio.TaskGroup | None = None
         self.backfills_pending = 0
+        self._recent = RecentIds()
+        self._dedupe_until = 0.0  # loop time; rows are de-duplicated while sessions overlap
 
     async def run(self, emit: Emit) -> None:
         try:
@@ -382,6 +384,41 @@ class BinanceSource:
     # -- connections ----------------------------------------------------------------------
 
     async def _connection(self, index: int, url: str, emit: Emit) -> None:
+        """One planned connection, kept up for good and rotated before Binance's 24 h limit.
+
+        At `rotate_seconds` a second session opens to the same streams; once it has delivered
+        every ticker and book stream, the old one is closed. While both run, rows are
+        de-duplicated by `record_id`, so nothing is missed and nothing is doubled.
+        """
+        loop = asyncio.get_running_loop()
+        old: asyncio.Task[None] | None = None
+        while True:
+            ready = asyncio.Event()
+            new = asyncio.create_task(self._session(index, url, emit, ready))
+            if old is not None:
+                self._dedupe_until = float("inf")
+                try:
+                    async with asyncio.timeout(max(30.0, self.settings.stale_seconds)):
+                        await ready.wait()
+                except TimeoutError:
+                    log.warning("binance.rotation_unready connection=%d (closing old anyway)",
+                                index)  # fmt: skip
+                old.cancel()
+                await asyncio.gather(old, return_exceptions=True)
+                self._dedupe_until = loop.time() + 5.0  # late frames of the old session
+                self.stats.extra["rotations"] = self.stats.extra.get("rotations", 0) + 1
+                log.info("binance.rotated connection=%d", index)
+            old = new
+            done, _ = await asyncio.wait({new}, timeout=self.settings.rotate_seconds)
+            if new in done:
+                new.result()  # a SourceError ends the source; nothing else ends a session
+                return
+
+    def _dedupe(self, items: list[Item]) -> list[Item]:
+        recent = self._recent
+        return [i for i in items if isinstance(i, Reject) or recent.fresh(i.record_id)]
+
+    async def _session(self, index: int, url: str, emit: Emit, ready: asyncio.Event) -> None:
         decoder, stats = self.decoder, self.stats
         loop = asyncio.get_running_loop()
         current: ClientConnection | None = None
@@ -411,9 +448,13 @@ class BinanceSource:
             if decoder.last_stream is not None:
                 seen[decoder.last_stream] = now
                 decoder.last_stream = None
+                if not ready.is_set() and len(seen) >= len(watched):
+                    ready.set()
             stats.count(items, received_at)
             if items:
                 items = self._admit(items, emit)
+                if items and now < self._dedupe_until:
+                    items = self._dedupe(items)
                 if items:
                     await emit(items)
             elif decoder.shutdown_requested and current is not None:
@@ -430,14 +471,18 @@ class BinanceSource:
                                 index, ",".join(silent[:5]))  # fmt: skip
                     await current.close(1000, "stale stream")
 
-        await run_websocket(
-            url,
-            source=EXCHANGE,
-            setting=SETTING,
-            on_connect=on_connect,
-            on_frame=on_frame,
-            stats=stats,
-            clock=self._clock,
-            stale_after=self.settings.stale_seconds,
-            sleep=self._sleep,
-        )
+        try:
+            await run_websocket(
+                url,
+                source=EXCHANGE,
+                setting=SETTING,
+                on_connect=on_connect,
+                on_frame=on_frame,
+                stats=stats,
+                clock=self._clock,
+                stale_after=self.settings.stale_seconds,
+                sleep=self._sleep,
+            )
+        finally:
+            if current is not None and current.transport is not None:
+                current.transport.abort()  # a rotated-out session: no goodbye needed

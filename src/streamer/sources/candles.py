@@ -64,3 +64,19 @@ class CandleLedger:
         first = newest + self.interval_ms
         last_closed = (now // self.interval_ms) * self.interval_ms - self.interval_ms
         return Gap(symbol, first, last_closed) if last_closed >= first else None
+
+
+class RecentIds:
+    """The newest `keep` record ids, to drop rows two overlapping connections both deliver."""
+
+    def __init__(self, keep: int = 200_000) -> None:
+        self.keep = keep
+        self._ids: dict[str, None] = {}
+
+    def fresh(self, rid: str) -> bool:
+        if rid in self._ids:
+            return False
+        self._ids[rid] = None
+        if len(self._ids) > self.keep:
+            del self._ids[next(iter(self._ids))]
+        return True
