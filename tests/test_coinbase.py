@@ -283,8 +283,21 @@ def test_trade_snapshot_inverts_the_maker_side_and_a_replay_is_dropped() -> None
         ("1100253484", "0.00000022", "sell"),
         ("1100253483", "0.00000011", "sell"),
     ]
-    assert d.decode(raw, RECEIVED) == []  # the reconnect replay of the same snapshot
+    d.reset()  # a reconnect: the venue replays the same trade snapshot
+    assert d.decode(raw, RECEIVED) == []
     assert d.stats.extra["duplicate_trades"] == 5
+
+
+def test_a_repeated_sequence_number_is_skipped() -> None:
+    d = decoder()
+    d.decode(fixture_text(SNAPSHOT), RECEIVED)
+    d.decode(l2(1, "update", [("bid", "83277.24", "5")]), RECEIVED)
+    d.decode(l2(2, "update", [("bid", "83277.24", "7")]), RECEIVED)
+    # Frame 1 again (a duplicate or a latecomer) must not move the book backwards.
+    assert d.decode(l2(1, "update", [("bid", "83277.24", "5")]), RECEIVED) == []
+    [book] = d.books_due()
+    assert ("83277.24", "7") in book.bids and book.sequence == 2
+    assert d.stats.extra["sequence_regressions"] == 1
 
 
 def test_only_new_trades_of_a_mixed_frame_are_kept() -> None:

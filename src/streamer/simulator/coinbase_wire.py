@@ -20,6 +20,14 @@ def _s(units: int) -> str:
     return size_text(units, trim=True)
 
 
+def book_top(m: Market, n: int) -> tuple[list[list[str]], list[list[str]]]:
+    """The top `n` levels of each side as the wire writes them (for tests' ground truth)."""
+    return (
+        [[_p(p), _s(s)] for p, s in m.top("bid", n)],
+        [[_p(p), _s(s)] for p, s in m.top("ask", n)],
+    )
+
+
 def l2_snapshot(m: Market, now: int) -> dict[str, Any]:
     stamp = rfc3339(now)
     updates = [{"side": "bid", "event_time": stamp, "price_level": _p(p), "new_quantity": _s(s)}

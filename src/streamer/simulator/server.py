@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 OUTBOX_LIMIT = 2000
 COINBASE_CANDLE_MS = 300_000
+COINBASE_TRUTH_DEPTH = 50  # levels of each Coinbase book remembered per frame, for tests
 COINBASE_CHANNELS = ("heartbeats", "ticker", "candles", "level2", "market_trades", "status")
 
 
@@ -123,6 +124,10 @@ class Simulator:
         )
         self.sent_candles: dict[tuple[str, str, str, int], tuple[str, ...]] = {}
         self.sent_books: dict[tuple[str, int], tuple[list[list[str]], list[list[str]]]] = {}
+        # Coinbase: (frame time ms, sequence_num, product) -> the true top levels after the frame
+        self.sent_coinbase_books: dict[
+            tuple[int, int, str], tuple[list[list[str]], list[list[str]]]
+        ] = {}
         self.binance_clients: set[_Client] = set()
         self.coinbase_clients: set[_Client] = set()
         self._server: Server | None = None
@@ -214,16 +219,21 @@ class Simulator:
         while True:
             for item in await client.outbox.pop_all():
                 if isinstance(item, tuple):
-                    channel, events = item
+                    channel, events, *truth = item
                     if faults and self.dice.roll("gap"):
                         client.sequence += 1  # the frame is lost: the client sees a gap
                         continue
+                    stamp = self.clock()
                     envelope = {
                         "channel": channel,
-                        "timestamp": coinbase_wire.rfc3339(self.clock()),
+                        "timestamp": coinbase_wire.rfc3339(stamp),
                         "sequence_num": client.sequence,
                         "events": events,
                     }
+                    if truth:
+                        symbol, top = truth
+                        self.sent_coinbase_books[(stamp, client.sequence, symbol)] = top
+                        _limit(self.sent_coinbase_books, self.config.record_limit)
                     client.sequence += 1
                     item = orjson.dumps(envelope)
                 text = item if isinstance(item, str) else item.decode()
@@ -357,7 +367,8 @@ class Simulator:
             if market is None:
                 continue
             if channel == "level2":
-                client.outbox.push(("l2_data", [coinbase_wire.l2_snapshot(market, now)]))
+                snapshot = coinbase_wire.l2_snapshot(market, now)
+                client.outbox.push(("l2_data", [snapshot], product, self._cb_top(market)))
             elif channel == "market_trades":
                 trades = [
                     coinbase_wire.trade(market, t)
@@ -496,6 +507,10 @@ class Simulator:
         _fan_out(clients, f"{native}@trade", binance_wire.trade(market, trade, now))
         _fan_out(clients, f"{native}@aggTrade", binance_wire.agg_trade(market, trade, now))
 
+    @staticmethod
+    def _cb_top(market: Market) -> tuple[list[list[str]], list[list[str]]]:
+        return coinbase_wire.book_top(market, COINBASE_TRUTH_DEPTH)
+
     def _coinbase_event(self, market: Market, changes: list[Any], trade: Trade | None, now: int,
                         clients: set[_Client]) -> None:  # fmt: skip
         if trade is not None:
@@ -503,7 +518,8 @@ class Simulator:
         for client in clients:
             channels = client.channels or {}
             if market.symbol in channels.get("level2", ()) and changes:
-                client.outbox.push(("l2_data", [coinbase_wire.l2_update(market, changes, now)]))
+                update = coinbase_wire.l2_update(market, changes, now)
+                client.outbox.push(("l2_data", [update], market.symbol, self._cb_top(market)))
             if trade is not None and market.symbol in channels.get("market_trades", ()):
                 event = {"type": "update", "trades": [coinbase_wire.trade(market, trade)]}
                 client.outbox.push(("market_trades", [event]))

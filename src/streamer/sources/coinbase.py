@@ -55,6 +55,7 @@ PRODUCT_CHANNELS = ("ticker", "candles", "level2", "market_trades")
 CANDLE_INTERVAL = "5m"
 CANDLE_MS = 5 * 60 * 1000  # Advanced Trade candles are five-minute buckets only
 CLOSE_SETTLE_SECONDS = 1.0  # wait after a candle closes before asking REST for it
+RESYNC_MIN_SECONDS = 1.0  # at most one level2 resubscribe (two messages) per second
 TRADE_MEMORY = 4096  # trade ids remembered per product; the replayed snapshot is far smaller
 L2_PRODUCTS_PER_CONNECTION = 16  # undocumented cap: 32 products fail with "too many L2 streams"
 _TAKER_SIDE = {"BUY": "sell", "SELL": "buy"}  # the venue sends the maker's side
@@ -252,13 +253,15 @@ class CoinbaseDecoder:
             if msg.get("type") == "error":
                 return [self._venue_error(msg, raw, received_at)]
             raise FrameError("frame has no channel")
-        self._check_sequence(msg["sequence_num"])
+        if not self._check_sequence(msg["sequence_num"]):
+            return []
         handler = self._channels.get(channel)
         if handler is None:
             raise FrameError(f"unknown channel {channel!r}"[:200])
         return handler(msg, received_at)
 
-    def _check_sequence(self, sequence: object) -> None:
+    def _check_sequence(self, sequence: object) -> bool:
+        """False for a frame to skip (a sequence number already seen)."""
         if type(sequence) is not int:
             raise FrameError(f"field 'sequence_num' is not an integer: {sequence!r}"[:200])
         last = self._last_sequence
@@ -273,9 +276,13 @@ class CoinbaseDecoder:
             )  # fmt: skip
             self.lose_sync("sequence gap")
         else:
+            # A repeat or a latecomer: its content is already applied (or was lost to the gap
+            # that started a resync), so applying it now could only move the book backwards.
             extra = self.stats.extra
             extra["sequence_regressions"] = extra.get("sequence_regressions", 0) + 1
-            log.warning("coinbase.sequence_regress last=%d got=%d", last, sequence)
+            log.warning("coinbase.sequence_regress last=%d got=%d (skipped)", last, sequence)
+            return False
+        return True
 
     def _venue_error(self, msg: _Event, raw: str | bytes, received_at: Millis) -> Item:
         text = str(msg.get("message", ""))
@@ -495,6 +502,8 @@ class CoinbaseSource:
 
         current: ClientConnection | None = None
         resubscribe = resubscribe_level2(self.settings.symbols)
+        loop = asyncio.get_running_loop()
+        last_resync = 0.0
 
         async def on_connect_(ws: ClientConnection) -> None:
             nonlocal current
@@ -506,6 +515,7 @@ class CoinbaseSource:
                     self._backfill_later(gap, emit)
 
         async def on_frame(raw: str | bytes, received_at: Millis) -> None:
+            nonlocal last_resync
             items = decoder.decode(raw, received_at)
             stats.count(items, received_at)
             if items:
@@ -513,9 +523,12 @@ class CoinbaseSource:
                 if items:
                     await emit(items)
             if decoder.resync_requested and current is not None:
-                decoder.resync_requested = False
-                for message in resubscribe:  # two control messages: fresh snapshots follow
-                    await current.send(message)
+                now = loop.time()
+                if now - last_resync >= RESYNC_MIN_SECONDS:  # a gap storm stays under the limit
+                    last_resync = now
+                    decoder.resync_requested = False
+                    for message in resubscribe:  # two control messages; fresh snapshots follow
+                        await current.send(message)
 
         try:
             async with asyncio.TaskGroup() as group:
