@@ -74,7 +74,7 @@ async def test_feeds_heal_themselves_under_faults(tmp_path: Path) -> None:
 
     config = SimulatorConfig(port=0, rate=300, binance_symbols=SYMBOLS["binance"],
                              coinbase_symbols=SYMBOLS["coinbase"], coingecko_coins=(),
-                             seed=12, faults=FAULTS)  # fmt: skip
+                             seed=12, faults=FAULTS, coinbase_truth=True)  # fmt: skip
     async with Simulator(config, clock=fast_clock) as sim:
         env = sim.environment()
         env.update(

@@ -55,6 +55,7 @@ class SimulatorConfig:
     subscribe_timeout: float = 5.0  # Coinbase closes connections that never subscribe
     record_limit: int = 200_000  # sent trades/candles/books remembered for tests
     faults: FaultPlan = NO_FAULTS  # faults injected on purpose (see faults.py)
+    coinbase_truth: bool = False  # remember the true Coinbase book after every level2 frame
 
 
 class Outbox:
@@ -368,7 +369,10 @@ class Simulator:
                 continue
             if channel == "level2":
                 snapshot = coinbase_wire.l2_snapshot(market, now)
-                client.outbox.push(("l2_data", [snapshot], product, self._cb_top(market)))
+                if self.config.coinbase_truth:
+                    client.outbox.push(("l2_data", [snapshot], product, self._cb_top(market)))
+                else:
+                    client.outbox.push(("l2_data", [snapshot]))
             elif channel == "market_trades":
                 trades = [
                     coinbase_wire.trade(market, t)
@@ -519,7 +523,10 @@ class Simulator:
             channels = client.channels or {}
             if market.symbol in channels.get("level2", ()) and changes:
                 update = coinbase_wire.l2_update(market, changes, now)
-                client.outbox.push(("l2_data", [update], market.symbol, self._cb_top(market)))
+                if self.config.coinbase_truth:
+                    client.outbox.push(("l2_data", [update], market.symbol, self._cb_top(market)))
+                else:
+                    client.outbox.push(("l2_data", [update]))
             if trade is not None and market.symbol in channels.get("market_trades", ()):
                 event = {"type": "update", "trades": [coinbase_wire.trade(market, trade)]}
                 client.outbox.push(("market_trades", [event]))
