@@ -248,6 +248,8 @@ async def test_binance_rotation_overlaps_so_no_trade_is_missed_or_doubled(tmp_pa
                 await asyncio.sleep(0.1)
         stop.set()
         stats = await pipeline
+        sessions = [t for t in asyncio.all_tasks() if "_session" in repr(t.get_coro())]
+        assert not sessions, "a WebSocket session outlived its source"
     assert stats.failed_sources == {}
     names, result = query.run(lake, "SELECT symbol, trade_id FROM crypto_trades")
     trades = [dict(zip(names, row, strict=True)) for row in result]

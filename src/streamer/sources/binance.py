@@ -391,10 +391,29 @@ class BinanceSource:
         de-duplicated by `record_id`, so nothing is missed and nothing is doubled.
         """
         loop = asyncio.get_running_loop()
+        sessions: set[asyncio.Task[None]] = set()
+        try:
+            await self._rotate(index, url, emit, loop, sessions)
+        finally:
+            running = list(sessions)
+            for task in running:  # the source is stopping: no session may outlive it
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+
+    async def _rotate(
+        self,
+        index: int,
+        url: str,
+        emit: Emit,
+        loop: asyncio.AbstractEventLoop,
+        sessions: set[asyncio.Task[None]],
+    ) -> None:
         old: asyncio.Task[None] | None = None
         while True:
             ready = asyncio.Event()
             new = asyncio.create_task(self._session(index, url, emit, ready))
+            sessions.add(new)
+            new.add_done_callback(sessions.discard)
             if old is not None:
                 self._dedupe_until = float("inf")
                 try:
