@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.server import ServerConnection
 
@@ -258,3 +260,24 @@ async def test_binance_rotation_overlaps_so_no_trade_is_missed_or_doubled(tmp_pa
         assert len(ids) > 50
         assert len(ids) == len(set(ids)), f"{symbol}: a trade was stored twice"
         assert ids == list(range(ids[0], ids[-1] + 1)), f"{symbol}: trades missed in a rotation"
+
+
+@given(st.lists(st.integers(min_value=0, max_value=60), min_size=1, max_size=80))
+def test_ledger_publishes_each_open_time_once_and_reports_every_hole(
+    minutes: list[int],
+) -> None:
+    ledger = CandleLedger(MINUTE)
+    published: list[int] = []
+    gaps: list[Gap] = []
+    for m in minutes:
+        fresh, gap = ledger.admit("X-Y", m * MINUTE)
+        if fresh:
+            published.append(m)
+        if gap is not None:
+            gaps.append(gap)
+    assert sorted(published) == sorted(set(minutes))  # each open time exactly once
+    # Every hole between the first candle seen and the newest was reported by some gap
+    # (history before the first candle is out of scope: the ledger starts there).
+    holes = set(range(minutes[0], max(minutes) + 1)) - set(minutes)
+    covered = {t // MINUTE for g in gaps for t in range(g.start, g.end + 1, MINUTE)}
+    assert holes <= covered
