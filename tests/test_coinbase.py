@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 import pytest
 from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from streamer.errors import SourceError
@@ -627,3 +628,36 @@ async def test_a_refused_connection_ends_run_with_a_plain_source_error() -> None
         with pytest.raises(SourceError, match="HTTP 403"):
             async with asyncio.timeout(10):
                 await source.run(Collector().emit)
+
+
+async def test_a_product_whose_candles_go_quiet_gets_a_fresh_connection() -> None:
+    """The candles channel updates every product every second; ETH-USD going silent while
+    BTC-USD still flows is a dead subscription, and the client reconnects."""
+    connections = 0
+
+    async def handler(ws: ServerConnection) -> None:
+        nonlocal connections
+        connections += 1
+        first = connections == 1
+        await receive_subscriptions(ws)
+        n = 0
+        with contextlib.suppress(ConnectionClosed):
+            while True:  # BTC-USD never stops: the connection itself is never silent
+                await ws.send(candle_frame(2 * n, "1688998200", "1", product="BTC-USD"))
+                if not first or n < 5:  # on the first connection ETH-USD stops after 5
+                    await ws.send(candle_frame(2 * n + 1, "1688998200", "1", product="ETH-USD"))
+                else:
+                    await ws.send(frame("heartbeats", 2 * n + 1, []))
+                n += 1
+                await asyncio.sleep(0.05)
+
+    async with venue(handler) as url:
+        settings = CoinbaseSettings(symbols=("BTC-USD", "ETH-USD"), ws_url=url, stale_seconds=1.0)
+        source = CoinbaseSource(settings)
+        collector = Collector()
+        async with running(source, collector):
+            async with asyncio.timeout(15):
+                while source.stats.connects < 2:
+                    await asyncio.sleep(0.05)
+    assert source.stats.stalls >= 1 and connections >= 2
+    assert source.stats.rejects == 0

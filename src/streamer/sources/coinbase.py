@@ -158,6 +158,8 @@ class CoinbaseDecoder:
         self._last_sequence: int | None = None
         self.resync_requested = False
         """Set when the books were dropped; the shell resubscribes level2 and clears it."""
+        self.candle_products: set[str] = set()
+        """Products with a `candles` update since the shell last looked (its watchdog)."""
         self._channels: dict[str, Callable[[_Event, Millis], list[Item]]] = {
             "l2_data": self._level2,
             "market_trades": self._trades,
@@ -419,6 +421,7 @@ class CoinbaseDecoder:
         for event in msg["events"]:
             for c in event["candles"]:
                 symbol, product = self._product(c["product_id"])
+                self.candle_products.add(symbol)
                 open_time = Millis(_start_seconds(c["start"]) * 1000)
                 candle = Candle(
                     exchange=EXCHANGE,
@@ -503,11 +506,17 @@ class CoinbaseSource:
         current: ClientConnection | None = None
         resubscribe = resubscribe_level2(self.settings.symbols)
         loop = asyncio.get_running_loop()
-        last_resync = 0.0
+        last_resync = opened = checked = 0.0
+        # The candles channel updates every product every second: a product that goes quiet
+        # while the connection still delivers is a dead subscription.
+        seen: dict[str, float] = {}
+        stale = self.settings.stale_seconds
 
         async def on_connect_(ws: ClientConnection) -> None:
-            nonlocal current
+            nonlocal current, opened, checked
             current = ws
+            opened = checked = loop.time()
+            seen.clear()
             await on_connect(ws)
             for symbol in self.settings.symbols:
                 gap = self.ledger.missing_after(symbol, self._clock())
@@ -515,8 +524,13 @@ class CoinbaseSource:
                     self._backfill_later(gap, emit)
 
         async def on_frame(raw: str | bytes, received_at: Millis) -> None:
-            nonlocal last_resync
+            nonlocal last_resync, checked
             items = decoder.decode(raw, received_at)
+            now = loop.time()
+            if decoder.candle_products:
+                for product in decoder.candle_products:
+                    seen[product] = now
+                decoder.candle_products.clear()
             stats.count(items, received_at)
             if items:
                 items = self._admit(items, emit)
@@ -529,6 +543,14 @@ class CoinbaseSource:
                     decoder.resync_requested = False
                     for message in resubscribe:  # two control messages; fresh snapshots follow
                         await current.send(message)
+            if now - checked >= 1.0 and current is not None:
+                checked = now
+                silent = [p for p in self.settings.symbols if now - seen.get(p, opened) > stale]
+                if silent:
+                    stats.stalls += 1
+                    log.warning("coinbase.product_stale products=%s (reconnecting)",
+                                ",".join(silent[:5]))  # fmt: skip
+                    await current.close(1000, "stale subscription")
 
         try:
             async with asyncio.TaskGroup() as group:
