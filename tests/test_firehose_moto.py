@@ -23,7 +23,7 @@ from moto.server import ThreadedMotoServer
 
 from streamer.packing import MAX_BATCH_BYTES, MAX_RECORD_BYTES
 from streamer.pipeline import run_pipeline
-from streamer.provision import provision, stream_prefix
+from streamer.provision import provision
 from streamer.records import Millis
 from streamer.schema import DATASETS, REJECTS, Dataset
 from streamer.service import build_sources
@@ -156,7 +156,7 @@ async def test_rows_read_back_from_s3_equal_the_rows_produced(
     assert counters["RowsSpooled"] == counters["RowsRejected"] == 0
     calls = 0
     for dataset in (*DATASETS.values(), REJECTS):
-        prefix = stream_prefix(dataset)
+        prefix = dataset.prefix_template
         stored = [(k, b) for k, b in objects(s3, prefix) if f"/e2e-{dataset.name}-" in k]
         calls += len(stored)
         got = [line for _, body in stored for line in body.splitlines(keepends=True)]
@@ -204,7 +204,7 @@ async def test_a_call_of_exactly_4_mib_is_one_object_and_one_byte_more_two(
     sink = await put_rows(prefix, tmp_path, lines)
     stored = [
         body
-        for key, body in objects(s3, stream_prefix(DATASETS["trades"]))
+        for key, body in objects(s3, DATASETS["trades"].prefix_template)
         if f"/{prefix}-trades-" in key
     ]
     assert len(stored) == 1 + extra
@@ -219,9 +219,9 @@ async def test_a_row_of_the_maximum_size_is_delivered_and_one_byte_more_is_rejec
     provision(s3, firehose, BUCKET, "big")
     exact, over = sized("exact", MAX_RECORD_BYTES), sized("over", MAX_RECORD_BYTES + 1)
     sink = await put_rows("big", tmp_path, [exact, over])
-    trades = [b for k, b in objects(s3, stream_prefix(DATASETS["trades"])) if "/big-trades-" in k]
+    trades = [b for k, b in objects(s3, DATASETS["trades"].prefix_template) if "/big-trades-" in k]
     assert trades == [exact]
-    rejects = [b for k, b in objects(s3, stream_prefix(REJECTS)) if "/big-rejects-" in k]
+    rejects = [b for k, b in objects(s3, REJECTS.prefix_template) if "/big-rejects-" in k]
     (reject,) = [orjson.loads(line) for body in rejects for line in body.splitlines()]
     assert reject["source"] == "firehose:trades"
     assert f"row of {MAX_RECORD_BYTES + 1} bytes" in reject["reason"]

@@ -14,16 +14,11 @@ from typing import Any
 from streamer.schema import DATASETS, ERROR_PREFIX_TEMPLATE, REJECTS, Dataset
 
 
-def stream_prefix(dataset: Dataset) -> str:
-    """The S3 prefix Firehose renders for `dataset` (its `!{timestamp:...}` left in)."""
-    return dataset.prefix_template
-
-
 def destination(dataset: Dataset, bucket: str, role_arn: str) -> dict[str, Any]:
     return {
         "RoleARN": role_arn,
         "BucketARN": f"arn:aws:s3:::{bucket}",
-        "Prefix": stream_prefix(dataset),
+        "Prefix": dataset.prefix_template,
         "ErrorOutputPrefix": ERROR_PREFIX_TEMPLATE,
         "CompressionFormat": "GZIP",
         "BufferingHints": {"IntervalInSeconds": 0, "SizeInMBs": 5},
@@ -34,7 +29,7 @@ def provision(
     s3: Any,
     firehose: Any,
     bucket: str,
-    stream_prefix_: str = "crypto",
+    prefix: str = "crypto",
     role_arn: str = "arn:aws:iam::000000000000:role/streamer-firehose",
 ) -> list[str]:
     """Create the bucket and every stream that does not exist yet; returns the stream names."""
@@ -44,7 +39,7 @@ def provision(
     have = set(firehose.list_delivery_streams(Limit=100).get("DeliveryStreamNames", []))
     names = []
     for dataset in (*DATASETS.values(), REJECTS):
-        name = f"{stream_prefix_}-{dataset.name}"
+        name = f"{prefix}-{dataset.name}"
         names.append(name)
         if name in have:
             continue
@@ -56,7 +51,7 @@ def provision(
     return names
 
 
-def provision_from_environment(bucket: str, stream_prefix_: str, wait_seconds: float) -> list[str]:
+def provision_from_environment(bucket: str, prefix: str, wait_seconds: float) -> list[str]:
     """`streamer provision`: boto3 clients from the standard AWS environment (`AWS_ENDPOINT_URL`
     pointing at the emulator), retried until the emulator answers or `wait_seconds` pass."""
     from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
@@ -67,7 +62,7 @@ def provision_from_environment(bucket: str, stream_prefix_: str, wait_seconds: f
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
-            return provision(aws.client("s3"), aws.client("firehose"), bucket, stream_prefix_)
+            return provision(aws.client("s3"), aws.client("firehose"), bucket, prefix)
         except (ClientError, ConnectionError, HTTPClientError):
             if time.monotonic() >= deadline:
                 raise

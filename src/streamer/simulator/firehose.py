@@ -34,10 +34,9 @@ from typing import Any
 
 import orjson
 
+from streamer.packing import MAX_BATCH_BYTES, MAX_BATCH_RECORDS, MAX_RECORD_BYTES
+
 TARGET = "Firehose_20150804."
-MAX_RECORDS = 500
-MAX_RECORD_BYTES = 1_024_000
-MAX_CALL_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -178,15 +177,15 @@ def _error(kind: str, message: str) -> dict[str, Any]:
 
 
 def _over_limits(blobs: list[bytes]) -> str:
-    if not 1 <= len(blobs) <= MAX_RECORDS:
-        return f"{len(blobs)} records; a call carries 1 to {MAX_RECORDS}"
+    if not 1 <= len(blobs) <= MAX_BATCH_RECORDS:
+        return f"{len(blobs)} records; a call carries 1 to {MAX_BATCH_RECORDS}"
     total = 0
     for blob in blobs:
         if len(blob) > MAX_RECORD_BYTES:
             return f"a record of {len(blob)} bytes; at most {MAX_RECORD_BYTES}"
         total += len(blob)
-    if total > MAX_CALL_BYTES:
-        return f"{total} bytes in one call; at most {MAX_CALL_BYTES}"
+    if total > MAX_BATCH_BYTES:
+        return f"{total} bytes in one call; at most {MAX_BATCH_BYTES}"
     return ""
 
 

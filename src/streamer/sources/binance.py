@@ -39,6 +39,7 @@ from streamer.ids import record_id
 from streamer.numbers import dec, decimals
 from streamer.records import BookSnapshot, Candle, Item, Levels, Millis, Reject, Ticker, Trade
 from streamer.settings import BinanceSettings
+from streamer.sources.backfill import Backfiller
 from streamer.sources.base import Clock, Emit, FeedStats, guarded, reject
 from streamer.sources.binance_rest import BinanceRest
 from streamer.sources.candles import INTERVAL_MS, CandleLedger, Gap, RecentIds
@@ -308,37 +309,39 @@ class BinanceSource:
         interval_ms = INTERVAL_MS.get(settings.kline_interval)
         self.ledger = CandleLedger(interval_ms) if interval_ms else None
         self.rest = BinanceRest(settings.rest_url, clock=clock, sleep=sleep)
-        self._backfill_locks: dict[str, asyncio.Lock] = {}
-        self._group: asyncio.TaskGroup | None = None
-        self.backfills_pending = 0
+        self.backfill = (
+            Backfiller(EXCHANGE, self.ledger, self.stats, self._fetch) if self.ledger else None
+        )
         self._recent = RecentIds()
         self._dedupe_until = 0.0  # loop time; rows are de-duplicated while sessions overlap
 
     async def run(self, emit: Emit) -> None:
         try:
             async with asyncio.TaskGroup() as group:
-                self._group = group
+                if self.backfill is not None:
+                    self.backfill.group = group
                 for index, url in enumerate(self.urls):
                     group.create_task(self._connection(index, url, emit))
         except* SourceError as group_error:
             raise group_error.exceptions[0] from None
         finally:
-            self._group = None
+            if self.backfill is not None:
+                self.backfill.group = None
             await self.rest.aclose()
 
     # -- candles without holes ----------------------------------------------------------
 
     def _admit(self, items: list[Item], emit: Emit) -> list[Item]:
         """Drop closed candles already published; a jump in open times starts a backfill."""
-        ledger = self.ledger
-        if ledger is None:
+        ledger, backfill = self.ledger, self.backfill
+        if ledger is None or backfill is None:
             return items
         out: list[Item] = []
         for item in items:
             if type(item) is Candle and item.is_closed:
                 fresh, gap = ledger.admit(item.symbol, item.open_time)
                 if gap is not None:
-                    self._backfill_later(gap, emit)
+                    backfill.later(gap, emit)
                 if not fresh:
                     self.stats.extra["duplicate_candles"] = (
                         self.stats.extra.get("duplicate_candles", 0) + 1
@@ -347,39 +350,14 @@ class BinanceSource:
             out.append(item)
         return out
 
-    def _backfill_later(self, gap: Gap, emit: Emit) -> None:
-        if self._group is not None:
-            self.backfills_pending += 1
-            self._group.create_task(self._backfill(gap, emit))
+    @property
+    def backfills_pending(self) -> int:
+        return self.backfill.pending if self.backfill is not None else 0
 
-    async def _backfill(self, gap: Gap, emit: Emit) -> None:
-        try:
-            await self._fill(gap, emit)
-        finally:
-            self.backfills_pending -= 1
-
-    async def _fill(self, gap: Gap, emit: Emit) -> None:
-        """Fetch the closed candles of `gap` from REST and publish those still missing."""
-        assert self.ledger is not None
-        lock = self._backfill_locks.setdefault(gap.symbol, asyncio.Lock())
-        async with lock:
-            interval = self.settings.kline_interval
-            native = native_symbol(gap.symbol)
-            items = await self.rest.klines(gap.symbol, native, interval, gap.start, gap.end)
-            publish: list[Item] = []
-            for item in items:
-                if type(item) is Candle:
-                    fresh, _ = self.ledger.admit(item.symbol, item.open_time)
-                    if not fresh:
-                        continue
-                    self.stats.backfilled += 1
-                publish.append(item)
-            log.info(
-                "binance.backfill symbol=%s from=%d to=%d fetched=%d published=%d",
-                gap.symbol, gap.start, gap.end, len(items), len(publish),
-            )  # fmt: skip
-            if publish:
-                await emit(publish)
+    async def _fetch(self, gap: Gap) -> list[Item]:
+        interval = self.settings.kline_interval
+        native = native_symbol(gap.symbol)
+        return await self.rest.klines(gap.symbol, native, interval, gap.start, gap.end)
 
     # -- connections ----------------------------------------------------------------------
 
@@ -454,11 +432,11 @@ class BinanceSource:
             opened = checked = loop.time()
             seen.clear()
             log.info("binance.streaming connection=%d of=%d", index, len(self.urls))
-            if self.ledger is not None:
+            if self.ledger is not None and self.backfill is not None:
                 for symbol in self.settings.symbols:
                     gap = self.ledger.missing_after(symbol, self._clock())
                     if gap is not None:
-                        self._backfill_later(gap, emit)
+                        self.backfill.later(gap, emit)
 
         async def on_frame(raw: str | bytes, received_at: Millis) -> None:
             nonlocal checked

@@ -42,9 +42,10 @@ from streamer.ids import record_id
 from streamer.numbers import dec, decimals, opt_dec
 from streamer.records import BookSnapshot, Candle, Item, Level, Millis, Ticker, Trade
 from streamer.settings import CoinbaseSettings
+from streamer.sources.backfill import Backfiller
 from streamer.sources.base import Clock, Emit, FeedStats, guarded, reject
 from streamer.sources.candles import CandleLedger, Gap
-from streamer.sources.coinbase_rest import CoinbaseRest
+from streamer.sources.coinbase_rest import CANDLE_MS, INTERVAL, CoinbaseRest, wire_candle
 from streamer.sources.wsconnect import run_websocket
 from streamer.timefmt import now_millis, parse_rfc3339
 
@@ -52,8 +53,6 @@ log = logging.getLogger(__name__)
 
 EXCHANGE = "coinbase"
 PRODUCT_CHANNELS = ("ticker", "candles", "level2", "market_trades")
-CANDLE_INTERVAL = "5m"
-CANDLE_MS = 5 * 60 * 1000  # Advanced Trade candles are five-minute buckets only
 CLOSE_SETTLE_SECONDS = 1.0  # wait after a candle closes before asking REST for it
 RESYNC_MIN_SECONDS = 1.0  # at most one level2 resubscribe (two messages) per second
 TRADE_MEMORY = 4096  # trade ids remembered per product; the replayed snapshot is far smaller
@@ -129,14 +128,6 @@ def _levels(prices: list[str], sizes: list[str]) -> list[Level]:
     if valid_sizes and min(valid_sizes).startswith("-"):
         raise FrameError("field 'new_quantity' is negative")
     return list(zip(valid_prices, valid_sizes, strict=True))
-
-
-def _start_seconds(value: object) -> int:
-    if type(value) is str and value.isascii() and value.isdigit():
-        return int(value)
-    if type(value) is int and value >= 0:
-        return value
-    raise FrameError(f"field 'start' is not UNIX seconds: {value!r}"[:200])
 
 
 def _trade_id(value: object) -> str:
@@ -422,28 +413,7 @@ class CoinbaseDecoder:
             for c in event["candles"]:
                 symbol, product = self._product(c["product_id"])
                 self.candle_products.add(symbol)
-                open_time = Millis(_start_seconds(c["start"]) * 1000)
-                candle = Candle(
-                    exchange=EXCHANGE,
-                    symbol=symbol,
-                    event_time=event_time,
-                    received_at=received_at,
-                    interval=CANDLE_INTERVAL,
-                    open_time=open_time,
-                    close_time=Millis(open_time + CANDLE_MS - 1),
-                    open=dec(c["open"], "open"),
-                    high=dec(c["high"], "high"),
-                    low=dec(c["low"], "low"),
-                    close=dec(c["close"], "close"),
-                    volume=dec(c["volume"], "volume"),
-                    quote_volume=None,
-                    trade_count=None,
-                    is_closed=False,
-                    origin="ws",
-                    record_id=record_id(
-                        EXCHANGE, symbol, "ohlcv", CANDLE_INTERVAL, open_time, event_time
-                    ),
-                )
+                candle = wire_candle(c, symbol, event_time, received_at, closed=False, origin="ws")
                 parsed.append((product, candle))
         rows: list[Item] = []
         for product, candle in parsed:
@@ -461,7 +431,7 @@ class CoinbaseDecoder:
 
 def _closed(candle: Candle) -> Candle:
     """The last update of a candle, marked final (a later `start` arrived)."""
-    rid = record_id(EXCHANGE, candle.symbol, "ohlcv", CANDLE_INTERVAL, candle.open_time)
+    rid = record_id(EXCHANGE, candle.symbol, "ohlcv", INTERVAL, candle.open_time)
     return candle._replace(is_closed=True, record_id=rid)
 
 
@@ -485,9 +455,7 @@ class CoinbaseSource:
         self._subscribe = subscribe_messages(settings.symbols)
         self.ledger = CandleLedger(CANDLE_MS)
         self.rest = CoinbaseRest(settings.rest_url, clock=clock, sleep=sleep)
-        self.backfills_pending = 0
-        self._backfill_locks: dict[str, asyncio.Lock] = {}
-        self._group: asyncio.TaskGroup | None = None
+        self.backfill = Backfiller(EXCHANGE, self.ledger, self.stats, self._fetch_closed)
         if len(settings.symbols) > L2_PRODUCTS_PER_CONNECTION:
             log.warning(
                 "coinbase.too_many_l2_products products=%d safe=%d",
@@ -521,7 +489,7 @@ class CoinbaseSource:
             for symbol in self.settings.symbols:
                 gap = self.ledger.missing_after(symbol, self._clock())
                 if gap is not None:
-                    self._backfill_later(gap, emit)
+                    self.backfill.later(gap, emit)
 
         async def on_frame(raw: str | bytes, received_at: Millis) -> None:
             nonlocal last_resync, checked
@@ -554,7 +522,7 @@ class CoinbaseSource:
 
         try:
             async with asyncio.TaskGroup() as group:
-                self._group = group
+                self.backfill.group = group
                 group.create_task(self._publish_books(emit))
                 await run_websocket(
                     self.settings.ws_url,
@@ -570,7 +538,7 @@ class CoinbaseSource:
         except* SourceError as group_error:
             raise group_error.exceptions[0] from None
         finally:
-            self._group = None
+            self.backfill.group = None
             await self.rest.aclose()
 
     def _admit(self, items: list[Item], emit: Emit) -> list[Item]:
@@ -587,41 +555,21 @@ class CoinbaseSource:
                 newest = self.ledger.newest.get(item.symbol)
                 if newest is None or item.open_time > newest:
                     start = item.open_time if newest is None else newest + CANDLE_MS
-                    self._backfill_later(Gap(item.symbol, start, item.open_time), emit)
+                    self.backfill.later(Gap(item.symbol, start, item.open_time), emit)
                 continue
             out.append(item)
         return out
 
-    def _backfill_later(self, gap: Gap, emit: Emit) -> None:
-        if self._group is not None:
-            self.backfills_pending += 1
-            self._group.create_task(self._backfill(gap, emit))
+    @property
+    def backfills_pending(self) -> int:
+        return self.backfill.pending
 
-    async def _backfill(self, gap: Gap, emit: Emit) -> None:
-        try:
-            lock = self._backfill_locks.setdefault(gap.symbol, asyncio.Lock())
-            async with lock:
-                newest = self.ledger.newest.get(gap.symbol)
-                if newest is not None and newest >= gap.end:
-                    return  # an earlier fetch already published these
-                await self._sleep(CLOSE_SETTLE_SECONDS)  # let the venue finalize the candle
-                items = await self.rest.candles(gap.symbol, gap.start, gap.end)
-                publish: list[Item] = []
-                for item in items:
-                    if type(item) is Candle:
-                        fresh, _ = self.ledger.admit(item.symbol, item.open_time)
-                        if not fresh:
-                            continue
-                        self.stats.backfilled += 1
-                    publish.append(item)
-                log.info(
-                    "coinbase.backfill symbol=%s from=%d to=%d fetched=%d published=%d",
-                    gap.symbol, gap.start, gap.end, len(items), len(publish),
-                )  # fmt: skip
-                if publish:
-                    await emit(publish)
-        finally:
-            self.backfills_pending -= 1
+    async def _fetch_closed(self, gap: Gap) -> list[Item]:
+        newest = self.ledger.newest.get(gap.symbol)
+        if newest is not None and newest >= gap.end:
+            return []  # an earlier fetch already published these
+        await self._sleep(CLOSE_SETTLE_SECONDS)  # let the venue finalize the candle
+        return await self.rest.candles(gap.symbol, gap.start, gap.end)
 
     async def _publish_books(self, emit: Emit) -> None:
         interval = self.settings.book_interval

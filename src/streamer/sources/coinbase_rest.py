@@ -23,9 +23,51 @@ from streamer.sources.rest import RestClient
 from streamer.sources.wsconnect import Sleep
 
 EXCHANGE = "coinbase"
-INTERVAL = "5m"
+INTERVAL = "5m"  # Advanced Trade candles are five-minute buckets only
 CANDLE_MS = 300_000
 PAGE = 300
+
+
+def start_seconds(value: object) -> int:
+    """A candle's `start`: UNIX seconds as a digit string (or an integer)."""
+    if type(value) is str and value.isascii() and value.isdigit():
+        return int(value)
+    if type(value) is int and value >= 0:
+        return value
+    raise FrameError(f"field 'start' is not UNIX seconds: {value!r}"[:200])
+
+
+def wire_candle(
+    c: dict[str, object], symbol: str, event_time: Millis, received_at: Millis, *,
+    closed: bool, origin: str,
+) -> Candle:  # fmt: skip
+    """One candle object as both the `candles` channel and REST write it. A closed candle's
+    `record_id` leaves the event time out, so every copy of it shares one id."""
+    open_time = Millis(start_seconds(c["start"]) * 1000)
+    rid = (
+        record_id(EXCHANGE, symbol, "ohlcv", INTERVAL, open_time)
+        if closed
+        else record_id(EXCHANGE, symbol, "ohlcv", INTERVAL, open_time, event_time)
+    )
+    return Candle(
+        exchange=EXCHANGE,
+        symbol=symbol,
+        event_time=event_time,
+        received_at=received_at,
+        interval=INTERVAL,
+        open_time=open_time,
+        close_time=Millis(open_time + CANDLE_MS - 1),
+        open=dec(c["open"], "open"),
+        high=dec(c["high"], "high"),
+        low=dec(c["low"], "low"),
+        close=dec(c["close"], "close"),
+        volume=dec(c["volume"], "volume"),
+        quote_volume=None,
+        trade_count=None,
+        is_closed=closed,
+        origin=origin,
+        record_id=rid,
+    )
 
 
 def parse_candles(body: str | bytes, symbol: str, received_at: Millis, now: Millis) -> list[Item]:
@@ -39,33 +81,10 @@ def parse_candles(body: str | bytes, symbol: str, received_at: Millis, now: Mill
         for c in msg["candles"]:
             if type(c) is not dict:
                 raise FrameError(f"candle is not an object: {c!r}"[:200])
-            start = c["start"]
-            if type(start) is not str or not start.isdigit():
-                raise FrameError(f"field 'start' is not UNIX seconds: {start!r}"[:200])
-            open_time = Millis(int(start) * 1000)
-            if open_time + CANDLE_MS > now:
+            end = Millis(start_seconds(c["start"]) * 1000 + CANDLE_MS - 1)
+            if end >= now:
                 continue  # still open
-            out.append(
-                Candle(
-                    exchange=EXCHANGE,
-                    symbol=symbol,
-                    event_time=Millis(open_time + CANDLE_MS - 1),
-                    received_at=at,
-                    interval=INTERVAL,
-                    open_time=open_time,
-                    close_time=Millis(open_time + CANDLE_MS - 1),
-                    open=dec(c["open"], "open"),
-                    high=dec(c["high"], "high"),
-                    low=dec(c["low"], "low"),
-                    close=dec(c["close"], "close"),
-                    volume=dec(c["volume"], "volume"),
-                    quote_volume=None,
-                    trade_count=None,
-                    is_closed=True,
-                    origin="rest",
-                    record_id=record_id(EXCHANGE, symbol, "ohlcv", INTERVAL, open_time),
-                )
-            )
+            out.append(wire_candle(c, symbol, end, at, closed=True, origin="rest"))
         out.sort(key=lambda candle: candle.open_time)
         return list(out)
 

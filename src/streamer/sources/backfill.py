@@ -1,0 +1,56 @@
+"""The shell around `CandleLedger` both exchanges share: fill candle holes from REST.
+
+Each gap is fetched in a background task of the source's TaskGroup, one fetch at a time per
+symbol; of what comes back, only candles the ledger has not published yet are emitted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from streamer.records import Candle, Item
+from streamer.sources.base import Emit, FeedStats
+from streamer.sources.candles import CandleLedger, Gap
+
+log = logging.getLogger(__name__)
+
+Fetch = Callable[[Gap], Awaitable[list[Item]]]
+
+
+class Backfiller:
+    def __init__(self, source: str, ledger: CandleLedger, stats: FeedStats, fetch: Fetch) -> None:
+        self.source = source
+        self.ledger = ledger
+        self.stats = stats
+        self.fetch = fetch
+        self.pending = 0
+        self.group: asyncio.TaskGroup | None = None  # set while the source runs
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def later(self, gap: Gap, emit: Emit) -> None:
+        if self.group is not None:
+            self.pending += 1
+            self.group.create_task(self._fill(gap, emit))
+
+    async def _fill(self, gap: Gap, emit: Emit) -> None:
+        try:
+            async with self._locks.setdefault(gap.symbol, asyncio.Lock()):
+                items = await self.fetch(gap)
+                publish: list[Item] = []
+                for item in items:
+                    if type(item) is Candle:
+                        fresh, _ = self.ledger.admit(item.symbol, item.open_time)
+                        if not fresh:
+                            continue
+                        self.stats.backfilled += 1
+                    publish.append(item)
+                log.info(
+                    "%s.backfill symbol=%s from=%d to=%d fetched=%d published=%d",
+                    self.source, gap.symbol, gap.start, gap.end, len(items), len(publish),
+                )  # fmt: skip
+                if publish:
+                    await emit(publish)
+        finally:
+            self.pending -= 1
