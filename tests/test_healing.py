@@ -25,6 +25,7 @@ from streamer.settings import load
 from streamer.simulator import Simulator, SimulatorConfig
 from streamer.simulator.faults import FaultPlan
 from streamer.sinks.lake import LakeSink
+from streamer.sinks.null import NullSink
 from streamer.sources.base import FeedStats
 from streamer.sources.binance_rest import BinanceRest, parse_klines
 from streamer.sources.candles import CandleLedger, Gap
@@ -281,3 +282,41 @@ def test_ledger_publishes_each_open_time_once_and_reports_every_hole(
     holes = set(range(minutes[0], max(minutes) + 1)) - set(minutes)
     covered = {t // MINUTE for g in gaps for t in range(g.start, g.end + 1, MINUTE)}
     assert holes <= covered
+
+
+async def test_stopping_a_source_closes_its_connections() -> None:
+    """Cancelled mid-stream (here while handing rows to a full pipeline), a source must not
+    leave a WebSocket connection behind: websockets' iterator does not close it by itself."""
+    config = SimulatorConfig(port=0, rate=0, binance_symbols=("BTC-USDT",),
+                             coinbase_symbols=("BTC-USD",), coingecko_coins=())  # fmt: skip
+    async with Simulator(config) as sim:
+        env = sim.environment()
+        env["STREAMER_SOURCES"] = "binance,coinbase"
+        sources = build_sources(load(env))
+        stop = asyncio.Event()
+        pipeline = asyncio.create_task(
+            run_pipeline(sources, NullSink(), stop, clock=now_millis, queue_size=10)
+        )
+        async with asyncio.timeout(30):
+            while not all(s.stats.rows for s in sources):
+                await asyncio.sleep(0.05)
+        stop.set()
+        await pipeline
+        await asyncio.sleep(0.2)
+        alive = [t for t in asyncio.all_tasks() if "keepalive" in repr(t.get_coro())]
+        assert not alive, f"{len(alive)} WebSocket connection(s) outlived their source"
+
+
+async def test_a_departed_clients_full_outbox_releases_the_market() -> None:
+    from streamer.simulator.server import OUTBOX_LIMIT, Outbox
+
+    outbox = Outbox()
+    for i in range(OUTBOX_LIMIT):
+        outbox.push(i)
+    assert not outbox.space.is_set()  # a driver would wait here for the client to read
+    waiter = asyncio.create_task(outbox.space.wait())
+    outbox.close()
+    async with asyncio.timeout(1):
+        await waiter
+    outbox.push("late")
+    assert not outbox.items

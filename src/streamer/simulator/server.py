@@ -67,12 +67,21 @@ class Outbox:
         self.ready = asyncio.Event()
         self.space = asyncio.Event()
         self.space.set()
+        self.closed = False
 
     def push(self, item: Any) -> None:
+        if self.closed:
+            return
         self.items.append(item)
         self.ready.set()
         if len(self.items) >= OUTBOX_LIMIT:
             self.space.clear()
+
+    def close(self) -> None:
+        """The connection is gone: release anyone waiting for space, accept nothing more."""
+        self.closed = True
+        self.items.clear()
+        self.space.set()
 
     async def pop_all(self) -> list[Any]:
         await self.ready.wait()
@@ -211,6 +220,7 @@ class Simulator:
             self.closed_at[client.number] = asyncio.get_running_loop().time()
             self.binance_clients.discard(client)
             self.coinbase_clients.discard(client)
+            client.outbox.close()  # a driver waiting for this client's space must not hang
 
     async def _send_loop(self, client: _Client) -> None:
         loop = asyncio.get_running_loop()

@@ -468,18 +468,14 @@ class BinanceSource:
                                 index, ",".join(silent[:5]))  # fmt: skip
                     await current.close(1000, "stale stream")
 
-        try:
-            await run_websocket(
-                url,
-                source=EXCHANGE,
-                setting=SETTING,
-                on_connect=on_connect,
-                on_frame=on_frame,
-                stats=stats,
-                clock=self._clock,
-                stale_after=self.settings.stale_seconds,
-                sleep=self._sleep,
-            )
-        finally:
-            if current is not None and current.transport is not None:
-                current.transport.abort()  # a rotated-out session: no goodbye needed
+        await run_websocket(
+            url,
+            source=EXCHANGE,
+            setting=SETTING,
+            on_connect=on_connect,
+            on_frame=on_frame,
+            stats=stats,
+            clock=self._clock,
+            stale_after=self.settings.stale_seconds,
+            sleep=self._sleep,
+        )

@@ -127,6 +127,10 @@ async def run_websocket(
                 frame.code if frame else None,
                 frame.reason if frame else "",
             )
+        finally:
+            # Whatever ended the session (a stop, a cancelled task, a bug in a handler), the
+            # connection goes with it; websockets' iterator does not close it on its own.
+            await ws.close()
         if lost_at is None:
             lost_at = clock()
         short_sessions = short_sessions + 1 if clock() - opened < STABLE_SESSION_MS else 0
