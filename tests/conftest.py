@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-FIXTURES = Path(os.environ.get("STREAMER_FIXTURES", REPO.parent / "shared" / "fixtures"))
+FIXTURES = Path(os.environ.get("STREAMER_FIXTURES", REPO / "tests" / "fixtures"))
 
 
 def fixture_text(relative: str) -> str:

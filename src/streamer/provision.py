@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from streamer.schema import DATASETS, ERROR_PREFIX_TEMPLATE, REJECTS, Dataset
+from streamer.schema import DATASETS, ERROR_PREFIX_TEMPLATE, REJECTS, Dataset, stream_name
 
 
 def destination(dataset: Dataset, bucket: str, role_arn: str) -> dict[str, Any]:
@@ -39,7 +39,7 @@ def provision(
     have = set(firehose.list_delivery_streams(Limit=100).get("DeliveryStreamNames", []))
     names = []
     for dataset in (*DATASETS.values(), REJECTS):
-        name = f"{prefix}-{dataset.name}"
+        name = stream_name(prefix, dataset.name)
         names.append(name)
         if name in have:
             continue

@@ -38,6 +38,11 @@ PARTITION_KEYS: tuple[str, ...] = ("year", "month", "day", "hour")
 DECIMAL = "decimal(38,18)"
 
 
+def stream_name(prefix: str, dataset: str) -> str:
+    """The Firehose delivery stream of one dataset (`crypto-trades`); also names lake objects."""
+    return f"{prefix}-{dataset}"
+
+
 @dataclass(frozen=True, slots=True)
 class Column:
     name: str

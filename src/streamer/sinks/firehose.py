@@ -57,7 +57,7 @@ from streamer.packing import (
     take_batch,
 )
 from streamer.records import Millis, Reject
-from streamer.schema import REJECTS, Dataset
+from streamer.schema import REJECTS, Dataset, stream_name
 from streamer.settings import FirehoseSettings
 from streamer.sources.base import RAW_LIMIT
 from streamer.spool import SpoolBudget, StreamSpool, fsync_and_close, open_spools
@@ -206,7 +206,7 @@ class FirehoseSink:
         self._syncer: asyncio.Task[None] | None = None
 
     def stream_name(self, dataset: Dataset) -> str:
-        return f"{self.settings.stream_prefix}-{dataset.name}"
+        return stream_name(self.settings.stream_prefix, dataset.name)
 
     # --- Sink protocol -------------------------------------------------------------------
 

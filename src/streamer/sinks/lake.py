@@ -20,7 +20,7 @@ from pathlib import Path
 
 from streamer.partitioning import object_name, render_prefix
 from streamer.records import Millis
-from streamer.schema import Dataset
+from streamer.schema import Dataset, stream_name
 from streamer.settings import LakeSettings
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ class LakeSink:
 
     def path_for(self, dataset: Dataset, oldest: int) -> Path:
         prefix = render_prefix(dataset.prefix_template, oldest)
-        stream = f"{self.stream_prefix}-{dataset.name}"
+        stream = stream_name(self.stream_prefix, dataset.name)
         name = object_name(stream, STREAM_VERSION, oldest, str(uuid.uuid4())) + ".gz"
         return self.root / prefix / name
 

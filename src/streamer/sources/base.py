@@ -10,6 +10,7 @@ from the network to the decoder and the decoder's output to `emit`.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -59,7 +60,7 @@ class FeedStats:
     stalls: int = 0  # connections or streams silent past the watchdog limit
     backfilled: int = 0  # rows fetched from REST to fill holes
     last_frame_at: Millis | None = None
-    extra: dict[str, int] = field(default_factory=dict)
+    extra: Counter[str] = field(default_factory=Counter)
     recovery_ms: list[int] = field(default_factory=list)  # drop -> first frame again, newest 10k
 
     def recovered(self, took_ms: int) -> None:

@@ -38,12 +38,13 @@ from streamer.errors import ConfigError, FrameError, SourceError
 from streamer.ids import record_id
 from streamer.numbers import dec, decimals
 from streamer.records import BookSnapshot, Candle, Item, Levels, Millis, Reject, Ticker, Trade
+from streamer.retry import Sleep
 from streamer.settings import BinanceSettings
 from streamer.sources.backfill import Backfiller
 from streamer.sources.base import Clock, Emit, FeedStats, guarded, reject
 from streamer.sources.binance_rest import BinanceRest
 from streamer.sources.candles import INTERVAL_MS, CandleLedger, Gap, RecentIds
-from streamer.sources.wsconnect import Sleep, run_websocket
+from streamer.sources.wsconnect import run_websocket
 from streamer.timefmt import epoch_millis, now_millis
 
 log = logging.getLogger(__name__)
@@ -343,9 +344,7 @@ class BinanceSource:
                 if gap is not None:
                     backfill.later(gap, emit)
                 if not fresh:
-                    self.stats.extra["duplicate_candles"] = (
-                        self.stats.extra.get("duplicate_candles", 0) + 1
-                    )
+                    self.stats.extra["duplicate_candles"] += 1
                     continue
             out.append(item)
         return out
@@ -403,7 +402,7 @@ class BinanceSource:
                 old.cancel()
                 await asyncio.gather(old, return_exceptions=True)
                 self._dedupe_until = loop.time() + 5.0  # late frames of the old session
-                self.stats.extra["rotations"] = self.stats.extra.get("rotations", 0) + 1
+                self.stats.extra["rotations"] += 1
                 log.info("binance.rotated connection=%d", index)
             old = new
             done, _ = await asyncio.wait({new}, timeout=self.settings.rotate_seconds)
@@ -455,7 +454,7 @@ class BinanceSource:
                 if items:
                     await emit(items)
             elif decoder.shutdown_requested and current is not None:
-                stats.extra["server_shutdowns"] = stats.extra.get("server_shutdowns", 0) + 1
+                stats.extra["server_shutdowns"] += 1
                 log.warning("binance.server_shutdown connection=%d reconnecting", index)
                 await current.close(1000, "serverShutdown")
                 return

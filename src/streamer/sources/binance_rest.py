@@ -22,9 +22,9 @@ from streamer.errors import FrameError
 from streamer.ids import record_id
 from streamer.numbers import dec
 from streamer.records import Candle, Item, Millis
+from streamer.retry import Sleep
 from streamer.sources.base import Clock, guarded
 from streamer.sources.rest import RestClient
-from streamer.sources.wsconnect import Sleep
 from streamer.timefmt import epoch_millis
 
 log = logging.getLogger(__name__)

@@ -188,7 +188,7 @@ class CoinbaseDecoder:
             product.candle = None
         if not self.resync_requested:
             self.resync_requested = True
-            self.stats.extra["resyncs"] = self.stats.extra.get("resyncs", 0) + 1
+            self.stats.extra["resyncs"] += 1
             log.warning("coinbase.resync reason=%s", why)
 
     def decode(self, raw: str | bytes, received_at: Millis) -> list[Item]:
@@ -210,8 +210,7 @@ class CoinbaseDecoder:
             product.changed = False
             book = product.book
             if book.crossed():
-                extra = self.stats.extra
-                extra["crossed_books"] = extra.get("crossed_books", 0) + 1
+                self.stats.extra["crossed_books"] += 1
                 log.warning(
                     "coinbase.crossed_book symbol=%s bid=%s ask=%s sequence=%d",
                     symbol, book.bids.best_price(), book.asks.best_price(), product.sequence,
@@ -271,8 +270,7 @@ class CoinbaseDecoder:
         else:
             # A repeat or a latecomer: its content is already applied (or was lost to the gap
             # that started a resync), so applying it now could only move the book backwards.
-            extra = self.stats.extra
-            extra["sequence_regressions"] = extra.get("sequence_regressions", 0) + 1
+            self.stats.extra["sequence_regressions"] += 1
             log.warning("coinbase.sequence_regress last=%d got=%d (skipped)", last, sequence)
             return False
         return True
@@ -313,8 +311,7 @@ class CoinbaseDecoder:
             elif product.synced:
                 product.book.update(bids, asks)
             else:
-                extra = self.stats.extra
-                extra["unsynced_updates"] = extra.get("unsynced_updates", 0) + 1
+                self.stats.extra["unsynced_updates"] += 1
                 continue
             product.changed = True
             product.event_time = event_time
@@ -370,8 +367,7 @@ class CoinbaseDecoder:
             trade for product, trade in parsed if product.first_sight(trade.trade_id)
         ]
         if len(rows) < len(parsed):
-            extra = self.stats.extra
-            extra["duplicate_trades"] = extra.get("duplicate_trades", 0) + len(parsed) - len(rows)
+            self.stats.extra["duplicate_trades"] += len(parsed) - len(rows)
         return rows
 
     def _ticker(self, msg: _Event, received_at: Millis) -> list[Item]:

@@ -487,4 +487,4 @@ class CoinGeckoSource:
         )
 
     def _count(self, counter: str) -> None:
-        self.stats.extra[counter] = self.stats.extra.get(counter, 0) + 1
+        self.stats.extra[counter] += 1

@@ -14,7 +14,7 @@ import random
 
 import httpx
 
-from streamer.sources.wsconnect import Sleep
+from streamer.retry import Sleep
 
 log = logging.getLogger(__name__)
 

@@ -21,23 +21,16 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from streamer.errors import RestrictedLocation, SourceError
 from streamer.records import Millis
+from streamer.retry import Sleep, backoff_delay
 from streamer.sources.base import Clock, FeedStats
 
 log = logging.getLogger(__name__)
 
 OnConnect = Callable[[ClientConnection], Awaitable[None]]
 OnFrame = Callable[[str | bytes, Millis], Awaitable[None]]
-Sleep = Callable[[float], Awaitable[None]]
 
 STABLE_SESSION_MS = 30_000
 """A session that lasted this long resets the reconnect backoff."""
-BACKOFF_FIRST = 0.5
-BACKOFF_CAP = 30.0
-
-
-def backoff_delay(failures: int, rng: random.Random) -> float:
-    """Capped exponential backoff with full jitter: uniform in [0, min(cap, first * 2^n)]."""
-    return rng.uniform(0, min(BACKOFF_CAP, BACKOFF_FIRST * 2 ** min(failures, 16)))
 
 
 def _classify(source: str, setting: str) -> Callable[[Exception], Exception | None]:
