@@ -14,23 +14,12 @@ resource "aws_glue_catalog_table" "dataset" {
   description   = each.value.description
   table_type    = "EXTERNAL_TABLE"
 
-  parameters = {
+  # Projection ranges and digits come from the Python schema (schema.py PROJECTION_RANGES).
+  parameters = merge(local.schema.projection, {
     "classification"            = "json"
     "EXTERNAL"                  = "TRUE"
-    "projection.enabled"        = "true"
-    "projection.year.type"      = "integer"
-    "projection.year.range"     = "2024,2100"
-    "projection.month.type"     = "integer"
-    "projection.month.range"    = "1,12"
-    "projection.month.digits"   = "2"
-    "projection.day.type"       = "integer"
-    "projection.day.range"      = "1,31"
-    "projection.day.digits"     = "2"
-    "projection.hour.type"      = "integer"
-    "projection.hour.range"     = "0,23"
-    "projection.hour.digits"    = "2"
-    "storage.location.template" = "s3://${aws_s3_bucket.lake.bucket}/${each.value.location}year=$${year}/month=$${month}/day=$${day}/hour=$${hour}/"
-  }
+    "storage.location.template" = "s3://${aws_s3_bucket.lake.bucket}/${each.value.location}${local.schema.location_template_suffix}"
+  })
 
   dynamic "partition_keys" {
     for_each = local.schema.partition_keys

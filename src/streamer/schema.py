@@ -35,6 +35,18 @@ ERROR_PREFIX_TEMPLATE = (
     "day=!{timestamp:dd}/hour=!{timestamp:HH}/"
 )
 PARTITION_KEYS: tuple[str, ...] = ("year", "month", "day", "hour")
+# Partition projection (Athena computes the partitions, no crawler or MSCK needed): each key is an
+# integer range, zero-padded to the digits Firehose renders. Glue table parameters (Terraform,
+# via schema.json) and `athena_ddl` both come from here.
+PROJECTION_RANGES: dict[str, tuple[int, int, int]] = {
+    # key: (first, last, digits; 0 = not padded)
+    "year": (2020, 2100, 0),
+    "month": (1, 12, 2),
+    "day": (1, 31, 2),
+    "hour": (0, 23, 2),
+}
+LOCATION_TEMPLATE_SUFFIX = "".join(f"{k}=${{{k}}}/" for k in PARTITION_KEYS)
+"""Appended to a table's location to give `storage.location.template`."""
 DECIMAL = "decimal(38,18)"
 
 
@@ -143,6 +155,18 @@ DATASET_OF_TYPE: dict[type, Dataset] = {d.record_type: d for d in DATASETS.value
 DATASET_OF_TYPE[records.Reject] = REJECTS
 
 
+def projection_parameters() -> dict[str, str]:
+    """The Glue/Athena table parameters that switch on partition projection (bar the template)."""
+    params = {"projection.enabled": "true"}
+    for key in PARTITION_KEYS:
+        first, last, digits = PROJECTION_RANGES[key]
+        params[f"projection.{key}.type"] = "integer"
+        params[f"projection.{key}.range"] = f"{first},{last}"
+        if digits:
+            params[f"projection.{key}.digits"] = str(digits)
+    return params
+
+
 def glue_export() -> dict[str, Any]:
     """The schema as committed JSON (`infra/terraform/schema.json`), from which Terraform builds
     the Firehose streams and Glue tables. `python -m streamer.schema` prints it."""
@@ -150,6 +174,8 @@ def glue_export() -> dict[str, Any]:
         "database": GLUE_DATABASE,
         "partition_keys": [{"name": k, "type": "string"} for k in PARTITION_KEYS],
         "error_prefix": ERROR_PREFIX_TEMPLATE,
+        "projection": projection_parameters(),
+        "location_template_suffix": LOCATION_TEMPLATE_SUFFIX,
         "tables": {
             d.table: {
                 "dataset": d.name,
@@ -168,7 +194,9 @@ def athena_ddl(dataset: Dataset, location: str) -> str:
     cols = ",\n".join(f"  `{c.name}` {c.glue_type}" for c in dataset.columns)
     parts = ", ".join(f"`{k}` string" for k in PARTITION_KEYS)
     base = location.rstrip("/") + "/" + dataset.prefix_template.split("year=")[0]
-    template = base + "year=${year}/month=${month}/day=${day}/hour=${hour}/"
+    suffix = LOCATION_TEMPLATE_SUFFIX
+    properties = {**projection_parameters(), "storage.location.template": base + suffix}
+    props = ",\n".join(f"  '{k}' = '{v}'" for k, v in properties.items())
     return (
         f"CREATE EXTERNAL TABLE IF NOT EXISTS `{dataset.table}` (\n{cols}\n)\n"
         f"PARTITIONED BY ({parts})\n"
@@ -176,17 +204,7 @@ def athena_ddl(dataset: Dataset, location: str) -> str:
         "WITH SERDEPROPERTIES ('ignore.malformed.json' = 'true')\n"
         "STORED AS TEXTFILE\n"
         f"LOCATION '{base}'\n"
-        "TBLPROPERTIES (\n"
-        "  'projection.enabled' = 'true',\n"
-        "  'projection.year.type' = 'integer', 'projection.year.range' = '2020,2100',\n"
-        "  'projection.month.type' = 'integer', 'projection.month.range' = '1,12',"
-        " 'projection.month.digits' = '2',\n"
-        "  'projection.day.type' = 'integer', 'projection.day.range' = '1,31',"
-        " 'projection.day.digits' = '2',\n"
-        "  'projection.hour.type' = 'integer', 'projection.hour.range' = '0,23',"
-        " 'projection.hour.digits' = '2',\n"
-        f"  'storage.location.template' = '{template}'\n"
-        ")"
+        f"TBLPROPERTIES (\n{props}\n)"
     )
 
 

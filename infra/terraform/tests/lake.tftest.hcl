@@ -71,6 +71,15 @@ run "glue_tables_have_the_python_columns" {
     ])
     error_message = "tables need partition projection over year/month/day/hour and a tolerant JSON SerDe"
   }
+
+  assert {
+    condition = alltrue([
+      for name, t in aws_glue_catalog_table.dataset : alltrue([
+        for k, v in jsondecode(file("schema.json")).projection : t.parameters[k] == v
+      ])
+    ])
+    error_message = "a Glue table's projection ranges differ from the Python schema (schema.json projection)"
+  }
 }
 
 run "task_role_may_only_put_to_its_streams" {
