@@ -54,7 +54,10 @@ infra: $(CHECKOV)
 	  terraform -chdir=infra/terraform validate && \
 	  terraform -chdir=infra/terraform test; \
 	else \
-	  echo "make infra: needs ../shared/tools/terraform/tf or a terraform binary" >&2; exit 1; \
+	  echo "make infra: no Terraform found. It needs either the offline runner at" \
+	       "../shared/tools/terraform/tf (beside the checkout) or a terraform >= 1.6 binary on PATH" \
+	       "(https://developer.hashicorp.com/terraform/install), or set TF=/path/to/tf." >&2; \
+	  exit 1; \
 	fi
 	$(CHECKOV) -d infra/terraform --framework terraform --skip-download --compact --quiet
 

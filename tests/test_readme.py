@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from streamer.schema import markdown_tables
+from streamer.settings_spec import FIREHOSE, GENERAL, markdown_settings
 from tests.conftest import REPO
 
 
@@ -17,3 +18,9 @@ def test_readme_commands_are_make_targets() -> None:
         assert f"make {target}" in readme
         assert f"\n{target}:" in makefile
     assert "make test" in (REPO / ".ci" / "run").read_text()
+
+
+def test_readme_settings_tables_match_the_settings_spec() -> None:
+    readme = (REPO / "README.md").read_text()
+    for section in (GENERAL, FIREHOSE):
+        assert markdown_settings(section) in readme, f"README {section} settings table is stale"

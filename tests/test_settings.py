@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from streamer.errors import ConfigError
-from streamer.settings import load
+from streamer.settings import _Reader, load, names_read
+from streamer.settings_spec import KNOWN, SETTINGS
 
 
 def test_defaults_need_no_configuration() -> None:
@@ -105,3 +106,20 @@ def test_firehose_without_a_region_names_the_setting(monkeypatch: pytest.MonkeyP
     assert info.value.setting == "AWS_REGION"
     monkeypatch.setenv("AWS_REGION", "eu-west-1")
     assert make_client(load({}).firehose).meta.region_name == "eu-west-1"
+
+
+def test_load_reads_exactly_the_settings_in_the_spec() -> None:
+    assert names_read({}) == KNOWN
+
+
+@pytest.mark.parametrize(
+    ("variable", "default"),
+    [(v, d) for s in SETTINGS for v, d in zip(s.variables, s.defaults(), strict=False)],
+)
+def test_each_documented_default_is_the_default_load_applies(variable: str, default: str) -> None:
+    assert load({variable: default}) == load({})
+
+
+def test_a_setting_missing_from_the_spec_cannot_be_read() -> None:
+    with pytest.raises(KeyError, match="settings_spec"):
+        _Reader({}, {}).raw("undocumented_knob")

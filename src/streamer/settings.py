@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from streamer.errors import ConfigError
+from streamer.settings_spec import KNOWN
 
 SOURCES = ("binance", "coinbase", "coingecko")
 SINKS = ("lake", "firehose", "null")
@@ -131,8 +132,12 @@ class _Reader:
     def __init__(self, env: Mapping[str, str], toml: Mapping[str, Any]) -> None:
         self.env = env
         self.toml = toml
+        self.read: set[str] = set()
 
     def raw(self, name: str) -> Any:
+        if name not in KNOWN:
+            raise KeyError(f"setting {name!r} is missing from settings_spec.SETTINGS")
+        self.read.add(name)
         var = f"STREAMER_{name.upper()}"
         if var in self.env and self.env[var].strip() != "":
             return self.env[var].strip()
@@ -243,7 +248,17 @@ def load(env: Mapping[str, str] | None = None, config_file: Path | None = None) 
             ) from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError("--config", f"{config_file} is not valid TOML ({exc})", "") from None
-    r = _Reader(env, toml)
+    return _build(_Reader(env, toml))
+
+
+def names_read(env: Mapping[str, str]) -> frozenset[str]:
+    """Every setting name `load(env)` looks up (for the test that the spec is complete)."""
+    reader = _Reader(env, {})
+    _build(reader)
+    return frozenset(reader.read)
+
+
+def _build(r: _Reader) -> Settings:
     d = Settings()
 
     sources = r.items("sources", d.sources)
