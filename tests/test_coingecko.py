@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlsplit
@@ -17,15 +18,13 @@ from streamer.ids import record_id
 from streamer.jsonline import encode
 from streamer.records import Item, Market, Millis, Reject, SpotPrice
 from streamer.settings import CoinGeckoSettings
-from streamer.sources.coingecko import (
-    RETRY_AFTER_DEFAULT_SECONDS,
-    RETRY_AFTER_MAX_SECONDS,
-    CoinGeckoSource,
+from streamer.retry import BACKOFF_FIRST, backoff_delay
+from streamer.sources.coingecko import MAX_ATTEMPTS, CoinGeckoSource
+from streamer.sources.coingecko_decode import (
     auth_headers,
     decode_markets,
     decode_simple_price,
     describe_refusal,
-    retry_after_seconds,
 )
 from tests.conftest import fixture_text
 
@@ -35,6 +34,13 @@ MARKETS = fixture_text("coingecko/coins_markets_first100_DERIVED_from_250.json")
 ERROR_429 = fixture_text("coingecko/error_429_body_from_issue.json")
 HTML = "<!DOCTYPE html><html><head><title>Just a moment...</title></head><body></body></html>"
 KEY = "CG-secret-key-123"
+SEED = 7
+
+
+def expected_backoffs(*failures: int) -> list[float]:
+    """The backoffs the poller's rng (seeded SEED) draws for these consecutive failure counts."""
+    rng = random.Random(SEED)
+    return [backoff_delay(n, rng) for n in failures]
 
 
 def _rejects(items: Sequence[Item]) -> list[Reject]:
@@ -215,15 +221,6 @@ def test_markets_answer_that_is_not_a_list_is_a_reject() -> None:
 
 
 @pytest.mark.parametrize(
-    ("header", "expected"),
-    [("7", 7.0), ("0", 0.0), (None, RETRY_AFTER_DEFAULT_SECONDS), ("soon", 60.0), ("-3", 60.0),
-     ("nan", 60.0), ("1e9", RETRY_AFTER_MAX_SECONDS)],
-)  # fmt: skip
-def test_retry_after_seconds(header: str | None, expected: float) -> None:
-    assert retry_after_seconds(header) == expected
-
-
-@pytest.mark.parametrize(
     ("plan", "expected"),
     [("keyless", {}), ("demo", {"x-cg-demo-api-key": KEY}), ("pro", {"x-cg-pro-api-key": KEY})],
 )
@@ -247,7 +244,8 @@ def test_auth_refusals_name_the_settings_to_fix() -> None:
 
 
 class Harness:
-    """Fake monotonic time and sleep (records each wait, advances time, never blocks) + emit."""
+    """Fake monotonic time, sleep (records each wait, advances time, never blocks), a seeded
+    rng for the backoff jitter, and emit."""
 
     def __init__(self) -> None:
         self.now = 1000.0
@@ -283,6 +281,7 @@ class Harness:
             clock=lambda: NOW,
             sleep=self.sleep,
             monotonic=self.monotonic,
+            rng=random.Random(SEED),
             **kwargs,  # type: ignore[arg-type]
         )
 
@@ -396,8 +395,9 @@ async def test_poller_waits_retry_after_on_429_and_retries_503() -> None:
         "precision": "full",
     }
     wait_429, backoff, cadence = harness.sleeps[:3]
-    assert wait_429 == 7
-    assert 1 <= backoff <= 2
+    assert wait_429 == 7  # Retry-After, no backoff drawn
+    assert [backoff] == expected_backoffs(0)  # the first 503: full jitter under BACKOFF_FIRST
+    assert 0 <= backoff <= BACKOFF_FIRST
     assert wait_429 + backoff + cadence == pytest.approx(60)  # retries eat into the interval
 
     prices, markets = harness.batches[:2]
@@ -474,14 +474,16 @@ async def test_network_errors_retry_and_persistent_5xx_gives_up_until_the_next_p
     )
     await harness.run(source, lambda: len(harness.sleeps) >= 5)
 
-    assert calls[:6] == [PRICE_PATH, PRICE_PATH] + [MARKETS_PATH] * 4
+    assert calls[:6] == [PRICE_PATH, PRICE_PATH] + [MARKETS_PATH] * MAX_ATTEMPTS
     connect_backoff, *markets_backoff, _cadence = harness.sleeps[:5]
-    assert 1 <= connect_backoff <= 2
-    for base, backoff in zip([1, 2, 4], markets_backoff, strict=True):  # 2**n + jitter(0..1)
-        assert base <= backoff <= base + 1
+    # One retry after the refused connection, then the markets' 502s back off 0, 1, 2 failures.
+    assert [connect_backoff, *markets_backoff] == expected_backoffs(0, 0, 1, 2)
+    for failures, backoff in enumerate(markets_backoff):  # full jitter under a doubling cap
+        assert 0 <= backoff <= BACKOFF_FIRST * 2**failures
     assert sum(harness.sleeps[:5]) == pytest.approx(60)
     assert [len(b) for b in harness.batches[:1]] == [1]
-    assert "coingecko.gave_up endpoint=/coins/markets attempts=4" in caplog.text
+    assert "coingecko.gave_up endpoint=/coins/markets attempts=4 reason=HTTP 502" in caplog.text
+    assert source.stats.extra["gave_up"] >= 1 and source.stats.extra["retries"] >= 4
 
 
 @pytest.mark.parametrize(("poll_seconds", "expected_sleep"), [(60, 56), (3, 0)])

@@ -88,8 +88,10 @@ class BinanceRest(RestClient):
     """`RestClient` that keeps under Binance's request weight (6000 per minute per IP)."""
 
     def __init__(self, base_url: str, *, clock: Clock, sleep: Sleep = asyncio.sleep,
-                 timeout: float = 10.0, rng: random.Random | None = None) -> None:  # fmt: skip
-        super().__init__(base_url, source=EXCHANGE, sleep=sleep, timeout=timeout, rng=rng)
+                 timeout: float = 10.0, rng: random.Random | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:  # fmt: skip
+        super().__init__(base_url, source=EXCHANGE, sleep=sleep, timeout=timeout, rng=rng,
+                         transport=transport)  # fmt: skip
         self.clock = clock
         self.used_weight = 0
 

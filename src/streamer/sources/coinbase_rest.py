@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 
+import httpx
 import orjson
 
 from streamer.errors import FrameError
@@ -93,8 +94,10 @@ def parse_candles(body: str | bytes, symbol: str, received_at: Millis, now: Mill
 
 class CoinbaseRest(RestClient):
     def __init__(self, base_url: str, *, clock: Clock, sleep: Sleep = asyncio.sleep,
-                 timeout: float = 10.0, rng: random.Random | None = None) -> None:  # fmt: skip
-        super().__init__(base_url, source=EXCHANGE, sleep=sleep, timeout=timeout, rng=rng)
+                 timeout: float = 10.0, rng: random.Random | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:  # fmt: skip
+        super().__init__(base_url, source=EXCHANGE, sleep=sleep, timeout=timeout, rng=rng,
+                         transport=transport)  # fmt: skip
         self.clock = clock
 
     async def candles(self, symbol: str, start: int, end: int) -> list[Item]:

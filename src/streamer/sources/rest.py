@@ -1,9 +1,18 @@
-"""The REST shell the sources share: GET with the venues' rate-limit manners.
+"""The one REST client every source uses: GET with the venues' rate-limit manners.
 
-HTTP 429 and 418 wait the `Retry-After` seconds (a default when it is missing); 5xx and
-network errors retry with capped, jittered exponential backoff; other statuses wait 30 s and
-retry, since the callers (backfills) must eventually succeed. Each venue adds its own pacing
-through `before` and `after` (Binance watches its request-weight header).
+What an answer means (the retry policy itself lives in `retry.py`):
+
+    2xx              the body
+    429, 418         rate limited: wait `Retry-After` seconds (`retry.retry_after`)
+    408, 5xx         retry after the backoff (`retry.backoff_delay`), as network errors do
+    anything else    a refusal: with `refusal_wait` set (backfills), retry after that many
+                     seconds; with None (CoinGecko), raise `RestRefused` at once
+
+The `stop` decides when retrying ends: never by default (a backfill must eventually succeed),
+after a few tries for a poller (`tenacity.stop_after_attempt`), which then gets `GaveUp`.
+Each venue adds its own pacing through `before` and `after` (Binance watches its
+request-weight header). The transport can be injected (`httpx.MockTransport`, a local
+server) and every wait goes through the injected `sleep`.
 """
 
 from __future__ import annotations
@@ -11,30 +20,42 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections import Counter
+from collections.abc import Callable, Mapping
+from types import TracebackType
 
 import httpx
+from tenacity import RetryCallState
+from tenacity.stop import stop_never
 
-from streamer.retry import Sleep
+from streamer.errors import SourceError
+from streamer.retry import GaveUp, Retryable, Sleep, Stop, retry_after, retrying
 
 log = logging.getLogger(__name__)
 
-DEFAULT_RETRY_AFTER = 60.0
+REFUSAL_WAIT = 30.0
+"""Wait before asking again after a refusal (a 4xx other than 408/418/429), for backfills."""
+RATE_LIMITED = frozenset({418, 429})
+"""Binance answers 418 once an IP ignored its 429s; both carry `Retry-After`."""
 
 
-class RestUnavailable(Exception):
-    """A REST answer worth retrying after `wait` seconds (None: use the backoff)."""
+class RestRefused(SourceError):
+    """A status retrying will not fix (401, 403, 404...); `body` is the answer's text."""
 
-    def __init__(self, message: str, wait: float | None = None) -> None:
-        super().__init__(message)
-        self.wait = wait
-
-
-def retry_after(header: str | None) -> float:
-    text = (header or "").strip()
-    return float(text) if text.replace(".", "", 1).isdigit() else DEFAULT_RETRY_AFTER
+    def __init__(self, path: str, status: int, body: str) -> None:
+        super().__init__(f"{path}: HTTP {status}: {body[:200]}")
+        self.path = path
+        self.status = status
+        self.body = body
 
 
 class RestClient:
+    """GET `base_url + path` until a 2xx answer or the stop; see the module docstring.
+
+    `counts` (a source can pass its `FeedStats.extra`) receives `calls`, `rate_limited`,
+    `retries` and `gave_up`.
+    """
+
     def __init__(
         self,
         base_url: str,
@@ -43,15 +64,39 @@ class RestClient:
         sleep: Sleep = asyncio.sleep,
         timeout: float = 10.0,
         rng: random.Random | None = None,
+        stop: Stop = stop_never,
+        refusal_wait: float | None = REFUSAL_WAIT,
+        headers: Mapping[str, str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        counts: Counter[str] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.source = source
         self.sleep = sleep
         self.timeout = timeout
         self.rng = rng or random.Random()
-        self.calls = 0
-        self.rate_limited = 0
+        self.stop = stop
+        self.refusal_wait = refusal_wait
+        self.headers = dict(headers or {})
+        self.transport = transport
+        self.counts: Counter[str] = Counter() if counts is None else counts
         self._client: httpx.AsyncClient | None = None
+
+    @property
+    def calls(self) -> int:
+        return self.counts["calls"]
+
+    @property
+    def rate_limited(self) -> int:
+        return self.counts["rate_limited"]
+
+    async def __aenter__(self) -> RestClient:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -64,36 +109,57 @@ class RestClient:
     def after(self, response: httpx.Response) -> None:
         """Bookkeeping after each answer (none by default)."""
 
-    async def get(self, path: str, params: dict[str, str]) -> bytes:
-        """The body of a 200 answer, retried until there is one."""
-        failures = 0
-        while True:
-            try:
-                return await self._attempt(path, params)
-            except (RestUnavailable, httpx.HTTPError) as exc:
-                wait = exc.wait if isinstance(exc, RestUnavailable) else None
-                if wait is None:
-                    wait = self.rng.uniform(0, min(30.0, 0.5 * 2 ** min(failures, 10)))
-                failures += 1
-                log.warning(
-                    "%s.rest_retry path=%s wait=%.1fs error=%s", self.source, path, wait, exc
-                )
-                await self.sleep(wait)
+    async def get(self, path: str, params: Mapping[str, str]) -> bytes:
+        """The body of a 2xx answer, retried until there is one or the stop gives up.
 
-    async def _attempt(self, path: str, params: dict[str, str]) -> bytes:
+        Raises `GaveUp` (the last failure as its cause) or `RestRefused`.
+        """
+        policy = retrying(
+            self.stop, rng=self.rng, sleep=self.sleep, before_sleep=self._retrying(path)
+        )
+        try:
+            body: bytes = await policy(self._attempt, path, params)
+        except GaveUp as exc:
+            self.counts["gave_up"] += 1
+            log.warning("%s.rest_gave_up path=%s %s", self.source, path, exc)
+            raise
+        return body
+
+    def _retrying(self, path: str) -> Callable[[RetryCallState], None]:
+        def note(state: RetryCallState) -> None:
+            self.counts["retries"] += 1
+            exc = state.outcome.exception() if state.outcome is not None else None
+            log.warning(
+                "%s.rest_retry path=%s attempt=%d wait=%.1fs error=%s",
+                self.source, path, state.attempt_number, state.upcoming_sleep, exc,
+            )  # fmt: skip
+
+        return note
+
+    async def _attempt(self, path: str, params: Mapping[str, str]) -> bytes:
         await self.before()
         if self._client is None:
-            self._client = httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout)
-        self.calls += 1
-        response = await self._client.get(path, params=params)
+            self._client = httpx.AsyncClient(
+                base_url=self.base_url,
+                headers=self.headers,
+                timeout=self.timeout,
+                transport=self.transport,
+            )
+        self.counts["calls"] += 1
+        try:
+            response = await self._client.get(path, params=params)
+        except httpx.RequestError as exc:
+            raise Retryable(f"{type(exc).__name__}: {exc}") from exc
         self.after(response)
         status = response.status_code
-        if status in (418, 429):
-            self.rate_limited += 1
+        if response.is_success:
+            return response.content
+        if status in RATE_LIMITED:
+            self.counts["rate_limited"] += 1
             wait = retry_after(response.headers.get("retry-after"))
-            raise RestUnavailable(f"HTTP {status} (rate limit)", wait)
-        if status >= 500:
-            raise RestUnavailable(f"HTTP {status}")
-        if status != 200:
-            raise RestUnavailable(f"HTTP {status}: {response.text[:200]}", 30.0)
-        return response.content
+            raise Retryable(f"HTTP {status} (rate limited)", wait)
+        if status == 408 or status >= 500:
+            raise Retryable(f"HTTP {status}")
+        if self.refusal_wait is None:
+            raise RestRefused(path, status, response.text)
+        raise Retryable(f"HTTP {status}: {response.text[:200]}", self.refusal_wait)
