@@ -7,6 +7,7 @@ JSON line (so a hostile frame can never corrupt the lake).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -16,9 +17,9 @@ from hypothesis import strategies as st
 from streamer.jsonline import encode
 from streamer.records import Item, Millis, Reject
 from streamer.settings import BinanceSettings, CoinbaseSettings
-from streamer.sources.binance import BinanceDecoder
+from streamer.sources.binance_decode import BinanceDecoder
 from streamer.sources.binance_rest import parse_klines
-from streamer.sources.coinbase import CoinbaseDecoder
+from streamer.sources.coinbase_decode import CoinbaseDecoder
 from streamer.sources.coinbase_rest import parse_candles
 from streamer.sources.coingecko import decode_markets, decode_simple_price
 from tests.conftest import fixture_text
@@ -92,7 +93,7 @@ def mutate(doc: Any, path: list[int], value: Any) -> Any:
     return out_list
 
 
-def check(items: list[Item]) -> None:
+def check(items: Sequence[Item]) -> None:
     rejects = [i for i in items if type(i) is Reject]
     assert len(rejects) <= len(items)
     for item in items:

@@ -13,7 +13,7 @@ import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import orjson
 
@@ -81,6 +81,14 @@ class FeedStats:
 def raw_text(raw: str | bytes) -> str:
     text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
     return text[:RAW_LIMIT]
+
+
+def json_object(raw: str | bytes) -> dict[str, Any]:
+    """A frame's JSON object; `FrameError` (or orjson's error) when it is not one."""
+    msg = orjson.loads(raw)
+    if type(msg) is not dict:
+        raise FrameError("frame is not a JSON object")
+    return msg
 
 
 def reject(source: str, reason: str, raw: str | bytes, received_at: Millis) -> Reject:

@@ -10,7 +10,10 @@ ledger serves one exchange and one interval.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+from streamer.records import Item, Reject
 
 INTERVAL_MS = {
     "1s": 1_000, "1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000,
@@ -65,6 +68,11 @@ class CandleLedger:
         last_closed = (now // self.interval_ms) * self.interval_ms - self.interval_ms
         return Gap(symbol, first, last_closed) if last_closed >= first else None
 
+    def missing(self, symbols: Iterable[str], now: int) -> list[Gap]:
+        """`missing_after` for each of `symbols` that has a hole (what to fetch after a drop)."""
+        gaps = (self.missing_after(symbol, now) for symbol in symbols)
+        return [gap for gap in gaps if gap is not None]
+
 
 class RecentIds:
     """The newest `keep` record ids, to drop rows two overlapping connections both deliver."""
@@ -80,3 +88,7 @@ class RecentIds:
         if len(self._ids) > self.keep:
             del self._ids[next(iter(self._ids))]
         return True
+
+    def fresh_items(self, items: list[Item]) -> list[Item]:
+        """The rows of `items` not seen before (rejects always pass)."""
+        return [i for i in items if isinstance(i, Reject) or self.fresh(i.record_id)]

@@ -1,0 +1,294 @@
+"""Binance Spot combined-stream frames -> normalized rows (pure: no sockets, no `await`).
+
+Every configured symbol gets four streams: `<s>@ticker`, `<s>@kline_<interval>`,
+`<s>@depth<N>@100ms` and `<s>@trade` (or `<s>@aggTrade`), where `<s>` is the native symbol in
+lower case (`BTC-USDT` -> `btcusdt`), as Binance requires. Read as *combined* streams, every
+frame arrives wrapped as `{"stream": name, "data": payload}` and is routed by its stream name.
+
+`BinanceDecoder.decode(raw, received_at)` turns one frame into rows or a single `Reject` and
+never raises. The venue quirks it handles:
+
+* Symbols map back to the configured ones through an explicit native -> normalized dict; a
+  native symbol is never split into base and quote by guessing.
+* The partial book `depth<N>` has no event time and no symbol: the symbol comes from the stream
+  name, and `event_time` is the local receive time.
+* Trades' `m` means "the buyer is the maker", so `m=true` is a taker *sell*.
+* Klines are emitted once closed (`x=true`) unless `keep_open_candles` is set; a closed candle's
+  `record_id` leaves the event time out, so a later REST backfill of it de-duplicates.
+* Control replies (`{"result":..,"id":..}`) yield nothing; venue errors become a `Reject` with
+  the venue's message; `serverShutdown` sets `shutdown_requested`, and the shell then closes
+  that connection so `run_websocket` opens a fresh one.
+
+`admit_candles` is the candle ledger's decision on decoded rows: which closed candles are new,
+and which holes opened before them (to fetch from REST). `ticking_streams` names the streams
+the shell's watchdog expects to tick on their own.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from itertools import chain
+from typing import Any
+
+from streamer.errors import ConfigError, FrameError
+from streamer.ids import record_id
+from streamer.numbers import dec, decimals
+from streamer.records import BookSnapshot, Candle, Item, Levels, Millis, Ticker, Trade
+from streamer.settings import BinanceSettings
+from streamer.sources.base import FeedStats, guarded, json_object, reject
+from streamer.sources.candles import CandleLedger, Gap
+from streamer.timefmt import epoch_millis
+
+log = logging.getLogger(__name__)
+
+EXCHANGE = "binance"
+SHUTDOWN_STREAM = "!serverShutdown"
+
+_Payload = dict[str, Any]
+_Handler = Callable[[_Payload, str, Millis], list[Item]]
+
+
+def native_symbol(symbol: str) -> str:
+    """`BTC-USDT` -> `BTCUSDT`, the symbol as Binance writes it in payloads."""
+    return symbol.replace("-", "")
+
+
+def symbol_streams(symbol: str, settings: BinanceSettings) -> tuple[str, str, str, str]:
+    """The ticker, kline, partial book and trade streams of one symbol (lower case symbol)."""
+    s = native_symbol(symbol).lower()
+    return (
+        f"{s}@ticker",
+        f"{s}@kline_{settings.kline_interval}",  # the interval keeps its case: 1m vs 1M
+        f"{s}@depth{settings.depth}@100ms",
+        f"{s}@{settings.trades}",
+    )
+
+
+def stream_names(settings: BinanceSettings) -> list[str]:
+    """Every stream to read, four per configured symbol, in order."""
+    return [name for symbol in settings.symbols for name in symbol_streams(symbol, settings)]
+
+
+def ticking_streams(streams: Iterable[str]) -> list[str]:
+    """The ticker and book streams among `streams`: they tick on their own, so silence means
+    a dead subscription (a silent trade or kline stream is only a quiet market)."""
+    return [name for name in streams if "@ticker" in name or "@depth" in name]
+
+
+def admit_candles(
+    ledger: CandleLedger, items: list[Item], stats: FeedStats
+) -> tuple[list[Item], list[Gap]]:
+    """(the rows to publish, the holes to fetch): a closed candle already published is dropped
+    (counted as `duplicate_candles`); a jump in a symbol's open times is a hole."""
+    out: list[Item] = []
+    gaps: list[Gap] = []
+    for item in items:
+        if type(item) is Candle and item.is_closed:
+            fresh, gap = ledger.admit(item.symbol, item.open_time)
+            if gap is not None:
+                gaps.append(gap)
+            if not fresh:
+                stats.extra["duplicate_candles"] += 1
+                continue
+        out.append(item)
+    return out, gaps
+
+
+def _count(value: object, field: str) -> int:
+    if type(value) is not int or value < 0:
+        raise FrameError(f"field {field!r} is not a count: {value!r}"[:200])
+    return value
+
+
+def _flag(value: object, field: str) -> bool:
+    if type(value) is not bool:
+        raise FrameError(f"field {field!r} is not a boolean: {value!r}"[:200])
+    return value
+
+
+def _levels(levels: list[Any], field: str) -> Levels:
+    """One side of a partial book, `[[price, size], ...]` best first; one validation call."""
+    if not all(type(level) is list and len(level) == 2 for level in levels):
+        raise FrameError(f"field {field!r} holds a level that is not [price, size]")
+    numbers = decimals(list(chain.from_iterable(levels)), field)
+    return tuple(zip(numbers[0::2], numbers[1::2], strict=True))
+
+
+class BinanceDecoder:
+    """Combined-stream frames -> rows. Stateless apart from `shutdown_requested`."""
+
+    def __init__(self, settings: BinanceSettings) -> None:
+        self._interval = settings.kline_interval
+        self._depth = settings.depth
+        self._keep_open = settings.keep_open_candles
+        self._symbols: dict[str, str] = {}  # native -> normalized, the only way back
+        for symbol in settings.symbols:
+            native = native_symbol(symbol)
+            if native in self._symbols:
+                raise ConfigError(
+                    "STREAMER_BINANCE_SYMBOLS",
+                    f"{self._symbols[native]} and {symbol} are both {native} on Binance",
+                    "List only one of them.",
+                )
+            self._symbols[native] = symbol
+        trades = self._agg_trade if settings.trades == "aggTrade" else self._trade
+        handlers: tuple[_Handler, ...] = (self._ticker, self._kline, self._book, trades)
+        self._routes: dict[str, tuple[_Handler, str]] = {SHUTDOWN_STREAM: (self._shutdown, "")}
+        for symbol in settings.symbols:
+            names = symbol_streams(symbol, settings)
+            self._routes.update(zip(names, ((h, symbol) for h in handlers), strict=True))
+        self.shutdown_requested = False
+        """True when the last decoded frame was `serverShutdown`: close and reconnect."""
+        self.last_stream: str | None = None
+        """Stream of the last decoded frame (the shell's per-stream watchdog reads it)."""
+
+    def decode(self, raw: str | bytes, received_at: Millis) -> list[Item]:
+        """One frame -> rows (possibly none), or exactly one `Reject`. Never raises."""
+        self.shutdown_requested = False
+        return guarded(EXCHANGE, self._decode, raw, received_at)
+
+    # -- frames ---------------------------------------------------------------------------
+
+    def _decode(self, raw: str | bytes, received_at: Millis) -> list[Item]:
+        msg = json_object(raw)
+        stream = msg.get("stream")
+        if stream is None:
+            return self._control(msg, raw, received_at)
+        route = self._routes.get(stream) if type(stream) is str else None
+        if route is None:
+            raise FrameError(f"unsubscribed/unknown stream {stream!r}"[:200])
+        handler, symbol = route
+        self.last_stream = stream
+        return handler(msg["data"], symbol, received_at)
+
+    def _control(self, msg: _Payload, raw: str | bytes, received_at: Millis) -> list[Item]:
+        """A frame without the combined wrapper: a control reply, an error or a shutdown."""
+        if "result" in msg:
+            log.info("binance.control_reply id=%r result=%r", msg.get("id"), msg["result"])
+            return []
+        error = msg.get("error", msg)  # seen on the wire nested; documented flat
+        if type(error) is dict and "msg" in error:
+            text = f"venue error {error.get('code')!r}: {error['msg']}"
+            log.error("binance.venue_error id=%r %s", msg.get("id"), text)
+            return [reject(EXCHANGE, text, raw, received_at)]
+        if msg.get("e") == "serverShutdown":
+            return self._shutdown(msg, "", received_at)
+        raise FrameError("frame is neither a combined stream event nor a control reply")
+
+    def _shutdown(self, data: _Payload, symbol: str, received_at: Millis) -> list[Item]:
+        self.shutdown_requested = True
+        return []
+
+    def _check_symbol(self, data: _Payload, symbol: str) -> None:
+        native = data["s"]
+        if type(native) is not str or self._symbols.get(native) != symbol:
+            raise FrameError(f"unknown symbol {native!r} on the stream of {symbol}"[:200])
+
+    def _ticker(self, data: _Payload, symbol: str, received_at: Millis) -> list[Item]:
+        self._check_symbol(data, symbol)
+        event_time = epoch_millis(data["E"], "E")
+        return [
+            Ticker(
+                exchange=EXCHANGE,
+                symbol=symbol,
+                event_time=event_time,
+                received_at=received_at,
+                last_price=dec(data["c"], "c"),
+                best_bid=dec(data["b"], "b"),
+                best_bid_size=dec(data["B"], "B"),
+                best_ask=dec(data["a"], "a"),
+                best_ask_size=dec(data["A"], "A"),
+                open_24h=dec(data["o"], "o"),
+                high_24h=dec(data["h"], "h"),
+                low_24h=dec(data["l"], "l"),
+                volume_24h=dec(data["v"], "v"),
+                quote_volume_24h=dec(data["q"], "q"),
+                price_change_pct_24h=dec(data["P"], "P"),
+                trade_count_24h=_count(data["n"], "n"),
+                record_id=record_id(EXCHANGE, symbol, "ticker", event_time),
+            )
+        ]
+
+    def _kline(self, data: _Payload, symbol: str, received_at: Millis) -> list[Item]:
+        self._check_symbol(data, symbol)
+        k = data["k"]
+        closed = _flag(k["x"], "x")
+        if not closed and not self._keep_open:
+            return []
+        interval = k["i"]
+        if interval != self._interval:
+            raise FrameError(f"field 'i' is not the subscribed interval: {interval!r}"[:200])
+        event_time = epoch_millis(data["E"], "E")
+        open_time = epoch_millis(k["t"], "t")
+        rid = (
+            record_id(EXCHANGE, symbol, "ohlcv", interval, open_time)
+            if closed
+            else record_id(EXCHANGE, symbol, "ohlcv", interval, open_time, event_time)
+        )
+        return [
+            Candle(
+                exchange=EXCHANGE,
+                symbol=symbol,
+                event_time=event_time,
+                received_at=received_at,
+                interval=interval,
+                open_time=open_time,
+                close_time=epoch_millis(k["T"], "T"),
+                open=dec(k["o"], "o"),
+                high=dec(k["h"], "h"),
+                low=dec(k["l"], "l"),
+                close=dec(k["c"], "c"),
+                volume=dec(k["v"], "v"),
+                quote_volume=dec(k["q"], "q"),
+                trade_count=_count(k["n"], "n"),
+                is_closed=closed,
+                origin="ws",
+                record_id=rid,
+            )
+        ]
+
+    def _book(self, data: _Payload, symbol: str, received_at: Millis) -> list[Item]:
+        """The partial book carries no timestamp: `event_time` is the local receive time."""
+        sequence = data["lastUpdateId"]
+        if type(sequence) is not int:
+            raise FrameError(f"field 'lastUpdateId' is not an integer: {sequence!r}"[:200])
+        return [
+            BookSnapshot(
+                exchange=EXCHANGE,
+                symbol=symbol,
+                event_time=received_at,
+                received_at=received_at,
+                depth=self._depth,
+                bids=_levels(data["bids"], "bids"),
+                asks=_levels(data["asks"], "asks"),
+                sequence=sequence,
+                record_id=record_id(EXCHANGE, symbol, "book", sequence),
+            )
+        ]
+
+    def _trade(self, data: _Payload, symbol: str, received_at: Millis) -> list[Item]:
+        return self._trade_row(data, symbol, received_at, "t", "trade")
+
+    def _agg_trade(self, data: _Payload, symbol: str, received_at: Millis) -> list[Item]:
+        return self._trade_row(data, symbol, received_at, "a", "aggTrade")
+
+    def _trade_row(
+        self, data: _Payload, symbol: str, received_at: Millis, id_field: str, kind: str
+    ) -> list[Item]:
+        self._check_symbol(data, symbol)
+        trade_id = _count(data[id_field], id_field)
+        buyer_is_maker = _flag(data["m"], "m")
+        return [
+            Trade(
+                exchange=EXCHANGE,
+                symbol=symbol,
+                event_time=epoch_millis(data["T"], "T"),
+                received_at=received_at,
+                trade_id=str(trade_id),
+                price=dec(data["p"], "p"),
+                size=dec(data["q"], "q"),
+                side="sell" if buyer_is_maker else "buy",  # the taker's side
+                record_id=record_id(EXCHANGE, symbol, kind, trade_id),
+            )
+        ]

@@ -1,0 +1,416 @@
+"""Coinbase Advanced Trade frames -> normalized rows (pure: no sockets, no `await`).
+
+`CoinbaseDecoder.decode(raw, received_at)` turns one frame into rows or a single `Reject` and
+never raises. The venue quirks it handles:
+
+* `level2` arrives as channel `l2_data`: a snapshot of the *entire* book (BTC-USD: about 22k
+  bids, several MiB in one frame), then absolute-size updates. The decoder keeps a local
+  `OrderBook` per product; `books_due()` samples the top N of each book that changed.
+* `sequence_num` is one counter per connection across all channels; a jump is a gap (counted
+  in `FeedStats.gaps` and logged) and, like a crossed book, drops the books and sets
+  `resync_requested`. Expectations reset on every connect.
+* `market_trades.side` is the *maker's* side, so the taker side is the opposite. The first
+  snapshot event replays recent trades, and every reconnect replays them again, so trades are
+  de-duplicated per product by `trade_id` over a bounded memory.
+* `candles` are five-minute buckets with no "closed" flag: a candle is final when a later
+  `start` arrives for its product. `candle_products` tells the shell's watchdog which products
+  had an update.
+* Errors come as `{"type":"error","message":...}` without the channel envelope.
+* `client_id` is absent on the production market-data endpoint; nothing here reads it.
+
+`closed_candle_gaps` is the candle ledger's decision on decoded rows: a closed WebSocket candle
+is not published but names the candles to fetch from REST.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from streamer.book import OrderBook
+from streamer.errors import FrameError
+from streamer.ids import record_id
+from streamer.numbers import dec, decimals, opt_dec
+from streamer.records import BookSnapshot, Candle, Item, Level, Millis, Ticker, Trade
+from streamer.settings import CoinbaseSettings
+from streamer.sources.base import FeedStats, guarded, json_object, reject
+from streamer.sources.candles import CandleLedger, Gap
+from streamer.sources.coinbase_rest import CANDLE_MS, INTERVAL, wire_candle
+from streamer.timefmt import parse_rfc3339
+
+log = logging.getLogger(__name__)
+
+EXCHANGE = "coinbase"
+TRADE_MEMORY = 4096  # trade ids remembered per product; the replayed snapshot is far smaller
+_TAKER_SIDE = {"BUY": "sell", "SELL": "buy"}  # the venue sends the maker's side
+
+_Event = dict[str, Any]
+
+
+class _Product:
+    """Everything the decoder remembers about one product."""
+
+    __slots__ = (
+        "book",
+        "candle",
+        "changed",
+        "event_time",
+        "received_at",
+        "sequence",
+        "synced",
+        "trade_ids",
+        "trade_order",
+    )
+
+    def __init__(self) -> None:
+        self.book = OrderBook()
+        self.synced = False  # a snapshot arrived on this connection
+        self.changed = False  # the book changed since it was last sampled
+        self.event_time = Millis(0)
+        self.received_at = Millis(0)
+        self.sequence = 0
+        self.candle: Candle | None = None  # the latest, not yet final, candle
+        self.trade_ids: set[str] = set()
+        self.trade_order: deque[str] = deque(maxlen=TRADE_MEMORY)
+
+    def first_sight(self, trade_id: str) -> bool:
+        """Remember `trade_id`; False if it was seen recently (a replayed trade)."""
+        if trade_id in self.trade_ids:
+            return False
+        order = self.trade_order
+        if len(order) == TRADE_MEMORY:
+            self.trade_ids.discard(order[0])  # append() below evicts it from the deque
+        order.append(trade_id)
+        self.trade_ids.add(trade_id)
+        return True
+
+
+def _levels(prices: list[str], sizes: list[str]) -> list[Level]:
+    valid_prices = decimals(prices, "price_level")
+    valid_sizes = decimals(sizes, "new_quantity")
+    # Valid number text sorts "-" before every digit, so the minimum shows any negative value.
+    if valid_sizes and min(valid_sizes).startswith("-"):
+        raise FrameError("field 'new_quantity' is negative")
+    return list(zip(valid_prices, valid_sizes, strict=True))
+
+
+def _trade_id(value: object) -> str:
+    if type(value) is str and value:
+        return value
+    if type(value) is int:
+        return str(value)
+    raise FrameError(f"field 'trade_id' is not an id: {value!r}"[:200])
+
+
+class CoinbaseDecoder:
+    """Advanced Trade frames -> rows, keeping the per-connection and per-product state."""
+
+    def __init__(self, settings: CoinbaseSettings, stats: FeedStats | None = None) -> None:
+        self.stats = FeedStats() if stats is None else stats
+        self._depth = settings.book_depth
+        self._keep_open = settings.keep_open_candles
+        self._products = {symbol: _Product() for symbol in settings.symbols}
+        self._last_sequence: int | None = None
+        self.resync_requested = False
+        """Set when the books were dropped; the shell resubscribes level2 and clears it."""
+        self.candle_products: set[str] = set()
+        """Products with a `candles` update since the shell last looked (its watchdog)."""
+        self._channels: dict[str, Callable[[_Event, Millis], list[Item]]] = {
+            "l2_data": self._level2,
+            "market_trades": self._trades,
+            "ticker": self._ticker,
+            "candles": self._candles,
+            "heartbeats": self._nothing,
+            "subscriptions": self._subscriptions,
+        }
+
+    def reset(self) -> None:
+        """A new connection: forget the sequence and the books; the venue sends new snapshots.
+
+        Trade ids are kept, so the trades the venue replays after a reconnect are dropped.
+        The open candle is dropped: its last update before the drop may not be its final
+        state, so the shell fetches it (and any other candle that closed meanwhile) from REST.
+        """
+        self._last_sequence = None
+        self.resync_requested = False
+        for product in self._products.values():
+            product.book.clear()
+            product.synced = False
+            product.changed = False
+            product.candle = None  # its last update may not be final; REST backfills it
+
+    def lose_sync(self, why: str) -> None:
+        """The local state can no longer be trusted (a missed frame, a crossed book): drop the
+        books and open candles and ask the shell to resubscribe level2 for fresh snapshots.
+        No book is published until they arrive."""
+        for product in self._products.values():
+            product.book.clear()
+            product.synced = False
+            product.changed = False
+            # Candle updates carry a candle's full state, but the missed frame may have held
+            # the last one: the open candle is dropped and, once closed, fetched from REST.
+            product.candle = None
+        if not self.resync_requested:
+            self.resync_requested = True
+            self.stats.extra["resyncs"] += 1
+            log.warning("coinbase.resync reason=%s", why)
+
+    def decode(self, raw: str | bytes, received_at: Millis) -> list[Item]:
+        """One frame -> rows (possibly none), or exactly one `Reject`. Never raises."""
+        return guarded(EXCHANGE, self._decode, raw, received_at)
+
+    def books_due(self) -> list[BookSnapshot]:
+        """The top N of every synced book that changed since the last call, crossed ones left out.
+
+        `event_time` and `sequence` are those of the last applied `l2_data` frame and
+        `received_at` is its local arrival, so sampling an unchanged book again would only
+        repeat the same record (same `record_id`): such books are skipped.
+        """
+        snapshots: list[BookSnapshot] = []
+        depth = self._depth
+        for symbol, product in self._products.items():
+            if not product.changed:
+                continue
+            product.changed = False
+            book = product.book
+            if book.crossed():
+                self.stats.extra["crossed_books"] += 1
+                log.warning(
+                    "coinbase.crossed_book symbol=%s bid=%s ask=%s sequence=%d",
+                    symbol, book.bids.best_price(), book.asks.best_price(), product.sequence,
+                )  # fmt: skip
+                self.lose_sync(f"crossed book {symbol}")
+                return []  # every book was dropped; none is published before the resync
+            bids, asks = book.top(depth)
+            event_time, sequence = product.event_time, product.sequence
+            snapshots.append(
+                BookSnapshot(
+                    exchange=EXCHANGE,
+                    symbol=symbol,
+                    event_time=event_time,
+                    received_at=product.received_at,
+                    depth=depth,
+                    bids=bids,
+                    asks=asks,
+                    sequence=sequence,
+                    record_id=record_id(EXCHANGE, symbol, "book", event_time, sequence),
+                )
+            )
+        return snapshots
+
+    # -- frames ---------------------------------------------------------------------------
+
+    def _decode(self, raw: str | bytes, received_at: Millis) -> list[Item]:
+        msg = json_object(raw)
+        channel = msg.get("channel")
+        if channel is None:
+            if msg.get("type") == "error":
+                return [self._venue_error(msg, raw, received_at)]
+            raise FrameError("frame has no channel")
+        if not self._check_sequence(msg["sequence_num"]):
+            return []
+        handler = self._channels.get(channel)
+        if handler is None:
+            raise FrameError(f"unknown channel {channel!r}"[:200])
+        return handler(msg, received_at)
+
+    def _check_sequence(self, sequence: object) -> bool:
+        """False for a frame to skip (a sequence number already seen)."""
+        if type(sequence) is not int:
+            raise FrameError(f"field 'sequence_num' is not an integer: {sequence!r}"[:200])
+        last = self._last_sequence
+        if last is None or sequence == last + 1:
+            self._last_sequence = sequence
+        elif sequence > last:
+            self._last_sequence = sequence
+            self.stats.gaps += 1
+            log.warning(
+                "coinbase.sequence_gap expected=%d got=%d missing=%d",
+                last + 1, sequence, sequence - last - 1,
+            )  # fmt: skip
+            self.lose_sync("sequence gap")
+        else:
+            # A repeat or a latecomer: its content is already applied (or was lost to the gap
+            # that started a resync), so applying it now could only move the book backwards.
+            self.stats.extra["sequence_regressions"] += 1
+            log.warning("coinbase.sequence_regress last=%d got=%d (skipped)", last, sequence)
+            return False
+        return True
+
+    def _venue_error(self, msg: _Event, raw: str | bytes, received_at: Millis) -> Item:
+        text = str(msg.get("message", ""))
+        if msg.get("reason"):
+            text = f"{text}: {msg['reason']}"
+        log.error("coinbase.venue_error message=%r", text)
+        return reject(EXCHANGE, f"venue error: {text}", raw, received_at)
+
+    def _product(self, product_id: object) -> tuple[str, _Product]:
+        product = self._products.get(product_id) if type(product_id) is str else None
+        if product is None:
+            raise FrameError(f"unknown product {product_id!r}"[:200])
+        return str(product_id), product
+
+    def _nothing(self, msg: _Event, received_at: Millis) -> list[Item]:
+        return []
+
+    def _subscriptions(self, msg: _Event, received_at: Millis) -> list[Item]:
+        for event in msg["events"]:
+            log.info("coinbase.subscriptions active=%s", event.get("subscriptions"))
+        return []
+
+    def _level2(self, msg: _Event, received_at: Millis) -> list[Item]:
+        event_time = parse_rfc3339(msg["timestamp"], "timestamp")
+        sequence: int = msg["sequence_num"]
+        parsed = [self._book_event(event) for event in msg["events"]]  # validate all first
+        for symbol, product, snapshot, bids, asks in parsed:
+            if snapshot:
+                product.book.replace(bids, asks)
+                product.synced = True
+                log.info(
+                    "coinbase.book_snapshot symbol=%s bids=%d asks=%d sequence=%d",
+                    symbol, len(product.book.bids), len(product.book.asks), sequence,
+                )  # fmt: skip
+            elif product.synced:
+                product.book.update(bids, asks)
+            else:
+                self.stats.extra["unsynced_updates"] += 1
+                continue
+            product.changed = True
+            product.event_time = event_time
+            product.received_at = received_at
+            product.sequence = sequence
+        return []
+
+    def _book_event(self, event: _Event) -> tuple[str, _Product, bool, list[Level], list[Level]]:
+        symbol, product = self._product(event["product_id"])
+        kind = event["type"]
+        if kind != "snapshot" and kind != "update":
+            raise FrameError(f"unknown l2_data event type {kind!r}"[:200])
+        bid_prices: list[str] = []
+        bid_sizes: list[str] = []
+        ask_prices: list[str] = []
+        ask_sizes: list[str] = []
+        for update in event["updates"]:
+            side = update["side"]
+            if side == "bid":
+                bid_prices.append(update["price_level"])
+                bid_sizes.append(update["new_quantity"])
+            elif side == "offer":
+                ask_prices.append(update["price_level"])
+                ask_sizes.append(update["new_quantity"])
+            else:
+                raise FrameError(f"unknown book side {side!r}"[:200])
+        bids = _levels(bid_prices, bid_sizes)
+        asks = _levels(ask_prices, ask_sizes)
+        return symbol, product, kind == "snapshot", bids, asks
+
+    def _trades(self, msg: _Event, received_at: Millis) -> list[Item]:
+        parsed: list[tuple[_Product, Trade]] = []
+        for event in msg["events"]:
+            for t in event["trades"]:
+                symbol, product = self._product(t["product_id"])
+                trade_id = _trade_id(t["trade_id"])
+                side = _TAKER_SIDE.get(t["side"])
+                if side is None:
+                    raise FrameError(f"field 'side' is not BUY or SELL: {t['side']!r}"[:200])
+                trade = Trade(
+                    exchange=EXCHANGE,
+                    symbol=symbol,
+                    event_time=parse_rfc3339(t["time"], "time"),
+                    received_at=received_at,
+                    trade_id=trade_id,
+                    price=dec(t["price"], "price"),
+                    size=dec(t["size"], "size"),
+                    side=side,
+                    record_id=record_id(EXCHANGE, symbol, "trade", trade_id),
+                )
+                parsed.append((product, trade))
+        rows: list[Item] = [
+            trade for product, trade in parsed if product.first_sight(trade.trade_id)
+        ]
+        if len(rows) < len(parsed):
+            self.stats.extra["duplicate_trades"] += len(parsed) - len(rows)
+        return rows
+
+    def _ticker(self, msg: _Event, received_at: Millis) -> list[Item]:
+        event_time = parse_rfc3339(msg["timestamp"], "timestamp")
+        rows: list[Item] = []
+        for event in msg["events"]:
+            for t in event["tickers"]:
+                symbol, _ = self._product(t["product_id"])
+                price = dec(t["price"], "price")
+                volume = opt_dec(t.get("volume_24_h"), "volume_24_h")
+                change = opt_dec(t.get("price_percent_chg_24_h"), "price_percent_chg_24_h")
+                rows.append(
+                    Ticker(
+                        exchange=EXCHANGE,
+                        symbol=symbol,
+                        event_time=event_time,
+                        received_at=received_at,
+                        last_price=price,
+                        best_bid=opt_dec(t.get("best_bid"), "best_bid"),
+                        best_bid_size=opt_dec(t.get("best_bid_quantity"), "best_bid_quantity"),
+                        best_ask=opt_dec(t.get("best_ask"), "best_ask"),
+                        best_ask_size=opt_dec(t.get("best_ask_quantity"), "best_ask_quantity"),
+                        open_24h=None,  # the venue sends no value for these three
+                        high_24h=opt_dec(t.get("high_24_h"), "high_24_h"),
+                        low_24h=opt_dec(t.get("low_24_h"), "low_24_h"),
+                        volume_24h=volume,
+                        quote_volume_24h=None,
+                        price_change_pct_24h=change,
+                        trade_count_24h=None,
+                        record_id=record_id(EXCHANGE, symbol, "ticker", event_time, price, volume),
+                    )
+                )
+        return rows
+
+    def _candles(self, msg: _Event, received_at: Millis) -> list[Item]:
+        event_time = parse_rfc3339(msg["timestamp"], "timestamp")
+        parsed: list[tuple[_Product, Candle]] = []
+        for event in msg["events"]:
+            for c in event["candles"]:
+                symbol, product = self._product(c["product_id"])
+                self.candle_products.add(symbol)
+                candle = wire_candle(c, symbol, event_time, received_at, closed=False, origin="ws")
+                parsed.append((product, candle))
+        rows: list[Item] = []
+        for product, candle in parsed:
+            current = product.candle
+            if current is not None:
+                if candle.open_time < current.open_time:
+                    continue  # a late update of a candle already closed
+                if candle.open_time > current.open_time:
+                    rows.append(_closed(current))
+            product.candle = candle
+            if self._keep_open:
+                rows.append(candle)
+        return rows
+
+
+def _closed(candle: Candle) -> Candle:
+    """The last update of a candle, marked final (a later `start` arrived)."""
+    rid = record_id(EXCHANGE, candle.symbol, "ohlcv", INTERVAL, candle.open_time)
+    return candle._replace(is_closed=True, record_id=rid)
+
+
+def closed_candle_gaps(ledger: CandleLedger, items: list[Item]) -> tuple[list[Item], list[Gap]]:
+    """(the rows to publish, the candles to fetch from REST): closed candles come from REST.
+
+    The `candles` channel sends a candle's state once a second, so its last update before the
+    next candle starts can miss the final trades. A WebSocket close therefore only names the
+    candles closed since the newest one published; REST has their final values, and the
+    ledger publishes each candle once.
+    """
+    out: list[Item] = []
+    gaps: list[Gap] = []
+    for item in items:
+        if type(item) is Candle and item.is_closed:
+            newest = ledger.newest.get(item.symbol)
+            if newest is None or item.open_time > newest:
+                start = item.open_time if newest is None else newest + CANDLE_MS
+                gaps.append(Gap(item.symbol, start, item.open_time))
+            continue
+        out.append(item)
+    return out, gaps
