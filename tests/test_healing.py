@@ -4,6 +4,7 @@ REST client's rate-limit handling, and the simulator's fault plan."""
 from __future__ import annotations
 
 import asyncio
+import random
 import threading
 from collections.abc import Iterator
 from decimal import Decimal
@@ -20,6 +21,7 @@ from websockets.asyncio.server import ServerConnection
 from streamer import query
 from streamer.pipeline import run_pipeline
 from streamer.records import Candle, Millis, Reject
+from streamer.retry import BACKOFF_FIRST, backoff_delay
 from streamer.service import build_sources
 from streamer.settings import load
 from streamer.simulator import Simulator, SimulatorConfig
@@ -181,13 +183,15 @@ async def test_rest_waits_out_429_and_418_then_pages(flaky: str) -> None:
     async def sleep(seconds: float) -> None:
         waits.append(seconds)
 
-    rest = BinanceRest(flaky, clock=lambda: Millis(10**13), sleep=sleep)
+    rest = BinanceRest(flaky, clock=lambda: Millis(10**13), sleep=sleep, rng=random.Random(9))
     try:
         items = await rest.klines("BTC-USDT", "BTCUSDT", "1m", 0, 1000 * MINUTE)
     finally:
         await rest.aclose()
     assert waits[:2] == [2.0, 3.0]  # Retry-After honoured, 429 then 418
-    assert len(waits) == 3 and 0 <= waits[2] <= 30  # 503: jittered backoff
+    # 503: the backoff of a third failure in a row (the rate limits counted too), jittered
+    assert len(waits) == 3 and waits[2] == backoff_delay(2, random.Random(9))
+    assert 0 <= waits[2] <= 4 * BACKOFF_FIRST
     assert rest.rate_limited == 2 and rest.used_weight == 12
     assert [c.open_time for c in items if isinstance(c, Candle)] == [
         i * MINUTE for i in range(1001)
@@ -308,7 +312,7 @@ async def test_stopping_a_source_closes_its_connections() -> None:
 
 
 async def test_a_departed_clients_full_outbox_releases_the_market() -> None:
-    from streamer.simulator.server import OUTBOX_LIMIT, Outbox
+    from streamer.simulator.outbox import OUTBOX_LIMIT, Outbox
 
     outbox = Outbox()
     for i in range(OUTBOX_LIMIT):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+from collections.abc import AsyncIterator
+from types import SimpleNamespace
 
 import httpx
 import orjson
@@ -11,7 +13,11 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from streamer.simulator import Simulator, SimulatorConfig
+from streamer.simulator.faults import FaultPlan
 from streamer.simulator.market import Market
+from streamer.simulator.outbox import Outbox, fan_out
+from streamer.simulator.truth import Truth
+from streamer.simulator.venue import Schedule
 from tests.conftest import fixture_text
 
 T0 = 1_764_000_000_000
@@ -40,11 +46,11 @@ def test_trades_happen_at_the_spread_and_build_the_candle() -> None:
 
 
 @pytest.fixture
-async def sim() -> Simulator:
+async def sim() -> AsyncIterator[Simulator]:
     config = SimulatorConfig(port=0, rate=500, binance_symbols=("BTC-USDT",),
                              coinbase_symbols=("BTC-USD",), subscribe_timeout=0.5)  # fmt: skip
     async with Simulator(config) as simulator:
-        yield simulator  # type: ignore[misc]
+        yield simulator
 
 
 async def test_binance_frames_have_the_recorded_shapes(sim: Simulator) -> None:
@@ -75,7 +81,7 @@ async def test_binance_frames_have_the_recorded_shapes(sim: Simulator) -> None:
 async def test_coinbase_sequence_is_contiguous_and_snapshot_first(sim: Simulator) -> None:
     async with connect(f"ws://127.0.0.1:{sim.port}/coinbase", max_size=2**24) as ws:
         for channel in ("heartbeats", "level2", "market_trades"):
-            message = {"type": "subscribe", "channel": channel}
+            message: dict[str, object] = {"type": "subscribe", "channel": channel}
             if channel != "heartbeats":
                 message["product_ids"] = ["BTC-USD"]
             await ws.send(orjson.dumps(message).decode())
@@ -122,3 +128,75 @@ async def test_exports_point_streamer_at_the_simulator(sim: Simulator) -> None:
     assert f"export STREAMER_BINANCE_WS_URL=ws://127.0.0.1:{sim.port}" in lines
     assert f"export STREAMER_COINBASE_WS_URL=ws://127.0.0.1:{sim.port}/coinbase" in lines
     assert f"export STREAMER_COINGECKO_URL=http://127.0.0.1:{sim.port}/coingecko/api/v3" in lines
+
+
+async def test_rest_goes_to_the_venue_with_the_longest_matching_prefix(sim: Simulator) -> None:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{sim.port}") as client:
+        assert (await client.get("/api/v3/ping")).json() == {}
+        coinbase = await client.get("/api/v3/brokerage/market/products/NOPE-USD")
+        assert coinbase.status_code == 404 and coinbase.json()["error"] == "NOT_FOUND"
+        assert (await client.get("/nowhere")).status_code == 404
+        bad = await client.get("/api/v3/klines", params={"symbol": "BTCUSDT"})  # no interval
+        assert bad.status_code == 400 and bad.json()["code"] == -1100
+
+
+async def test_binance_control_messages_change_the_streams(sim: Simulator) -> None:
+    async with connect(f"ws://127.0.0.1:{sim.port}/stream?streams=btcusdt@trade") as ws:
+        await ws.send('{"method": "SUBSCRIBE", "params": ["btcusdt@kline_5m"], "id": 1}')
+        await ws.send('{"method": "LIST_SUBSCRIPTIONS", "id": 2}')
+        replies: dict[int, object] = {}
+        while len(replies) < 2:
+            frame = orjson.loads(await ws.recv())
+            if "id" in frame:
+                replies[frame["id"]] = frame["result"]
+        assert replies == {1: None, 2: ["btcusdt@kline_5m", "btcusdt@trade"]}
+
+        async def read_until_closed() -> None:
+            while True:
+                await ws.recv()
+
+        await ws.send("not json")
+        with pytest.raises(ConnectionClosed) as closed:
+            await read_until_closed()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+
+
+async def test_a_gap_fault_loses_a_numbered_frame() -> None:
+    config = SimulatorConfig(port=0, rate=500, binance_symbols=(), coinbase_symbols=("BTC-USD",),
+                             faults=FaultPlan(gap=0.2))  # fmt: skip
+    async with (
+        Simulator(config) as gappy,
+        connect(f"ws://127.0.0.1:{gappy.port}/coinbase", max_size=2**24) as ws,
+    ):
+        await ws.send('{"type": "subscribe", "channel": "level2", "product_ids": ["BTC-USD"]}')
+        numbers = [orjson.loads(await ws.recv())["sequence_num"] for _ in range(50)]
+        lost = set(range(numbers[-1])) - set(numbers)
+        assert numbers == sorted(set(numbers)) and lost
+        assert len(lost) <= gappy.dice.injected["gap"]
+
+
+def test_truth_keeps_the_newest_entries() -> None:
+    truth = Truth(limit=2)
+    for sequence in range(5):
+        truth.book("BTC-USDT", sequence, ([], []))
+    assert list(truth.books) == [("BTC-USDT", 3), ("BTC-USDT", 4)]
+
+
+def test_fan_out_builds_the_frame_once_and_only_for_someone() -> None:
+    built: list[str] = []
+
+    def make() -> str:
+        built.append("frame")
+        return "frame"
+
+    fan_out([], make)
+    assert built == []
+    outboxes = [Outbox(), Outbox()]
+    fan_out([SimpleNamespace(outbox=o) for o in outboxes], make)  # type: ignore[misc]
+    assert built == ["frame"] and [list(o.items) for o in outboxes] == [["frame"], ["frame"]]
+
+
+def test_schedule_is_due_once_per_period_on_its_multiples() -> None:
+    schedule = Schedule()
+    due = [t for t in range(0, 3000, 50) if schedule.due(("BTC-USD", "candles"), T0 + t, 1000)]
+    assert due == [0, 1000, 2000]

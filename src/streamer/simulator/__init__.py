@@ -1,8 +1,13 @@
 """The bundled exchange simulator: Binance, Coinbase and CoinGecko protocols on loopback.
 
-`market.py` is the pure synthetic market; `binance_wire.py`, `coinbase_wire.py` and
-`coingecko_wire.py` render it in each venue's exact wire format; `server.py` is the asyncio
-shell that serves them all on one port (or replays recorded frames).
+- `market.py`: the pure synthetic market; `binance_wire.py`, `coinbase_wire.py` and
+  `coingecko_wire.py` render it in each venue's exact wire format (pure).
+- `binance.py`, `coinbase.py`, `coingecko.py`: each venue's WebSocket session, fan-out, REST
+  routes and market feed, behind the small protocols of `venue.py` (which also drives markets).
+- `outbox.py`: each connection's bounded send queue and the sender that injects the faults
+  planned in `faults.py`; `truth.py`: what was sent, for tests; `replay.py`: recorded frames.
+- `server.py`: serving on one port, routing to the venues, lifecycle and the replay switch.
+- `firehose.py`: a Firehose endpoint on loopback (separate from the exchange simulator).
 """
 
 from streamer.simulator.server import Simulator, SimulatorConfig, run_simulator

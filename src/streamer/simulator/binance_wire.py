@@ -4,21 +4,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from streamer.simulator.market import Candle, Market, Trade, price_text, quote_text, size_text
+from streamer.simulator.market import Candle, Market, Notation, Trade, quote_text, size_text
 
 INTERVALS_MS = {
     "1s": 1_000, "1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000,
     "30m": 1_800_000, "1h": 3_600_000, "2h": 7_200_000, "4h": 14_400_000, "6h": 21_600_000,
     "8h": 28_800_000, "12h": 43_200_000, "1d": 86_400_000,
 }  # fmt: skip
+NOTATION = Notation(decimals=8, trim=False)
 
 
 def native(symbol: str) -> str:
     return symbol.replace("-", "")
 
 
+def stream_prefix(symbol: str) -> str:
+    """`BTC-USDT` -> `btcusdt`, as stream names spell it."""
+    return native(symbol).lower()
+
+
+def interval_name(interval_ms: int) -> str:
+    for name, ms in INTERVALS_MS.items():
+        if ms == interval_ms:
+            return name
+    return f"{interval_ms}ms"
+
+
 def _p(ticks: int) -> str:
-    return price_text(ticks, 8)
+    return NOTATION.price(ticks)
 
 
 def _signed(ticks: int) -> str:
@@ -77,3 +90,17 @@ def rest_kline(c: Candle) -> list[Any]:
     return [c.open_time, _p(c.open), _p(c.high), _p(c.low), _p(c.close), size_text(c.volume),
             c.close_time, quote_text(c.quote_volume), c.trades, size_text(c.volume // 2),
             quote_text(c.quote_volume // 2), "0"]  # fmt: skip
+
+
+_REST_TICKER = {  # GET /api/v3/ticker/24hr field -> the stream's 24hrTicker field
+    "symbol": "s", "priceChange": "p", "priceChangePercent": "P", "weightedAvgPrice": "w",
+    "prevClosePrice": "x", "lastPrice": "c", "lastQty": "Q", "bidPrice": "b", "bidQty": "B",
+    "askPrice": "a", "askQty": "A", "openPrice": "o", "highPrice": "h", "lowPrice": "l",
+    "volume": "v", "quoteVolume": "q", "openTime": "O", "closeTime": "C", "firstId": "F",
+    "lastId": "L", "count": "n",
+}  # fmt: skip
+
+
+def rest_ticker(m: Market, now: int) -> dict[str, Any]:
+    streamed = ticker(m, now)
+    return {name: streamed[key] for name, key in _REST_TICKER.items()}

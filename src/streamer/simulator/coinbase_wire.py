@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from streamer.simulator.market import Candle, Change, Market, Trade, price_text, size_text
+from streamer.simulator.market import Candle, Change, Market, Notation, Trade
+
+NOTATION = Notation(decimals=2, trim=True)
 
 
 def rfc3339(ms: int) -> str:
@@ -13,11 +15,11 @@ def rfc3339(ms: int) -> str:
 
 
 def _p(ticks: int) -> str:
-    return price_text(ticks, 2)
+    return NOTATION.price(ticks)
 
 
 def _s(units: int) -> str:
-    return size_text(units, trim=True)
+    return NOTATION.size(units)
 
 
 def book_top(m: Market, n: int) -> tuple[list[list[str]], list[list[str]]]:

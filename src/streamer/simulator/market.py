@@ -25,6 +25,20 @@ def size_text(units: int, trim: bool = False) -> str:
     return text.rstrip("0").rstrip(".") if trim else text
 
 
+@dataclass(frozen=True, slots=True)
+class Notation:
+    """How a venue writes prices (`decimals` digits) and sizes (trailing zeros `trim`med)."""
+
+    decimals: int
+    trim: bool
+
+    def price(self, ticks: int) -> str:
+        return price_text(ticks, self.decimals)
+
+    def size(self, units: int) -> str:
+        return size_text(units, self.trim)
+
+
 @dataclass(slots=True)
 class Trade:
     trade_id: int

@@ -1,0 +1,171 @@
+"""The simulated Binance Spot venue: combined-stream WebSocket sessions (`/stream?streams=`),
+REST under `/api/v3`, and the feed its market driver fans out (payloads from `binance_wire`).
+
+Streams ride in the connection URL; SUBSCRIBE, UNSUBSCRIBE and LIST_SUBSCRIPTIONS control
+messages change or list them. Books go out every 100 ms, tickers every second, open klines
+every second (1s) or two (longer intervals), closed klines as they close.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+
+from streamer.simulator import binance_wire
+from streamer.simulator.binance_wire import NOTATION, interval_name, stream_prefix
+from streamer.simulator.market import Change, Market, Trade
+from streamer.simulator.outbox import Connection, fan_out
+from streamer.simulator.venue import Context, Schedule, build_markets, drive_markets
+
+DEPTH_LEVELS = (5, 10, 20)  # the partial book streams; depth20 is remembered as truth
+DEPTH_EVERY_MS = 100
+TICKER_EVERY_MS = 1000
+MAX_DEPTH_LIMIT = 5000
+MAX_KLINES_LIMIT = 1000
+
+
+class Binance:
+    rest_prefix = "/api/v3"
+    ws_path = "/stream"
+
+    def __init__(self, symbols: tuple[str, ...], context: Context) -> None:
+        self.symbols = symbols
+        self.context = context
+        self.markets = build_markets("binance", symbols, context.seed, context.clock(), 60_000)
+        self.by_native = {binance_wire.native(s): m for s, m in self.markets.items()}
+        self.by_prefix = {stream_prefix(s): m for s, m in self.markets.items()}
+        self.listeners: dict[Connection, set[str]] = {}  # connection -> its stream names
+        self.schedule = Schedule()
+
+    def environment(self, base: str) -> dict[str, str]:
+        return {
+            "STREAMER_BINANCE_WS_URL": f"ws://{base}",
+            "STREAMER_BINANCE_REST_URL": f"http://{base}",
+            "STREAMER_BINANCE_SYMBOLS": ",".join(self.symbols),
+        }
+
+    # ---- WebSocket -------------------------------------------------------------------------
+
+    async def session(self, conn: Connection, query: str) -> None:
+        names = parse_qs(query).get("streams", [""])[0].split("/")
+        streams = {name for name in names if name}
+        self._track(streams)
+        if self.context.replay is not None:
+            for line in self.context.replay.frames("binance"):
+                conn.outbox.push(line)
+        self.listeners[conn] = streams
+        try:
+            async for message in conn.ws:
+                reply = self._control(streams, message)
+                if reply is None:
+                    await conn.ws.close(1008, "Invalid request")
+                    return
+                conn.outbox.push(orjson.dumps(reply).decode())
+        finally:
+            self.listeners.pop(conn, None)
+
+    def _control(self, streams: set[str], message: str | bytes) -> dict[str, Any] | None:
+        """Apply a control message to `streams`; its reply (None: not a valid request)."""
+        try:
+            request = orjson.loads(message)
+            method, ident = request["method"], request.get("id")
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return None
+        if method == "SUBSCRIBE":
+            added = set(request.get("params", []))
+            streams |= added
+            self._track(added)
+            return {"result": None, "id": ident}
+        if method == "UNSUBSCRIBE":
+            streams -= set(request.get("params", []))
+            return {"result": None, "id": ident}
+        if method == "LIST_SUBSCRIPTIONS":
+            return {"result": sorted(streams), "id": ident}
+        error = {"code": 2, "msg": f"Invalid request: unknown variant `{method}`"}
+        return {"error": error, "id": ident}
+
+    def _track(self, streams: Iterable[str]) -> None:
+        """Build candles of every interval a `<symbol>@kline_<interval>` stream asks for."""
+        for stream in streams:
+            prefix, _, kind = stream.partition("@")
+            market = self.by_prefix.get(prefix)
+            interval = binance_wire.INTERVALS_MS.get(kind.removeprefix("kline_"))
+            if market is not None and interval and kind.startswith("kline_"):
+                market.track(interval)
+
+    def _publish(self, stream: str, payload: dict[str, Any]) -> None:
+        subscribed = (conn for conn, streams in self.listeners.items() if stream in streams)
+        fan_out(subscribed, lambda: orjson.dumps({"stream": stream, "data": payload}).decode())
+
+    # ---- market driver ---------------------------------------------------------------------
+
+    async def drive(self) -> None:
+        await drive_markets(self, self.markets.values(), self.listeners, self.context)
+
+    def tick(self, market: Market, now: int) -> None:
+        prefix = stream_prefix(market.symbol)
+        for candle in market.advance(now):
+            name = interval_name(candle.interval_ms)
+            self.context.truth.candle("binance", market.symbol, name, candle, NOTATION)
+            frame = binance_wire.kline(market, candle, name, True, now)
+            self._publish(f"{prefix}@kline_{name}", frame)
+        if self.schedule.due((market.symbol, "depth"), now, DEPTH_EVERY_MS):
+            self._depth(market, prefix)
+        if self.schedule.due((market.symbol, "ticker"), now, TICKER_EVERY_MS):
+            self._publish(f"{prefix}@ticker", binance_wire.ticker(market, now))
+        for interval, candle in market.candles.items():
+            name = interval_name(interval)
+            if self.schedule.due((market.symbol, name), now, 1000 if interval == 1000 else 2000):
+                frame = binance_wire.kline(market, candle, name, False, now)
+                self._publish(f"{prefix}@kline_{name}", frame)
+
+    def _depth(self, market: Market, prefix: str) -> None:
+        for levels in DEPTH_LEVELS:
+            names = (f"{prefix}@depth{levels}@100ms", f"{prefix}@depth{levels}")
+            if any(n in streams for streams in self.listeners.values() for n in names):
+                payload = binance_wire.depth(market, levels)
+                if levels == DEPTH_LEVELS[-1]:
+                    book = (payload["bids"], payload["asks"])
+                    self.context.truth.book(market.symbol, market.sequence, book)
+                for name in names:
+                    self._publish(name, payload)
+
+    def event(self, market: Market, changes: list[Change], trade: Trade | None, now: int) -> None:
+        if trade is None:
+            return  # book changes reach clients in the next depth snapshot
+        self.context.truth.trade("binance", market.symbol, trade, NOTATION)
+        prefix = stream_prefix(market.symbol)
+        self._publish(f"{prefix}@trade", binance_wire.trade(market, trade, now))
+        self._publish(f"{prefix}@aggTrade", binance_wire.agg_trade(market, trade, now))
+
+    # ---- REST ------------------------------------------------------------------------------
+
+    def rest(self, endpoint: str, params: Mapping[str, str]) -> tuple[int, Any]:
+        if endpoint == "/ping":
+            return 200, {}
+        if endpoint == "/exchangeInfo":
+            symbols = [{"symbol": native, "status": "TRADING"} for native in self.by_native]
+            return 200, {"timezone": "UTC", "serverTime": self.context.clock(), "symbols": symbols}
+        market = self.by_native.get(params.get("symbol", ""))
+        if market is None:
+            return 400, {"code": -1121, "msg": "Invalid symbol."}
+        if endpoint == "/depth":
+            limit = min(int(params.get("limit", 100)), MAX_DEPTH_LIMIT)
+            return 200, binance_wire.depth(market, limit)
+        if endpoint == "/ticker/24hr":
+            return 200, binance_wire.rest_ticker(market, self.context.clock())
+        if endpoint == "/klines":
+            return 200, self._klines(market, params)
+        return 404, {"code": -1, "msg": "Not found"}
+
+    def _klines(self, market: Market, params: Mapping[str, str]) -> list[list[Any]]:
+        interval = binance_wire.INTERVALS_MS[params["interval"]]
+        market.track(interval)
+        start, end = int(params.get("startTime", 0)), int(params.get("endTime", 2**62))
+        limit = min(int(params.get("limit", 500)), MAX_KLINES_LIMIT)
+        candles = [*market.closed[interval], market.candles[interval]]
+        rows = [binance_wire.rest_kline(c) for c in candles if start <= c.open_time <= end]
+        return rows[:limit]

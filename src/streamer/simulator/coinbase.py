@@ -1,0 +1,272 @@
+"""The simulated Coinbase Advanced Trade venue: the WebSocket (`/coinbase`), REST under
+`/api/v3/brokerage`, and the feed its market driver fans out (events from `coinbase_wire`).
+
+A client must subscribe within `subscribe_timeout` or is closed. Each subscription is answered
+with snapshots, then updates; every frame is an envelope whose `sequence_num` counts the
+connection's frames, numbered as it is sent (so a frame lost on the way is a gap).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from streamer.simulator import coinbase_wire
+from streamer.simulator.coinbase_wire import NOTATION
+from streamer.simulator.market import Change, Market, Trade
+from streamer.simulator.outbox import Connection, fan_out
+from streamer.simulator.truth import Book, Truth
+from streamer.simulator.venue import Context, Schedule, build_markets, drive_markets
+
+CANDLE_MS = 300_000  # the `candles` channel's only granularity
+CANDLE_INTERVAL = "5m"  # its name in the lake
+CANDLE_EVERY_MS = 1000  # the channel sends the open candle's state once a second
+CHANNELS = ("heartbeats", "ticker", "candles", "level2", "market_trades", "status")
+TRUTH_DEPTH = 50  # levels of each book remembered per frame, for tests
+RECENT_TRADES = 50  # trades in a market_trades snapshot
+HEARTBEAT_SECONDS = 1.0
+PRODUCTS = "/market/products/"
+
+
+@dataclass(frozen=True, slots=True)
+class _Envelope:
+    """One frame, stamped and numbered as it is sent to a connection. With `book` (product,
+    its true top levels), that book is remembered under the frame's time and number."""
+
+    channel: str
+    events: list[dict[str, Any]]
+    clock: Callable[[], int]
+    truth: Truth
+    book: tuple[str, Book] | None = None
+
+    def render(self, sequence: int) -> str:
+        stamp = self.clock()
+        if self.book is not None:
+            self.truth.coinbase_book(stamp, sequence, *self.book)
+        envelope = {
+            "channel": self.channel,
+            "timestamp": coinbase_wire.rfc3339(stamp),
+            "sequence_num": sequence,
+            "events": self.events,
+        }
+        return orjson.dumps(envelope).decode()
+
+
+def _events(kind: str, name: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`[{"type": "snapshot" or "update", name: items}]`: the events of one channel frame."""
+    return [{"type": kind, name: items}]
+
+
+def _error(message: str) -> str:
+    return orjson.dumps({"type": "error", "message": message}).decode()
+
+
+def _without_product(candle: Mapping[str, Any]) -> dict[str, Any]:
+    """A candle as REST writes it (the WebSocket's also names the product)."""
+    return {k: v for k, v in candle.items() if k != "product_id"}
+
+
+def replayed_candles(frames: list[str], product: str) -> list[dict[str, Any]]:
+    """The last state of each candle of `product` in recorded frames, so REST agrees with the
+    WebSocket replay."""
+    latest: dict[str, dict[str, Any]] = {}
+    for line in frames:
+        try:
+            msg = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if not isinstance(msg, dict) or msg.get("channel") != "candles":
+            continue
+        for event in msg.get("events", []):
+            for candle in event.get("candles", []):
+                if candle.get("product_id") == product:
+                    latest[str(candle["start"])] = candle
+    return list(latest.values())
+
+
+class Coinbase:
+    rest_prefix = "/api/v3/brokerage"
+    ws_path = "/coinbase"
+
+    def __init__(
+        self,
+        symbols: tuple[str, ...],
+        context: Context,
+        *,
+        subscribe_timeout: float,
+        record_books: bool,
+    ) -> None:
+        self.symbols = symbols
+        self.context = context
+        self.subscribe_timeout = subscribe_timeout
+        self.record_books = record_books  # remember the true book after every level2 frame
+        self.markets = build_markets("coinbase", symbols, context.seed, context.clock(), CANDLE_MS)
+        self.recent = {s: collections.deque[Trade](maxlen=RECENT_TRADES) for s in self.markets}
+        self.listeners: dict[Connection, dict[str, set[str]]] = {}  # -> channel -> products
+        self.schedule = Schedule()
+        self.started = time.monotonic()
+
+    def environment(self, base: str) -> dict[str, str]:
+        return {
+            "STREAMER_COINBASE_WS_URL": f"ws://{base}{self.ws_path}",
+            "STREAMER_COINBASE_REST_URL": f"http://{base}",
+            "STREAMER_COINBASE_SYMBOLS": ",".join(self.symbols),
+        }
+
+    def _frame(
+        self, channel: str, events: list[dict[str, Any]], book_of: Market | None = None
+    ) -> _Envelope:
+        book = None
+        if book_of is not None and self.record_books:
+            book = (book_of.symbol, coinbase_wire.book_top(book_of, TRUTH_DEPTH))
+        return _Envelope(channel, events, self.context.clock, self.context.truth, book)
+
+    # ---- WebSocket -------------------------------------------------------------------------
+
+    async def session(self, conn: Connection, query: str) -> None:
+        try:
+            async with asyncio.timeout(self.subscribe_timeout):
+                first = await conn.ws.recv()
+        except TimeoutError:
+            await conn.ws.close(1008, "subscribe required within 5 seconds")
+            return
+        channels: dict[str, set[str]] = {}
+        if self.context.replay is not None:
+            for line in self.context.replay.frames("coinbase"):
+                conn.outbox.push(line)
+        else:
+            self.listeners[conn] = channels
+        try:
+            async with asyncio.TaskGroup() as group:
+                heartbeats = group.create_task(self._heartbeats(conn, channels))
+                self._subscribe(conn, channels, first)
+                async for message in conn.ws:
+                    self._subscribe(conn, channels, message)
+                heartbeats.cancel()
+        finally:
+            self.listeners.pop(conn, None)
+
+    def _subscribe(
+        self, conn: Connection, channels: dict[str, set[str]], message: str | bytes
+    ) -> None:
+        try:
+            request = orjson.loads(message)
+            kind, channel = request["type"], request["channel"]
+            products = list(request.get("product_ids", []))
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            conn.outbox.push(_error("bad request"))
+            return
+        if channel not in CHANNELS or kind not in ("subscribe", "unsubscribe"):
+            conn.outbox.push(_error(f"Failed to subscribe: unknown channel {channel}"))
+            return
+        current = channels.setdefault(channel, set())
+        if kind == "unsubscribe":
+            current.difference_update(products)
+            return
+        current.update(products)
+        if self.context.replay is not None:
+            return  # a replay sends exactly the recorded frames, acks included
+        for product in products:
+            market = self.markets.get(product)
+            snapshot = None if market is None else self._snapshot(channel, market)
+            if snapshot is not None:
+                conn.outbox.push(snapshot)
+        acked = {ch: sorted(p) if ch != "heartbeats" else ["heartbeats"]
+                 for ch, p in channels.items()}  # fmt: skip
+        conn.outbox.push(self._frame("subscriptions", [{"subscriptions": acked}]))
+
+    def _snapshot(self, channel: str, market: Market) -> _Envelope | None:
+        """What a new subscriber to `channel` gets first for `market`."""
+        if channel == "level2":
+            now = self.context.clock()
+            return self._frame("l2_data", [coinbase_wire.l2_snapshot(market, now)], market)
+        if channel == "market_trades":
+            trades = [coinbase_wire.trade(market, t) for t in reversed(self.recent[market.symbol])]
+            return self._frame(channel, _events("snapshot", "trades", trades))
+        if channel == "ticker":
+            return self._ticker("snapshot", market)
+        if channel == "candles":
+            return self._candle("snapshot", market)
+        return None
+
+    def _l2_update(self, market: Market, changes: list[Change], now: int) -> _Envelope:
+        return self._frame("l2_data", [coinbase_wire.l2_update(market, changes, now)], market)
+
+    def _ticker(self, kind: str, market: Market) -> _Envelope:
+        return self._frame("ticker", _events(kind, "tickers", [coinbase_wire.ticker(market)]))
+
+    def _candle(self, kind: str, market: Market) -> _Envelope:
+        candle = coinbase_wire.candle(market, market.candles[CANDLE_MS])
+        return self._frame("candles", _events(kind, "candles", [candle]))
+
+    async def _heartbeats(self, conn: Connection, channels: dict[str, set[str]]) -> None:
+        counter = 0
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            if "heartbeats" in channels:
+                counter += 1
+                uptime = time.monotonic() - self.started
+                beat = coinbase_wire.heartbeat(self.context.clock(), counter, uptime)
+                conn.outbox.push(self._frame("heartbeats", [beat]))
+
+    def _publish(self, channel: str, market: Market, make: Callable[[], _Envelope]) -> None:
+        """Send the frame `make` builds (once) to every subscriber of `channel` for `market`."""
+        symbol = market.symbol
+        fan_out((c for c, ch in self.listeners.items() if symbol in ch.get(channel, ())), make)
+
+    # ---- market driver ---------------------------------------------------------------------
+
+    async def drive(self) -> None:
+        await drive_markets(self, self.markets.values(), self.listeners, self.context)
+
+    def tick(self, market: Market, now: int) -> None:
+        for candle in market.advance(now):
+            truth = self.context.truth
+            truth.candle("coinbase", market.symbol, CANDLE_INTERVAL, candle, NOTATION)
+        if self.schedule.due((market.symbol, "candles"), now, CANDLE_EVERY_MS):
+            self._publish("candles", market, lambda: self._candle("update", market))
+
+    def event(self, market: Market, changes: list[Change], trade: Trade | None, now: int) -> None:
+        if changes:
+            self._publish("level2", market, lambda: self._l2_update(market, changes, now))
+        if trade is None:
+            return
+        self.context.truth.trade("coinbase", market.symbol, trade, NOTATION)
+        self.recent[market.symbol].append(trade)
+        traded = _events("update", "trades", [coinbase_wire.trade(market, trade)])
+        self._publish("market_trades", market, lambda: self._frame("market_trades", traded))
+        self._publish("ticker", market, lambda: self._ticker("update", market))
+
+    # ---- REST ------------------------------------------------------------------------------
+
+    def rest(self, endpoint: str, params: Mapping[str, str]) -> tuple[int, Any]:
+        if not endpoint.startswith(PRODUCTS):
+            return 404, {"error": "NOT_FOUND"}
+        product, *rest = endpoint.removeprefix(PRODUCTS).split("/")
+        market = self.markets.get(product)
+        if market is None:
+            return 404, {"error": "NOT_FOUND", "message": "product not found"}
+        if not rest:
+            return 200, coinbase_wire.product(market)
+        if rest == ["candles"]:
+            return 200, {"candles": self._candles(market, params)}
+        return 404, {"error": "NOT_FOUND"}
+
+    def _candles(self, market: Market, params: Mapping[str, str]) -> list[dict[str, Any]]:
+        """Candles starting from `start` to `end` (epoch seconds), newest first."""
+        start, end = int(params["start"]), int(params["end"])
+        replay = self.context.replay
+        if replay is None:
+            closed = market.closed.get(CANDLE_MS, [])
+            rows = [coinbase_wire.candle(market, c) for c in closed
+                    if start <= c.open_time // 1000 <= end]  # fmt: skip
+        else:
+            rows = [c for c in replayed_candles(replay.frames("coinbase"), market.symbol)
+                    if start <= int(c["start"]) <= end]  # fmt: skip
+        return [_without_product(r) for r in sorted(rows, key=lambda r: -int(r["start"]))]

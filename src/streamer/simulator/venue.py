@@ -1,0 +1,135 @@
+"""What `server.py` routes to: a venue's REST answers and, for an exchange, its WebSocket
+sessions and the driver that moves its markets.
+
+Adding a venue is one module with a class that fits `Venue` (or `StreamingVenue`), listed in
+`Simulator.__init__`; adding an endpoint touches only the venue's module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from streamer.simulator.market import Change, Market, Trade, start_price
+from streamer.simulator.outbox import Connection
+from streamer.simulator.replay import Replay
+from streamer.simulator.truth import Truth
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What the venues of one simulator share."""
+
+    clock: Callable[[], int]  # the market's clock, epoch ms
+    rng: random.Random  # picks which market steps next
+    rate: float  # market events per second per venue; 0 = as fast as clients read
+    seed: int
+    truth: Truth
+    replay: Replay | None  # recorded frames to send instead of the market's
+
+
+class Venue(Protocol):
+    """A venue that answers plain HTTP GETs under `rest_prefix` (no trailing slash)."""
+
+    rest_prefix: str
+
+    def environment(self, base: str) -> dict[str, str]:
+        """The `STREAMER_*` settings that point `streamer run` at it on `base` (host:port)."""
+        ...
+
+    def rest(self, endpoint: str, params: Mapping[str, str]) -> tuple[int, Any]:
+        """The status and body (JSON-able, or bytes as they are) for a GET of
+        `rest_prefix + endpoint`; a missing or malformed parameter raises KeyError or
+        ValueError (the server answers 400)."""
+        ...
+
+
+class StreamingVenue(Venue, Protocol):
+    """A venue that also serves WebSocket clients on `ws_path`."""
+
+    ws_path: str
+
+    async def session(self, conn: Connection, query: str) -> None:
+        """Serve one client until it leaves; frames go to `conn.outbox` (the server sends
+        them). `query` is the URL's query string."""
+        ...
+
+    async def drive(self) -> None:
+        """Move the venue's markets for ever, fanning frames out to subscribed clients (the
+        server does not run it when replaying recorded frames)."""
+        ...
+
+
+class Feed(Protocol):
+    """What a venue makes of its markets as `drive` moves them."""
+
+    def tick(self, market: Market, now: int) -> None:
+        """The clock moved to `now`: closed candles, periodic frames."""
+        ...
+
+    def event(self, market: Market, changes: list[Change], trade: Trade | None, now: int) -> None:
+        """`market` stepped: book `changes` and perhaps a `trade`."""
+        ...
+
+
+def build_markets(
+    venue: str, symbols: Iterable[str], seed: int, now: int, candle_ms: int
+) -> dict[str, Market]:
+    """One seeded market per symbol, building candles of `candle_ms` from `now`."""
+    markets: dict[str, Market] = {}
+    for symbol in symbols:
+        rng = random.Random(f"{seed}:{venue}:{symbol}")
+        markets[symbol] = market = Market(symbol, rng, start_price(symbol), now)
+        market.track(candle_ms)
+    return markets
+
+
+class Schedule:
+    """Periodic frames on the market clock: a key is due once per `every` ms, on multiples."""
+
+    def __init__(self) -> None:
+        self._next: dict[tuple[str, str], int] = {}
+
+    def due(self, key: tuple[str, str], now: int, every: int) -> bool:
+        if now < self._next.get(key, 0):
+            return False
+        self._next[key] = now - now % every + every
+        return True
+
+
+async def drive_markets(
+    feed: Feed, markets: Iterable[Market], clients: Collection[Connection], context: Context
+) -> None:
+    """Step a random one of `markets` `context.rate` times a second (0: as fast as the clients
+    read), first letting every market `tick`; waits while any client's outbox is full."""
+    pool = list(markets)
+    if not pool:
+        return
+    clock, rng, rate = context.clock, context.rng, context.rate
+    interval = 1.0 / rate if rate > 0 else 0.0
+    next_at = time.monotonic()
+    steps = 0
+    while True:
+        for client in list(clients):
+            if not client.outbox.space.is_set():
+                await client.outbox.space.wait()
+        now = clock()
+        for market in pool:
+            feed.tick(market, now)
+        market = pool[rng.randrange(len(pool))]
+        changes, trade = market.step()
+        feed.event(market, changes, trade, now)
+        steps += 1
+        if interval:
+            next_at += interval
+            delay = next_at - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            elif delay < -1:
+                next_at = time.monotonic()  # fell behind: don't burst
+        elif steps % 64 == 0 or not clients:
+            await asyncio.sleep(0 if clients else 0.01)
