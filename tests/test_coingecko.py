@@ -17,8 +17,8 @@ import pytest
 from streamer.ids import record_id
 from streamer.jsonline import encode
 from streamer.records import Item, Market, Millis, Reject, SpotPrice
-from streamer.settings import CoinGeckoSettings
 from streamer.retry import BACKOFF_FIRST, backoff_delay
+from streamer.settings import CoinGeckoSettings
 from streamer.sources.coingecko import MAX_ATTEMPTS, CoinGeckoSource
 from streamer.sources.coingecko_decode import (
     auth_headers,

@@ -1,0 +1,304 @@
+"""Firehose delivery lanes: one per delivery stream, sharing one `Delivery`.
+
+`Delivery` is what every lane shares: the boto3 client and the thread pool it runs in, the
+in-flight limit (one semaphore for all streams), the bytes held in memory, the counters and
+the shutdown deadline. `Lane` is one stream's packer, queue of sealed records, spool and
+worker task; the worker sends one batch at a time, so a stream never has two calls in flight.
+
+A batch is retried by `retry.retrying`: throttling, 5xx, network errors and per-record
+failures (only the failed records are sent again) back off, for at most `retry_seconds` or
+until the shutdown deadline; a permanent error ends at once. What is still undelivered then
+goes to the lane's spool, with everything queued after it, so order is kept. A spooling lane
+replays its spool oldest first, probing at a steady pace while Firehose stays down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import random
+from collections import deque
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from tenacity import stop_after_delay
+
+from streamer.aws import classify
+from streamer.metrics import DeliveryCounters
+from streamer.packing import (
+    Record,
+    RecordPacker,
+    batches,
+    billed_bytes,
+    read_response,
+    repack,
+    take_batch,
+)
+from streamer.retry import GaveUp, Retryable, Sleep, StopWhen, retrying, steady_delay
+from streamer.settings import FirehoseSettings
+from streamer.spool import SpoolBudget, StreamSpool
+
+log = logging.getLogger(__name__)
+
+
+def size_of(records: Iterable[Record]) -> int:
+    return sum(len(r.data) for r in records)
+
+
+def _worth_retrying(exc: BaseException) -> bool:
+    return classify(exc) != "permanent"
+
+
+class Delivery:
+    """The state all lanes share; `client` is set by the sink's `start`."""
+
+    def __init__(
+        self,
+        settings: FirehoseSettings,
+        counters: DeliveryCounters,
+        budget: SpoolBudget,
+        *,
+        rng: random.Random,
+        sleep: Sleep,
+    ) -> None:
+        self.settings = settings
+        self.counters = counters
+        self.budget = budget
+        self.rng = rng
+        self.sleep = sleep
+        self.client: Any = None
+        self.pool = ThreadPoolExecutor(settings.max_in_flight, thread_name_prefix="firehose")
+        self.slots = asyncio.Semaphore(settings.max_in_flight)
+        self.buffered = 0  # packed, undelivered bytes in memory, all lanes together
+        self.closing = False
+        self.stopped = False  # workers are gone; nothing may start new ones
+        self.deadline = 0.0
+
+    def past_deadline(self) -> bool:
+        return self.closing and asyncio.get_running_loop().time() >= self.deadline
+
+    async def put(self, stream: str, records: list[Record], replay: bool) -> list[Record]:
+        """One PutRecordBatch call; returns the records the answer says failed."""
+        assert self.client is not None, "start() was not awaited"
+        call = functools.partial(
+            self.client.put_record_batch,
+            DeliveryStreamName=stream,
+            Records=[{"Data": r.data} for r in records],
+        )
+        counters = self.counters
+        async with self.slots:
+            counters.put_calls += 1
+            try:
+                response = await asyncio.get_running_loop().run_in_executor(self.pool, call)
+            except Exception as exc:
+                counters.failed_calls += 1
+                if classify(exc) == "throttled":
+                    counters.throttled_calls += 1
+                raise
+        outcome = read_response(records, response)
+        for record in outcome.delivered:
+            size = len(record.data)
+            counters.rows_delivered += record.rows
+            counters.records_delivered += 1
+            counters.payload_bytes += size
+            counters.billed_bytes += billed_bytes(size)
+            if replay:
+                counters.rows_replayed += record.rows
+        if outcome.failed:
+            log.debug("firehose.partial_failure stream=%s errors=%s", stream, outcome.errors)
+        return outcome.failed
+
+
+class Lane:
+    """One delivery stream: its packer, its in-memory batches, its spool and its worker."""
+
+    __slots__ = (
+        "delivery",
+        "failures",
+        "packer",
+        "queue",
+        "replay_sent",
+        "replay_state",
+        "spool",
+        "spooling",
+        "stream",
+        "wake",
+        "worker",
+    )
+
+    def __init__(self, stream: str, spool: StreamSpool, delivery: Delivery) -> None:
+        self.stream = stream
+        self.delivery = delivery
+        self.packer = RecordPacker()
+        self.queue: deque[Record] = deque()  # sealed, waiting to be sent
+        self.spool = spool
+        self.spooling = not spool.empty
+        self.replay_state: tuple[Path, deque[list[Record]]] | None = None
+        self.replay_sent = 0  # batches of the replayed segment already delivered
+        self.failures = 0  # consecutive undelivered batches (logging is thinned out)
+        self.wake = asyncio.Event()
+        self.worker: asyncio.Task[None] | None = None
+
+    # --- buffering and spooling (event-loop side, synchronous) -------------------------
+
+    def enqueue(self, records: list[Record]) -> None:
+        if not records:
+            return
+        d = self.delivery
+        size = size_of(records)
+        if self.spooling or d.buffered + size > d.settings.buffer_bytes:
+            if not self.spooling:
+                log.warning(
+                    "firehose.memory_full stream=%s buffered=%d limit=%d (spooling)",
+                    self.stream,
+                    d.buffered,
+                    d.settings.buffer_bytes,
+                )
+            self.to_spool(records)
+            return
+        self.queue.extend(records)
+        d.buffered += size
+        self.start_worker()
+        self.wake.set()
+
+    def to_spool(self, records: list[Record]) -> None:
+        d = self.delivery
+        rows = sum(r.rows for r in records)
+        if self.spool.append([r.data for r in records]):
+            d.counters.rows_spooled += rows
+            if not self.spooling:
+                log.warning("firehose.spooling stream=%s", self.stream)
+            self.spooling = True
+        else:
+            d.counters.rows_dropped += rows
+            log.error(
+                "firehose.spool_full stream=%s rows_dropped=%d spool_bytes=%d limit=%d "
+                "(raise STREAMER_SPOOL_MAX_MB or restore delivery)",
+                self.stream,
+                rows,
+                d.budget.used,
+                d.budget.max_bytes,
+            )
+        self.start_worker()
+        self.wake.set()
+
+    def spool_queue(self, first: list[Record]) -> None:
+        """`first`, then every record still queued in memory, to disk in order."""
+        self.delivery.buffered -= size_of(self.queue)
+        records = [*first, *self.queue]
+        self.queue.clear()
+        self.to_spool(records)
+
+    def start_worker(self) -> None:
+        if self.delivery.stopped:
+            return
+        if self.worker is None or self.worker.done():
+            self.worker = asyncio.create_task(self.work(), name=f"firehose-{self.stream}")
+
+    # --- delivery (the worker task) ----------------------------------------------------
+
+    async def work(self) -> None:
+        d = self.delivery
+        while True:
+            if self.spooling:
+                if await self.replay():
+                    continue
+                if d.closing:
+                    return  # safe on disk; delivered at the next start
+                await d.sleep(steady_delay(d.settings.backoff_cap, d.rng))
+                continue
+            if not self.queue:
+                if d.closing:
+                    return
+                self.wake.clear()
+                await self.wake.wait()
+                continue
+            batch = take_batch(self.queue)
+            size = size_of(batch)
+            try:
+                left = await self.deliver(batch, replay=False)
+            except asyncio.CancelledError:
+                self.queue.extendleft(reversed(batch))  # shutdown: aclose spools it
+                raise
+            d.buffered -= size
+            if left:
+                # Firehose stays unavailable: this batch and all after it go to disk, in order.
+                self.spool_queue(left)
+
+    async def replay(self) -> bool:
+        """Send the spool oldest first; True once it is empty, False if delivery failed."""
+        while True:
+            if self.replay_state is None:
+                segment = self.spool.oldest()
+                if segment is None:
+                    self.spooling = False
+                    log.info("firehose.spool_drained stream=%s", self.stream)
+                    return True
+                chunks, torn = await asyncio.to_thread(self.spool.read, segment)
+                if torn:
+                    log.error("firehose.spool_torn segment=%s unreadable_bytes=%d", segment, torn)
+                self.replay_state = (segment, deque(batches(repack(chunks))))
+                self.replay_sent = 0
+            segment, pending = self.replay_state
+            while pending:
+                left = await self.deliver(pending[0], replay=True)
+                if left:
+                    if self.replay_sent or len(left) < len(pending[0]):
+                        pending[0] = left  # partly delivered: keep the progress
+                    else:
+                        self.replay_state = None  # re-read later rather than hold it while down
+                    return False
+                pending.popleft()
+                self.replay_sent += 1
+            self.spool.remove(segment)
+            self.replay_state = None
+            self.delivery.counters.spool_bytes = self.delivery.budget.used
+
+    async def deliver(self, records: list[Record], replay: bool) -> list[Record]:
+        """Send `records` until all are accepted or the retry budget is spent.
+
+        Returns the records still undelivered (empty on success).
+        """
+        d = self.delivery
+        left = records
+        policy = retrying(
+            stop_after_delay(d.settings.retry_seconds) | StopWhen(d.past_deadline),
+            rng=d.rng,
+            sleep=d.sleep,
+            first=d.settings.backoff_base,
+            cap=d.settings.backoff_cap,
+            retry_on=_worth_retrying,
+        )
+        try:
+            async for attempt in policy:
+                with attempt:
+                    if attempt.retry_state.attempt_number > 1:
+                        d.counters.rows_retried += sum(r.rows for r in left)
+                    left = await d.put(self.stream, left, replay)
+                    if left:
+                        raise Retryable(f"{len(left)} records failed")
+        except Exception as exc:
+            self._undelivered(len(left), exc)
+            return left
+        if self.failures:
+            log.info("firehose.recovered stream=%s after_failures=%d", self.stream, self.failures)
+            self.failures = 0
+        return []
+
+    def _undelivered(self, records: int, exc: Exception) -> None:
+        self.failures += 1
+        # 1st, 2nd, 4th, 8th... failure in a row: an outage is visible without flooding.
+        if self.failures & (self.failures - 1) == 0:
+            cause = exc.last if isinstance(exc, GaveUp) else exc
+            log.log(
+                logging.ERROR if classify(cause) == "permanent" else logging.WARNING,
+                "firehose.undelivered stream=%s records=%d failures_in_a_row=%d error=%s: %s",
+                self.stream,
+                records,
+                self.failures,
+                type(cause).__name__,
+                exc,
+            )
