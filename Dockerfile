@@ -1,18 +1,26 @@
-# syntax=docker/dockerfile:1
-# The streamer service image: `docker build -t streamer .`
+# The streamer service image: `docker build -t streamer .` (`make container` builds and runs it).
 # Stage 1 builds a virtualenv with the package and its wheels; stage 2 is a slim runtime with
 # that virtualenv only (no compilers, no pip), running as an unprivileged user.
+# No `# syntax=` line: BuildKit would fetch that frontend from a registry, and the legacy builder
+# needs none of its features. Works on Docker Hub's python:3.11-slim (Python in /usr/local/bin)
+# and on a Debian-built stand-in (Python in /usr/bin): only `python` on PATH is assumed.
 
 ARG PYTHON_VERSION=3.11
 
 FROM python:${PYTHON_VERSION}-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-COPY pyproject.toml README.md ./
-COPY src ./src
+# Dependencies first, from pyproject.toml alone, so a change to the code or the README reuses
+# this layer (the slow one) and only reinstalls the package itself.
+COPY pyproject.toml ./
 RUN python -m venv /opt/streamer \
- && /opt/streamer/bin/pip install . \
- && /opt/streamer/bin/pip uninstall --yes pip
+ && python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+      > requirements.txt \
+ && /opt/streamer/bin/pip install --requirement requirements.txt
+COPY README.md ./
+COPY src ./src
+RUN /opt/streamer/bin/pip install --no-deps . \
+ && /opt/streamer/bin/pip uninstall --yes pip setuptools
 
 FROM python:${PYTHON_VERSION}-slim AS runtime
 ENV PATH=/opt/streamer/bin:$PATH \

@@ -61,6 +61,13 @@ infra: $(CHECKOV)
 	fi
 	$(CHECKOV) -d infra/terraform --framework terraform --skip-download --compact --quiet
 
+# The image built and run for real (tests/container/check.py; needs a Docker engine, skips loudly
+# without one): read-only, non-root, healthy, rows in its lake, SIGTERM exits 0; then the compose
+# stack until Firehose (emulated) writes objects to the bucket.
+.PHONY: container
+container:
+	$(PYTHON) tests/container/check.py
+
 schema: $(VENV)/.installed
 	$(BIN)/python -m streamer.schema > infra/terraform/schema.json
 

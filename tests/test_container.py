@@ -1,6 +1,7 @@
 """Dockerfile, docker-compose.yml and the ECS task agree with the app's settings.
 
-No Docker engine runs here, so these tests read the files: the image is multi-stage, non-root,
+These tests read the files (`make container`, tests/container/check.py, builds and runs them
+on a Docker engine): the image is multi-stage, non-root,
 without build tools, with `streamer run` as entrypoint and a health check on `streamer health`;
 every STREAMER_* value in the image, the compose file and the Terraform task definition is
 accepted by the settings loader; ports, paths and users match across them.
@@ -105,7 +106,7 @@ def test_compose_services_wire_together() -> None:
     settings = load({k: v for k, v in env.items() if k.startswith("STREAMER_")})
     assert settings.sink == "firehose"
     # The emulator's published port is the one the service and provisioner talk to.
-    aws_port = services["aws"]["ports"][0].split(":")[1]
+    aws_port = resolve(services["aws"]["ports"][0]).split(":")[1]
     assert env["AWS_ENDPOINT_URL"] == f"http://aws:{aws_port}"
     assert services["provision"]["environment"]["AWS_ENDPOINT_URL"] == env["AWS_ENDPOINT_URL"]
     # The feeds point at the simulator's port and paths.
@@ -115,7 +116,7 @@ def test_compose_services_wire_together() -> None:
     assert settings.coinbase.ws_url == f"ws://simulator:{sim_port}/coinbase"
     assert settings.coingecko.url == f"http://simulator:{sim_port}/coingecko/api/v3"
     # Health port published, spool on the named volume, read-only root like on Fargate.
-    assert f"{settings.health_port}:{settings.health_port}" in app["ports"]
+    assert f"{settings.health_port}:{settings.health_port}" in map(resolve, app["ports"])
     (volume,) = app["volumes"]
     name, mount = volume.split(":")
     assert name in COMPOSE["volumes"] and str(settings.firehose.spool_dir).startswith(mount)
@@ -127,6 +128,25 @@ def test_compose_services_wire_together() -> None:
     assert app["depends_on"]["provision"]["condition"] == "service_completed_successfully"
     for service in ("provision", "simulator", "streamer"):
         assert services[service]["build"] == "."
+
+
+def test_compose_services_have_their_own_health_checks() -> None:
+    """Only the service answers `streamer health` on 8080; the image's check must not apply to
+    the one-shot provisioner or the simulator (it would mark the simulator unhealthy)."""
+    services = COMPOSE["services"]
+    assert services["provision"]["healthcheck"] == {"disable": True}
+    sim = services["simulator"]
+    sim_port = sim["entrypoint"][sim["entrypoint"].index("--port") + 1]
+    probe = " ".join(sim["healthcheck"]["test"])
+    assert f"127.0.0.1:{sim_port}/" in probe and "streamer health" not in probe
+    assert "healthcheck" not in services["streamer"]  # the image's `streamer health`
+    assert services["streamer"]["depends_on"]["simulator"]["condition"] == "service_healthy"
+
+
+def test_dockerfile_needs_no_registry_but_the_base_image() -> None:
+    """A `# syntax=` line makes BuildKit fetch a frontend image from a registry."""
+    assert not re.search(r"^#\s*syntax\s*=", DOCKERFILE, re.M | re.I)
+    assert {stage[0].split()[1] for stage in stages()} == {"python:${PYTHON_VERSION}-slim"}
 
 
 def test_dockerignore_keeps_the_build_context_small() -> None:
