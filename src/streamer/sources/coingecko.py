@@ -120,14 +120,8 @@ class CoinGeckoSource:
     async def _poll(self, client: RestClient, endpoint: _Endpoint, emit: Emit) -> None:
         try:
             body = await client.get(endpoint.path, endpoint.params)
-        except GaveUp as exc:
-            log.warning(
-                "coingecko.gave_up endpoint=%s attempts=%d reason=%s",
-                endpoint.path,
-                exc.attempts,
-                exc.last,
-            )
-            return
+        except GaveUp:
+            return  # logged and counted by the client; the next poll tries again
         except RestRefused as refused:
             self._refused(endpoint, refused)
             return

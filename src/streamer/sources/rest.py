@@ -23,6 +23,7 @@ import random
 from collections import Counter
 from collections.abc import Callable, Mapping
 from types import TracebackType
+from typing import Self
 
 import httpx
 from tenacity import RetryCallState
@@ -90,7 +91,7 @@ class RestClient:
     def rate_limited(self) -> int:
         return self.counts["rate_limited"]
 
-    async def __aenter__(self) -> RestClient:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(
@@ -121,7 +122,9 @@ class RestClient:
             body: bytes = await policy(self._attempt, path, params)
         except GaveUp as exc:
             self.counts["gave_up"] += 1
-            log.warning("%s.rest_gave_up path=%s %s", self.source, path, exc)
+            log.warning(
+                "%s.gave_up path=%s attempts=%d error=%s", self.source, path, exc.attempts, exc.last
+            )
             raise
         return body
 
