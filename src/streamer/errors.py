@@ -3,8 +3,11 @@
     StreamerError
      ├── ConfigError      a setting is missing or wrong; the message names it and the fix
      ├── FrameError       one frame could not be normalized; it becomes a `Reject`, never a crash
-     └── SourceError      a venue refuses the connection for a reason retrying cannot fix
-          └── RestrictedLocation   Binance answered HTTP 451 (use binance.us)
+     ├── SourceError      a venue refuses the connection for a reason retrying cannot fix
+     │    ├── RestrictedLocation   Binance answered HTTP 451 (use binance.us)
+     │    └── RestRefused          a REST answer retrying cannot fix (sources/rest.py)
+     ├── Retryable        a failure worth retrying, maybe after a venue-given wait (retry.py)
+     └── GaveUp           the retry policy's stop ended the retries (retry.py)
 
 Foreign exceptions (websockets, httpx, orjson) are translated at the boundary that meets them.
 """

@@ -61,7 +61,7 @@ def decimals(values: list[str], field: str) -> list[Dec]:
 
 
 def real(value: object, field: str) -> Real | None:
-    """A CoinGecko number, parsed as raw text (see `coingecko.parse_json`); None stays None."""
+    """A CoinGecko number, parsed as raw text (see `coingecko_decode.parse_json`); None stays None."""
     if value is None:
         return None
     if type(value) is not str or _JSON_NUMBER.fullmatch(value) is None:

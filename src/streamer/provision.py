@@ -8,7 +8,6 @@ extended S3 destination whose prefix is the dataset's template from `schema.py`.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from streamer.schema import DATASETS, ERROR_PREFIX_TEMPLATE, REJECTS, Dataset, stream_name
@@ -54,16 +53,21 @@ def provision(
 def provision_from_environment(bucket: str, prefix: str, wait_seconds: float) -> list[str]:
     """`streamer provision`: boto3 clients from the standard AWS environment (`AWS_ENDPOINT_URL`
     pointing at the emulator), retried until the emulator answers or `wait_seconds` pass."""
+    import random
+
     from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+    from tenacity import Retrying, retry_if_exception_type, stop_after_delay
 
     from streamer.aws import session
+    from streamer.retry import Backoff
 
     aws = session()
-    deadline = time.monotonic() + wait_seconds
-    while True:
-        try:
+    for attempt in Retrying(
+        stop=stop_after_delay(wait_seconds),
+        wait=Backoff(random.Random(), first=0.25, cap=2.0),
+        retry=retry_if_exception_type((ClientError, ConnectionError, HTTPClientError)),
+        reraise=True,
+    ):
+        with attempt:
             return provision(aws.client("s3"), aws.client("firehose"), bucket, prefix)
-        except (ClientError, ConnectionError, HTTPClientError):
-            if time.monotonic() >= deadline:
-                raise
-            time.sleep(1.0)
+    raise AssertionError("unreachable: tenacity returns or re-raises")  # pragma: no cover
