@@ -144,11 +144,13 @@ def build() -> str:
         seconds = time.monotonic() - started
         image = iidfile.read_text().strip()
     output = done.stdout + done.stderr
-    steps = len(re.findall(r"^Step \d+/\d+ :|^#\d+ \[", output, re.M))
+    # The legacy builder prints "Step n/m : ..." and "Using cache"; BuildKit "CACHED".
+    layers = len(re.findall(r"^Step \d+/\d+ : (?!FROM |ARG )", output, re.M))
     cached = len(re.findall(r"Using cache|CACHED", output))
+    reused = f"{cached} of {layers} steps" if layers else f"{cached} steps"
     size_mb = int(inspect(image, "{{.Size}}")) / 1e6
     say(
-        f"build {seconds:.1f} s ({cached} of {steps} steps from the cache), "
+        f"build {seconds:.1f} s ({reused} from the cache), "
         f"image {IMAGE_TAG} {image[7:19]} {size_mb:.0f} MB"
     )
     return image
@@ -406,7 +408,11 @@ def fail(message: str) -> NoReturn:
 @contextmanager
 def removing(cleanup: list[list[str]]) -> Iterator[None]:
     """Run every cleanup command at the end, whatever happened (SIGTERM included)."""
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    def interrupted(*_: object) -> NoReturn:
+        raise CheckFailed("interrupted by SIGTERM")
+
+    signal.signal(signal.SIGTERM, interrupted)
     try:
         yield
     finally:
