@@ -320,12 +320,16 @@ def check_stack(image: str, cleanup: list[list[str]], logs: list[Callable[[], No
         "--file",
         str(REPO / "docker-compose.yml"),
     ]
-    # Free host ports (a fixed 5000/8080 may be taken) and the image just built.
+    # The image just built, by a tag naming its content (compose v2 takes no bare image id;
+    # a shared tag could be rebuilt by someone else meanwhile), on free host ports.
+    tag = f"streamer:check-{image.removeprefix('sha256:')[:12]}"
+    sh("docker", "tag", image, tag)
+    cleanup.append(["docker", "rmi", tag])
     os.environ |= {
         "STACK_AWS_PORT": "0",
         "STACK_SIMULATOR_PORT": "0",
         "STACK_HEALTH_PORT": "0",
-        "STACK_IMAGE": image,
+        "STACK_IMAGE": tag,
     }
     cleanup.insert(0, [*compose, "down", "--volumes", "--remove-orphans", "--timeout", "10"])
     logs.append(
