@@ -91,16 +91,20 @@ def sh(*args: str, check: bool = True, timeout: float = 600) -> subprocess.Compl
     return done
 
 
-def wait_for(what: str, probe: Callable[[], T | None], seconds: float, every: float = 1.0) -> T:
-    """Call `probe` until it returns something other than None; fail after `seconds`."""
+def wait_for(
+    what: str, probe: Callable[[], T | None], seconds: float, seen: dict[str, object] | None = None
+) -> T:
+    """Call `probe` every second until it returns something other than None; fail after
+    `seconds`, naming what the probe last recorded in `seen`."""
     deadline = time.monotonic() + seconds
     while True:
         result = probe()
         if result is not None:
             return result
         if time.monotonic() >= deadline:
-            raise CheckFailed(f"timed out after {seconds:.0f} s waiting for {what}")
-        time.sleep(every)
+            last = f"; last seen: {seen}" if seen else ""
+            raise CheckFailed(f"timed out after {seconds:.0f} s waiting for {what}{last}")
+        time.sleep(1.0)
 
 
 def inspect(name: str, template: str) -> str:
@@ -251,6 +255,8 @@ def check_service(image: str, cleanup: list[list[str]], logs: list[Callable[[], 
         raise CheckFailed("the service could write to /opt/streamer on a read-only root")
     say(f"service runs as uid {uid} (image user {user}) on a read-only root filesystem")
 
+    seen: dict[str, object] = {}
+
     def ready() -> dict[str, int] | None:
         assert_running(svc)
         status = inspect(svc, "{{.State.Health.Status}}")
@@ -258,12 +264,13 @@ def check_service(image: str, cleanup: list[list[str]], logs: list[Callable[[], 
             raise CheckFailed("Docker reports the service unhealthy")
         health = sh("docker", "exec", svc, "streamer", "health", check=False).returncode
         counts = lake_counts("docker", "exec", svc, "streamer")
+        seen.update(docker_health=status, streamer_health_exit=health, lake_rows=counts)
         if health == 0 and status == "healthy" and counts and min(counts.values()) > 0:
             return counts
         return None
 
     # The image's HEALTHCHECK runs every 30 s, so "healthy" takes about that long.
-    counts = wait_for("the service to be healthy with trades and tickers in its lake", ready, 150)
+    counts = wait_for("the service healthy with trades and tickers in its lake", ready, 150, seen)
     say(f"service healthy after {time.monotonic() - started:.1f} s; lake rows {counts}")
 
     started = time.monotonic()
@@ -345,14 +352,16 @@ def check_stack(image: str, cleanup: list[list[str]], logs: list[Callable[[], No
     if not service:
         raise CheckFailed("compose started no streamer container")
     first: list[float] = []
+    seen: dict[str, object] = {}
 
     def delivered() -> dict[str, object] | None:
         assert_running(service)
         done = sh(*compose, "exec", "-T", "streamer", "python", "-c", LIST_BUCKET, check=False)
         if done.returncode != 0:
+            seen["listing_error"] = done.stderr.strip()[-500:]
             return None
         listing: dict[str, object] = json.loads(done.stdout)
-        counts = listing["counts"]
+        counts = seen["objects"] = listing["counts"]
         assert isinstance(counts, dict)
         if counts and not first:
             first.append(time.monotonic() - started)
@@ -364,7 +373,7 @@ def check_stack(image: str, cleanup: list[list[str]], logs: list[Callable[[], No
             return listing
         return None
 
-    listing = wait_for("Firehose objects of trades and tickers in the bucket", delivered, 180)
+    listing = wait_for("Firehose objects of trades and tickers in the bucket", delivered, 180, seen)
     sample = listing["sample"]
     if not isinstance(sample, dict) or not sample.get("record_id") or "price" not in sample:
         raise CheckFailed(f"a trades object in the bucket does not hold trade rows: {sample}")
