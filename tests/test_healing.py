@@ -15,7 +15,6 @@ from typing import ClassVar
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.server import ServerConnection
 
 from streamer import query
@@ -31,6 +30,7 @@ from streamer.sinks.null import NullSink
 from streamer.sources.base import FeedStats
 from streamer.sources.binance_rest import BinanceRest, parse_klines
 from streamer.sources.candles import CandleLedger, Gap
+from streamer.sources.transport import WsConnection
 from streamer.sources.wsconnect import run_websocket
 from streamer.timefmt import now_millis
 from tests.conftest import fixture_text
@@ -107,12 +107,12 @@ async def test_a_silent_connection_is_dropped_and_reopened() -> None:
     frames: list[str] = []
     done = asyncio.Event()
 
-    async def on_frame(raw: str | bytes, received_at: Millis) -> None:
-        frames.append(str(raw))
+    async def on_frames(payloads: list[bytes], received_at: Millis) -> None:
+        frames.extend(p.decode() for p in payloads)
         if len(frames) == 3:
             done.set()
 
-    async def nothing(ws: ClientConnection) -> None:
+    async def nothing(ws: WsConnection) -> None:
         pass
 
     async with venue(handler) as url:
@@ -121,8 +121,8 @@ async def test_a_silent_connection_is_dropped_and_reopened() -> None:
                 url,
                 source="test",
                 setting="X",
-                on_connect=nothing,  # type: ignore[arg-type]
-                on_frame=on_frame,
+                on_connect=nothing,
+                on_frames=on_frames,
                 stats=stats,
                 clock=lambda: Millis(0),
                 stale_after=0.3,
@@ -290,7 +290,7 @@ def test_ledger_publishes_each_open_time_once_and_reports_every_hole(
 
 async def test_stopping_a_source_closes_its_connections() -> None:
     """Cancelled mid-stream (here while handing rows to a full pipeline), a source must not
-    leave a WebSocket connection behind: websockets' iterator does not close it by itself."""
+    leave a WebSocket connection behind: the venue must see every one of them close."""
     config = SimulatorConfig(port=0, rate=0, binance_symbols=("BTC-USDT",),
                              coinbase_symbols=("BTC-USD",), coingecko_coins=())  # fmt: skip
     async with Simulator(config) as sim:
@@ -304,11 +304,12 @@ async def test_stopping_a_source_closes_its_connections() -> None:
         async with asyncio.timeout(30):
             while not all(s.stats.rows for s in sources):
                 await asyncio.sleep(0.05)
+        assert sim.binance.listeners and sim.coinbase.listeners
         stop.set()
         await pipeline
-        await asyncio.sleep(0.2)
-        alive = [t for t in asyncio.all_tasks() if "keepalive" in repr(t.get_coro())]
-        assert not alive, f"{len(alive)} WebSocket connection(s) outlived their source"
+        async with asyncio.timeout(10):  # the venue sees every client go
+            while sim.binance.listeners or sim.coinbase.listeners:
+                await asyncio.sleep(0.02)
 
 
 async def test_a_departed_clients_full_outbox_releases_the_market() -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from streamer.errors import FrameError
 from streamer.jsonline import encode
-from streamer.numbers import dec, decimals, real
+from streamer.numbers import dec, dec_pair, decimals, real
 from streamer.records import BookSnapshot, Candle, Dec, Millis, Reject, SpotPrice, Trade
 from streamer.timefmt import format_millis, parse_rfc3339
 
@@ -94,3 +94,43 @@ def test_rfc3339_fast_and_slow_paths_agree(text: str, expected: int) -> None:
 def test_rfc3339_rejects_invalid_text_on_the_fast_path(bad: str) -> None:
     with pytest.raises(FrameError):
         parse_rfc3339(bad, "t")
+
+
+def test_a_nullable_timestamp_is_quoted_when_present() -> None:
+    spot = SpotPrice(
+        "bitcoin", "usd", None, None, None, None, Millis(1633998240999), Millis(5), "s"
+    )
+    assert orjson.loads(encode(spot))["last_updated_at"] == "2021-10-12 00:24:00.999"
+
+
+def test_rows_sharing_received_at_each_keep_their_own_times() -> None:
+    """The encoder remembers the last `received_at` text; a new value must replace it."""
+    received = [5, 5, 1_000_123, 5]
+    times = [(Millis(1000 * i + 7), Millis(r)) for i, r in enumerate(received)]
+    rows = [Trade("binance", "B-Q", e, r, "1", Dec("1"), Dec("2"), "buy", "id") for e, r in times]
+    parsed = [orjson.loads(encode(r)) for r in rows]
+    assert [p["received_at"] for p in parsed] == [
+        "1970-01-01 00:00:00.005",
+        "1970-01-01 00:00:00.005",
+        "1970-01-01 00:16:40.123",
+        "1970-01-01 00:00:00.005",
+    ]
+    assert [p["event_time"][-6:] for p in parsed] == ["00.007", "01.007", "02.007", "03.007"]
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [("1", "2"), ("0.1", "-2.50"), ("86704.77000000", "0"), ("12e3", "1"), ("1", "1E-2")],
+)
+def test_a_valid_decimal_pair_is_what_dec_gives(a: str, b: str) -> None:
+    assert dec_pair(a, b, ("p", "q")) == (dec(a, "p"), dec(b, "q"))
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "culprit"),
+    [("1,2", "3", "'p'"), ("1", "2,3", "'q'"), ("", "1", "'p'"), ("1", "", "'q'"),
+     ("01", "1", "'p'"), ("1", "NaN", "'q'"), (1.5, "1", "'p'"), ("1", None, "'q'")],
+)  # fmt: skip
+def test_an_invalid_decimal_pair_names_its_culprit(a: object, b: object, culprit: str) -> None:
+    with pytest.raises(FrameError, match=culprit):
+        dec_pair(a, b, ("p", "q"))

@@ -6,9 +6,27 @@ the parts that identify the event at its venue (for a trade: venue, symbol, trad
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from hashlib import blake2b
 
 
 def record_id(*parts: object) -> str:
     key = "\x1f".join(map(str, parts)).encode()
     return blake2b(key, digest_size=16).hexdigest()
+
+
+def record_ids(*prefix: object) -> Callable[[object], str]:
+    """`record_ids(*prefix)(last) == record_id(*prefix, last)`, with the prefix hashed once.
+
+    The per-row path: a venue's trade ids share (exchange, symbol, kind), so only the id
+    itself is hashed per row (a copy of the prefix's BLAKE2b state, then the id).
+    """
+    seed = blake2b("".join(f"{part}\x1f" for part in prefix).encode(), digest_size=16)
+    copy = seed.copy
+
+    def make(last: object) -> str:
+        h = copy()
+        h.update(str(last).encode())
+        return h.hexdigest()
+
+    return make

@@ -21,29 +21,52 @@ def _levels(levels: Levels) -> str:
     return "[" + ",".join([f'{{"price":{p},"size":{s}}}' for p, s in levels]) + "]"
 
 
-_EXPRESSIONS = {
-    "str": "_s(r[{i}])",
-    "int": "str(r[{i}])",
-    "bool": "('true' if r[{i}] else 'false')",
-    "number": "r[{i}]",
-    "timestamp": "'\"' + _ts(r[{i}]) + '\"'",
-    "levels": "_levels(r[{i}])",
+# Each column is one `%s` in a template (quotes included where the value is always a string)
+# and one expression over the row `r`: a single `template % (...)` per row.
+_FORMS = {
+    "str": ("%s", "_s(r[{i}])"),
+    "int": ("%s", "r[{i}]"),
+    "bool": ("%s", "('true' if r[{i}] else 'false')"),
+    "number": ("%s", "r[{i}]"),
+    "timestamp": ('"%s"', "{ts}(r[{i}])"),
+    "levels": ("%s", "_levels(r[{i}])"),
 }
+
+
+def _last_one(format_ms: Callable[[int], str]) -> Callable[[int], str]:
+    """`format_ms` remembering its last answer: every row of one socket read shares its
+    `received_at`, so that column is formatted once per read."""
+    last_ms, last_text = -1, ""
+
+    def formatted(ms: int) -> str:
+        nonlocal last_ms, last_text
+        if ms != last_ms:
+            last_ms, last_text = ms, format_ms(ms)
+        return last_text
+
+    return formatted
 
 
 def compile_encoder(dataset: Dataset) -> Encoder:
     """Build `encode(row) -> bytes` for one dataset."""
-    terms = []
+    fields, values = [], []
     for i, column in enumerate(dataset.columns):
-        expr = _EXPRESSIONS[column.kind].format(i=i)
+        form, expr = _FORMS[column.kind]
+        ts = "_ts_recv" if column.name == "received_at" else "_ts"
+        expr = expr.format(i=i, ts=ts)
         if column.nullable:
+            if form != "%s":
+                expr = f"'\"' + {expr} + '\"'"
+                form = "%s"
             expr = f"('null' if r[{i}] is None else {expr})"
-        opener = "{" if i == 0 else ","
-        terms.append(f"{opener!s}{encode_basestring(column.name)}:".__repr__() + " + " + expr)
-    source = "def encode(r):\n    return (" + " + ".join(terms) + " + '}\\n').encode()\n"
+        fields.append(f"{encode_basestring(column.name)}:{form}")
+        values.append(expr)
+    template = "{" + ",".join(fields) + "}\n"
+    source = f"def encode(r):\n    return ({template!r} % ({', '.join(values)},)).encode()\n"
     namespace: dict[str, object] = {
         "_s": encode_basestring,
         "_ts": format_millis,
+        "_ts_recv": _last_one(format_millis),
         "_levels": _levels,
     }
     exec(compile(source, f"<encoder {dataset.name}>", "exec"), namespace)

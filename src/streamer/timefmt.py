@@ -20,15 +20,24 @@ _RFC3339 = re.compile(
 )
 
 
-@lru_cache(maxsize=4096)
-def _second_text(second: int) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(second))
+_MILLI_TEXT = tuple(f".{m:03d}" for m in range(1000))
+_SECONDS_KEPT = 4096
+_second_texts: dict[int, str] = {}
 
 
 def format_millis(ms: int) -> str:
-    """`1633998240000` -> `"2021-10-12 00:24:00.000"`."""
+    """`1633998240000` -> `"2021-10-12 00:24:00.000"`.
+
+    The per-row hot path: the whole-second text is kept per second (a feed stamps thousands
+    of rows with the same second) and the milliseconds come from a table.
+    """
     second, milli = divmod(ms, 1000)
-    return f"{_second_text(second)}.{milli:03d}"
+    text = _second_texts.get(second)
+    if text is None:
+        if len(_second_texts) >= _SECONDS_KEPT:
+            _second_texts.clear()
+        text = _second_texts[second] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(second))
+    return text + _MILLI_TEXT[milli]
 
 
 def now_millis() -> Millis:

@@ -14,8 +14,6 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
-from websockets.asyncio.client import ClientConnection
-
 from streamer.errors import SourceError
 from streamer.records import Item, Millis
 from streamer.retry import Sleep
@@ -32,6 +30,7 @@ from streamer.sources.binance_decode import (
 )
 from streamer.sources.binance_rest import BinanceRest
 from streamer.sources.candles import INTERVAL_MS, CandleLedger, Gap, RecentIds
+from streamer.sources.transport import WsConnection
 from streamer.sources.watchdog import SilenceWatchdog
 from streamer.sources.wsconnect import run_websocket
 from streamer.timefmt import now_millis
@@ -173,7 +172,7 @@ class BinanceSource:
             source=EXCHANGE,
             setting=SETTING,
             on_connect=session.on_connect,
-            on_frame=session.on_frame,
+            on_frames=session.on_frames,
             stats=self.stats,
             clock=self._clock,
             stale_after=self.settings.stale_seconds,
@@ -191,41 +190,52 @@ class _Session:
         self.url = url
         self.emit = emit
         self.ready = asyncio.Event()
-        self.ws: ClientConnection | None = None
+        self.ws: WsConnection | None = None
         streams = url.split("streams=", 1)[1].split("/")
         self.watchdog = SilenceWatchdog(ticking_streams(streams), source.settings.stale_seconds)
         self._loop = asyncio.get_running_loop()  # its clock: the watchdog's limit is real time
 
-    async def on_connect(self, ws: ClientConnection) -> None:
+    async def on_connect(self, ws: WsConnection) -> None:
         self.ws = ws
         self.watchdog.restart(self._loop.time())
         log.info("binance.streaming connection=%d of=%d", self.index, len(self.source.urls))
         self.source.backfill_missed(self.emit)
 
-    async def on_frame(self, raw: str | bytes, received_at: Millis) -> None:
+    async def on_frames(self, payloads: list[bytes], received_at: Millis) -> None:
+        """One socket read: every frame decoded, then the rows handed on with one `emit`."""
         source, ws, watchdog = self.source, self.ws, self.watchdog
         decoder, stats = source.decoder, source.stats
-        items = decoder.decode(raw, received_at)
+        decode = decoder.decode
         now = self._loop.time()
-        if decoder.last_stream is not None:
-            watchdog.heard(decoder.last_stream, now)
-            decoder.last_stream = None
-            if not self.ready.is_set() and watchdog.all_heard:
-                self.ready.set()
-        stats.count(items, received_at)
-        if items:
-            items = source.admit(items, self.emit)
-            if items and now < source.dedupe_until:
-                items = source.recent.fresh_items(items)
+        rows: list[Item] = []
+        shutdown = False
+        for raw in payloads:
+            items = decode(raw, received_at)
+            if decoder.last_stream is not None:
+                watchdog.heard(decoder.last_stream, now)
+                decoder.last_stream = None
+            stats.count(items, received_at)
             if items:
-                await self.emit(items)
-        elif decoder.shutdown_requested and ws is not None:
+                rows += items
+            elif decoder.shutdown_requested:
+                shutdown = True  # the rest of this read is still good data
+        if not self.ready.is_set() and watchdog.all_heard:
+            self.ready.set()
+        if rows:
+            rows = source.admit(rows, self.emit)
+            if rows and now < source.dedupe_until:
+                rows = source.recent.fresh_items(rows)
+            if rows:
+                await self.emit(rows)
+        if ws is None:
+            return
+        if shutdown:
             stats.extra["server_shutdowns"] += 1
             log.warning("binance.server_shutdown connection=%d reconnecting", self.index)
             await ws.close(1000, "serverShutdown")
             return
         silent = watchdog.due(now)
-        if silent and ws is not None:
+        if silent:
             stats.stalls += 1
             log.warning("binance.stream_stale connection=%d streams=%s (reconnecting)",
                         self.index, ",".join(silent[:5]))  # fmt: skip

@@ -19,7 +19,6 @@ import logging
 from collections.abc import Iterable
 
 import orjson
-from websockets.asyncio.client import ClientConnection
 
 from streamer.errors import SourceError
 from streamer.records import Item, Millis
@@ -30,6 +29,7 @@ from streamer.sources.base import Clock, Emit, FeedStats
 from streamer.sources.candles import CandleLedger, Gap
 from streamer.sources.coinbase_decode import EXCHANGE, CoinbaseDecoder, closed_candle_gaps
 from streamer.sources.coinbase_rest import CANDLE_MS, CoinbaseRest
+from streamer.sources.transport import WsConnection
 from streamer.sources.watchdog import SilenceWatchdog
 from streamer.sources.wsconnect import run_websocket
 from streamer.timefmt import now_millis
@@ -101,11 +101,12 @@ class CoinbaseSource:
                     source=EXCHANGE,
                     setting="STREAMER_COINBASE_WS_URL",
                     on_connect=session.on_connect,
-                    on_frame=session.on_frame,
+                    on_frames=session.on_frames,
                     stats=self.stats,
                     clock=self._clock,
                     max_size=self.settings.max_frame_bytes,
                     stale_after=self.settings.stale_seconds,
+                    sleep=self._sleep,
                 )
         except* SourceError as group_error:
             raise group_error.exceptions[0] from None
@@ -154,12 +155,12 @@ class _Session:
     def __init__(self, source: CoinbaseSource, emit: Emit) -> None:
         self.source = source
         self.emit = emit
-        self.ws: ClientConnection | None = None
+        self.ws: WsConnection | None = None
         self.last_resync = 0.0
         self.watchdog = SilenceWatchdog(source.settings.symbols, source.settings.stale_seconds)
         self._loop = asyncio.get_running_loop()  # its clock: the watchdog's limit is real time
 
-    async def on_connect(self, ws: ClientConnection) -> None:
+    async def on_connect(self, ws: WsConnection) -> None:
         source = self.source
         self.ws = ws
         self.watchdog.restart(self._loop.time())
@@ -169,20 +170,26 @@ class _Session:
         log.info("coinbase.subscribed products=%s", ",".join(source.settings.symbols))
         source.backfill_missed(self.emit)
 
-    async def on_frame(self, raw: str | bytes, received_at: Millis) -> None:
+    async def on_frames(self, payloads: list[bytes], received_at: Millis) -> None:
+        """One socket read: every frame decoded, then the rows handed on with one `emit`."""
         source, ws, watchdog = self.source, self.ws, self.watchdog
         decoder, stats = source.decoder, source.stats
-        items = decoder.decode(raw, received_at)
+        decode = decoder.decode
         now = self._loop.time()
+        rows: list[Item] = []
+        for raw in payloads:
+            items = decode(raw, received_at)
+            stats.count(items, received_at)
+            if items:
+                rows += items
         if decoder.candle_products:
             for product in decoder.candle_products:
                 watchdog.heard(product, now)
             decoder.candle_products.clear()
-        stats.count(items, received_at)
-        if items:
-            items = source.admit(items, self.emit)
-            if items:
-                await self.emit(items)
+        if rows:
+            rows = source.admit(rows, self.emit)
+            if rows:
+                await self.emit(rows)
         if ws is None:
             return
         if decoder.resync_requested:

@@ -1,0 +1,149 @@
+"""The picows transport against a real websockets server on 127.0.0.1 (what wsconnect needs)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from websockets.asyncio.server import ServerConnection
+from websockets.http11 import Request, Response
+
+from streamer.sources.transport import (
+    ConnectionEnded,
+    HandshakeRefused,
+    WsConnection,
+    open_connection,
+)
+from tests.venues import venue
+
+
+async def connect(
+    url: str, *, max_size: int = 1 << 20, stale_after: float = 30.0, **kw: int
+) -> WsConnection:
+    return await open_connection(
+        url, max_size=max_size, open_timeout=10, stale_after=stale_after, **kw
+    )
+
+
+async def read_all(conn: WsConnection) -> list[bytes]:
+    payloads: list[bytes] = []
+    async with asyncio.timeout(20):
+        try:
+            while True:
+                payloads += await conn.read()
+        except ConnectionEnded:
+            return payloads
+
+
+async def test_payloads_arrive_in_order_with_fragments_joined_and_the_close_kept() -> None:
+    async def handler(ws: ServerConnection) -> None:
+        await ws.send("first")
+        await ws.send(b"\x00binary")
+        await ws.send(["frag", "mented", " message"])  # three frames, one message
+        for i in range(500):
+            await ws.send(f"n{i}")
+        await ws.close(1001, "going away")
+
+    async with venue(handler) as url:
+        conn = await connect(url)
+        payloads = await read_all(conn)
+        await conn.close()
+    assert payloads[:3] == [b"first", b"\x00binary", b"fragmented message"]
+    assert payloads[3:] == [f"n{i}".encode() for i in range(500)]
+    assert (conn.closed_by, conn.close_code, conn.close_reason) == ("venue", 1001, "going away")
+    assert not conn.stale
+
+
+async def test_many_payloads_unread_pause_the_socket_and_none_is_lost() -> None:
+    async def handler(ws: ServerConnection) -> None:
+        for i in range(3000):
+            await ws.send(f"{i:05d}" * 20)
+        await ws.close()
+
+    async with venue(handler) as url:
+        conn = await connect(url, max_pending=50)
+        await asyncio.sleep(0)  # let data pile up before the first read
+        payloads = await read_all(conn)
+        await conn.close()
+    assert payloads == [(f"{i:05d}" * 20).encode() for i in range(3000)]
+
+
+async def test_a_message_over_max_size_closes_with_1009_and_is_not_delivered() -> None:
+    async def handler(ws: ServerConnection) -> None:
+        await ws.send("small")
+        await ws.send("x" * 5000)
+        await ws.send("after")
+        await ws.wait_closed()
+
+    async with venue(handler) as url:
+        conn = await connect(url, max_size=1000)
+        payloads = await read_all(conn)
+        await conn.close()
+    assert payloads == [b"small"]
+    assert (conn.closed_by, conn.close_code) == ("client", 1009)
+
+
+async def test_a_fragmented_message_over_max_size_is_refused_too() -> None:
+    async def handler(ws: ServerConnection) -> None:
+        await ws.send(["y" * 600, "y" * 600])  # each frame fits, the message does not
+        await ws.wait_closed()
+
+    async with venue(handler) as url:
+        conn = await connect(url, max_size=1000)
+        assert await read_all(conn) == []
+        await conn.close()
+    assert conn.close_code == 1009
+
+
+async def test_a_silent_connection_is_closed_as_stale_while_pings_are_answered() -> None:
+    pong = asyncio.Event()
+
+    async def handler(ws: ServerConnection) -> None:
+        await ws.send("hello")
+        waiter = await ws.ping()
+        await waiter  # the client's pong came back
+        pong.set()
+        await ws.wait_closed()
+
+    async with venue(handler, ping_interval=None) as url:
+        conn = await connect(url, stale_after=0.5)
+        payloads = await read_all(conn)
+        await conn.close()
+    assert pong.is_set()
+    assert payloads == [b"hello"] and conn.stale
+    assert (conn.close_code, conn.close_reason) == (1000, "no data")
+
+
+async def test_send_and_close_reach_the_server() -> None:
+    received: list[str | bytes] = []
+    closed: list[tuple[int | None, str | None]] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        async for message in ws:
+            received.append(message)
+        closed.append((ws.close_code, ws.close_reason))
+
+    async with venue(handler) as url:
+        conn = await connect(url)
+        await conn.send('{"type":"subscribe"}')
+        await conn.send("second")
+        await conn.close(1000, "serverShutdown")
+        async with asyncio.timeout(10):
+            while not closed:
+                await asyncio.sleep(0.01)
+    assert received == ['{"type":"subscribe"}', "second"]
+    assert closed == [(1000, "serverShutdown")]
+
+
+@pytest.mark.parametrize("status", [451, 403, 503])
+async def test_a_refused_handshake_carries_its_status(status: int) -> None:
+    def refuse(connection: ServerConnection, request: Request) -> Response:
+        return connection.respond(status, "no\n")
+
+    async def handler(ws: ServerConnection) -> None:  # pragma: no cover - never upgraded
+        await ws.wait_closed()
+
+    async with venue(handler, process_request=refuse) as url:
+        with pytest.raises(HandshakeRefused) as refused:
+            await connect(url)
+    assert refused.value.status == status
