@@ -80,11 +80,20 @@ async def _consume(
             if isinstance(batch, _End):
                 await sink.aclose()
                 return
+            add = sink.add
+            kind: type | None = None
+            name, run = "", 0  # `run` rows of one kind in a row, counted when the kind changes
             for item in batch:
-                kind = type(item)
-                dataset = datasets[kind]
-                sink.add(dataset, encoders[kind](item), arrival)
-                rows[dataset.name] += 1
+                if type(item) is not kind:
+                    if run:
+                        rows[name] += run
+                    kind, run = type(item), 0
+                    dataset, encode = datasets[kind], encoders[kind]
+                    name = dataset.name
+                add(dataset, encode(item), arrival)
+                run += 1
+            if run:
+                rows[name] += run
             if queue.empty():
                 break
             batch = queue.get_nowait()

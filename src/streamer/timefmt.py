@@ -23,6 +23,7 @@ _RFC3339 = re.compile(
 _MILLI_TEXT = tuple(f".{m:03d}" for m in range(1000))
 _SECONDS_KEPT = 4096
 _second_texts: dict[int, str] = {}
+_prefix_seconds: dict[str, int | None] = {}  # `2026-09-30T02:39:53` -> epoch seconds
 
 
 def format_millis(ms: int) -> str:
@@ -69,11 +70,18 @@ def parse_rfc3339(text: object, field: str) -> Millis:
     to milliseconds, which is Athena engine 3's timestamp precision. The common UTC form with
     a fraction takes a fast path that caches the whole-second part.
     """
-    if type(text) is str and len(text) > 21 and text[19] == "." and text[-1] == "Z":
-        fraction = text[20:-1]
-        second = _utc_second(text[:19])
-        if second is not None and fraction.isdigit() and fraction.isascii():
-            return Millis(second * 1000 + int(fraction[:3].ljust(3, "0")))
+    if type(text) is str and len(text) > 23 and text[19] == "." and text[-1] == "Z":
+        fraction = text[20:-1]  # 3 digits or more: Coinbase sends 3, 6 or 9
+        if fraction.isdigit() and fraction.isascii():
+            prefix = text[:19]
+            second = _prefix_seconds.get(prefix)
+            if second is None:
+                second = _utc_second(prefix)
+                if len(_prefix_seconds) >= _SECONDS_KEPT:
+                    _prefix_seconds.clear()
+                _prefix_seconds[prefix] = second
+            if second is not None:
+                return Millis(second * 1000 + int(fraction[:3]))
     if type(text) is not str:
         raise FrameError(f"field {field!r} is not a timestamp string: {text!r}"[:200])
     m = _RFC3339.fullmatch(text)

@@ -68,6 +68,14 @@ class FeedStats:
         if len(self.recovery_ms) > 10_000:
             del self.recovery_ms[:1000]
 
+    def count_read(self, frames: int, items: Sequence[Item], received_at: Millis) -> None:
+        """`frames` frames of one socket read, which gave `items` in all."""
+        self.frames += frames
+        self.last_frame_at = received_at
+        rejects = sum(1 for item in items if type(item) is Reject) if items else 0
+        self.rejects += rejects
+        self.rows += len(items) - rejects
+
     def count(self, items: Sequence[Item], received_at: Millis) -> None:
         self.frames += 1
         self.last_frame_at = received_at

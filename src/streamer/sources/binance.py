@@ -208,17 +208,20 @@ class _Session:
         decode = decoder.decode
         now = self._loop.time()
         rows: list[Item] = []
+        streams: set[str | None] = set()
         shutdown = False
         for raw in payloads:
             items = decode(raw, received_at)
-            if decoder.last_stream is not None:
-                watchdog.heard(decoder.last_stream, now)
-                decoder.last_stream = None
-            stats.count(items, received_at)
+            streams.add(decoder.last_stream)
             if items:
                 rows += items
             elif decoder.shutdown_requested:
                 shutdown = True  # the rest of this read is still good data
+        stats.count_read(len(payloads), rows, received_at)
+        for stream in streams:
+            if stream is not None:
+                watchdog.heard(stream, now)
+        decoder.last_stream = None
         if not self.ready.is_set() and watchdog.all_heard:
             self.ready.set()
         if rows:

@@ -28,15 +28,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from functools import partial
 from itertools import chain
 from typing import Any
 
+from orjson import loads
+
 from streamer.errors import ConfigError, FrameError
-from streamer.ids import record_id
-from streamer.numbers import dec, decimals
+from streamer.ids import record_id, record_ids
+from streamer.numbers import dec, dec_pair, decimals
 from streamer.records import BookSnapshot, Candle, Item, Levels, Millis, Ticker, Trade
 from streamer.settings import BinanceSettings
-from streamer.sources.base import FeedStats, guarded, json_object, reject
+from streamer.sources.base import FRAME_FAILURES, FeedStats, reason_for, reject
 from streamer.sources.candles import CandleLedger, Gap
 from streamer.timefmt import epoch_millis
 
@@ -45,6 +48,8 @@ log = logging.getLogger(__name__)
 EXCHANGE = "binance"
 SHUTDOWN_STREAM = "!serverShutdown"
 
+_new_row = tuple.__new__
+"""Builds a row from a tuple in field order: a third of a keyword `Trade(...)`'s cost."""
 _Payload = dict[str, Any]
 _Handler = Callable[[_Payload, str, Millis], list[Item]]
 
@@ -132,7 +137,9 @@ class BinanceDecoder:
                     "List only one of them.",
                 )
             self._symbols[native] = symbol
-        trades = self._agg_trade if settings.trades == "aggTrade" else self._trade
+        id_field = "a" if settings.trades == "aggTrade" else "t"
+        trades = partial(self._trade_row, id_field)
+        self._trade_ids = {s: record_ids(EXCHANGE, s, settings.trades) for s in settings.symbols}
         handlers: tuple[_Handler, ...] = (self._ticker, self._kline, self._book, trades)
         self._routes: dict[str, tuple[_Handler, str]] = {SHUTDOWN_STREAM: (self._shutdown, "")}
         for symbol in settings.symbols:
@@ -146,12 +153,17 @@ class BinanceDecoder:
     def decode(self, raw: str | bytes, received_at: Millis) -> list[Item]:
         """One frame -> rows (possibly none), or exactly one `Reject`. Never raises."""
         self.shutdown_requested = False
-        return guarded(EXCHANGE, self._decode, raw, received_at)
+        try:
+            return self._decode(raw, received_at)
+        except FRAME_FAILURES as exc:
+            return [reject(EXCHANGE, reason_for(exc), raw, received_at)]
 
     # -- frames ---------------------------------------------------------------------------
 
     def _decode(self, raw: str | bytes, received_at: Millis) -> list[Item]:
-        msg = json_object(raw)
+        msg = loads(raw)
+        if type(msg) is not dict:
+            raise FrameError("frame is not a JSON object")
         stream = msg.get("stream")
         if stream is None:
             return self._control(msg, raw, received_at)
@@ -267,28 +279,24 @@ class BinanceDecoder:
             )
         ]
 
-    def _trade(self, data: _Payload, symbol: str, received_at: Millis) -> list[Item]:
-        return self._trade_row(data, symbol, received_at, "t", "trade")
-
-    def _agg_trade(self, data: _Payload, symbol: str, received_at: Millis) -> list[Item]:
-        return self._trade_row(data, symbol, received_at, "a", "aggTrade")
-
     def _trade_row(
-        self, data: _Payload, symbol: str, received_at: Millis, id_field: str, kind: str
+        self, id_field: str, data: _Payload, symbol: str, received_at: Millis
     ) -> list[Item]:
-        self._check_symbol(data, symbol)
-        trade_id = _count(data[id_field], id_field)
-        buyer_is_maker = _flag(data["m"], "m")
-        return [
-            Trade(
-                exchange=EXCHANGE,
-                symbol=symbol,
-                event_time=epoch_millis(data["T"], "T"),
-                received_at=received_at,
-                trade_id=str(trade_id),
-                price=dec(data["p"], "p"),
-                size=dec(data["q"], "q"),
-                side="sell" if buyer_is_maker else "buy",  # the taker's side
-                record_id=record_id(EXCHANGE, symbol, kind, trade_id),
-            )
-        ]
+        """`@trade` (id `t`) or `@aggTrade` (id `a`): the per-message hot path, checks inline."""
+        native = data["s"]
+        if type(native) is not str or self._symbols.get(native) != symbol:
+            raise FrameError(f"unknown symbol {native!r} on the stream of {symbol}"[:200])
+        trade_id = data[id_field]
+        if type(trade_id) is not int or trade_id < 0:
+            raise FrameError(f"field {id_field!r} is not a count: {trade_id!r}"[:200])
+        buyer_is_maker = data["m"]
+        if type(buyer_is_maker) is not bool:
+            raise FrameError(f"field 'm' is not a boolean: {buyer_is_maker!r}"[:200])
+        event_time = data["T"]
+        if type(event_time) is not int or event_time < 0:
+            raise FrameError(f"field 'T' is not epoch milliseconds: {event_time!r}"[:200])
+        price, size = dec_pair(data["p"], data["q"], ("p", "q"))
+        side = "sell" if buyer_is_maker else "buy"  # the taker's side
+        rid = self._trade_ids[symbol](trade_id)
+        return [_new_row(Trade, (EXCHANGE, symbol, event_time, received_at, str(trade_id),
+                                 price, size, side, rid))]  # fmt: skip

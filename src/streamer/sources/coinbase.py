@@ -179,9 +179,9 @@ class _Session:
         rows: list[Item] = []
         for raw in payloads:
             items = decode(raw, received_at)
-            stats.count(items, received_at)
             if items:
                 rows += items
+        stats.count_read(len(payloads), rows, received_at)
         if decoder.candle_products:
             for product in decoder.candle_products:
                 watchdog.heard(product, now)
