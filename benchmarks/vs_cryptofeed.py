@@ -32,8 +32,10 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -92,6 +94,52 @@ def coinbase_frames(n: int) -> list[bytes]:
             "events": [{"type": "update", "trades": [trade]}],
         }
         out.append(orjson.dumps(message))
+    return out
+
+
+def binance_books(n: int) -> list[bytes]:
+    """`depth20@100ms` partial books: 20 levels a side, as Binance sends them."""
+    out = []
+    for i in range(n):
+        mid = 67000 + (i % 997) / 100
+        bids = [
+            [f"{mid - 0.01 * (k + 1):.8f}", f"{0.1 + (i + k) % 37 / 100:.8f}"] for k in range(20)
+        ]
+        asks = [
+            [f"{mid + 0.01 * (k + 1):.8f}", f"{0.1 + (i + 2 * k) % 41 / 100:.8f}"]
+            for k in range(20)
+        ]
+        data = {"lastUpdateId": 9_000_000 + i, "bids": bids, "asks": asks}
+        out.append(orjson.dumps({"stream": "btcusdt@depth20@100ms", "data": data}))
+    return out
+
+
+def coinbase_books(n: int) -> list[bytes]:
+    """`level2` as `l2_data`: a 500-level-a-side snapshot, then `n` updates of 4 levels each."""
+
+    def envelope(seq: int, kind: str, updates: list[dict[str, str]]) -> bytes:
+        event = {"type": kind, "product_id": "BTC-USD", "updates": updates}
+        stamp = f"2026-11-30T12:00:{seq // 1000 % 60:02d}.{seq % 1000:03d}123Z"
+        return orjson.dumps(
+            {"channel": "l2_data", "timestamp": stamp, "sequence_num": seq, "events": [event]}
+        )
+
+    def level(side: str, price: float, size: float) -> dict[str, str]:
+        return {"side": side, "event_time": "2026-11-30T12:00:00.000000Z",
+                "price_level": f"{price:.2f}", "new_quantity": f"{size:.8f}"}  # fmt: skip
+
+    snapshot = [level("bid", 66999.99 - k / 100, 0.5) for k in range(500)]
+    snapshot += [level("offer", 67000.00 + k / 100, 0.5) for k in range(500)]
+    out = [envelope(0, "snapshot", snapshot)]
+    for i in range(n):
+        k = i % 400
+        updates = [
+            level("bid", 66999.99 - k / 100, (i % 7) / 10),  # 0 removes the level
+            level("bid", 66999.98 - k / 100, 0.25 + i % 5),
+            level("offer", 67000.00 + k / 100, (i % 5) / 10 + 0.1),
+            level("offer", 67000.01 + k / 100, 1.5),
+        ]
+        out.append(envelope(i + 1, "update", updates))
     return out
 
 
@@ -278,8 +326,35 @@ def ensure_cryptofeed() -> Path:
     return python
 
 
+@dataclass(frozen=True)
+class Stream:
+    label: str
+    venue: str
+    frames: Callable[[int], list[bytes]]
+    with_cryptofeed: bool  # trades only: cryptofeed's books are built another way
+
+    def handled(self, kind: str, output: str) -> int:
+        """What the client says it handled: trades, books, or (Coinbase level2) frames."""
+        if kind == "cryptofeed":
+            found = re.findall(r"handled=(\d+)", output)
+        elif self.frames is coinbase_books:
+            found = re.findall(r"feed\.stats source=coinbase connects=\d+ frames=(\d+)", output)
+        else:
+            dataset = "order_books" if self.frames is binance_books else "trades"
+            found = re.findall(rf"service\.stopped rows=\{{[^}}]*'{dataset}': (\d+)", output)
+        return int(found[-1]) if found else -1
+
+
+STREAMS = {
+    "binance-trades": Stream("Binance combined `aggTrade`", "binance", binance_frames, True),
+    "coinbase-trades": Stream("Coinbase `market_trades`", "coinbase", coinbase_frames, True),
+    "binance-books": Stream("Binance `depth20@100ms`", "binance", binance_books, False),
+    "coinbase-books": Stream("Coinbase `l2_data` updates", "coinbase", coinbase_books, False),
+}
+
+
 def start_client(
-    kind: str, venue: str, port: int, cf_python: Path, script: Path
+    kind: str, venue: str, port: int, cf_python: Path, script: Path, baseline: Path | None
 ) -> subprocess.Popen[str]:
     if kind == "cryptofeed":
         command = [str(cf_python), str(script), venue, str(port)]
@@ -299,6 +374,9 @@ def start_client(
             "STREAMER_COINBASE_WS_URL": f"ws://127.0.0.1:{port}/coinbase",
             "STREAMER_COINBASE_REST_URL": f"http://127.0.0.1:{port}",
         }
+        if kind == "baseline":
+            assert baseline is not None
+            env["PYTHONPATH"] = str(baseline / "src")
     return subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -330,20 +408,12 @@ async def wait_idle(pid: int, *, window: float = 0.3, polls: int = 3) -> int:
     return start
 
 
-def handled(kind: str, output: str) -> int:
-    if kind == "cryptofeed":
-        match = re.search(r"handled=(\d+)", output)
-        return int(match.group(1)) if match else -1
-    counts = re.findall(r"service\.stopped rows=\{[^}]*'trades': (\d+)", output)
-    return int(counts[-1]) if counts else 0
-
-
 async def one_round(
-    kind: str, venue: str, payload: list[bytes], messages: int, cf_python: Path, script: Path
+    kind: str, stream: Stream, payload: list[bytes], messages: int, clients: dict[str, Any]
 ) -> dict[str, float]:
-    server = FrameServer(venue)
+    server = FrameServer(stream.venue)
     port = await server.start()
-    client = start_client(kind, venue, port, cf_python, script)
+    client = start_client(kind, stream.venue, port, **clients)
     try:
         await asyncio.wait_for(server.session.subscribed.wait(), 60)
         await wait_idle(client.pid)  # imports, connect, subscribe: done
@@ -356,64 +426,64 @@ async def one_round(
         output, _ = await asyncio.to_thread(client.communicate, timeout=60)
         assert server.server is not None
         server.server.close()
-    count = handled(kind, output)
-    if count != messages:
+    count = stream.handled(kind, output)
+    if count == -1 and kind == "baseline":
+        pass  # an older streamer may not log the figure checked; it ran to idle all the same
+    elif count != messages:
         tail = "\n".join(output.splitlines()[-15:])
-        raise SystemExit(f"{kind} {venue}: handled {count} of {messages} messages\n{tail}")
-    us = (t1 - t0) / TICK * 1e6 / messages
-    return {"us": us, "rss": rss}
+        raise SystemExit(f"{kind} {stream.label}: handled {count} of {messages}\n{tail}")
+    return {"us": (t1 - t0) / TICK * 1e6 / messages, "rss": rss}
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--venues", nargs="+", default=["binance", "coinbase"])
+    parser.add_argument("--streams", nargs="+", default=list(STREAMS), choices=list(STREAMS))
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="a checkout of an earlier streamer (e.g. `git worktree add /tmp/base <rev>`), "
+        "run as a third client from its src/ for before/after figures",
+    )
     args = parser.parse_args()
     cf_python = ensure_cryptofeed()
+    table = []
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "cryptofeed_client.py"
         script.write_text(CRYPTOFEED_SCRIPT)
-        rows = []
-        for venue in args.venues:
-            frames = (
-                binance_frames(args.messages)
-                if venue == "binance"
-                else coinbase_frames(args.messages)
-            )
+        clients = {"cf_python": cf_python, "script": script, "baseline": args.baseline}
+        for name in args.streams:
+            stream = STREAMS[name]
+            frames = stream.frames(args.messages)
             payload = chunks(frames)
-            results: dict[str, list[dict[str, float]]] = {"streamer": [], "cryptofeed": []}
+            kinds = ["streamer"]
+            kinds += ["cryptofeed"] if stream.with_cryptofeed else []
+            kinds += ["baseline"] if args.baseline else []
+            results: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
             for r in range(args.rounds):
-                for kind in (
-                    ("streamer", "cryptofeed") if r % 2 == 0 else ("cryptofeed", "streamer")
-                ):
-                    res = await one_round(kind, venue, payload, args.messages, cf_python, script)
+                for kind in kinds if r % 2 == 0 else kinds[::-1]:  # A B A B
+                    res = await one_round(kind, stream, payload, len(frames), clients)
                     results[kind].append(res)
                     print(
-                        f"  {venue:>8} round {r + 1} {kind:>10}: {res['us']:6.2f} µs/msg"
+                        f"  {name:>15} round {r + 1} {kind:>10}: {res['us']:6.2f} µs/msg"
                         f"  (peak RSS {res['rss']:.0f} MB)",
                         flush=True,
                     )
             med = {k: statistics.median(x["us"] for x in v) for k, v in results.items()}
             rss = {k: statistics.median(x["rss"] for x in v) for k, v in results.items()}
-            rows.append((venue, med, rss))
-    print()
-    print(
-        f"median of {args.rounds} rounds, {args.messages:,} messages each,"
-        " CPU of the client process"
-    )
-    print(
-        "| stream | streamer µs/msg | cryptofeed µs/msg | streamer msg/s/core"
-        " | cryptofeed msg/s/core | ratio | RSS MB (s / cf) |"
-    )
-    print("|---|---|---|---|---|---|---|")
-    names = {"binance": "Binance combined `aggTrade`", "coinbase": "Coinbase `market_trades`"}
-    for venue, med, rss in rows:
-        s, c = med["streamer"], med["cryptofeed"]
-        print(
-            f"| {names[venue]} | {s:.2f} | {c:.2f} | {1e6 / s:,.0f} | {1e6 / c:,.0f} | {s / c:.2f}x"
-            f" | {rss['streamer']:.0f} / {rss['cryptofeed']:.0f} |"
-        )
+            table.append((stream, med, rss))
+    print(f"\nmedian of {args.rounds} rounds, {args.messages:,} messages each, client CPU")
+    print("| stream | client | µs/msg | msg/s per core | streamer ÷ this | peak RSS MB |")
+    print("|---|---|---|---|---|---|")
+    for stream, med, rss in table:
+        for kind, us in med.items():
+            ratio = med["streamer"] / us
+            note = "" if kind == "streamer" else f"{ratio:.2f}x"
+            print(
+                f"| {stream.label} | {kind} | {us:.2f} | {1e6 / us:,.0f} | {note}"
+                f" | {rss[kind]:.0f} |"
+            )
 
 
 if __name__ == "__main__":

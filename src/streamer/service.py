@@ -65,14 +65,18 @@ async def _report(
 ) -> None:
     while True:
         await asyncio.sleep(every)
-        for source in sources:
-            s = source.stats
-            log.info(
-                "feed.stats source=%s connects=%d frames=%d rows=%d rejects=%d gaps=%d",
-                source.name, s.connects, s.frames, s.rows, s.rejects, s.gaps,
-            )  # fmt: skip
+        log_feed_stats(sources)
         log.info("pipeline.stats rows=%s", dict(stats.rows))
         report_metrics(sink, reporter, clock)
+
+
+def log_feed_stats(sources: Sequence[Source]) -> None:
+    for source in sources:
+        s = source.stats
+        log.info(
+            "feed.stats source=%s connects=%d frames=%d rows=%d rejects=%d gaps=%d",
+            source.name, s.connects, s.frames, s.rows, s.rejects, s.gaps,
+        )  # fmt: skip
 
 
 def freshness_limits(settings: Settings, sources: Sequence[Source]) -> dict[str, float]:
@@ -139,5 +143,6 @@ async def run_service(
             reporter.cancel()
             watcher.cancel()
     report_metrics(sink, emf, clock)
+    log_feed_stats(sources)
     log.info("service.stopped rows=%s failed=%s", dict(stats.rows), stats.failed_sources)
     return stats
