@@ -31,6 +31,7 @@ _UNITS = {
     "FailedCalls": "Count",
     "SpoolBytes": "Bytes",
     "BufferedBytes": "Bytes",
+    "ObjectsWritten": "Count",  # the local lake's objects
 }
 GAUGES = frozenset({"SpoolBytes", "BufferedBytes"})
 
