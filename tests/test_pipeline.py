@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 
 from streamer.errors import RestrictedLocation
-from streamer.pipeline import run_pipeline
+from streamer.pipeline import RowQueue, run_pipeline
 from streamer.records import Dec, Item, Millis, Reject, Trade
 from streamer.settings import LakeSettings
 from streamer.sinks.lake import LakeSink
@@ -124,3 +124,18 @@ async def test_age_based_flush_happens_while_sources_are_quiet(tmp_path: Path) -
     stop.set()
     await task
     assert len(list(tmp_path.rglob("*.gz"))) == 1
+
+
+async def test_the_queue_is_bounded_in_rows_not_in_batches() -> None:
+
+    queue = RowQueue(limit=100)
+    await queue.put([trade(i) for i in range(60)])
+    await queue.put([trade(i) for i in range(60)])  # below the limit when it started: taken
+    assert queue.rows == 120
+    third = asyncio.create_task(queue.put([trade(0)]))
+    await asyncio.sleep(0.01)
+    assert not third.done()  # 120 rows queued: the producer waits
+    assert len(await queue.get()) == 60
+    async with asyncio.timeout(5):
+        await third  # 60 rows left: room again
+    assert queue.rows == 61

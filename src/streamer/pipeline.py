@@ -1,7 +1,8 @@
 """Sources -> one bounded queue -> encoder -> sink, under one TaskGroup.
 
-Each source awaits `emit(items)` once per frame; the queue is bounded, so a slow sink slows
-the sources (TCP backpressure) instead of growing memory. The consumer encodes each row with
+Each source awaits `emit(items)` once per socket read (or REST answer); the queue is bounded in
+rows, not in calls, so a slow sink slows the sources (TCP backpressure) instead of growing
+memory, however many rows one read carries. The consumer encodes each row with
 its dataset's compiled encoder and hands the line to the sink with its arrival time, then lets
 the sink write whatever is due. On stop: sources are cancelled, the queue is drained, and the
 sink writes everything it holds. A source that fails for good (`SourceError`) is logged and
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -33,6 +34,49 @@ class _End:
 _END = _End()
 
 
+class RowQueue:
+    """A FIFO of item batches bounded by the rows it holds (a batch may carry thousands).
+
+    `put` waits while `limit` rows or more are queued, so one batch can take the queue past the
+    limit once but a producer never runs further ahead; `get` waits for a batch.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.rows = 0
+        self._batches: deque[Sequence[Item] | _End] = deque()
+        self._ready = asyncio.Event()
+        self._space = asyncio.Event()
+        self._space.set()
+
+    def empty(self) -> bool:
+        return not self._batches
+
+    async def put(self, batch: Sequence[Item] | _End) -> None:
+        while self.rows >= self.limit:
+            self._space.clear()
+            await self._space.wait()
+        self._batches.append(batch)
+        if not isinstance(batch, _End):
+            self.rows += len(batch)
+        self._ready.set()
+
+    def get_nowait(self) -> Sequence[Item] | _End:
+        batch = self._batches.popleft()
+        if not isinstance(batch, _End):
+            self.rows -= len(batch)
+            if self.rows < self.limit:
+                self._space.set()
+        if not self._batches:
+            self._ready.clear()
+        return batch
+
+    async def get(self) -> Sequence[Item] | _End:
+        while not self._batches:
+            await self._ready.wait()
+        return self.get_nowait()
+
+
 @dataclass(slots=True)
 class PipelineStats:
     rows: Counter[str] = field(default_factory=Counter)
@@ -42,9 +86,7 @@ class PipelineStats:
         return sum(self.rows.values())
 
 
-async def _run_source(
-    source: Source, queue: asyncio.Queue[Sequence[Item] | _End], stats: PipelineStats
-) -> None:
+async def _run_source(source: Source, queue: RowQueue, stats: PipelineStats) -> None:
     async def emit(items: Sequence[Item]) -> None:
         await queue.put(items)
 
@@ -58,9 +100,7 @@ async def _run_source(
         log.exception("source.crashed source=%s", source.name)
 
 
-async def _consume(
-    queue: asyncio.Queue[Sequence[Item] | _End], sink: Sink, clock: Clock, stats: PipelineStats
-) -> None:
+async def _consume(queue: RowQueue, sink: Sink, clock: Clock, stats: PipelineStats) -> None:
     encoders = ENCODERS
     datasets = DATASET_OF_TYPE
     rows = stats.rows
@@ -111,7 +151,7 @@ async def run_pipeline(
 ) -> PipelineStats:
     """Run until `stop` is set (or every source has failed); then drain and close the sink."""
     stats = PipelineStats() if stats is None else stats
-    queue: asyncio.Queue[Sequence[Item] | _End] = asyncio.Queue(maxsize=queue_size)
+    queue = RowQueue(queue_size)
     await sink.start()
     async with asyncio.TaskGroup() as group:
         consumer = group.create_task(_consume(queue, sink, clock, stats))

@@ -118,7 +118,7 @@ SETTINGS: tuple[Setting, ...] = (
     _s(
         "queue_size",
         "10000",
-        "frames' rows held between the sources and the sink; when it is full the sources wait "
+        "rows held between the sources and the sink; when it is full the sources wait "
         "(back-pressure), nothing is dropped",
     ),
     _s(

@@ -37,6 +37,9 @@ OnFrames = Callable[[list[bytes], Millis], Awaitable[None]]
 STABLE_SESSION_MS = 30_000
 """A session that lasted this long resets the reconnect backoff."""
 OPEN_TIMEOUT_SECONDS = 15.0
+FRAMES_PER_CALL = 1000
+"""A read can hold tens of thousands of frames (picows grows its buffer under a flood): the
+source gets them in slices, so the pipeline's row bound holds back the rows, not a read's worth."""
 
 
 def refusal(source: str, setting: str, status: int) -> SourceError | None:
@@ -119,7 +122,8 @@ async def _session(
             if lost_at is not None:
                 stats.recovered(now - lost_at)
                 lost_at = None
-            await on_frames(payloads, now)
+            for start in range(0, len(payloads), FRAMES_PER_CALL):
+                await on_frames(payloads[start : start + FRAMES_PER_CALL], now)
     except ConnectionEnded:
         if conn.stale:
             # The common failure: pings still answered, but no data. Start over.
