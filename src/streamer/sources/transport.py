@@ -23,6 +23,7 @@ What it guarantees, each checked by `tests/test_transport.py`:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from typing import Any
 
@@ -251,8 +252,7 @@ async def open_connection(
         raise HandshakeRefused(status, exc.raw_body or b"") from None
     assert isinstance(listener, _Listener)
     sock = transport.underlying_transport.get_extra_info("socket")
-    try:
+    # Already closed by the peer: what it sent is in the listener, and there is nothing to bound.
+    with contextlib.suppress(OSError, AttributeError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
-    except (OSError, AttributeError):
-        pass  # already closed by the peer: what it sent is in the listener, nothing to bound
     return WsConnection(transport, listener, stale_after)
