@@ -111,14 +111,20 @@ def test_only_new_trades_of_a_mixed_frame_are_kept() -> None:
     assert [(t.trade_id, t.side) for t in rows if isinstance(t, Trade)] == [("8", "buy")]
 
 
-def test_trade_memory_is_bounded() -> None:
+def test_trade_memory_keeps_the_newest_ids_and_is_bounded() -> None:
     d = decoder()
-    for i in range(TRADE_MEMORY):
-        assert len(d.decode(trades(i, (str(i), "BUY")), RECEIVED)) == 1
-    assert d.decode(trades(TRADE_MEMORY, ("0", "BUY")), RECEIVED) == []  # still remembered
-    d.decode(trades(TRADE_MEMORY + 1, ("new", "BUY")), RECEIVED)  # evicts the oldest id, "0"
-    assert d.decode(trades(TRADE_MEMORY + 2, ("1", "BUY")), RECEIVED) == []  # the next oldest
-    assert len(d.decode(trades(TRADE_MEMORY + 3, ("0", "BUY")), RECEIVED)) == 1
+    seq = 0
+    for i in range(2 * TRADE_MEMORY - 1):  # any id among the newest TRADE_MEMORY is known
+        seq += 1
+        assert len(d.decode(trades(seq, (str(i), "BUY")), RECEIVED)) == 1
+        newest = str(max(0, i - TRADE_MEMORY + 1))
+        seq += 1
+        assert d.decode(trades(seq, (newest, "BUY")), RECEIVED) == [], i
+    for i in range(2 * TRADE_MEMORY - 1, 3 * TRADE_MEMORY):
+        seq += 1
+        d.decode(trades(seq, (str(i), "BUY")), RECEIVED)
+    seq += 1  # 3 * TRADE_MEMORY ids later, the first is forgotten: memory is bounded
+    assert len(d.decode(trades(seq, ("0", "BUY")), RECEIVED)) == 1
 
 
 def test_a_rejected_trade_frame_does_not_mark_its_good_trades_as_seen() -> None:

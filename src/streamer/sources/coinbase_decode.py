@@ -25,7 +25,6 @@ is not published but names the candles to fetch from REST.
 from __future__ import annotations
 
 import logging
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -45,7 +44,9 @@ from streamer.timefmt import parse_rfc3339
 log = logging.getLogger(__name__)
 
 EXCHANGE = "coinbase"
-TRADE_MEMORY = 4096  # trade ids remembered per product; the replayed snapshot is far smaller
+TRADE_MEMORY = (
+    4096  # trade ids remembered per product (at least); the replayed snapshot is far smaller
+)
 _TAKER_SIDE = {"BUY": "sell", "SELL": "buy"}  # the venue sends the maker's side
 
 _Event = dict[str, Any]
@@ -61,11 +62,11 @@ class _Product:
         "candle",
         "changed",
         "event_time",
+        "older_trade_ids",
         "received_at",
         "sequence",
         "synced",
         "trade_ids",
-        "trade_order",
         "trade_record_id",
     )
 
@@ -79,17 +80,20 @@ class _Product:
         self.sequence = 0
         self.candle: Candle | None = None  # the latest, not yet final, candle
         self.trade_ids: set[str] = set()
-        self.trade_order: deque[str] = deque(maxlen=TRADE_MEMORY)
+        self.older_trade_ids: set[str] = set()
 
     def first_sight(self, trade_id: str) -> bool:
-        """Remember `trade_id`; False if it was seen recently (a replayed trade)."""
-        if trade_id in self.trade_ids:
+        """Remember `trade_id`; False if it was seen recently (a replayed trade).
+
+        Two generations of ids: the newest `TRADE_MEMORY` at least, twice that at most, with
+        no per-id eviction bookkeeping on the hot path.
+        """
+        if trade_id in self.trade_ids or trade_id in self.older_trade_ids:
             return False
-        order = self.trade_order
-        if len(order) == TRADE_MEMORY:
-            self.trade_ids.discard(order[0])  # append() below evicts it from the deque
-        order.append(trade_id)
-        self.trade_ids.add(trade_id)
+        ids = self.trade_ids
+        ids.add(trade_id)
+        if len(ids) >= TRADE_MEMORY:
+            self.older_trade_ids, self.trade_ids = ids, set()
         return True
 
 
