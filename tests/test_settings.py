@@ -92,7 +92,7 @@ def test_firehose_settings_from_the_environment() -> None:
     assert f.buffer_bytes == 16 * 2**20 and f.spool_max_bytes == 512 * 2**20
     assert f.spool_dir == Path("/var/lib/streamer/spool") and f.shutdown_seconds == 20
     d = load({}).firehose
-    assert (d.stream_prefix, d.linger, d.shutdown_seconds) == ("crypto", 1.0, 25.0)
+    assert (d.stream_prefix, d.linger, d.shutdown_seconds) == ("crypto", 2.0, 25.0)
 
 
 def test_firehose_without_a_region_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:

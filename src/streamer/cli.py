@@ -1,6 +1,7 @@
 """The `streamer` command: run, demo, query, simulate, health, provision.
 
-This is the only module that configures logging and calls `asyncio.run`.
+This is the only module that configures logging and starts an event loop (`_run_loop`:
+uvloop where it is installed, else asyncio's own).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run_loop(main: Coroutine[Any, Any, int]) -> int:
+    """Run `main` on uvloop when available: its C event loop costs less per wake-up."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux and macOS
+        return asyncio.run(main)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -83,14 +94,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             config = settings_module.load(config_file=args.config)
             configure_logging(args.log_level, config.log_format)
-            return asyncio.run(_run(config))
+            return _run_loop(_run(config))
         configure_logging(args.log_level, "text")
         if args.command == "demo":
             from streamer.demo import run_demo
 
-            return asyncio.run(run_demo(args.seconds, args.lake))
+            return _run_loop(run_demo(args.seconds, args.lake))
         if args.command == "simulate":
-            return asyncio.run(_simulate(args))
+            return _run_loop(_simulate(args))
     except ConfigError as exc:
         print(f"streamer: configuration error: {exc}", file=sys.stderr)
         return 2

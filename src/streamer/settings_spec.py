@@ -147,8 +147,8 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     _s(
         "firehose_linger_seconds",
-        "1",
-        "longest a row waits before it is sent; higher is cheaper (see below)",
+        "2",
+        "longest a row waits before it is sent; higher is cheaper, lower is fresher (see below)",
         FIREHOSE,
     ),
     _s(
