@@ -34,6 +34,7 @@ test: lint
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/throughput.py
 	$(BIN)/python benchmarks/firehose.py
+	$(BIN)/python benchmarks/vs_cryptofeed.py
 
 # Terraform checks: the offline tool beside the checkout if present (../shared/tools/terraform/tf:
 # real Terraform core against the aws provider schema, no downloads), else a terraform binary.

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
+
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from streamer.errors import FrameError
 from streamer.jsonline import encode
-from streamer.numbers import dec, dec_pair, decimals, real
+from streamer.numbers import JSON_NUMBER, MAX_EXPONENT, dec, dec_pair, decimals, real
 from streamer.records import BookSnapshot, Candle, Dec, Millis, Reject, SpotPrice, Trade
 from streamer.timefmt import format_millis, parse_rfc3339
 
@@ -134,3 +139,31 @@ def test_a_valid_decimal_pair_is_what_dec_gives(a: str, b: str) -> None:
 def test_an_invalid_decimal_pair_names_its_culprit(a: object, b: object, culprit: str) -> None:
     with pytest.raises(FrameError, match=culprit):
         dec_pair(a, b, ("p", "q"))
+
+
+def _in_range(text: str) -> bool:
+    return "e" not in text.lower() or abs(Decimal(text).adjusted()) <= MAX_EXPONENT
+
+
+@given(st.lists(st.text(alphabet="0123456789.-+eE", max_size=12), min_size=1, max_size=6))
+def test_the_fast_number_checks_accept_exactly_rfc_8259_numbers(parts: list[str]) -> None:
+    reference = re.compile(JSON_NUMBER)
+    expected = all(reference.fullmatch(p) and _in_range(p) for p in parts)
+    try:
+        decimals(parts, "x")
+        accepted = True
+    except FrameError:
+        accepted = False
+    assert accepted == expected, parts
+    if len(parts) == 2:
+        try:
+            dec_pair(parts[0], parts[1], ("a", "b"))
+            assert expected
+        except FrameError:
+            assert not expected
+
+
+def test_a_huge_exponent_is_a_reject_not_a_giant_string() -> None:
+    with pytest.raises(FrameError, match="out of range"):
+        dec("1E200000000", "p")
+    assert dec("1e-8", "p") == "0.00000001"

@@ -8,6 +8,7 @@ written verbatim from the venue's validated text; timestamps as `YYYY-MM-DD HH:M
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import chain
 from json.encoder import encode_basestring
 
 from streamer.records import Item, Levels
@@ -17,8 +18,17 @@ from streamer.timefmt import format_millis
 Encoder = Callable[[Item], bytes]
 
 
+_SIDE_TEMPLATES: dict[int, str] = {}
+
+
 def _levels(levels: Levels) -> str:
-    return "[" + ",".join([f'{{"price":{p},"size":{s}}}' for p, s in levels]) + "]"
+    """A book side as a JSON array of {price, size}: one `%` over the whole side."""
+    template = _SIDE_TEMPLATES.get(len(levels))
+    if template is None:
+        template = "[" + ",".join(['{"price":%s,"size":%s}'] * len(levels)) + "]"
+        if len(levels) <= 1000:
+            _SIDE_TEMPLATES[len(levels)] = template
+    return template % tuple(chain.from_iterable(levels))
 
 
 # Each column is one `%s` in a template (quotes included where the value is always a string)

@@ -13,22 +13,33 @@ from decimal import Decimal, InvalidOperation
 from streamer.errors import FrameError
 from streamer.records import Dec, Real
 
-_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
-_JSON_NUMBER_PAIR = re.compile(f"{_JSON_NUMBER.pattern},{_JSON_NUMBER.pattern}")
+JSON_NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
+"""RFC 8259's number grammar, as written there (the reference for the tests)."""
+# The same language with possessive quantifiers: a digit run is always followed by a
+# non-digit, so giving nothing back never loses a match, and the regex engine stops
+# backtracking through long book sides (about 2x faster on a depth20 side of 40 numbers).
+_NUMBER = r"-?+(?:0|[1-9][0-9]*+)(?:\.[0-9]++)?+(?:[eE][+-]?+[0-9]++)?+"
+_JSON_NUMBER = re.compile(_NUMBER)
+_JSON_NUMBER_PAIR = re.compile(f"{_NUMBER},{_NUMBER}")
 # A run of JSON numbers separated by single commas, validated with one regex call: the order
 # book hot path checks 80 numbers per depth20 frame this way.
-_JSON_NUMBER_LIST = re.compile(
-    r"(?:-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?,)*"
-    r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
-)
+_JSON_NUMBER_LIST = re.compile(f"(?:{_NUMBER},)*+{_NUMBER}")
+
+
+MAX_EXPONENT = 400
+"""Largest decimal exponent accepted (a double reaches 1e308): `1e200000000` written out would
+be 200 million digits, so a hostile frame could exhaust memory with eleven characters."""
 
 
 def _plain(text: str) -> str:
     """Rewrite exponent notation (`1e-05`) as plain decimal text, exactly."""
     try:
-        return format(Decimal(text), "f")
+        number = Decimal(text)
     except InvalidOperation as exc:  # pragma: no cover - guarded by the regex
         raise FrameError(f"not a number: {text!r}") from exc
+    if abs(number.adjusted()) > MAX_EXPONENT:
+        raise FrameError(f"number out of range: {text[:40]!r}")
+    return format(number, "f")
 
 
 def dec(value: object, field: str) -> Dec:

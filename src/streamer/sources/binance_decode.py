@@ -112,12 +112,25 @@ def _flag(value: object, field: str) -> bool:
     return value
 
 
+_PAIR = frozenset({2})
+
+
 def _levels(levels: list[Any], field: str) -> Levels:
     """One side of a partial book, `[[price, size], ...]` best first; one validation call."""
-    if not all(type(level) is list and len(level) == 2 for level in levels):
+    if type(levels) is not list:
+        raise TypeError(f"field {field!r} is not a list")
+    try:
+        pairs = set(map(list.__len__, levels)) <= _PAIR  # TypeError: a level is not a list
+    except TypeError:
+        pairs = False
+    if not pairs:
         raise FrameError(f"field {field!r} holds a level that is not [price, size]")
-    numbers = decimals(list(chain.from_iterable(levels)), field)
-    return tuple(zip(numbers[0::2], numbers[1::2], strict=True))
+    flat = list(chain.from_iterable(levels))
+    numbers = decimals(flat, field)
+    if numbers is flat:  # valid as sent: keep the venue's pairs
+        return tuple(map(tuple, levels))
+    it = iter(numbers)  # exponents rewritten: pair the new text two at a time
+    return tuple(zip(it, it, strict=True))
 
 
 class BinanceDecoder:
