@@ -320,3 +320,51 @@ def test_a_closed_websocket_candle_is_not_published_but_names_what_to_fetch() ->
     assert closed_candle_gaps(ledger, later) == (
         [], [Gap("ETH-USD", start + 300_000, start + 300_000)]
     )  # fmt: skip
+
+
+_TRADE = {"product_id": "BTC-USD", "trade_id": "7", "price": "100.5", "size": "0.1",
+          "time": "2026-09-30T02:40:00.25Z", "side": "SELL"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {},
+        {"trade_id": 8},
+        {"trade_id": ""},
+        {"trade_id": None},
+        {"price": 100.5},
+        {"price": "1e-3"},
+        {"price": "01"},
+        {"size": None},
+        {"side": "SIDEWAYS"},
+        {"side": ["BUY"]},
+        {"product_id": "DOGE-USD"},
+        {"product_id": 5},
+        {"time": "yesterday"},
+        {"time": 1790736000},
+    ],
+)
+def test_the_trades_fast_path_gives_what_the_general_path_gives(change: dict[str, Any]) -> None:
+    """Compact frames (as Coinbase sends them) take the typed fast path; the same frame with
+    spaces takes the general one: rows and reject reasons must be the same."""
+    from streamer.sources.coinbase_decode import _TRADES_HEAD
+
+    message = {"channel": "market_trades", "timestamp": "2026-09-30T02:40:00.5Z",
+               "sequence_num": 3, "events": [{"type": "update", "trades": [
+                   {**_TRADE, **change}, {**_TRADE, "trade_id": "9"}]}]}  # fmt: skip
+    compact = json.dumps(message, separators=(",", ":"))
+    spaced = json.dumps(message)
+    assert compact[:26] in _TRADES_HEAD and spaced[:26] not in _TRADES_HEAD
+    fast, general = decoder().decode(compact, RECEIVED), decoder().decode(spaced, RECEIVED)
+    strip = [i._replace(raw="") if isinstance(i, Reject) else i for i in fast]
+    assert strip == [i._replace(raw="") if isinstance(i, Reject) else i for i in general]
+    assert fast and (isinstance(fast[0], Reject) or len(fast) == 2)
+
+
+def test_the_trades_fast_path_keeps_the_sequence_rules() -> None:
+    d = decoder()
+    frame_at = lambda seq: trades(seq, (f"t{seq}", "BUY")).replace(": ", ":").replace(", ", ",")  # noqa: E731
+    assert len(d.decode(frame_at(1), RECEIVED)) == 1
+    assert d.decode(frame_at(1), RECEIVED) == []  # a repeat is skipped
+    assert len(d.decode(frame_at(3), RECEIVED)) == 1 and d.stats.gaps == 1 and d.resync_requested
