@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 
 from streamer.ids import record_id
-from streamer.records import Candle, Dec, Item, Millis, Reject, Ticker, Trade
+from streamer.records import BookSnapshot, Candle, Dec, Item, Millis, Reject, Ticker, Trade
 from streamer.settings import CoinbaseSettings
 from streamer.sources.candles import CandleLedger, Gap
-from streamer.sources.coinbase_decode import TRADE_MEMORY, CoinbaseDecoder, closed_candle_gaps
+from streamer.sources.coinbase_decode import CoinbaseDecoder, closed_candle_gaps
+from streamer.sources.coinbase_state import TRADE_MEMORY
+from streamer.sources.coinbase_wire import BOOK_HEAD, TRADES_HEAD
 from streamer.timefmt import parse_rfc3339
 from tests.conftest import fixture_text
 
@@ -348,14 +350,12 @@ _TRADE = {"product_id": "BTC-USD", "trade_id": "7", "price": "100.5", "size": "0
 def test_the_trades_fast_path_gives_what_the_general_path_gives(change: dict[str, Any]) -> None:
     """Compact frames (as Coinbase sends them) take the typed fast path; the same frame with
     spaces takes the general one: rows and reject reasons must be the same."""
-    from streamer.sources.coinbase_decode import _TRADES_HEAD
-
     message = {"channel": "market_trades", "timestamp": "2026-09-30T02:40:00.5Z",
                "sequence_num": 3, "events": [{"type": "update", "trades": [
                    {**_TRADE, **change}, {**_TRADE, "trade_id": "9"}]}]}  # fmt: skip
     compact = json.dumps(message, separators=(",", ":"))
     spaced = json.dumps(message)
-    assert compact[:26] in _TRADES_HEAD and spaced[:26] not in _TRADES_HEAD
+    assert compact[:26] in TRADES_HEAD and spaced[:26] not in TRADES_HEAD
     fast, general = decoder().decode(compact, RECEIVED), decoder().decode(spaced, RECEIVED)
     strip = [i._replace(raw="") if isinstance(i, Reject) else i for i in fast]
     assert strip == [i._replace(raw="") if isinstance(i, Reject) else i for i in general]
@@ -368,3 +368,37 @@ def test_the_trades_fast_path_keeps_the_sequence_rules() -> None:
     assert len(d.decode(frame_at(1), RECEIVED)) == 1
     assert d.decode(frame_at(1), RECEIVED) == []  # a repeat is skipped
     assert len(d.decode(frame_at(3), RECEIVED)) == 1 and d.stats.gaps == 1 and d.resync_requested
+
+
+_LEVEL = {"side": "bid", "event_time": "", "price_level": "10", "new_quantity": "1"}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {},
+        {"side": "offer", "price_level": "11"},
+        {"side": "ask"},
+        {"price_level": 10},
+        {"new_quantity": "-1"},
+        {"new_quantity": None},
+        {"price_level": "1e2"},
+    ],
+)
+def test_the_book_fast_path_gives_what_the_general_path_gives(change: dict[str, Any]) -> None:
+    other = {**_LEVEL, "side": "offer", "price_level": "12"}
+
+    def run(separators: tuple[str, str] | None) -> tuple[list[Item], list[BookSnapshot]]:
+        d = decoder()
+        out = []
+        for seq, kind, level in [(1, "snapshot", _LEVEL), (2, "update", {**_LEVEL, **change})]:
+            event = {"type": kind, "product_id": "BTC-USD", "updates": [level, other]}
+            message = {"channel": "l2_data", "timestamp": "2026-09-30T02:40:00.5Z",
+                       "sequence_num": seq, "events": [event]}  # fmt: skip
+            text = json.dumps(message, separators=separators)
+            assert (text[:20] in BOOK_HEAD) == (separators is not None)
+            got = d.decode(text, RECEIVED)
+            out += [i._replace(raw="") if isinstance(i, Reject) else i for i in got]
+        return out, d.books_due()
+
+    assert run((",", ":")) == run(None)

@@ -25,107 +25,40 @@ is not published but names the candles to fetch from REST.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import msgspec
 from orjson import loads
 
-from streamer.book import OrderBook
 from streamer.errors import FrameError
-from streamer.ids import record_id, record_ids
+from streamer.ids import record_id
 from streamer.numbers import dec, dec_pair, decimals, opt_dec
 from streamer.records import BookSnapshot, Candle, Item, Level, Millis, Ticker, Trade
 from streamer.settings import CoinbaseSettings
 from streamer.sources.base import FRAME_FAILURES, FeedStats, reason_for, reject
 from streamer.sources.candles import CandleLedger, Gap
 from streamer.sources.coinbase_rest import CANDLE_MS, INTERVAL, wire_candle
+from streamer.sources.coinbase_state import ProductState
+from streamer.sources.coinbase_wire import (
+    BOOK_DECODER,
+    BOOK_HEAD,
+    TRADES_DECODER,
+    TRADES_HEAD,
+    BookEvent,
+    TradeFields,
+    wire_fields,
+)
 from streamer.timefmt import parse_rfc3339
 
 log = logging.getLogger(__name__)
 
 EXCHANGE = "coinbase"
-TRADE_MEMORY = (
-    4096  # trade ids remembered per product (at least); the replayed snapshot is far smaller
-)
 _TAKER_SIDE = {"BUY": "sell", "SELL": "buy"}  # the venue sends the maker's side
 
 _Event = dict[str, Any]
-_TradeFields = tuple[Any, Any, Any, Any, Any, Any]  # product, id, maker side, price, size, time
-
-
-class _WireTrade(msgspec.Struct):
-    trade_id: str | int
-    product_id: str
-    price: str
-    size: str
-    side: str
-    time: str
-
-
-class _WireTradeEvent(msgspec.Struct):
-    trades: list[_WireTrade]
-
-
-class _WireTrades(msgspec.Struct):
-    sequence_num: int
-    events: list[_WireTradeEvent]
-
-
-_TRADES_DECODER = msgspec.json.Decoder(_WireTrades)
-_TRADES_HEAD = frozenset({'{"channel":"market_trades"', b'{"channel":"market_trades"'})
-"""How Coinbase starts a trades frame; other key orders simply take the general path."""
-
-
-def _wire_fields(t: _WireTrade) -> _TradeFields:
-    return (t.product_id, t.trade_id, t.side, t.price, t.size, t.time)
-
-
 _new_row = tuple.__new__
 """Builds a row from a tuple in field order: a third of a keyword `Trade(...)`'s cost."""
-
-
-class _Product:
-    """Everything the decoder remembers about one product."""
-
-    __slots__ = (
-        "book",
-        "candle",
-        "changed",
-        "event_time",
-        "older_trade_ids",
-        "received_at",
-        "sequence",
-        "synced",
-        "trade_ids",
-        "trade_record_id",
-    )
-
-    def __init__(self, symbol: str) -> None:
-        self.trade_record_id = record_ids(EXCHANGE, symbol, "trade")
-        self.book = OrderBook()
-        self.synced = False  # a snapshot arrived on this connection
-        self.changed = False  # the book changed since it was last sampled
-        self.event_time = Millis(0)
-        self.received_at = Millis(0)
-        self.sequence = 0
-        self.candle: Candle | None = None  # the latest, not yet final, candle
-        self.trade_ids: set[str] = set()
-        self.older_trade_ids: set[str] = set()
-
-    def first_sight(self, trade_id: str) -> bool:
-        """Remember `trade_id`; False if it was seen recently (a replayed trade).
-
-        Two generations of ids: the newest `TRADE_MEMORY` at least, twice that at most, with
-        no per-id eviction bookkeeping on the hot path.
-        """
-        if trade_id in self.trade_ids or trade_id in self.older_trade_ids:
-            return False
-        ids = self.trade_ids
-        ids.add(trade_id)
-        if len(ids) >= TRADE_MEMORY:
-            self.older_trade_ids, self.trade_ids = ids, set()
-        return True
 
 
 def _levels(prices: list[str], sizes: list[str]) -> list[Level]:
@@ -152,7 +85,7 @@ class CoinbaseDecoder:
         self.stats = FeedStats() if stats is None else stats
         self._depth = settings.book_depth
         self._keep_open = settings.keep_open_candles
-        self._products = {symbol: _Product(symbol) for symbol in settings.symbols}
+        self._products = {symbol: ProductState(symbol) for symbol in settings.symbols}
         self._last_sequence: int | None = None
         self.resync_requested = False
         """Set when the books were dropped; the shell resubscribes level2 and clears it."""
@@ -206,14 +139,28 @@ class CoinbaseDecoder:
         shape it refuses, goes the general way, which names the reason of a reject.
         """
         try:
-            if raw[:26] in _TRADES_HEAD:
+            head = raw[:20]
+            if head in BOOK_HEAD:
                 try:
-                    wire = _TRADES_DECODER.decode(raw)
+                    book = BOOK_DECODER.decode(raw)
+                except msgspec.MsgspecError:
+                    return self._decode(raw, received_at)
+                if not self._check_sequence(book.sequence_num):
+                    return []
+                events = (
+                    (e.product_id, e.type, ((u.side, u.price_level, u.new_quantity)
+                                            for u in e.updates))
+                    for e in book.events
+                )  # fmt: skip
+                return self._apply_level2(book.timestamp, book.sequence_num, events, received_at)
+            if raw[:26] in TRADES_HEAD:
+                try:
+                    wire = TRADES_DECODER.decode(raw)
                 except msgspec.MsgspecError:
                     return self._decode(raw, received_at)
                 if not self._check_sequence(wire.sequence_num):
                     return []
-                fields = [_wire_fields(t) for event in wire.events for t in event.trades]
+                fields = [wire_fields(t) for event in wire.events for t in event.trades]
                 return self._trade_rows(fields, received_at)
             return self._decode(raw, received_at)
         except FRAME_FAILURES as exc:
@@ -306,7 +253,7 @@ class CoinbaseDecoder:
         log.error("coinbase.venue_error message=%r", text)
         return reject(EXCHANGE, f"venue error: {text}", raw, received_at)
 
-    def _product(self, product_id: object) -> tuple[str, _Product]:
+    def _product(self, product_id: object) -> tuple[str, ProductState]:
         product = self._products.get(product_id) if type(product_id) is str else None
         if product is None:
             raise FrameError(f"unknown product {product_id!r}"[:200])
@@ -321,9 +268,19 @@ class CoinbaseDecoder:
         return []
 
     def _level2(self, msg: _Event, received_at: Millis) -> list[Item]:
-        event_time = parse_rfc3339(msg["timestamp"], "timestamp")
-        sequence: int = msg["sequence_num"]
-        parsed = [self._book_event(event) for event in msg["events"]]  # validate all first
+        """`l2_data` the general way (the fast path is in `decode`)."""
+        events = (
+            (e["product_id"], e["type"], ((u["side"], u["price_level"], u["new_quantity"])
+                                          for u in e["updates"]))
+            for e in msg["events"]
+        )  # fmt: skip
+        return self._apply_level2(msg["timestamp"], msg["sequence_num"], events, received_at)
+
+    def _apply_level2(
+        self, timestamp: object, sequence: int, events: Iterable[BookEvent], received_at: Millis
+    ) -> list[Item]:
+        event_time = parse_rfc3339(timestamp, "timestamp")
+        parsed = [self._book_event(*event) for event in events]  # validate all first
         for symbol, product, snapshot, bids, asks in parsed:
             if snapshot:
                 product.book.replace(bids, asks)
@@ -343,23 +300,23 @@ class CoinbaseDecoder:
             product.sequence = sequence
         return []
 
-    def _book_event(self, event: _Event) -> tuple[str, _Product, bool, list[Level], list[Level]]:
-        symbol, product = self._product(event["product_id"])
-        kind = event["type"]
+    def _book_event(
+        self, product_id: object, kind: object, updates: Iterable[tuple[Any, Any, Any]]
+    ) -> tuple[str, ProductState, bool, list[Level], list[Level]]:
+        symbol, product = self._product(product_id)
         if kind != "snapshot" and kind != "update":
             raise FrameError(f"unknown l2_data event type {kind!r}"[:200])
         bid_prices: list[str] = []
         bid_sizes: list[str] = []
         ask_prices: list[str] = []
         ask_sizes: list[str] = []
-        for update in event["updates"]:
-            side = update["side"]
+        for side, price, quantity in updates:
             if side == "bid":
-                bid_prices.append(update["price_level"])
-                bid_sizes.append(update["new_quantity"])
+                bid_prices.append(price)
+                bid_sizes.append(quantity)
             elif side == "offer":
-                ask_prices.append(update["price_level"])
-                ask_sizes.append(update["new_quantity"])
+                ask_prices.append(price)
+                ask_sizes.append(quantity)
             else:
                 raise FrameError(f"unknown book side {side!r}"[:200])
         bids = _levels(bid_prices, bid_sizes)
@@ -375,10 +332,10 @@ class CoinbaseDecoder:
         ]
         return self._trade_rows(fields, received_at)
 
-    def _trade_rows(self, trades: list[_TradeFields], received_at: Millis) -> list[Item]:
+    def _trade_rows(self, trades: list[TradeFields], received_at: Millis) -> list[Item]:
         """Rows from (product, id, maker side, price, size, time); replayed ids dropped."""
         products = self._products
-        parsed: list[tuple[_Product, Trade]] = []
+        parsed: list[tuple[ProductState, Trade]] = []
         for symbol, trade_id, maker_side, price_text, size_text, time_text in trades:
             product = products.get(symbol) if type(symbol) is str else None
             if product is None:
@@ -435,7 +392,7 @@ class CoinbaseDecoder:
 
     def _candles(self, msg: _Event, received_at: Millis) -> list[Item]:
         event_time = parse_rfc3339(msg["timestamp"], "timestamp")
-        parsed: list[tuple[_Product, Candle]] = []
+        parsed: list[tuple[ProductState, Candle]] = []
         for event in msg["events"]:
             for c in event["candles"]:
                 symbol, product = self._product(c["product_id"])

@@ -1,0 +1,66 @@
+"""The typed wire shapes of the Coinbase frames that take the decoder's fast path.
+
+msgspec parses these straight into structs, checking every field's JSON type in C as it goes;
+a frame that does not fit (a missing field, a number where text belongs) raises, and the
+decoder then takes its general path, which names the reason of the reject. Frames are chosen
+for the fast path by how Coinbase starts them (`{"channel":"market_trades"`); another key order
+only means the general path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import msgspec
+
+
+class WireTrade(msgspec.Struct):
+    trade_id: str | int
+    product_id: str
+    price: str
+    size: str
+    side: str
+    time: str
+
+
+class WireTradeEvent(msgspec.Struct):
+    trades: list[WireTrade]
+
+
+class WireTrades(msgspec.Struct):
+    sequence_num: int
+    events: list[WireTradeEvent]
+
+
+class WireLevel(msgspec.Struct):
+    side: str
+    price_level: str
+    new_quantity: str
+
+
+class WireBookEvent(msgspec.Struct):
+    type: str
+    product_id: str
+    updates: list[WireLevel]
+
+
+class WireBook(msgspec.Struct):
+    timestamp: str
+    sequence_num: int
+    events: list[WireBookEvent]
+
+
+TradeFields = tuple[Any, Any, Any, Any, Any, Any]
+"""(product, trade id, maker side, price, size, time), as both paths hand them on."""
+BookEvent = tuple[Any, Any, Iterable[tuple[Any, Any, Any]]]
+"""(product, event type, (side, price, new quantity) ...), as both paths hand them on."""
+
+TRADES_DECODER = msgspec.json.Decoder(WireTrades)
+TRADES_HEAD = frozenset({'{"channel":"market_trades"', b'{"channel":"market_trades"'})
+BOOK_DECODER = msgspec.json.Decoder(WireBook)
+BOOK_HEAD = frozenset({'{"channel":"l2_data"', b'{"channel":"l2_data"'})
+
+
+def wire_fields(t: WireTrade) -> TradeFields:
+    return (t.product_id, t.trade_id, t.side, t.price, t.size, t.time)
