@@ -22,6 +22,7 @@ from streamer.sources.binance_decode import (
     stream_names,
     ticking_streams,
 )
+from streamer.sources.binance_wire import stream_of
 from streamer.sources.candles import CandleLedger, Gap
 from tests.conftest import fixture_text
 
@@ -434,3 +435,55 @@ def test_admit_candles_drops_a_repeat_and_reports_the_hole_before_a_jump() -> No
     assert rows == [later]
     assert gaps == [Gap("OMG-BUSD", 11 * 60_000, 12 * 60_000)]
     assert stats.extra["duplicate_candles"] == 1
+
+
+@pytest.mark.parametrize(
+    ("fixture", "fields"),
+    [
+        (TRADE, {}),
+        (TRADE, {"p": None}),
+        (TRADE, {"p": "abc"}),
+        (TRADE, {"q": 0.5}),
+        (TRADE, {"q": "1e-2"}),
+        (TRADE, {"T": "1789295134225"}),
+        (TRADE, {"m": "false"}),
+        (TRADE, {"t": -1}),
+        (TRADE, {"t": 1.5}),
+        (TRADE, {"s": "ETHUSDT"}),
+        (TRADE, {"s": ["BTCUSDT"]}),
+        (AGG_TRADE, {}),
+        (AGG_TRADE, {"a": None}),
+        (DEPTH20, {}),
+        (DEPTH20, {"lastUpdateId": "1"}),
+        (DEPTH20, {"bids": [["1", "2", "3"]]}),
+        (DEPTH20, {"asks": ["12"]}),
+        (DEPTH20, {"asks": [["1.0", "abc"]]}),
+        (DEPTH20, {"bids": [["1.0", 2]]}),
+        (DEPTH20, {"bids": [["1E2", "2"]]}),
+        (DEPTH20, {"bids": 7}),
+    ],
+)
+def test_the_fast_path_gives_what_the_general_path_gives(
+    fixture: str, fields: dict[str, Any]
+) -> None:
+    """Compact frames (as Binance sends them) take the typed fast path, the same frame with
+    spaces the general one: rows, reject reasons and the stream heard must be the same."""
+    msg = json.loads(fixture_text(fixture))
+    if fixture == AGG_TRADE:  # the recorded aggTrade is NKNUSDT's
+        msg["stream"], msg["data"]["s"] = "btcusdt@aggTrade", "BTCUSDT"
+    if fixture == DEPTH20:
+        msg["stream"] = "btcusdt@depth20@100ms"
+    msg["data"].update({k: v for k, v in fields.items() if v is not None})
+    for key in [k for k, v in fields.items() if v is None]:
+        del msg["data"][key]
+    options = {"trades": "aggTrade"} if fixture == AGG_TRADE else {}
+    results = []
+    for separators in ((",", ":"), None):
+        d = decoder(**options)
+        text = json.dumps(msg, separators=separators)
+        assert (stream_of(text) is not None) == (separators is not None)
+        items = d.decode(text.encode(), RECEIVED)
+        results.append(([i._replace(raw="") if isinstance(i, Reject) else i for i in items],
+                        d.last_stream))  # fmt: skip
+    assert results[0] == results[1]
+    assert results[0][0]

@@ -32,6 +32,7 @@ from functools import partial
 from itertools import chain
 from typing import Any
 
+import msgspec
 from orjson import loads
 
 from streamer.errors import ConfigError, FrameError
@@ -40,6 +41,14 @@ from streamer.numbers import dec, dec_pair, decimals
 from streamer.records import BookSnapshot, Candle, Item, Levels, Millis, Ticker, Trade
 from streamer.settings import BinanceSettings
 from streamer.sources.base import FRAME_FAILURES, FeedStats, reason_for, reject
+from streamer.sources.binance_wire import (
+    AGG_TRADE,
+    DEPTH,
+    TRADE,
+    WireAggTrade,
+    WireDepth,
+    stream_of,
+)
 from streamer.sources.candles import CandleLedger, Gap
 from streamer.timefmt import epoch_millis
 
@@ -115,8 +124,8 @@ def _flag(value: object, field: str) -> bool:
 _PAIR = frozenset({2})
 
 
-def _levels(levels: list[Any], field: str) -> Levels:
-    """One side of a partial book, `[[price, size], ...]` best first; one validation call."""
+def _levels(levels: object, field: str) -> Any:
+    """One side of a partial book as sent, `[[price, size], ...]` best first: its shape."""
     if type(levels) is not list:
         raise TypeError(f"field {field!r} is not a list")
     try:
@@ -125,9 +134,18 @@ def _levels(levels: list[Any], field: str) -> Levels:
         pairs = False
     if not pairs:
         raise FrameError(f"field {field!r} holds a level that is not [price, size]")
+    return levels
+
+
+def _as_sent(levels: Any, field: str) -> Any:
+    return levels
+
+
+def _numbers(levels: Any, field: str) -> Levels:
+    """A side's prices and sizes checked with one regex call, kept as the venue's pairs."""
     flat = list(chain.from_iterable(levels))
     numbers = decimals(flat, field)
-    if numbers is flat:  # valid as sent: keep the venue's pairs
+    if numbers is flat:  # valid as sent
         return tuple(map(tuple, levels))
     it = iter(numbers)  # exponents rewritten: pair the new text two at a time
     return tuple(zip(it, it, strict=True))
@@ -150,23 +168,50 @@ class BinanceDecoder:
                     "List only one of them.",
                 )
             self._symbols[native] = symbol
-        id_field = "a" if settings.trades == "aggTrade" else "t"
+        id_field = self._id_field = "a" if settings.trades == "aggTrade" else "t"
         trades = partial(self._trade_row, id_field)
+        self._book_ids = {s: record_ids(EXCHANGE, s, "book") for s in settings.symbols}
         self._trade_ids = {s: record_ids(EXCHANGE, s, settings.trades) for s in settings.symbols}
         handlers: tuple[_Handler, ...] = (self._ticker, self._kline, self._book, trades)
         self._routes: dict[str, tuple[_Handler, str]] = {SHUTDOWN_STREAM: (self._shutdown, "")}
         for symbol in settings.symbols:
             names = symbol_streams(symbol, settings)
             self._routes.update(zip(names, ((h, symbol) for h in handlers), strict=True))
+        trade_decoder = AGG_TRADE if settings.trades == "aggTrade" else TRADE
+        self._fast: dict[str | bytes | None, tuple[msgspec.json.Decoder[Any], str, str]] = {}
+        for symbol in settings.symbols:
+            _, _, book, trade = symbol_streams(symbol, settings)
+            for name, wire in ((book, DEPTH), (trade, trade_decoder)):
+                self._fast[name] = self._fast[name.encode()] = (wire, name, symbol)
         self.shutdown_requested = False
         """True when the last decoded frame was `serverShutdown`: close and reconnect."""
         self.last_stream: str | None = None
         """Stream of the last decoded frame (the shell's per-stream watchdog reads it)."""
 
     def decode(self, raw: str | bytes, received_at: Millis) -> list[Item]:
-        """One frame -> rows (possibly none), or exactly one `Reject`. Never raises."""
+        """One frame -> rows (possibly none), or exactly one `Reject`. Never raises.
+
+        Trade and book frames, the most frequent, take a typed fast path (`binance_wire`);
+        anything it does not take, or whose shape it refuses, goes the general way, which
+        names the reason of a reject.
+        """
         self.shutdown_requested = False
         try:
+            fast = self._fast.get(stream_of(raw))
+            if fast is not None:
+                decoder, stream, symbol = fast
+                try:
+                    frame = decoder.decode(raw)
+                except msgspec.MsgspecError:
+                    return self._decode(raw, received_at)
+                self.last_stream = stream
+                data = frame.data
+                if type(data) is WireDepth:
+                    return self._book_from(symbol, data.lastUpdateId, data.bids, data.asks,
+                                           received_at, _as_sent)  # fmt: skip
+                trade_id = data.a if type(data) is WireAggTrade else data.t
+                return self._trade_from(symbol, data.s, trade_id, self._id_field, data.m,
+                                        data.T, data.p, data.q, received_at)  # fmt: skip
             return self._decode(raw, received_at)
         except FRAME_FAILURES as exc:
             return [reject(EXCHANGE, reason_for(exc), raw, received_at)]
@@ -274,41 +319,58 @@ class BinanceDecoder:
         ]
 
     def _book(self, data: _Payload, symbol: str, received_at: Millis) -> list[Item]:
-        """The partial book carries no timestamp: `event_time` is the local receive time."""
-        sequence = data["lastUpdateId"]
+        bids, asks = data["bids"], data["asks"]
+        return self._book_from(symbol, data["lastUpdateId"], bids, asks, received_at, _levels)
+
+    def _book_from(
+        self,
+        symbol: str,
+        sequence: object,
+        bids: Any,
+        asks: Any,
+        received_at: Millis,
+        shape: Callable[[Any, str], Any],
+    ) -> list[Item]:
+        """The partial book carries no timestamp: `event_time` is the local receive time.
+        `shape` checks that each side is a list of [price, size] (the fast path's sides were
+        checked while parsed) before the numbers are."""
         if type(sequence) is not int:
             raise FrameError(f"field 'lastUpdateId' is not an integer: {sequence!r}"[:200])
         return [
-            BookSnapshot(
-                exchange=EXCHANGE,
-                symbol=symbol,
-                event_time=received_at,
-                received_at=received_at,
-                depth=self._depth,
-                bids=_levels(data["bids"], "bids"),
-                asks=_levels(data["asks"], "asks"),
-                sequence=sequence,
-                record_id=record_id(EXCHANGE, symbol, "book", sequence),
-            )
-        ]
+            _new_row(BookSnapshot, (EXCHANGE, symbol, received_at, received_at, self._depth,
+                                    _numbers(shape(bids, "bids"), "bids"),
+                                    _numbers(shape(asks, "asks"), "asks"),
+                                    sequence, self._book_ids[symbol](sequence)))
+        ]  # fmt: skip
 
     def _trade_row(
         self, id_field: str, data: _Payload, symbol: str, received_at: Millis
     ) -> list[Item]:
-        """`@trade` (id `t`) or `@aggTrade` (id `a`): the per-message hot path, checks inline."""
-        native = data["s"]
+        """`@trade` (id `t`) or `@aggTrade` (id `a`), the general way."""
+        return self._trade_from(symbol, data["s"], data[id_field], id_field, data["m"],
+                                data["T"], data["p"], data["q"], received_at)  # fmt: skip
+
+    def _trade_from(
+        self,
+        symbol: str,
+        native: object,
+        trade_id: object,
+        id_field: str,
+        buyer_is_maker: object,
+        event_time: object,
+        price_text: object,
+        size_text: object,
+        received_at: Millis,
+    ) -> list[Item]:
         if type(native) is not str or self._symbols.get(native) != symbol:
             raise FrameError(f"unknown symbol {native!r} on the stream of {symbol}"[:200])
-        trade_id = data[id_field]
         if type(trade_id) is not int or trade_id < 0:
             raise FrameError(f"field {id_field!r} is not a count: {trade_id!r}"[:200])
-        buyer_is_maker = data["m"]
         if type(buyer_is_maker) is not bool:
             raise FrameError(f"field 'm' is not a boolean: {buyer_is_maker!r}"[:200])
-        event_time = data["T"]
         if type(event_time) is not int or event_time < 0:
             raise FrameError(f"field 'T' is not epoch milliseconds: {event_time!r}"[:200])
-        price, size = dec_pair(data["p"], data["q"], ("p", "q"))
+        price, size = dec_pair(price_text, size_text, ("p", "q"))
         side = "sell" if buyer_is_maker else "buy"  # the taker's side
         rid = self._trade_ids[symbol](trade_id)
         return [_new_row(Trade, (EXCHANGE, symbol, event_time, received_at, str(trade_id),

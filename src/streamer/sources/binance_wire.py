@@ -1,0 +1,68 @@
+"""The typed wire shapes of the Binance frames that take the decoder's fast path.
+
+A combined-stream frame starts `{"stream":"<name>",`, so the stream is read off the first bytes
+and the whole frame is parsed by that stream's msgspec decoder, which checks every field's JSON
+type in C as it parses (a level is exactly two strings, an id an integer, `m` a boolean). A
+frame that does not fit raises, and the decoder takes its general path, which names the reason
+of the reject; a frame laid out differently only means the general path.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+FRAME_HEAD = b'{"stream":"'
+FRAME_HEAD_TEXT = '{"stream":"'
+
+
+class WireAggTrade(msgspec.Struct):
+    s: str
+    a: int
+    p: str
+    q: str
+    T: int
+    m: bool
+
+
+class WireTrade(msgspec.Struct):
+    s: str
+    t: int
+    p: str
+    q: str
+    T: int
+    m: bool
+
+
+class WireDepth(msgspec.Struct):
+    lastUpdateId: int
+    bids: list[tuple[str, str]]
+    asks: list[tuple[str, str]]
+
+
+class AggTradeFrame(msgspec.Struct):
+    stream: str
+    data: WireAggTrade
+
+
+class TradeFrame(msgspec.Struct):
+    stream: str
+    data: WireTrade
+
+
+class DepthFrame(msgspec.Struct):
+    stream: str
+    data: WireDepth
+
+
+AGG_TRADE = msgspec.json.Decoder(AggTradeFrame)
+TRADE = msgspec.json.Decoder(TradeFrame)
+DEPTH = msgspec.json.Decoder(DepthFrame)
+
+
+def stream_of(raw: str | bytes) -> str | bytes | None:
+    """The stream name a compact combined-stream frame starts with (None: not such a frame)."""
+    head = FRAME_HEAD if type(raw) is bytes else FRAME_HEAD_TEXT
+    if not raw.startswith(head):  # type: ignore[arg-type]
+        return None
+    end = raw.find(head[-1:], 11, 80)  # type: ignore[arg-type]
+    return raw[11:end] if end > 0 else None
