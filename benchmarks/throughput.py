@@ -23,6 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from streamer.cli import run_loop
 from streamer.pipeline import run_pipeline
 from streamer.service import build_sources
 from streamer.settings import load
@@ -109,4 +110,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_loop(main())  # the event loop `streamer run` uses (uvloop where installed)

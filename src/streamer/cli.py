@@ -1,6 +1,6 @@
 """The `streamer` command: run, demo, query, simulate, health, provision.
 
-This is the only module that configures logging and starts an event loop (`_run_loop`:
+This is the only module that configures logging and starts an event loop (`run_loop`:
 uvloop where it is installed, else asyncio's own).
 """
 
@@ -17,13 +17,14 @@ import sys
 from collections.abc import Coroutine, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from streamer import settings as settings_module
 from streamer.errors import ConfigError
 from streamer.logsetup import configure_logging
 
 log = logging.getLogger("streamer.cli")
+T = TypeVar("T")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -72,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run_loop(main: Coroutine[Any, Any, int]) -> int:
+def run_loop(main: Coroutine[Any, Any, T]) -> T:
     """Run `main` on uvloop when available: its C event loop costs less per wake-up."""
     try:
         import uvloop
@@ -94,14 +95,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             config = settings_module.load(config_file=args.config)
             configure_logging(args.log_level, config.log_format)
-            return _run_loop(_run(config))
+            return run_loop(_run(config))
         configure_logging(args.log_level, "text")
         if args.command == "demo":
             from streamer.demo import run_demo
 
-            return _run_loop(run_demo(args.seconds, args.lake))
+            return run_loop(run_demo(args.seconds, args.lake))
         if args.command == "simulate":
-            return _run_loop(_simulate(args))
+            return run_loop(_simulate(args))
     except ConfigError as exc:
         print(f"streamer: configuration error: {exc}", file=sys.stderr)
         return 2
