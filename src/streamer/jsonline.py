@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from itertools import chain
 from json.encoder import encode_basestring
+from typing import Any
 
 from streamer.records import Item, Levels
 from streamer.schema import DATASET_OF_TYPE, Dataset
@@ -46,13 +47,13 @@ _FORMS = {
 def _last_one(format_ms: Callable[[int], str]) -> Callable[[int], str]:
     """`format_ms` remembering its last answer: every row of one socket read shares its
     `received_at`, so that column is formatted once per read."""
-    last_ms, last_text = -1, ""
+    last: list[Any] = [-1, ""]  # [ms, its text]
 
     def formatted(ms: int) -> str:
-        nonlocal last_ms, last_text
-        if ms != last_ms:
-            last_ms, last_text = ms, format_ms(ms)
-        return last_text
+        if ms != last[0]:
+            last[0], last[1] = ms, format_ms(ms)
+        text: str = last[1]
+        return text
 
     return formatted
 
