@@ -12,7 +12,15 @@ from hypothesis import strategies as st
 
 from streamer.errors import FrameError
 from streamer.jsonline import encode
-from streamer.numbers import JSON_NUMBER, MAX_EXPONENT, dec, dec_pair, decimals, real
+from streamer.numbers import (
+    JSON_NUMBER,
+    MAX_EXPONENT,
+    dec,
+    dec_pair,
+    decimals,
+    opt_decimals,
+    real,
+)
 from streamer.records import BookSnapshot, Candle, Dec, Millis, Reject, SpotPrice, Trade
 from streamer.timefmt import format_millis, parse_rfc3339
 
@@ -167,3 +175,13 @@ def test_a_huge_exponent_is_a_reject_not_a_giant_string() -> None:
     with pytest.raises(FrameError, match="out of range"):
         dec("1E200000000", "p")
     assert dec("1e-8", "p") == "0.00000001"
+
+
+def test_optional_decimals_are_checked_together_and_name_a_culprit() -> None:
+    fields = ("a", "b", "c", "d")
+    assert opt_decimals(["1.5", None, "", "2"], fields) == ["1.5", None, None, "2"]
+    assert opt_decimals(["1e2", "3", None, "4"], fields) == ["100", "3", None, "4"]
+    with pytest.raises(FrameError, match="'c'"):
+        opt_decimals(["1", "2", "x", "4"], fields)
+    with pytest.raises(FrameError, match="'b'"):
+        opt_decimals(["1", 2.5, None, "4"], fields)

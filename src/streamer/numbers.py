@@ -81,6 +81,20 @@ def decimals(values: list[str], field: str) -> list[Dec]:
     return [dec(v, field) for v in values]
 
 
+def opt_decimals(values: list[object], fields: tuple[str, ...]) -> list[Dec | None]:
+    """Like `opt_dec` on each of `values` (a ticker's eight numbers), with one regex call;
+    a bad value falls back to `opt_dec`, which names its field."""
+    present = [v for v in values if v is not None and v != ""]
+    if all(type(v) is str for v in present):
+        try:
+            checked = decimals(present, fields[0])  # type: ignore[arg-type]
+        except FrameError:
+            checked = None
+        if checked is present:  # valid as sent, no exponent to rewrite
+            return [None if v is None or v == "" else v for v in values]  # type: ignore[misc]
+    return [opt_dec(v, f) for v, f in zip(values, fields, strict=True)]
+
+
 def real(value: object, field: str) -> Real | None:
     """A CoinGecko number, as raw text (see `coingecko_decode.parse_json`); None stays None."""
     if value is None:

@@ -33,7 +33,7 @@ from orjson import loads
 
 from streamer.errors import FrameError
 from streamer.ids import record_id
-from streamer.numbers import dec, dec_pair, decimals, opt_dec
+from streamer.numbers import dec, dec_pair, decimals, opt_decimals
 from streamer.records import BookSnapshot, Candle, Item, Level, Millis, Ticker, Trade
 from streamer.settings import CoinbaseSettings
 from streamer.sources.base import FRAME_FAILURES, FeedStats, reason_for, reject
@@ -57,6 +57,10 @@ EXCHANGE = "coinbase"
 _TAKER_SIDE = {"BUY": "sell", "SELL": "buy"}  # the venue sends the maker's side
 
 _Event = dict[str, Any]
+_TICKER_NUMBERS = (
+    "best_bid", "best_bid_quantity", "best_ask", "best_ask_quantity", "high_24_h", "low_24_h",
+    "volume_24_h", "price_percent_chg_24_h",
+)  # fmt: skip
 _new_row = tuple.__new__
 """Builds a row from a tuple in field order: a third of a keyword `Trade(...)`'s cost."""
 
@@ -363,31 +367,16 @@ class CoinbaseDecoder:
         rows: list[Item] = []
         for event in msg["events"]:
             for t in event["tickers"]:
-                symbol, _ = self._product(t["product_id"])
+                symbol, product = self._product(t["product_id"])
                 price = dec(t["price"], "price")
-                volume = opt_dec(t.get("volume_24_h"), "volume_24_h")
-                change = opt_dec(t.get("price_percent_chg_24_h"), "price_percent_chg_24_h")
-                rows.append(
-                    Ticker(
-                        exchange=EXCHANGE,
-                        symbol=symbol,
-                        event_time=event_time,
-                        received_at=received_at,
-                        last_price=price,
-                        best_bid=opt_dec(t.get("best_bid"), "best_bid"),
-                        best_bid_size=opt_dec(t.get("best_bid_quantity"), "best_bid_quantity"),
-                        best_ask=opt_dec(t.get("best_ask"), "best_ask"),
-                        best_ask_size=opt_dec(t.get("best_ask_quantity"), "best_ask_quantity"),
-                        open_24h=None,  # the venue sends no value for these three
-                        high_24h=opt_dec(t.get("high_24_h"), "high_24_h"),
-                        low_24h=opt_dec(t.get("low_24_h"), "low_24_h"),
-                        volume_24h=volume,
-                        quote_volume_24h=None,
-                        price_change_pct_24h=change,
-                        trade_count_24h=None,
-                        record_id=record_id(EXCHANGE, symbol, "ticker", event_time, price, volume),
-                    )
+                bid, bid_size, ask, ask_size, high, low, volume, change = opt_decimals(
+                    [t.get(f) for f in _TICKER_NUMBERS], _TICKER_NUMBERS
                 )
+                rid = product.ticker_record_id(f"{event_time}\x1f{price}\x1f{volume}")
+                # The venue sends no 24 h open, quote volume or trade count (None).
+                rows.append(_new_row(Ticker, (EXCHANGE, symbol, event_time, received_at, price,
+                                              bid, bid_size, ask, ask_size, None, high, low,
+                                              volume, None, change, None, rid)))  # fmt: skip
         return rows
 
     def _candles(self, msg: _Event, received_at: Millis) -> list[Item]:
