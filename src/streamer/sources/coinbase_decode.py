@@ -34,7 +34,7 @@ from orjson import loads
 from streamer.errors import FrameError
 from streamer.ids import record_id
 from streamer.numbers import dec, dec_pair, decimals, opt_decimals
-from streamer.records import BookSnapshot, Candle, Item, Level, Millis, Ticker, Trade
+from streamer.records import BookSnapshot, Candle, Dec, Item, Level, Millis, Ticker, Trade
 from streamer.settings import CoinbaseSettings
 from streamer.sources.base import FRAME_FAILURES, FeedStats, reason_for, reject
 from streamer.sources.candles import CandleLedger, Gap
@@ -66,8 +66,16 @@ _new_row = tuple.__new__
 
 
 def _levels(prices: list[str], sizes: list[str]) -> list[Level]:
-    valid_prices = decimals(prices, "price_level")
-    valid_sizes = decimals(sizes, "new_quantity")
+    both = prices + sizes
+    try:
+        checked: list[Dec] | None = decimals(both, "price_level")  # one regex call
+    except FrameError:
+        checked = None
+    if checked is both:  # valid as sent
+        valid_prices, valid_sizes = checked[: len(prices)], checked[len(prices) :]
+    else:  # a bad value (named here) or an exponent to rewrite
+        valid_prices = decimals(prices, "price_level")
+        valid_sizes = decimals(sizes, "new_quantity")
     # Valid number text sorts "-" before every digit, so the minimum shows any negative value.
     if valid_sizes and min(valid_sizes).startswith("-"):
         raise FrameError("field 'new_quantity' is negative")
