@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
+import ssl
+from pathlib import Path
+from typing import Any
 
 import pytest
-from websockets.asyncio.server import ServerConnection
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
 
 from streamer.sources.transport import (
@@ -18,7 +26,7 @@ from tests.venues import venue
 
 
 async def connect(
-    url: str, *, max_size: int = 1 << 20, stale_after: float = 30.0, **kw: int
+    url: str, *, max_size: int = 1 << 20, stale_after: float = 30.0, **kw: Any
 ) -> WsConnection:
     return await open_connection(
         url, max_size=max_size, open_timeout=10, stale_after=stale_after, **kw
@@ -147,3 +155,56 @@ async def test_a_refused_handshake_carries_its_status(status: int) -> None:
         with pytest.raises(HandshakeRefused) as refused:
             await connect(url)
     assert refused.value.status == status
+
+
+def _certificate(tmp_path: Path, host: str) -> tuple[Path, Path]:
+    """A self-signed certificate for `host` (PEM cert, PEM key)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+async def test_wss_verifies_the_certificate_for_the_host_name(tmp_path: Path) -> None:
+    cert, key = _certificate(tmp_path, "localhost")
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_tls.load_cert_chain(cert, key)
+    names: list[str | None] = []
+    server_tls.sni_callback = lambda sock, name, ctx: names.append(name)  # type: ignore[assignment]
+    trusted = ssl.create_default_context(cafile=str(cert))
+
+    async def handler(ws: ServerConnection) -> None:
+        await ws.send("over tls")
+        await ws.close()
+
+    async with serve(handler, "127.0.0.1", 0, ssl=server_tls) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        conn = await connect(f"wss://localhost:{port}/", ssl_context=trusted)
+        assert await read_all(conn) == [b"over tls"]
+        await conn.close()
+        assert names == ["localhost"]  # SNI carried the host name
+        with pytest.raises(ssl.SSLCertVerificationError):  # the name is checked, not only the chain
+            await connect(f"wss://127.0.0.1:{port}/", ssl_context=trusted)
+        with pytest.raises(ssl.SSLCertVerificationError):  # the system roots do not know it
+            await connect(f"wss://localhost:{port}/")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import ssl
 from typing import Any
 
 from picows import (
@@ -232,8 +233,13 @@ async def open_connection(
     open_timeout: float,
     stale_after: float,
     max_pending: int = MAX_PENDING,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> WsConnection:
-    """Connect and complete the WebSocket handshake within `open_timeout` seconds."""
+    """Connect and complete the WebSocket handshake within `open_timeout` seconds.
+
+    `wss://` verifies the venue's certificate for its host name (sent as SNI) against the
+    system's roots, or against `ssl_context` when one is given.
+    """
     try:
         async with asyncio.timeout(open_timeout):
             transport, listener = await ws_connect(
@@ -246,6 +252,7 @@ async def open_connection(
                 enable_auto_pong=True,
                 max_frame_size=max_size,
                 max_redirects=0,
+                ssl_context=ssl_context,
             )
     except WSInvalidStatusError as exc:
         status = int(exc.response.status) if exc.response is not None else 0
