@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 from collections.abc import AsyncIterator
 from http import HTTPStatus
@@ -16,8 +17,13 @@ from websockets.http11 import Request, Response
 from streamer.errors import RestrictedLocation
 from streamer.records import BookSnapshot, Candle, Item, Millis, Reject, Ticker, Trade
 from streamer.settings import BinanceSettings
-from streamer.sources.binance import MAX_STREAMS_PER_CONNECTION, BinanceSource, plan_connections
-from streamer.sources.binance_decode import BinanceDecoder
+from streamer.sources.binance import (
+    MAX_REQUEST_TARGET,
+    MAX_STREAMS_PER_CONNECTION,
+    BinanceSource,
+    plan_connections,
+)
+from streamer.sources.binance_decode import BinanceDecoder, stream_names
 from tests.conftest import fixture_text
 from tests.venues import Collector, venue
 
@@ -35,11 +41,25 @@ BOOK_TICKER = "binance/bookTicker_combined.json"
 def test_exactly_1024_streams_fit_one_connection_and_1025_need_two() -> None:
     streams = [f"s{i}@trade" for i in range(MAX_STREAMS_PER_CONNECTION + 1)]
     assert MAX_STREAMS_PER_CONNECTION == 1024
-    [url] = plan_connections("ws://127.0.0.1:9", streams[:1024])
+    plan = functools.partial(plan_connections, "ws://127.0.0.1:9", max_target=100_000)
+    [url] = plan(streams[:1024])
     assert url == "ws://127.0.0.1:9/stream?streams=" + "/".join(streams[:1024])
-    first, second = plan_connections("ws://127.0.0.1:9", streams)
+    first, second = plan(streams)
     assert first == url
     assert second == "ws://127.0.0.1:9/stream?streams=s1024@trade"
+
+
+def test_no_request_line_outgrows_what_binance_accepts() -> None:
+    """150 symbols made one 11,881-character URL, which Binance refuses (about 8,004)."""
+    settings = BinanceSettings(symbols=tuple(f"COIN{i}-USDT" for i in range(150)))
+    streams = stream_names(settings)
+    urls = plan_connections("wss://stream.binance.com:9443", streams)
+    targets = [u.removeprefix("wss://stream.binance.com:9443") for u in urls]
+    assert all(len(t) <= MAX_REQUEST_TARGET for t in targets)
+    assert all(len(t) > MAX_REQUEST_TARGET - 40 for t in targets[:-1])  # filled, not split early
+    carried = [name for t in targets for name in t.removeprefix("/stream?streams=").split("/")]
+    assert carried == streams  # every stream once, in order
+    assert len(urls) == 2
 
 
 def test_the_source_plans_connections_from_its_symbols() -> None:
@@ -47,13 +67,10 @@ def test_the_source_plans_connections_from_its_symbols() -> None:
         return tuple(f"C{i}-USDT" for i in range(n))
 
     url = "wss://data-stream.binance.vision"
-    assert len(BinanceSource(BinanceSettings(symbols=symbols(256), ws_url=url)).urls) == 1
     urls = BinanceSource(BinanceSettings(symbols=symbols(257), ws_url=url)).urls
-    assert len(urls) == 2
-    assert urls[1] == (
-        f"{url}/stream?streams=c256usdt@ticker/c256usdt@kline_1m/c256usdt@depth20@100ms/"
-        "c256usdt@trade"
-    )
+    assert [len(u) - len(url) <= MAX_REQUEST_TARGET for u in urls] == [True] * len(urls)
+    assert urls[-1].endswith("c256usdt@depth20@100ms/c256usdt@trade")
+    assert len(BinanceSource(BinanceSettings(symbols=symbols(100), ws_url=url)).urls) == 1
 
 
 @contextlib.asynccontextmanager
@@ -121,9 +138,9 @@ async def test_http_451_ends_run_with_restricted_location_naming_the_setting() -
         raise AssertionError("the handshake must fail")
 
     async with venue(never, process_request=refuse) as url:
-        symbols = tuple(f"C{i}-USDT" for i in range(300))  # two connections, both refused
+        symbols = tuple(f"C{i}-USDT" for i in range(300))  # several connections, all refused
         source = BinanceSource(BinanceSettings(symbols=symbols, ws_url=url), sleep=no_wait)
-        assert len(source.urls) == 2
+        assert len(source.urls) > 1
         with pytest.raises(RestrictedLocation) as caught:  # the error itself, not a group
             async with asyncio.timeout(10):
                 await source.run(Collector().emit)

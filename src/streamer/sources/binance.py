@@ -1,11 +1,12 @@
 """Binance Spot market streams (`wss://stream.binance.com:9443`, Binance.US, the simulator).
 
 The streams of the configured symbols (`binance_decode.stream_names`) ride in the URL as
-*combined* streams (`/stream?streams=a/b/c`, at most `MAX_STREAMS_PER_CONNECTION` per
-connection), so no control message is ever sent. Decoding, the candle ledger's decisions and
-the silence watchdog are pure (`binance_decode`, `watchdog`); this module is the thin asyncio
-shell around them: one `run_websocket` per planned connection in a TaskGroup, each rotated
-through an overlapping session before Binance's 24 h cut, and REST backfills of candle holes.
+*combined* streams (`/stream?streams=a/b/c`, at most `MAX_STREAMS_PER_CONNECTION` streams and
+`MAX_REQUEST_TARGET` characters per connection), so no control message is ever sent. Decoding,
+the candle ledger's decisions and the silence watchdog are pure (`binance_decode`,
+`watchdog`); this module is the thin asyncio shell around them: one `run_websocket` per
+planned connection in a TaskGroup, each rotated through an overlapping session before
+Binance's 24 h cut, and REST backfills of candle holes.
 """
 
 from __future__ import annotations
@@ -39,16 +40,35 @@ log = logging.getLogger(__name__)
 
 SETTING = "STREAMER_BINANCE_WS_URL"
 MAX_STREAMS_PER_CONNECTION = 1024  # the venue's documented limit per connection
+MAX_REQUEST_TARGET = 7_900
+"""Characters of `/stream?streams=...`: Binance has been seen to refuse request lines over
+about 8,004 characters (exchanges.md 1.11), which four streams a symbol reach at ~110 symbols."""
 OVERLAP_TAIL_SECONDS = 5.0  # rows stay de-duplicated this long after the old session closed
 
 
-def plan_connections(ws_url: str, streams: Sequence[str]) -> list[str]:
-    """Combined-stream URLs, each carrying at most `MAX_STREAMS_PER_CONNECTION` streams."""
-    step = MAX_STREAMS_PER_CONNECTION
-    return [
-        f"{ws_url}/stream?streams={'/'.join(streams[i : i + step])}"
-        for i in range(0, len(streams), step)
-    ]
+def plan_connections(
+    ws_url: str,
+    streams: Sequence[str],
+    *,
+    max_streams: int = MAX_STREAMS_PER_CONNECTION,
+    max_target: int = MAX_REQUEST_TARGET,
+) -> list[str]:
+    """Combined-stream URLs covering `streams` in order, each within both limits: at most
+    `max_streams` streams and a request target of at most `max_target` characters."""
+    urls: list[str] = []
+    batch: list[str] = []
+    size = len("/stream?streams=")
+    for name in streams:
+        extra = len(name) + (1 if batch else 0)  # "/" between names
+        if batch and (len(batch) == max_streams or size + extra > max_target):
+            urls.append(f"{ws_url}/stream?streams={'/'.join(batch)}")
+            batch, size = [], len("/stream?streams=")
+            extra = len(name)
+        batch.append(name)
+        size += extra
+    if batch:
+        urls.append(f"{ws_url}/stream?streams={'/'.join(batch)}")
+    return urls
 
 
 class BinanceSource:
