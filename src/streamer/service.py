@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 
 from streamer import health
 from streamer.metrics import EmfReporter
 from streamer.pipeline import PipelineStats, run_pipeline
 from streamer.settings import Settings
+from streamer.sharding import select
 from streamer.sinks.base import Sink
 from streamer.sinks.lake import LakeSink
 from streamer.sinks.null import NullSink
@@ -24,12 +26,20 @@ def build_sources(settings: Settings, clock: Clock = now_millis) -> list[Source]
     from streamer.sources.coinbase import CoinbaseSource
     from streamer.sources.coingecko import CoinGeckoSource
 
+    shard = settings.shard
+    binance = replace(settings.binance, symbols=select("binance", settings.binance.symbols, shard))
+    coinbase = replace(
+        settings.coinbase, symbols=select("coinbase", settings.coinbase.symbols, shard)
+    )
+    if shard.count > 1:
+        log.info("service.shard shard=%s binance=%d coinbase=%d coingecko=%s", shard,
+                 len(binance.symbols), len(coinbase.symbols), shard.is_first)  # fmt: skip
     sources: list[Source] = []
-    if "binance" in settings.sources and settings.binance.symbols:
-        sources.append(BinanceSource(settings.binance, clock=clock))
-    if "coinbase" in settings.sources and settings.coinbase.symbols:
-        sources.append(CoinbaseSource(settings.coinbase, clock=clock))
-    if "coingecko" in settings.sources and settings.coingecko.coins:
+    if "binance" in settings.sources and binance.symbols:
+        sources.append(BinanceSource(binance, clock=clock))
+    if "coinbase" in settings.sources and coinbase.symbols:
+        sources.append(CoinbaseSource(coinbase, clock=clock))
+    if "coingecko" in settings.sources and settings.coingecko.coins and shard.is_first:
         sources.append(CoinGeckoSource(settings.coingecko, clock=clock))
     return sources
 

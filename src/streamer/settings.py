@@ -11,13 +11,14 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from streamer.errors import ConfigError
 from streamer.settings_spec import KNOWN
+from streamer.sharding import Shard, parse_shard
 
 SOURCES = ("binance", "coinbase", "coingecko")
 SINKS = ("lake", "firehose", "null")
@@ -120,6 +121,7 @@ class Settings:
     coingecko: CoinGeckoSettings = CoinGeckoSettings()
     lake: LakeSettings = LakeSettings()
     firehose: FirehoseSettings = FirehoseSettings()
+    shard: Shard = field(default_factory=Shard)  # this process collects shard i of n
     health_port: int = 0  # GET /health on this port (the container uses 8080); 0 = off
     queue_size: int = 10_000
     log_format: str = "text"  # or "json"
@@ -349,6 +351,7 @@ def _build(r: _Reader) -> Settings:
         coingecko=coingecko,
         lake=lake,
         firehose=firehose,
+        shard=parse_shard(r.text("shard", str(d.shard))),
         health_port=r.integer("health_port", d.health_port, 0, 65535),
         queue_size=r.integer("queue_size", d.queue_size, 10, 10_000_000),
         log_format=r.choice("log_format", d.log_format, ("text", "json")),

@@ -116,6 +116,13 @@ SETTINGS: tuple[Setting, ...] = (
         literal=False,
     ),
     _s(
+        "shard",
+        "0/1",
+        "`<i>/<n>`: this process collects shard i (0-based) of n of each exchange's symbols "
+        "(rendezvous hashing, so n processes cover them once and a new n moves few); "
+        "CoinGecko runs in shard 0 only",
+    ),
+    _s(
         "queue_size",
         "10000",
         "rows held between the sources and the sink; when it is full the sources wait "
