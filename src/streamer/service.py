@@ -135,8 +135,11 @@ async def _watch_health(
 async def run_service(
     settings: Settings, stop: asyncio.Event, clock: Clock = now_millis
 ) -> PipelineStats:
+    from streamer.discovery import resolve
+
+    sink = build_sink(settings)  # first: a bad sink setting stops before any venue is asked
+    settings = await resolve(settings, clock=clock)
     sources = build_sources(settings, clock)
-    sink = build_sink(settings)
     log.info("service.start sources=%s sink=%s", ",".join(s.name for s in sources), settings.sink)
     stats = PipelineStats()
     emf = EmfReporter({"Service": "streamer", "Sink": settings.sink})

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from streamer.errors import ConfigError
+from streamer.selectors import Selector, parse_selector
 from streamer.settings_spec import KNOWN
 from streamer.sharding import Shard, parse_shard
 
@@ -44,6 +45,7 @@ _COIN_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
 @dataclass(frozen=True, slots=True)
 class BinanceSettings:
     symbols: tuple[str, ...] = ("BTC-USDT", "ETH-USDT", "SOL-USDT")
+    selector: Selector | None = None  # symbols chosen from the venue's listing at start
     ws_url: str = "wss://stream.binance.com:9443"
     rest_url: str = "https://api.binance.com"
     kline_interval: str = "1m"
@@ -57,6 +59,7 @@ class BinanceSettings:
 @dataclass(frozen=True, slots=True)
 class CoinbaseSettings:
     symbols: tuple[str, ...] = ("BTC-USD", "ETH-USD", "SOL-USD")
+    selector: Selector | None = None  # products chosen from the venue's listing at start
     ws_url: str = "wss://advanced-trade-ws.coinbase.com"
     rest_url: str = "https://api.coinbase.com"
     book_depth: int = 20
@@ -225,8 +228,18 @@ def _var(name: str) -> str:
     return f"STREAMER_{name.upper()}"
 
 
-def _symbols(reader: _Reader, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
-    symbols = reader.items(name, default)
+def _market(
+    reader: _Reader, name: str, default: tuple[str, ...]
+) -> tuple[tuple[str, ...], Selector | None]:
+    """An explicit symbol list, or (no symbols yet, the selector that names them)."""
+    tokens = reader.items(name, default)
+    selector = parse_selector(tokens, _var(name))
+    if selector is not None:
+        return (), selector
+    return _symbols(tokens, name), None
+
+
+def _symbols(symbols: tuple[str, ...], name: str) -> tuple[str, ...]:
     for symbol in symbols:
         if not _SYMBOL.fullmatch(symbol):
             raise ConfigError(
@@ -271,8 +284,10 @@ def _build(r: _Reader) -> Settings:
             )
 
     db = d.binance
+    binance_symbols, binance_selector = _market(r, "binance_symbols", db.symbols)
     binance = BinanceSettings(
-        symbols=_symbols(r, "binance_symbols", db.symbols),
+        symbols=binance_symbols,
+        selector=binance_selector,
         ws_url=r.url("binance_ws_url", db.ws_url, ("ws", "wss")),
         rest_url=r.url("binance_rest_url", db.rest_url, ("http", "https")),
         kline_interval=r.choice(
@@ -286,8 +301,10 @@ def _build(r: _Reader) -> Settings:
     )
 
     dc = d.coinbase
+    coinbase_symbols, coinbase_selector = _market(r, "coinbase_symbols", dc.symbols)
     coinbase = CoinbaseSettings(
-        symbols=_symbols(r, "coinbase_symbols", dc.symbols),
+        symbols=coinbase_symbols,
+        selector=coinbase_selector,
         ws_url=r.url("coinbase_ws_url", dc.ws_url, ("ws", "wss")),
         rest_url=r.url("coinbase_rest_url", dc.rest_url, ("http", "https")),
         book_depth=r.integer("coinbase_book_depth", dc.book_depth, 1, 1000),

@@ -58,7 +58,13 @@ SETTINGS: tuple[Setting, ...] = (
         "write an object when a dataset's buffer reaches this size (uncompressed) or age; "
         "`0` seconds writes at once",
     ),
-    _s("binance_symbols", "BTC-USDT,ETH-USDT,SOL-USDT", "normalized `BASE-QUOTE` symbols"),
+    _s(
+        "binance_symbols",
+        "BTC-USDT,ETH-USDT,SOL-USDT",
+        "normalized `BASE-QUOTE` symbols, or a market: `all` (every trading spot symbol), "
+        "`quote:<Q>`, `top:<N>` (by 24 h quote volume), combined as an intersection, e.g. "
+        "`quote:USDT,top:100`; resolved from `exchangeInfo` at start",
+    ),
     _s(
         "binance_ws_url binance_rest_url",
         "wss://stream.binance.com:9443 / https://api.binance.com",
@@ -67,7 +73,12 @@ SETTINGS: tuple[Setting, ...] = (
     _s("binance_kline_interval", "1m", "any Binance interval, `1s` included"),
     _s("binance_trades", "trade", "`trade` or `aggTrade`"),
     _s("binance_depth", "20", "partial book depth stream: 5, 10 or 20 levels every 100 ms"),
-    _s("coinbase_symbols", "BTC-USD,ETH-USD,SOL-USD", "Coinbase product ids"),
+    _s(
+        "coinbase_symbols",
+        "BTC-USD,ETH-USD,SOL-USD",
+        "Coinbase product ids, or a market as for Binance (`quote:USD,top:16`), resolved from "
+        "`market/products` at start (SPOT, online, trading not disabled)",
+    ),
     _s(
         "coinbase_ws_url coinbase_rest_url",
         "wss://advanced-trade-ws.coinbase.com / https://api.coinbase.com",
