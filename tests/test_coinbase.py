@@ -225,3 +225,32 @@ async def test_a_product_whose_candles_go_quiet_gets_a_fresh_connection() -> Non
                     await asyncio.sleep(0.05)
     assert source.stats.stalls >= 1 and connections >= 2
     assert source.stats.rejects == 0
+
+
+async def test_many_products_spread_over_connections_of_at_most_16_each() -> None:
+    products = [f"C{i}-USD" for i in range(40)]
+    subscribed: list[list[str]] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        messages = await receive_subscriptions(ws)
+        mine = next(m["product_ids"] for m in messages if m["channel"] == "level2")
+        subscribed.append(mine)
+        rows = [{"product_id": p, "trade_id": f"{p}-1", "price": "1.5", "size": "2",
+                 "time": "2026-09-30T02:40:00.25Z", "side": "BUY"} for p in mine]  # fmt: skip
+        await ws.send(frame("market_trades", 0, [{"type": "update", "trades": rows}]))
+        await ws.wait_closed()
+
+    async def sleep(seconds: float) -> None:
+        await asyncio.sleep(0)
+
+    async with venue(handler) as url:
+        settings = CoinbaseSettings(symbols=tuple(products), ws_url=url, book_interval=3600)
+        source = CoinbaseSource(settings, sleep=sleep)
+        collector = Collector()
+        async with running(source, collector):
+            await collector.wait_for(
+                lambda items: {i.symbol for i in items if isinstance(i, Trade)} == set(products)
+            )
+    assert sorted(map(len, subscribed)) == [8, 16, 16]
+    assert sorted(p for group in subscribed for p in group) == sorted(products)
+    assert source.stats.connects == 3 and source.stats.gaps == 0

@@ -66,9 +66,12 @@ resource "aws_cloudwatch_metric_alarm" "throttled" {
 
 # --- the service ----------------------------------------------------------------------------
 
+# One alarm per shard's service: a shard that stops loses its share of the symbols even while
+# the others run, so the tasks are not summed over the cluster.
 resource "aws_cloudwatch_metric_alarm" "tasks_below_desired" {
-  alarm_name          = "${var.name}-running-below-desired"
-  alarm_description   = "Fewer streamer tasks run than desired (crash loop, failed deployment, capacity)."
+  count               = var.shards
+  alarm_name          = "${local.shards[count.index].name}-running-below-desired"
+  alarm_description   = "Fewer streamer tasks run than desired${var.shards == 1 ? "" : " in shard ${local.shards[count.index].shard}"} (crash loop, failed deployment, capacity)."
   comparison_operator = "GreaterThanThreshold"
   threshold           = 0
   evaluation_periods  = 3
@@ -89,7 +92,7 @@ resource "aws_cloudwatch_metric_alarm" "tasks_below_desired" {
     metric {
       namespace   = "ECS/ContainerInsights"
       metric_name = "DesiredTaskCount"
-      dimensions  = { ClusterName = aws_ecs_cluster.service.name, ServiceName = aws_ecs_service.service.name }
+      dimensions  = { ClusterName = aws_ecs_cluster.service.name, ServiceName = aws_ecs_service.service[count.index].name }
       period      = 60
       stat        = "Maximum"
     }
@@ -100,15 +103,21 @@ resource "aws_cloudwatch_metric_alarm" "tasks_below_desired" {
     metric {
       namespace   = "ECS/ContainerInsights"
       metric_name = "RunningTaskCount"
-      dimensions  = { ClusterName = aws_ecs_cluster.service.name, ServiceName = aws_ecs_service.service.name }
+      dimensions  = { ClusterName = aws_ecs_cluster.service.name, ServiceName = aws_ecs_service.service[count.index].name }
       period      = 60
       stat        = "Minimum"
     }
   }
 }
 
+moved {
+  from = aws_cloudwatch_metric_alarm.tasks_below_desired
+  to   = aws_cloudwatch_metric_alarm.tasks_below_desired[0]
+}
+
 # The service's own embedded metrics (namespace Streamer): rows lost because the spool's disk
-# budget was full. Firehose cannot see these; only the service can.
+# budget was full. Firehose cannot see these; only the service can. Every shard emits them with
+# the same dimensions (Service, Sink; no shard), so this one alarm sums the drops of all shards.
 resource "aws_cloudwatch_metric_alarm" "rows_dropped" {
   alarm_name          = "${var.name}-rows-dropped"
   alarm_description   = "The service dropped rows: Firehose was unavailable and the spool's disk budget was full."

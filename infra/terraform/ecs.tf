@@ -1,4 +1,5 @@
-# The service: one Fargate task running `streamer run` with the Firehose sink.
+# The service: one Fargate service per shard (var.shards), each running one task of
+# `streamer run` with the Firehose sink and its own STREAMER_SHARD=<i>/<n>.
 
 resource "aws_ecr_repository" "service" {
   name                 = var.name
@@ -109,7 +110,6 @@ locals {
     user                   = "10001:10001"
     readonlyRootFilesystem = true
     stopTimeout            = 120
-    environment            = [for k in sort(keys(local.environment)) : { name = k, value = local.environment[k] }]
     secrets = local.coingecko_secret_arn == null ? [] : [
       { name = "STREAMER_COINGECKO_API_KEY", valueFrom = local.coingecko_secret_arn }
     ]
@@ -136,17 +136,47 @@ locals {
       }
     }
   }
+
+  # One entry per shard. With one shard the names, the environment (no STREAMER_SHARD: the
+  # service's default is 0/1) and the log streams are those of the unsharded service, so
+  # upgrading to this version changes nothing in AWS (see the moved blocks below).
+  shards = [
+    for i in range(var.shards) : {
+      name          = var.shards == 1 ? var.name : "${var.name}-shard-${i}"
+      shard         = "${i}/${var.shards}"
+      environment   = var.shards == 1 ? local.environment : merge(local.environment, { STREAMER_SHARD = "${i}/${var.shards}" })
+      stream_prefix = var.shards == 1 ? "streamer" : "streamer-shard-${i}"
+    }
+  ]
+
+  containers = [
+    for s in local.shards : merge(local.container, {
+      environment = [for k in sort(keys(s.environment)) : { name = k, value = s.environment[k] }]
+      logConfiguration = merge(local.container.logConfiguration, {
+        options = merge(local.container.logConfiguration.options, { "awslogs-stream-prefix" = s.stream_prefix })
+      })
+    })
+  ]
+
+  # Symbols the shards split between them; CoinGecko is not split (shard 0 polls it).
+  splittable_symbols = (
+    (contains(var.sources, "binance") ? length(var.binance_symbols) : 0)
+    + (contains(var.sources, "coinbase") ? length(var.coinbase_symbols) : 0)
+  )
 }
 
+# A task definition per shard: an ECS service cannot override a container's environment (only
+# RunTask can), so each shard's STREAMER_SHARD lives in its own family, named like its service.
 resource "aws_ecs_task_definition" "service" {
-  family                   = var.name
+  count                    = var.shards
+  family                   = local.shards[count.index].name
   requires_compatibilities = ["FARGATE"]
   network_mode             = "awsvpc"
   cpu                      = tostring(var.task_cpu)
   memory                   = tostring(var.task_memory)
   execution_role_arn       = aws_iam_role.execution.arn
   task_role_arn            = aws_iam_role.task.arn
-  container_definitions    = jsonencode([local.container])
+  container_definitions    = jsonencode([local.containers[count.index]])
 
   runtime_platform {
     operating_system_family = "LINUX"
@@ -169,16 +199,17 @@ resource "aws_ecs_task_definition" "service" {
 }
 
 resource "aws_ecs_service" "service" {
-  name                   = var.name
+  count                  = var.shards
+  name                   = local.shards[count.index].name
   cluster                = aws_ecs_cluster.service.id
-  task_definition        = aws_ecs_task_definition.service.arn
+  task_definition        = aws_ecs_task_definition.service[count.index].arn
   desired_count          = 1
   launch_type            = "FARGATE"
   platform_version       = "LATEST"
   propagate_tags         = "SERVICE"
   enable_execute_command = false
 
-  # One ingester at a time unless the user accepts overlap (and duplicates) for no gap.
+  # One ingester per shard at a time unless the user accepts overlap (and duplicates) for no gap.
   deployment_minimum_healthy_percent = var.allow_deployment_overlap ? 100 : 0
   deployment_maximum_percent         = var.allow_deployment_overlap ? 200 : 100
 
@@ -192,4 +223,24 @@ resource "aws_ecs_service" "service" {
     security_groups  = [aws_security_group.task.id]
     assign_public_ip = var.assign_public_ip
   }
+
+  # Rendezvous hashing is not computable here (no BLAKE2 in Terraform), so this only refuses
+  # the certain case; a shard can still draw no symbol by chance when symbols are few per shard.
+  lifecycle {
+    precondition {
+      condition     = var.shards <= max(1, local.splittable_symbols)
+      error_message = "shards (${var.shards}) exceeds the ${local.splittable_symbols} Binance and Coinbase symbols to split: some shard would collect nothing, and a streamer with no feed exits (a restart loop)."
+    }
+  }
+}
+
+# Addresses of the unsharded version (one task definition, one service): kept in place.
+moved {
+  from = aws_ecs_task_definition.service
+  to   = aws_ecs_task_definition.service[0]
+}
+
+moved {
+  from = aws_ecs_service.service
+  to   = aws_ecs_service.service[0]
 }

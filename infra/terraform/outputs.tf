@@ -29,8 +29,13 @@ output "ecs_cluster" {
 }
 
 output "ecs_service" {
-  description = "ECS service running the streamer task."
-  value       = aws_ecs_service.service.name
+  description = "ECS service running the streamer task when shards = 1 (null otherwise: see ecs_services)."
+  value       = var.shards == 1 ? aws_ecs_service.service[0].name : null
+}
+
+output "ecs_services" {
+  description = "ECS service of each shard, in shard order (index i runs STREAMER_SHARD=i/shards)."
+  value       = aws_ecs_service.service[*].name
 }
 
 output "log_group" {

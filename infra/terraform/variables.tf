@@ -316,6 +316,17 @@ variable "allow_deployment_overlap" {
   default     = false
 }
 
+variable "shards" {
+  type        = number
+  description = "Number of shards: one ECS service (one task) per shard, shard i of n running with STREAMER_SHARD=i/n and splitting each exchange's symbols by rendezvous hashing; CoinGecko runs in shard 0. Services are named <name> for one shard, <name>-shard-<i> otherwise."
+  default     = 1
+
+  validation {
+    condition     = var.shards >= 1 && var.shards <= 64 && floor(var.shards) == var.shards
+    error_message = "shards must be a whole number from 1 to 64."
+  }
+}
+
 variable "sources" {
   type        = list(string)
   description = "Sources the service runs (STREAMER_SOURCES)."
@@ -401,6 +412,11 @@ variable "extra_environment" {
   validation {
     condition     = alltrue([for k in keys(var.extra_environment) : startswith(k, "STREAMER_")])
     error_message = "extra_environment keys must be STREAMER_* settings."
+  }
+
+  validation {
+    condition     = !contains(keys(var.extra_environment), "STREAMER_SHARD")
+    error_message = "extra_environment must not set STREAMER_SHARD: set shards, which gives each service its own."
   }
 }
 

@@ -101,7 +101,7 @@ run "task_role_may_only_put_to_its_streams" {
   }
 
   assert {
-    condition     = aws_iam_role_policy.task.policy == data.aws_iam_policy_document.task.json && aws_ecs_task_definition.service.task_role_arn == aws_iam_role.task.arn
+    condition     = aws_iam_role_policy.task.policy == data.aws_iam_policy_document.task.json && aws_ecs_task_definition.service[0].task_role_arn == aws_iam_role.task.arn
     error_message = "the task must run with the role carrying that policy"
   }
 
@@ -148,28 +148,28 @@ run "container_matches_the_service_settings" {
         ["STREAMER_SPOOL_DIR", "/var/lib/streamer/spool"],
         ["STREAMER_LOG_FORMAT", "json"],
         ["STREAMER_HEALTH_PORT", "8080"],
-      ] : contains([for e in jsondecode(aws_ecs_task_definition.service.container_definitions)[0].environment : "${e.name}=${e.value}"], "${pair[0]}=${pair[1]}")
+      ] : contains([for e in jsondecode(aws_ecs_task_definition.service[0].container_definitions)[0].environment : "${e.name}=${e.value}"], "${pair[0]}=${pair[1]}")
     ])
     error_message = "the container environment must select the Firehose sink, the spool volume and JSON logs"
   }
 
   assert {
     condition = (
-      jsondecode(aws_ecs_task_definition.service.container_definitions)[0].readonlyRootFilesystem
-      && jsondecode(aws_ecs_task_definition.service.container_definitions)[0].stopTimeout == 120
-      && jsondecode(aws_ecs_task_definition.service.container_definitions)[0].user != "root"
-      && jsondecode(aws_ecs_task_definition.service.container_definitions)[0].healthCheck.command == ["CMD", "streamer", "health"]
+      jsondecode(aws_ecs_task_definition.service[0].container_definitions)[0].readonlyRootFilesystem
+      && jsondecode(aws_ecs_task_definition.service[0].container_definitions)[0].stopTimeout == 120
+      && jsondecode(aws_ecs_task_definition.service[0].container_definitions)[0].user != "root"
+      && jsondecode(aws_ecs_task_definition.service[0].container_definitions)[0].healthCheck.command == ["CMD", "streamer", "health"]
     )
     error_message = "the container must be non-root, read-only, health-checked, with stopTimeout 120"
   }
 
   assert {
-    condition     = aws_ecs_service.service.deployment_maximum_percent == 100 && aws_ecs_service.service.deployment_minimum_healthy_percent == 0
+    condition     = aws_ecs_service.service[0].deployment_maximum_percent == 100 && aws_ecs_service.service[0].deployment_minimum_healthy_percent == 0
     error_message = "by default two ingesters must never overlap during a deployment"
   }
 
   assert {
-    condition     = aws_ecs_service.service.deployment_circuit_breaker[0].enable && aws_ecs_service.service.deployment_circuit_breaker[0].rollback
+    condition     = aws_ecs_service.service[0].deployment_circuit_breaker[0].enable && aws_ecs_service.service[0].deployment_circuit_breaker[0].rollback
     error_message = "deployments must roll back on failure"
   }
 
@@ -187,7 +187,7 @@ run "overlap_is_opt_in" {
   }
 
   assert {
-    condition     = aws_ecs_service.service.deployment_maximum_percent == 200 && aws_ecs_service.service.deployment_minimum_healthy_percent == 100
+    condition     = aws_ecs_service.service[0].deployment_maximum_percent == 200 && aws_ecs_service.service[0].deployment_minimum_healthy_percent == 100
     error_message = "allow_deployment_overlap must start the new task before stopping the old"
   }
 }

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
+from dataclasses import replace
 
 import orjson
 
@@ -40,6 +41,7 @@ PRODUCT_CHANNELS = ("ticker", "candles", "level2", "market_trades")
 CLOSE_SETTLE_SECONDS = 1.0  # wait after a candle closes before asking REST for it
 RESYNC_MIN_SECONDS = 1.0  # at most one level2 resubscribe (two messages) per second
 L2_PRODUCTS_PER_CONNECTION = 16  # undocumented cap: 32 products fail with "too many L2 streams"
+CONNECT_SPACING_SECONDS = 0.25  # connections start this far apart (the venue allows 8 a second)
 
 
 def subscribe_messages(symbols: Iterable[str]) -> list[str]:
@@ -62,8 +64,16 @@ def resubscribe_level2(symbols: Iterable[str]) -> list[str]:
     ]
 
 
+def plan_products(symbols: Iterable[str]) -> list[tuple[str, ...]]:
+    """Products per connection: at most `L2_PRODUCTS_PER_CONNECTION` (level2's session cap)."""
+    products = list(symbols)
+    step = L2_PRODUCTS_PER_CONNECTION
+    return [tuple(products[i : i + step]) for i in range(0, len(products), step)]
+
+
 class CoinbaseSource:
-    """The Advanced Trade feed: one WebSocket connection plus a book-sampling task."""
+    """The Advanced Trade feed: one WebSocket connection per 16 products (each with its own
+    sequence numbers, so its own decoder) plus a book-sampling task."""
 
     name = EXCHANGE
 
@@ -76,43 +86,51 @@ class CoinbaseSource:
     ) -> None:
         self.settings = settings
         self.stats = FeedStats()
-        self.decoder = CoinbaseDecoder(settings, self.stats)
+        self.groups = plan_products(settings.symbols)
+        self.decoders = [
+            CoinbaseDecoder(replace(settings, symbols=group), self.stats) for group in self.groups
+        ]
         self._clock = clock
         self._sleep = sleep
-        self.subscribe = subscribe_messages(settings.symbols)
-        self.resubscribe = resubscribe_level2(settings.symbols)
         self.ledger = CandleLedger(CANDLE_MS)
         self.rest = CoinbaseRest(settings.rest_url, clock=clock, sleep=sleep)
         self.backfill = Backfiller(EXCHANGE, self.ledger, self.stats, self._fetch_closed)
-        if len(settings.symbols) > L2_PRODUCTS_PER_CONNECTION:
-            log.warning(
-                "coinbase.too_many_l2_products products=%d safe=%d",
-                len(settings.symbols), L2_PRODUCTS_PER_CONNECTION,
-            )  # fmt: skip
+
+    @property
+    def decoder(self) -> CoinbaseDecoder:
+        """The first connection's decoder (all of them when there are 16 products or fewer)."""
+        return self.decoders[0]
 
     async def run(self, emit: Emit) -> None:
-        session = _Session(self, emit)
         try:
             async with asyncio.TaskGroup() as group:
                 self.backfill.group = group
                 group.create_task(self._publish_books(emit))
-                await run_websocket(
-                    self.settings.ws_url,
-                    source=EXCHANGE,
-                    setting="STREAMER_COINBASE_WS_URL",
-                    on_connect=session.on_connect,
-                    on_frames=session.on_frames,
-                    stats=self.stats,
-                    clock=self._clock,
-                    max_size=self.settings.max_frame_bytes,
-                    stale_after=self.settings.stale_seconds,
-                    sleep=self._sleep,
-                )
+                for index, decoder in enumerate(self.decoders):
+                    session = _Session(self, decoder, self.groups[index], emit)
+                    group.create_task(self._connection(index, session))
         except* SourceError as group_error:
             raise group_error.exceptions[0] from None
         finally:
             self.backfill.group = None
             await self.rest.aclose()
+
+    async def _connection(self, index: int, session: _Session) -> None:
+        # Connections open gradually: the venue allows 8 connection attempts a second.
+        if index:
+            await self._sleep(index * CONNECT_SPACING_SECONDS)
+        await run_websocket(
+            self.settings.ws_url,
+            source=EXCHANGE,
+            setting="STREAMER_COINBASE_WS_URL",
+            on_connect=session.on_connect,
+            on_frames=session.on_frames,
+            stats=self.stats,
+            clock=self._clock,
+            max_size=self.settings.max_frame_bytes,
+            stale_after=self.settings.stale_seconds,
+            sleep=self._sleep,
+        )
 
     def admit(self, items: list[Item], emit: Emit) -> list[Item]:
         """Closed WebSocket candles are not published: each starts a REST fetch instead."""
@@ -121,9 +139,9 @@ class CoinbaseSource:
             self.backfill.later(gap, emit)
         return items
 
-    def backfill_missed(self, emit: Emit) -> None:
+    def backfill_missed(self, products: Iterable[str], emit: Emit) -> None:
         """After a (re)connect: fetch every candle that closed since the newest published."""
-        for gap in self.ledger.missing(self.settings.symbols, self._clock()):
+        for gap in self.ledger.missing(products, self._clock()):
             self.backfill.later(gap, emit)
 
     @property
@@ -141,7 +159,7 @@ class CoinbaseSource:
         interval = self.settings.book_interval
         while True:
             await self._sleep(interval)
-            books = self.decoder.books_due()
+            books = [book for decoder in self.decoders for book in decoder.books_due()]
             if books:
                 self.stats.rows += len(books)
                 await emit(books)
@@ -152,28 +170,38 @@ class _Session:
     over the products' candles updates (the channel updates every product every second, so a
     product that goes quiet while the connection still delivers is a dead subscription)."""
 
-    def __init__(self, source: CoinbaseSource, emit: Emit) -> None:
+    def __init__(
+        self,
+        source: CoinbaseSource,
+        decoder: CoinbaseDecoder,
+        products: tuple[str, ...],
+        emit: Emit,
+    ) -> None:
         self.source = source
+        self.decoder = decoder
+        self.products = products
+        self.subscribe = subscribe_messages(products)
+        self.resubscribe = resubscribe_level2(products)
         self.emit = emit
         self.ws: WsConnection | None = None
         self.last_resync = 0.0
-        self.watchdog = SilenceWatchdog(source.settings.symbols, source.settings.stale_seconds)
+        self.watchdog = SilenceWatchdog(products, source.settings.stale_seconds)
         self._loop = asyncio.get_running_loop()  # its clock: the watchdog's limit is real time
 
     async def on_connect(self, ws: WsConnection) -> None:
         source = self.source
         self.ws = ws
         self.watchdog.restart(self._loop.time())
-        source.decoder.reset()
-        for message in source.subscribe:
+        self.decoder.reset()
+        for message in self.subscribe:
             await ws.send(message)
-        log.info("coinbase.subscribed products=%s", ",".join(source.settings.symbols))
-        source.backfill_missed(self.emit)
+        log.info("coinbase.subscribed products=%s", ",".join(self.products))
+        source.backfill_missed(self.products, self.emit)
 
     async def on_frames(self, payloads: list[bytes], received_at: Millis) -> None:
         """One socket read: every frame decoded, then the rows handed on with one `emit`."""
         source, ws, watchdog = self.source, self.ws, self.watchdog
-        decoder, stats = source.decoder, source.stats
+        decoder, stats = self.decoder, source.stats
         decode = decoder.decode
         now = self._loop.time()
         rows: list[Item] = []
@@ -197,7 +225,7 @@ class _Session:
             if now - self.last_resync >= RESYNC_MIN_SECONDS:  # a gap storm stays under the limit
                 self.last_resync = now
                 decoder.resync_requested = False
-                for message in source.resubscribe:  # two control messages; snapshots follow
+                for message in self.resubscribe:  # two control messages; snapshots follow
                     await ws.send(message)
         silent = watchdog.due(now)
         if silent:
