@@ -19,6 +19,7 @@ from streamer.errors import SourceError
 from streamer.records import Item, Millis
 from streamer.retry import Sleep
 from streamer.settings import BinanceSettings
+from streamer.sources.attempts import AttemptWindow
 from streamer.sources.backfill import Backfiller
 from streamer.sources.base import Clock, Emit, FeedStats
 from streamer.sources.binance_decode import (
@@ -43,6 +44,7 @@ MAX_STREAMS_PER_CONNECTION = 1024  # the venue's documented limit per connection
 MAX_REQUEST_TARGET = 7_900
 """Characters of `/stream?streams=...`: Binance has been seen to refuse request lines over
 about 8,004 characters (exchanges.md 1.11), which four streams a symbol reach at ~110 symbols."""
+CONNECT_ATTEMPTS, CONNECT_WINDOW_SECONDS = 280, 300.0  # the venue's 300 per 5 minutes, less 20
 OVERLAP_TAIL_SECONDS = 5.0  # rows stay de-duplicated this long after the old session closed
 
 
@@ -96,6 +98,7 @@ class BinanceSource:
             Backfiller(EXCHANGE, self.ledger, self.stats, self._fetch) if self.ledger else None
         )
         self.recent = RecentIds()
+        self.attempts = AttemptWindow(CONNECT_ATTEMPTS, CONNECT_WINDOW_SECONDS)
         self.dedupe_until = 0.0  # loop time; rows are de-duplicated while sessions overlap
 
     async def run(self, emit: Emit) -> None:
@@ -197,6 +200,7 @@ class BinanceSource:
             clock=self._clock,
             stale_after=self.settings.stale_seconds,
             sleep=self._sleep,
+            attempts=self.attempts,
         )
 
 

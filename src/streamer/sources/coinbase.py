@@ -25,6 +25,7 @@ from streamer.errors import SourceError
 from streamer.records import Item, Millis
 from streamer.retry import Sleep
 from streamer.settings import CoinbaseSettings
+from streamer.sources.attempts import AttemptWindow
 from streamer.sources.backfill import Backfiller
 from streamer.sources.base import Clock, Emit, FeedStats
 from streamer.sources.candles import CandleLedger, Gap
@@ -42,6 +43,7 @@ CLOSE_SETTLE_SECONDS = 1.0  # wait after a candle closes before asking REST for 
 RESYNC_MIN_SECONDS = 1.0  # at most one level2 resubscribe (two messages) per second
 L2_PRODUCTS_PER_CONNECTION = 16  # undocumented cap: 32 products fail with "too many L2 streams"
 CONNECT_SPACING_SECONDS = 0.25  # connections start this far apart (the venue allows 8 a second)
+CONNECT_ATTEMPTS_PER_SECOND = 6  # all reconnects together, under the venue's 8 a second
 
 
 def subscribe_messages(symbols: Iterable[str]) -> list[str]:
@@ -95,6 +97,7 @@ class CoinbaseSource:
         self.ledger = CandleLedger(CANDLE_MS)
         self.rest = CoinbaseRest(settings.rest_url, clock=clock, sleep=sleep)
         self.backfill = Backfiller(EXCHANGE, self.ledger, self.stats, self._fetch_closed)
+        self.attempts = AttemptWindow(CONNECT_ATTEMPTS_PER_SECOND, 1.0)
 
     @property
     def decoder(self) -> CoinbaseDecoder:
@@ -130,6 +133,7 @@ class CoinbaseSource:
             max_size=self.settings.max_frame_bytes,
             stale_after=self.settings.stale_seconds,
             sleep=self._sleep,
+            attempts=self.attempts,
         )
 
     def admit(self, items: list[Item], emit: Emit) -> list[Item]:

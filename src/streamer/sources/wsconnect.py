@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from streamer.errors import RestrictedLocation, SourceError
 from streamer.records import Millis
 from streamer.retry import Sleep, backoff_delay
+from streamer.sources.attempts import AttemptWindow
 from streamer.sources.base import Clock, FeedStats
 from streamer.sources.transport import (
     CONNECT_ERRORS,
@@ -69,12 +70,23 @@ async def run_websocket(
     stale_after: float = 30.0,
     sleep: Sleep = asyncio.sleep,
     rng: random.Random | None = None,
+    attempts: AttemptWindow | None = None,
 ) -> None:
-    """Stream frames from `url` forever, reconnecting after every drop."""
+    """Stream frames from `url` forever, reconnecting after every drop.
+
+    `attempts`, shared by a venue's connections, keeps their connection attempts within the
+    venue's limit (a mass reconnect is spread out rather than refused).
+    """
     rng = rng or random.Random()
+    loop = asyncio.get_running_loop()
     failures = 0  # failed attempts and short sessions in a row
     lost_at: Millis | None = None  # when the last session ended (for the recovery time)
     while True:
+        if attempts is not None:
+            wait = attempts.reserve(loop.time())
+            if wait > 0:
+                log.info("ws.attempts_paced source=%s seconds=%.2f", source, wait)
+                await sleep(wait)
         try:
             conn = await open_connection(
                 url, max_size=max_size, open_timeout=OPEN_TIMEOUT_SECONDS, stale_after=stale_after
