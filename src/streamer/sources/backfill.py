@@ -1,7 +1,9 @@
 """The shell around `CandleLedger` both exchanges share: fill candle holes from REST.
 
 Each gap is fetched in a background task of the source's TaskGroup, one fetch at a time per
-symbol; of what comes back, only candles the ledger has not published yet are emitted.
+symbol and at most `MAX_FETCHES` at a time in all (after a network cut hundreds of symbols
+have a hole at once: they queue here instead of storming the venue's REST limit); of what
+comes back, only candles the ledger has not published yet are emitted.
 """
 
 from __future__ import annotations
@@ -17,11 +19,21 @@ from streamer.sources.candles import CandleLedger, Gap
 log = logging.getLogger(__name__)
 
 Fetch = Callable[[Gap], Awaitable[list[Item]]]
+MAX_FETCHES = 4
 
 
 class Backfiller:
-    def __init__(self, source: str, ledger: CandleLedger, stats: FeedStats, fetch: Fetch) -> None:
+    def __init__(
+        self,
+        source: str,
+        ledger: CandleLedger,
+        stats: FeedStats,
+        fetch: Fetch,
+        *,
+        max_fetches: int = MAX_FETCHES,
+    ) -> None:
         self.source = source
+        self._fetches = asyncio.Semaphore(max_fetches)
         self.ledger = ledger
         self.stats = stats
         self.fetch = fetch
@@ -37,7 +49,8 @@ class Backfiller:
     async def _fill(self, gap: Gap, emit: Emit) -> None:
         try:
             async with self._locks.setdefault(gap.symbol, asyncio.Lock()):
-                items = await self.fetch(gap)
+                async with self._fetches:
+                    items = await self.fetch(gap)
                 publish: list[Item] = []
                 for item in items:
                     if type(item) is Candle:
