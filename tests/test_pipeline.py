@@ -139,3 +139,16 @@ async def test_the_queue_is_bounded_in_rows_not_in_batches() -> None:
     async with asyncio.timeout(5):
         await third  # 60 rows left: room again
     assert queue.rows == 61
+
+
+async def test_with_no_source_the_pipeline_idles_until_stopped() -> None:
+    """A shard can draw no symbol: the service stays up (ECS would restart an exit) and stops
+    cleanly when told."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_pipeline([], NullSink(), stop, clock=clock))
+    await asyncio.sleep(0.05)
+    assert not task.done()
+    stop.set()
+    async with asyncio.timeout(5):
+        stats = await task
+    assert stats.total() == 0

@@ -64,7 +64,23 @@ def test_due_checks_at_most_once_per_interval() -> None:
     assert dog.due(1.5) == []
     assert dog.due(2.5) == list(STREAMS)  # looked again
     assert dog.due(3.0) == []  # silent, but checked 0.5 s ago
-    assert dog.due(3.5) == list(STREAMS)
+
+
+def test_a_stream_silent_on_the_fresh_connection_too_turns_quiet_until_heard() -> None:
+    """A halted or illiquid symbol stays silent whatever the connection: it is named once (a
+    reconnect may help), then kept quiet instead of making the feed reconnect forever."""
+    first, second = STREAMS[0], STREAMS[1]
+    dog = SilenceWatchdog(STREAMS, 2.0, every=1.0)
+    dog.restart(0.0)
+    assert dog.due(2.5) == list(STREAMS)  # the shell reconnects
+    dog.restart(2.6)
+    dog.heard(first, 3.0)  # the reconnect helped this one
+    assert dog.due(5.0) == []  # the others were silent again: quiet, no reconnect
+    assert dog.quiet == set(STREAMS[1:])
+    assert dog.due(9.0) == [first]  # first went silent later: a new episode, named
+    dog.heard(second, 9.5)
+    assert second not in dog.quiet
+    assert dog.due(12.0) == [second]
 
 
 def test_an_empty_watchdog_is_never_silent_and_always_ready() -> None:

@@ -149,7 +149,8 @@ async def run_pipeline(
     queue_size: int = 10_000,
     stats: PipelineStats | None = None,
 ) -> PipelineStats:
-    """Run until `stop` is set (or every source has failed); then drain and close the sink."""
+    """Run until `stop` is set (or every source has failed; with no source at all, until
+    `stop`); then drain and close the sink."""
     stats = PipelineStats() if stats is None else stats
     queue = RowQueue(queue_size)
     await sink.start()
@@ -158,6 +159,9 @@ async def run_pipeline(
         feeds = {group.create_task(_run_source(s, queue, stats)) for s in sources}
         stopped = group.create_task(stop.wait())
         pending: set[asyncio.Task[object]] = {stopped, *feeds}
+        if not feeds:  # nothing to collect here (a shard that drew no symbol): idle until told
+            log.warning("pipeline.idle no sources to run; waiting for stop")
+            await stopped
         while stopped in pending and len(pending) > 1:
             _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
         stopped.cancel()

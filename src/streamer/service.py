@@ -19,6 +19,7 @@ from streamer.sources.base import Clock, Source
 from streamer.timefmt import now_millis
 
 log = logging.getLogger(__name__)
+QUIET_LISTED = 50  # quiet streams named per feed in /health
 
 
 def build_sources(settings: Settings, clock: Clock = now_millis) -> list[Source]:
@@ -117,7 +118,15 @@ async def _watch_health(
 
     def body() -> tuple[bool, dict[str, object]]:
         current = feeds()
-        extra = {"sink": settings.sink, "delivery": dict(sink.counters_snapshot())}
+        extra = {
+            "sink": settings.sink,
+            "shard": str(settings.shard),
+            "delivery": dict(sink.counters_snapshot()),
+            # Streams silent even on a fresh connection (halted or illiquid symbols): named,
+            # not counted against the feed, which stays fresh while its other streams flow.
+            "quiet": {s.name: sorted(s.stats.quiet)[:QUIET_LISTED] for s in sources},
+            "quiet_count": {s.name: len(s.stats.quiet) for s in sources},
+        }
         return health.healthy(current), health.report(current, extra)
 
     server = await health.serve(settings.health_port, body) if settings.health_port else None

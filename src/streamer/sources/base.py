@@ -62,6 +62,7 @@ class FeedStats:
     last_frame_at: Millis | None = None
     extra: Counter[str] = field(default_factory=Counter)
     recovery_ms: list[int] = field(default_factory=list)  # drop -> first frame again, newest 10k
+    quiet: set[str] = field(default_factory=set)  # streams silent even on a fresh connection
 
     def recovered(self, took_ms: int) -> None:
         self.recovery_ms.append(took_ms)

@@ -216,7 +216,9 @@ class _Session:
         self.ready = asyncio.Event()
         self.ws: WsConnection | None = None
         streams = url.split("streams=", 1)[1].split("/")
-        self.watchdog = SilenceWatchdog(ticking_streams(streams), source.settings.stale_seconds)
+        self.watchdog = SilenceWatchdog(
+            ticking_streams(streams), source.settings.stale_seconds, quiet=source.stats.quiet
+        )
         self._loop = asyncio.get_running_loop()  # its clock: the watchdog's limit is real time
 
     async def on_connect(self, ws: WsConnection) -> None:

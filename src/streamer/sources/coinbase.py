@@ -189,7 +189,9 @@ class _Session:
         self.emit = emit
         self.ws: WsConnection | None = None
         self.last_resync = 0.0
-        self.watchdog = SilenceWatchdog(products, source.settings.stale_seconds)
+        self.watchdog = SilenceWatchdog(
+            products, source.settings.stale_seconds, quiet=source.stats.quiet
+        )
         self._loop = asyncio.get_running_loop()  # its clock: the watchdog's limit is real time
 
     async def on_connect(self, ws: WsConnection) -> None:

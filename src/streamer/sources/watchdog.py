@@ -7,6 +7,10 @@ streams that must keep ticking on their own and when each was last heard; the sh
 "stream X got a frame at t" (`heard`) and asks "which streams are silent at t?" (`silent`, or
 `due` on the hot path, which answers at most once per `every` seconds).
 
+A stream silent again on the fresh connection is not the connection's fault (an illiquid or
+halted symbol): it becomes *quiet* and stops asking for reconnects, so hundreds of quiet
+symbols cannot make a feed flap; it leaves `quiet` as soon as it is heard again.
+
 Time is whatever the caller passes in (the event loop's clock in the shells, plain numbers in
 the tests): nothing here sleeps, awaits or reads a clock.
 """
@@ -24,9 +28,25 @@ class SilenceWatchdog:
     watched are ignored, so a shell can report every frame's stream without filtering.
     """
 
-    __slots__ = ("_checked", "_heard", "_unheard", "every", "limit", "streams")
+    __slots__ = (
+        "_checked",
+        "_heard",
+        "_reported",
+        "_unheard",
+        "every",
+        "limit",
+        "quiet",
+        "streams",
+    )
 
-    def __init__(self, streams: Iterable[str], limit: float, *, every: float = 1.0) -> None:
+    def __init__(
+        self,
+        streams: Iterable[str],
+        limit: float,
+        *,
+        every: float = 1.0,
+        quiet: set[str] | None = None,
+    ) -> None:
         self.streams = tuple(dict.fromkeys(streams))
         """The watched streams, in the order `silent` lists them."""
         self.limit = limit
@@ -36,6 +56,9 @@ class SilenceWatchdog:
         self._heard: dict[str, float] = {}
         self._unheard: set[str] = set()
         self._checked = 0.0
+        self._reported: set[str] = set()  # returned by `due`, not heard since
+        self.quiet: set[str] = set() if quiet is None else quiet
+        """Streams silent through a fresh connection too (may be shared between watchdogs)."""
         self.restart(0.0)
 
     def restart(self, now: float) -> None:
@@ -51,6 +74,10 @@ class SilenceWatchdog:
             heard[stream] = now
             if self._unheard:
                 self._unheard.discard(stream)
+            if self._reported:
+                self._reported.discard(stream)
+            if self.quiet:
+                self.quiet.discard(stream)
 
     @property
     def all_heard(self) -> bool:
@@ -63,8 +90,19 @@ class SilenceWatchdog:
         return [name for name, last in self._heard.items() if now - last > limit]
 
     def due(self, now: float) -> list[str]:
-        """`silent(now)` if `every` seconds passed since the last check, else nothing (cheap)."""
+        """The silent streams a reconnect may help, checked at most once per `every` seconds.
+
+        A stream is named once; silent again after that (the reconnect did not help), it joins
+        `quiet` and is not named again until it has been heard.
+        """
         if now - self._checked < self.every:
             return []
         self._checked = now
-        return self.silent(now)
+        silent = self.silent(now)
+        if not silent:
+            return []
+        again = [name for name in silent if name in self._reported]
+        self.quiet.update(again)
+        fresh = [name for name in silent if name not in self._reported and name not in self.quiet]
+        self._reported.update(fresh)
+        return fresh
