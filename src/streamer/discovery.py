@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from typing import TypeVar
 
 import httpx
 
@@ -25,6 +27,7 @@ from streamer.sources.binance_rest import BinanceRest
 from streamer.sources.coinbase_rest import CoinbaseRest
 
 log = logging.getLogger(__name__)
+_Rest = TypeVar("_Rest", BinanceRest, CoinbaseRest)
 
 
 async def binance_symbols(rest: BinanceRest, selector: Selector) -> tuple[tuple[str, ...], int]:
@@ -51,23 +54,25 @@ async def resolve(
     """`settings` with every selector replaced by the symbols it names today."""
     binance, coinbase = settings.binance, settings.coinbase
     if "binance" in settings.sources and binance.selector is not None:
-        log.info("discovery.start source=binance selector=%s url=%s", binance.selector,
-                 binance.rest_url)  # fmt: skip
-        async with BinanceRest(
-            binance.rest_url, clock=clock, sleep=sleep, transport=transport
-        ) as rest:
-            symbols, trading = await binance_symbols(rest, binance.selector)
-        log.info("discovery.done source=binance selector=%s symbols=%d trading=%d",
-                 binance.selector, len(symbols), trading)  # fmt: skip
-        binance = replace(binance, symbols=symbols)
+        rest = BinanceRest(binance.rest_url, clock=clock, sleep=sleep, transport=transport)
+        found = await _discover("binance", binance.selector, rest, binance_symbols)
+        binance = replace(binance, symbols=found)
     if "coinbase" in settings.sources and coinbase.selector is not None:
-        log.info("discovery.start source=coinbase selector=%s url=%s", coinbase.selector,
-                 coinbase.rest_url)  # fmt: skip
-        async with CoinbaseRest(
-            coinbase.rest_url, clock=clock, sleep=sleep, transport=transport
-        ) as rest:
-            symbols, trading = await coinbase_symbols(rest, coinbase.selector)
-        log.info("discovery.done source=coinbase selector=%s products=%d trading=%d",
-                 coinbase.selector, len(symbols), trading)  # fmt: skip
-        coinbase = replace(coinbase, symbols=symbols)
+        products = CoinbaseRest(coinbase.rest_url, clock=clock, sleep=sleep, transport=transport)
+        found = await _discover("coinbase", coinbase.selector, products, coinbase_symbols)
+        coinbase = replace(coinbase, symbols=found)
     return replace(settings, binance=binance, coinbase=coinbase)
+
+
+async def _discover(
+    source: str,
+    selector: Selector,
+    rest: _Rest,
+    pick: Callable[[_Rest, Selector], Awaitable[tuple[tuple[str, ...], int]]],
+) -> tuple[str, ...]:
+    log.info("discovery.start source=%s selector=%s url=%s", source, selector, rest.base_url)
+    async with rest:
+        symbols, trading = await pick(rest, selector)
+    log.info("discovery.done source=%s selector=%s symbols=%d trading=%d", source, selector,
+             len(symbols), trading)  # fmt: skip
+    return symbols
