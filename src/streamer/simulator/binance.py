@@ -38,7 +38,9 @@ class Binance:
         self.by_native = {binance_wire.native(s): m for s, m in self.markets.items()}
         self.by_prefix = {stream_prefix(s): m for s, m in self.markets.items()}
         self.listeners: dict[Connection, set[str]] = {}  # connection -> its stream names
+        self.subscribers: dict[str, set[Connection]] = {}  # stream name -> its connections
         self.schedule = Schedule()
+        self._depths: dict[tuple[str, int], tuple[int, dict[str, Any]]] = {}  # book cache
 
     def environment(self, base: str) -> dict[str, str]:
         return {
@@ -57,17 +59,31 @@ class Binance:
             for line in self.context.replay.frames("binance"):
                 conn.outbox.push(line)
         self.listeners[conn] = streams
+        self._index(conn, streams, add=True)
         try:
             async for message in conn.ws:
-                reply = self._control(streams, message)
+                reply = self._control(conn, streams, message)
                 if reply is None:
                     await conn.ws.close(1008, "Invalid request")
                     return
                 conn.outbox.push(orjson.dumps(reply).decode())
         finally:
             self.listeners.pop(conn, None)
+            self._index(conn, streams, add=False)
 
-    def _control(self, streams: set[str], message: str | bytes) -> dict[str, Any] | None:
+    def _index(self, conn: Connection, streams: Iterable[str], *, add: bool) -> None:
+        """Keep `subscribers` (stream -> connections) in step with `conn`'s streams."""
+        for name in streams:
+            if add:
+                self.subscribers.setdefault(name, set()).add(conn)
+            elif (conns := self.subscribers.get(name)) is not None:
+                conns.discard(conn)
+                if not conns:
+                    del self.subscribers[name]
+
+    def _control(
+        self, conn: Connection, streams: set[str], message: str | bytes
+    ) -> dict[str, Any] | None:
         """Apply a control message to `streams`; its reply (None: not a valid request)."""
         try:
             request = orjson.loads(message)
@@ -75,12 +91,15 @@ class Binance:
         except (orjson.JSONDecodeError, KeyError, TypeError):
             return None
         if method == "SUBSCRIBE":
-            added = set(request.get("params", []))
+            added = set(request.get("params", [])) - streams
             streams |= added
+            self._index(conn, added, add=True)
             self._track(added)
             return {"result": None, "id": ident}
         if method == "UNSUBSCRIBE":
-            streams -= set(request.get("params", []))
+            removed = set(request.get("params", [])) & streams
+            streams -= removed
+            self._index(conn, removed, add=False)
             return {"result": None, "id": ident}
         if method == "LIST_SUBSCRIPTIONS":
             return {"result": sorted(streams), "id": ident}
@@ -97,8 +116,9 @@ class Binance:
                 market.track(interval)
 
     def _publish(self, stream: str, payload: dict[str, Any]) -> None:
-        subscribed = (conn for conn, streams in self.listeners.items() if stream in streams)
-        fan_out(subscribed, lambda: orjson.dumps({"stream": stream, "data": payload}).decode())
+        subscribed = self.subscribers.get(stream)
+        if subscribed:
+            fan_out(subscribed, lambda: orjson.dumps({"stream": stream, "data": payload}).decode())
 
     # ---- market driver ---------------------------------------------------------------------
 
@@ -123,15 +143,22 @@ class Binance:
                 self._publish(f"{prefix}@kline_{name}", frame)
 
     def _depth(self, market: Market, prefix: str) -> None:
+        subscribers = self.subscribers
         for levels in DEPTH_LEVELS:
             names = (f"{prefix}@depth{levels}@100ms", f"{prefix}@depth{levels}")
-            if any(n in streams for streams in self.listeners.values() for n in names):
+            if not any(n in subscribers for n in names):
+                continue
+            cached = self._depths.get((prefix, levels))
+            if cached is not None and cached[0] == market.sequence:
+                payload = cached[1]  # an unchanged book: the same levels again
+            else:
                 payload = binance_wire.depth(market, levels)
-                if levels == DEPTH_LEVELS[-1]:
-                    book = (payload["bids"], payload["asks"])
-                    self.context.truth.book(market.symbol, market.sequence, book)
-                for name in names:
-                    self._publish(name, payload)
+                self._depths[(prefix, levels)] = (market.sequence, payload)
+            if levels == DEPTH_LEVELS[-1]:
+                book = (payload["bids"], payload["asks"])
+                self.context.truth.book(market.symbol, market.sequence, book)
+            for name in names:
+                self._publish(name, payload)
 
     def event(self, market: Market, changes: list[Change], trade: Trade | None, now: int) -> None:
         if trade is None:

@@ -8,9 +8,11 @@ Adding a venue is one module with a class that fits `Venue` (or `StreamingVenue`
 from __future__ import annotations
 
 import asyncio
+import bisect
+import itertools
 import random
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -101,26 +103,55 @@ class Schedule:
         return True
 
 
+TICK_MS = 100  # every market ticks at least this often on the market clock (Binance's books)
+YIELD_SECONDS = 0.005  # a driver that fell behind still lets the event loop run this often
+
+
+def pick(weights: Sequence[float]) -> Callable[[random.Random], int]:
+    """A draw of an index by `weights` (all equal: a plain `randrange`, as before weights)."""
+    if len(set(weights)) <= 1:
+        count = len(weights)
+        return lambda rng: rng.randrange(count)
+    cumulative = list(itertools.accumulate(weights))
+    total = cumulative[-1]
+    last = len(cumulative) - 1
+    return lambda rng: min(bisect.bisect_right(cumulative, rng.random() * total), last)
+
+
 async def drive_markets(
-    feed: Feed, markets: Iterable[Market], clients: Collection[Connection], context: Context
+    feed: Feed,
+    markets: Iterable[Market],
+    clients: Collection[Connection],
+    context: Context,
+    weights: Sequence[float] | None = None,
 ) -> None:
-    """Step a random one of `markets` `context.rate` times a second (0: as fast as the clients
-    read), first letting every market `tick`; waits while any client's outbox is full."""
+    """Step one of `markets`, drawn by `weights` (default: all alike), `context.rate` times a
+    second (0: as fast as the clients read); waits while any client's outbox is full.
+
+    Every market `tick`s when the market clock crosses a multiple of `TICK_MS`, and the stepped
+    one also just before its step, so periodic frames keep their cadence without visiting every
+    market on every step (which starved the event loop at a thousand symbols)."""
     pool = list(markets)
     if not pool:
         return
+    draw = pick([1.0] * len(pool) if weights is None else weights)
     clock, rng, rate = context.clock, context.rng, context.rate
     interval = 1.0 / rate if rate > 0 else 0.0
     next_at = time.monotonic()
+    yield_at = next_at + YIELD_SECONDS
+    next_tick = 0
     steps = 0
     while True:
         for client in list(clients):
             if not client.outbox.space.is_set():
                 await client.outbox.space.wait()
         now = clock()
-        for market in pool:
-            feed.tick(market, now)
-        market = pool[rng.randrange(len(pool))]
+        if now >= next_tick:
+            for market in pool:
+                feed.tick(market, now)
+            next_tick = now - now % TICK_MS + TICK_MS
+        market = pool[draw(rng)]
+        feed.tick(market, now)
         changes, trade = market.step()
         feed.event(market, changes, trade, now)
         steps += 1
@@ -129,7 +160,13 @@ async def drive_markets(
             delay = next_at - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            elif delay < -1:
+                yield_at = time.monotonic() + YIELD_SECONDS
+                continue
+            if delay < -1:
                 next_at = time.monotonic()  # fell behind: don't burst
-        elif steps % 64 == 0 or not clients:
-            await asyncio.sleep(0 if clients else 0.01)
+        elif not clients:
+            await asyncio.sleep(0.01)
+            continue
+        if steps % 64 == 0 or time.monotonic() >= yield_at:
+            await asyncio.sleep(0)  # behind or unpaced: the loop still serves handshakes
+            yield_at = time.monotonic() + YIELD_SECONDS
