@@ -65,8 +65,13 @@ def _metric_name(field_name: str) -> str:
 class EmfReporter:
     """Turns successive snapshots into EMF events with per-interval deltas."""
 
-    def __init__(self, dimensions: Mapping[str, str]) -> None:
+    def __init__(
+        self, dimensions: Mapping[str, str], detail: Mapping[str, str] | None = None
+    ) -> None:
+        """`dimensions` name every metric; `detail` (e.g. the shard) adds a second, finer
+        dimension set, so alarms on the first keep summing over all shards."""
         self.dimensions = dict(dimensions)
+        self.detail = dict(detail or {})
         self._last: dict[str, int] = {}
 
     def event(self, snapshot: Mapping[str, int], timestamp_ms: int) -> dict[str, Any]:
@@ -83,7 +88,8 @@ class EmfReporter:
                 "CloudWatchMetrics": [
                     {
                         "Namespace": NAMESPACE,
-                        "Dimensions": [sorted(self.dimensions)],
+                        "Dimensions": [sorted(self.dimensions)]
+                        + ([sorted({**self.dimensions, **self.detail})] if self.detail else []),
                         "Metrics": [
                             {"Name": name, "Unit": _UNITS.get(name, "None")} for name in values
                         ],
@@ -91,5 +97,6 @@ class EmfReporter:
                 ],
             },
             **self.dimensions,
+            **self.detail,
             **values,
         }

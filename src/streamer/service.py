@@ -151,7 +151,8 @@ async def run_service(
     sources = build_sources(settings, clock)
     log.info("service.start sources=%s sink=%s", ",".join(s.name for s in sources), settings.sink)
     stats = PipelineStats()
-    emf = EmfReporter({"Service": "streamer", "Sink": settings.sink})
+    shard = {"Shard": str(settings.shard)} if settings.shard.count > 1 else None
+    emf = EmfReporter({"Service": "streamer", "Sink": settings.sink}, shard)
     async with asyncio.TaskGroup() as group:
         reporter = group.create_task(
             _report(sources, stats, sink, emf, settings.stats_interval, clock)

@@ -10,15 +10,26 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 import orjson
+from websockets.frames import Opcode
 
 from streamer.simulator import binance_wire
 from streamer.simulator.binance_wire import NOTATION, interval_name, stream_prefix
+from streamer.simulator.limits import RequestWeight, Window, Windows
+from streamer.simulator.listing import Listing
 from streamer.simulator.market import Change, Market, Trade
 from streamer.simulator.outbox import Connection, fan_out
-from streamer.simulator.venue import Context, Schedule, build_markets, drive_markets
+from streamer.simulator.venue import (
+    ADMITTED,
+    Admission,
+    Context,
+    Meter,
+    Schedule,
+    build_markets,
+    drive_markets,
+)
 
 DEPTH_LEVELS = (5, 10, 20)  # the partial book streams; depth20 is remembered as truth
 DEPTH_EVERY_MS = 100
@@ -31,16 +42,22 @@ class Binance:
     rest_prefix = "/api/v3"
     ws_path = "/stream"
 
-    def __init__(self, symbols: tuple[str, ...], context: Context) -> None:
-        self.symbols = symbols
+    def __init__(self, listings: list[Listing], context: Context) -> None:
+        self.listings = {item.symbol: item for item in listings}
+        self.symbols = tuple(item.symbol for item in listings if item.trading)
         self.context = context
-        self.markets = build_markets("binance", symbols, context.seed, context.clock(), 60_000)
+        self.markets = build_markets("binance", listings, context, 60_000)
+        self.trading = [self.markets[item.symbol] for item in listings if item.trading]
+        self.weights = [item.weight for item in listings if item.trading]
         self.by_native = {binance_wire.native(s): m for s, m in self.markets.items()}
         self.by_prefix = {stream_prefix(s): m for s, m in self.markets.items()}
         self.listeners: dict[Connection, set[str]] = {}  # connection -> its stream names
         self.subscribers: dict[str, set[Connection]] = {}  # stream name -> its connections
         self.schedule = Schedule()
         self._depths: dict[tuple[str, int], tuple[int, dict[str, Any]]] = {}  # book cache
+        limits = context.limits
+        self.connects = Windows(limits.binance_connects, limits.binance_connect_window)
+        self.weight = RequestWeight(limits.binance_weight_per_minute, limits.binance_ban_seconds)
 
     def environment(self, base: str) -> dict[str, str]:
         return {
@@ -48,6 +65,48 @@ class Binance:
             "STREAMER_BINANCE_REST_URL": f"http://{base}",
             "STREAMER_BINANCE_SYMBOLS": ",".join(self.symbols),
         }
+
+    # ---- limits ----------------------------------------------------------------------------
+
+    def admit(self, target: str, client: str, websocket: bool) -> Admission:
+        limits, breaches, now = self.context.limits, self.context.breaches, self.context.monotonic()
+        if len(target) > limits.binance_max_target:
+            breaches.record("binance.request_target", client, f"length={len(target)}")
+            return Admission((414, {"code": -1, "msg": "Request-URI Too Long."}))
+        if websocket:
+            if not self.connects.hit(client, now):
+                breaches.record("binance.connects", client)
+                return Admission((429, {"code": -1003, "msg": "Too many connection attempts."}))
+            names = parse_qs(urlsplit(target).query).get("streams", [""])[0].split("/")
+            if len({n for n in names if n}) > limits.binance_max_streams:
+                breaches.record("binance.streams", client, f"streams={len(names)}")
+                return Admission((400, {"code": -1, "msg": "Too many streams."}))
+            return ADMITTED
+        path = urlsplit(target)
+        params = {k: v[0] for k, v in parse_qs(path.query).items()}
+        cost = binance_wire.weight(path.path.removeprefix(self.rest_prefix), params)
+        status, used, retry = self.weight.charge(client, cost, now)
+        headers = {"X-MBX-USED-WEIGHT-1M": str(used)}
+        if status == 200:
+            return Admission(None, headers)
+        breaches.record(f"binance.weight_{status}", client, f"used={used}")
+        headers["Retry-After"] = str(retry)
+        msg = "Too much request weight used; current limit is %d request weight per 1 MINUTE."
+        body = {"code": -1003, "msg": msg % limits.binance_weight_per_minute}
+        return Admission((status, body), headers)
+
+    def meter(self, client: str, who: str) -> Meter:
+        """Five incoming messages a second on one connection, pings and pongs included."""
+        window = Window(self.context.limits.binance_messages_per_second, 1.0)
+        clock, breaches = self.context.monotonic, self.context.breaches
+
+        def check(opcode: Opcode) -> bool:
+            if opcode is Opcode.CONT or opcode is Opcode.CLOSE or window.hit(clock()):
+                return True
+            breaches.record("binance.messages", who, f"client={client}")
+            return False
+
+        return check
 
     # ---- WebSocket -------------------------------------------------------------------------
 
@@ -92,6 +151,10 @@ class Binance:
             return None
         if method == "SUBSCRIBE":
             added = set(request.get("params", [])) - streams
+            if len(streams) + len(added) > self.context.limits.binance_max_streams:
+                self.context.breaches.record("binance.streams", conn.number)
+                error = {"code": 2, "msg": "Invalid request: too many streams"}
+                return {"error": error, "id": ident}
             streams |= added
             self._index(conn, added, add=True)
             self._track(added)
@@ -123,7 +186,7 @@ class Binance:
     # ---- market driver ---------------------------------------------------------------------
 
     async def drive(self) -> None:
-        await drive_markets(self, self.markets.values(), self.listeners, self.context)
+        await drive_markets(self, self.trading, self.listeners, self.context, self.weights)
 
     def tick(self, market: Market, now: int) -> None:
         prefix = stream_prefix(market.symbol)
@@ -173,9 +236,21 @@ class Binance:
     def rest(self, endpoint: str, params: Mapping[str, str]) -> tuple[int, Any]:
         if endpoint == "/ping":
             return 200, {}
+        now = self.context.clock()
+        if endpoint == "/time":
+            return 200, {"serverTime": now}
         if endpoint == "/exchangeInfo":
-            symbols = [{"symbol": native, "status": "TRADING"} for native in self.by_native]
-            return 200, {"timezone": "UTC", "serverTime": self.context.clock(), "symbols": symbols}
+            listings = binance_wire.select(list(self.listings.values()), params)
+            if listings is None:
+                return 400, {"code": -1128, "msg": "Combination of optional parameters invalid."}
+            limit = self.context.limits.binance_weight_per_minute
+            return 200, binance_wire.exchange_info(listings, now, limit)
+        if endpoint == "/ticker/24hr" and "symbol" not in params:
+            wanted = orjson.loads(params["symbols"]) if "symbols" in params else None
+            natives = self.by_native if wanted is None else wanted
+            if any(n not in self.by_native for n in natives):
+                return 400, {"code": -1121, "msg": "Invalid symbol."}
+            return 200, [binance_wire.rest_ticker(self.by_native[n], now) for n in natives]
         market = self.by_native.get(params.get("symbol", ""))
         if market is None:
             return 400, {"code": -1121, "msg": "Invalid symbol."}

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
+from streamer.simulator.listing import Listing
 from streamer.simulator.market import Candle, Market, Notation, Trade, quote_text, size_text
 
 INTERVALS_MS = {
@@ -104,3 +108,79 @@ _REST_TICKER = {  # GET /api/v3/ticker/24hr field -> the stream's 24hrTicker fie
 def rest_ticker(m: Market, now: int) -> dict[str, Any]:
     streamed = ticker(m, now)
     return {name: streamed[key] for name, key in _REST_TICKER.items()}
+
+
+_DEPTH_WEIGHTS = ((100, 5), (500, 25), (1000, 50))  # limit up to -> weight; above: 250
+_FIXED_WEIGHTS = {"/exchangeInfo": 20, "/klines": 2, "/uiKlines": 2, "/aggTrades": 4,
+                  "/trades": 25, "/historicalTrades": 25}  # fmt: skip
+
+
+def weight(endpoint: str, params: Mapping[str, str]) -> int:
+    """The documented request weight of a GET (exchanges.md 1.8, 1.11, 1.12); 1 otherwise."""
+    if endpoint == "/depth":
+        limit = int(params.get("limit", 100)) if params.get("limit", "").isdigit() else 100
+        return next((w for top, w in _DEPTH_WEIGHTS if limit <= top), 250)
+    if endpoint == "/ticker/24hr":
+        if "symbol" in params:
+            return 2
+        if "symbols" not in params:
+            return 80
+        try:
+            count = len(orjson.loads(params["symbols"]))
+        except (orjson.JSONDecodeError, TypeError):
+            return 2
+        return 2 if count <= 20 else 40 if count <= 100 else 80
+    return _FIXED_WEIGHTS.get(endpoint, 1)
+
+
+def _permissions(listing: Listing) -> list[str]:
+    return ["SPOT", "MARGIN"] if listing.margin else ["SPOT"]
+
+
+def select(listings: list[Listing], params: Mapping[str, str]) -> list[Listing] | None:
+    """The listings an exchangeInfo query asks for (None: `symbolStatus` with a symbol)."""
+    if "symbol" in params or "symbols" in params:
+        if "symbolStatus" in params:
+            return None
+        wanted = {params["symbol"]} if "symbol" in params else set(orjson.loads(params["symbols"]))
+        listings = [item for item in listings if native(item.symbol) in wanted]
+    if "symbolStatus" in params:
+        listings = [item for item in listings if item.status == params["symbolStatus"]]
+    if "permissions" in params:
+        raw = params["permissions"]
+        asked = set(orjson.loads(raw)) if raw.startswith("[") else {raw}
+        listings = [item for item in listings if asked & set(_permissions(item))]
+    return listings
+
+
+def symbol_info(listing: Listing) -> dict[str, Any]:
+    return {
+        "symbol": native(listing.symbol), "status": listing.status,
+        "baseAsset": listing.base, "baseAssetPrecision": 8,
+        "quoteAsset": listing.quote, "quotePrecision": 8, "quoteAssetPrecision": 8,
+        "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"],
+        "icebergAllowed": True, "ocoAllowed": True, "isSpotTradingAllowed": True,
+        "isMarginTradingAllowed": listing.margin,
+        "filters": [
+            {"filterType": "PRICE_FILTER", "minPrice": "0.01000000",
+             "maxPrice": "1000000.00000000", "tickSize": "0.01000000"},
+            {"filterType": "LOT_SIZE", "minQty": "0.00000001", "maxQty": "9000.00000000",
+             "stepSize": "0.00000001"},
+        ],
+        "permissions": [], "permissionSets": [_permissions(listing)],
+        "defaultSelfTradePreventionMode": "EXPIRE_MAKER",
+        "allowedSelfTradePreventionModes": ["EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"],
+    }  # fmt: skip
+
+
+def exchange_info(listings: list[Listing], now: int, weight_limit: int) -> dict[str, Any]:
+    rate_limits = [
+        {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
+         "limit": weight_limit},
+        {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
+        {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 200000},
+        {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5,
+         "limit": 61000},
+    ]  # fmt: skip
+    return {"timezone": "UTC", "serverTime": now, "rateLimits": rate_limits,
+            "exchangeFilters": [], "symbols": [symbol_info(item) for item in listings]}  # fmt: skip

@@ -16,13 +16,24 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from websockets.frames import Opcode
 
 from streamer.simulator import coinbase_wire
 from streamer.simulator.coinbase_wire import NOTATION
+from streamer.simulator.limits import Windows
+from streamer.simulator.listing import Listing
 from streamer.simulator.market import Change, Market, Trade
 from streamer.simulator.outbox import Connection, fan_out
 from streamer.simulator.truth import Book, Truth
-from streamer.simulator.venue import Context, Schedule, build_markets, drive_markets
+from streamer.simulator.venue import (
+    ADMITTED,
+    Admission,
+    Context,
+    Meter,
+    Schedule,
+    build_markets,
+    drive_markets,
+)
 
 CANDLE_MS = 300_000  # the `candles` channel's only granularity
 CANDLE_INTERVAL = "5m"  # its name in the lake
@@ -32,6 +43,8 @@ TRUTH_DEPTH = 50  # levels of each book remembered per frame, for tests
 RECENT_TRADES = 50  # trades in a market_trades snapshot
 HEARTBEAT_SECONDS = 1.0
 PRODUCTS = "/market/products/"
+TOO_MANY_L2 = "too many L2 streams requested in a single session"
+DATA_OPCODES = (Opcode.TEXT, Opcode.BINARY)  # what counts towards the messages per second
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,17 +109,23 @@ class Coinbase:
 
     def __init__(
         self,
-        symbols: tuple[str, ...],
+        listings: list[Listing],
         context: Context,
         *,
         subscribe_timeout: float,
         record_books: bool,
     ) -> None:
-        self.symbols = symbols
+        self.listings = {item.symbol: item for item in listings}
+        self.symbols = tuple(item.symbol for item in listings if item.trading)
         self.context = context
         self.subscribe_timeout = subscribe_timeout
         self.record_books = record_books  # remember the true book after every level2 frame
-        self.markets = build_markets("coinbase", symbols, context.seed, context.clock(), CANDLE_MS)
+        self.markets = build_markets("coinbase", listings, context, CANDLE_MS)
+        self.trading = [self.markets[s] for s in self.symbols]
+        self.weights = [item.weight for item in listings if item.trading]
+        limits = context.limits
+        self.connects = Windows(limits.coinbase_connects_per_second, 1.0)
+        self.messages = Windows(limits.coinbase_messages_per_second, 1.0)
         self.recent = {s: collections.deque[Trade](maxlen=RECENT_TRADES) for s in self.markets}
         self.listeners: dict[Connection, dict[str, set[str]]] = {}  # -> channel -> products
         self.schedule = Schedule()
@@ -126,6 +145,26 @@ class Coinbase:
         if book_of is not None and self.record_books:
             book = (book_of.symbol, coinbase_wire.book_top(book_of, TRUTH_DEPTH))
         return _Envelope(channel, events, self.context.clock, self.context.truth, book)
+
+    # ---- limits ----------------------------------------------------------------------------
+
+    def admit(self, target: str, client: str, websocket: bool) -> Admission:
+        if websocket and not self.connects.hit(client, self.context.monotonic()):
+            self.context.breaches.record("coinbase.connects", client)
+            return Admission((429, {"message": "too many connection attempts"}))
+        return ADMITTED
+
+    def meter(self, client: str, who: str) -> Meter:
+        """Eight incoming messages a second from one IP, over all its connections."""
+        clock, breaches, messages = self.context.monotonic, self.context.breaches, self.messages
+
+        def check(opcode: Opcode) -> bool:
+            if opcode not in DATA_OPCODES or messages.hit(client, clock()):
+                return True
+            breaches.record("coinbase.messages", who, f"client={client}")
+            return False
+
+        return check
 
     # ---- WebSocket -------------------------------------------------------------------------
 
@@ -169,12 +208,19 @@ class Coinbase:
         if kind == "unsubscribe":
             current.difference_update(products)
             return
+        cap = self.context.limits.coinbase_max_l2_products
+        if channel == "level2" and len(current | set(products)) > cap:
+            self.context.breaches.record("coinbase.l2_products", conn.number)
+            conn.outbox.push(_error(TOO_MANY_L2))
+            return
         current.update(products)
         if self.context.replay is not None:
             return  # a replay sends exactly the recorded frames, acks included
         for product in products:
             market = self.markets.get(product)
-            snapshot = None if market is None else self._snapshot(channel, market)
+            if market is None or not self.listings[product].trading:
+                continue  # unknown or not trading: acknowledged, then silent
+            snapshot = self._snapshot(channel, market)
             if snapshot is not None:
                 conn.outbox.push(snapshot)
         acked = {ch: sorted(p) if ch != "heartbeats" else ["heartbeats"]
@@ -223,7 +269,7 @@ class Coinbase:
     # ---- market driver ---------------------------------------------------------------------
 
     async def drive(self) -> None:
-        await drive_markets(self, self.markets.values(), self.listeners, self.context)
+        await drive_markets(self, self.trading, self.listeners, self.context, self.weights)
 
     def tick(self, market: Market, now: int) -> None:
         for candle in market.advance(now):
@@ -246,6 +292,12 @@ class Coinbase:
     # ---- REST ------------------------------------------------------------------------------
 
     def rest(self, endpoint: str, params: Mapping[str, str]) -> tuple[int, Any]:
+        if endpoint == PRODUCTS.rstrip("/"):
+            if params.get("product_type", "SPOT") != "SPOT":
+                return 200, {"products": [], "num_products": 0}
+            products = [coinbase_wire.product(self.markets[s], item)
+                        for s, item in self.listings.items()]  # fmt: skip
+            return 200, {"products": products, "num_products": len(products)}
         if not endpoint.startswith(PRODUCTS):
             return 404, {"error": "NOT_FOUND"}
         product, *rest = endpoint.removeprefix(PRODUCTS).split("/")
@@ -253,7 +305,7 @@ class Coinbase:
         if market is None:
             return 404, {"error": "NOT_FOUND", "message": "product not found"}
         if not rest:
-            return 200, coinbase_wire.product(market)
+            return 200, coinbase_wire.product(market, self.listings[product])
         if rest == ["candles"]:
             return 200, {"candles": self._candles(market, params)}
         return 404, {"error": "NOT_FOUND"}

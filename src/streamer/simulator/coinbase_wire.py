@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from streamer.simulator.market import Candle, Change, Market, Notation, Trade
+from streamer.simulator.listing import Listing
+from streamer.simulator.market import Candle, Change, Market, Notation, Trade, quote_text
 
 NOTATION = Notation(decimals=2, trim=True)
 
@@ -86,10 +87,15 @@ def heartbeat(now: int, counter: int, uptime: float) -> dict[str, Any]:
     return {"current_time": go_time, "heartbeat_counter": counter}
 
 
-def product(m: Market) -> dict[str, Any]:
-    base, quote = m.symbol.split("-")
+def product(m: Market, listing: Listing) -> dict[str, Any]:
     change = (m.last_price - m.open_24h) / m.open_24h * 100
     return {"product_id": m.symbol, "price": _p(m.last_price),
             "price_percentage_change_24h": f"{change:.8f}", "volume_24h": _s(m.volume_24h),
-            "high_24h": _p(m.high_24h), "low_24h": _p(m.low_24h), "base_currency_id": base,
-            "quote_currency_id": quote, "status": "online", "product_type": "SPOT"}  # fmt: skip
+            "high_24h": _p(m.high_24h), "low_24h": _p(m.low_24h),
+            "base_currency_id": listing.base, "quote_currency_id": listing.quote,
+            "status": listing.status, "trading_disabled": listing.disabled,
+            "product_type": "SPOT",
+            "approximate_quote_24h_volume": quote_text(m.quote_volume_24h, 2),
+            "base_increment": "0.00000001", "quote_increment": "0.01",
+            "display_name": f"{listing.base}/{listing.quote}",
+            "is_disabled": False, "cancel_only": False, "view_only": False}  # fmt: skip

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from streamer.simulator.coingecko_wire import CoinUniverse
-from streamer.simulator.venue import Context
+from streamer.simulator.venue import ADMITTED, Admission, Context
 
 MAX_PER_PAGE = 250
 
@@ -27,6 +27,9 @@ class CoinGecko:
             "STREAMER_COINGECKO_URL": f"http://{base}{self.rest_prefix}",
             "STREAMER_COINGECKO_COINS": ",".join(self.coins),
         }
+
+    def admit(self, target: str, client: str, websocket: bool) -> Admission:
+        return ADMITTED
 
     def rest(self, endpoint: str, params: Mapping[str, str]) -> tuple[int, Any]:
         replay = self.context.replay

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 SIZE_UNIT = 10**8  # sizes are integers of 1e-8 base units
 BOOK_LEVELS = 200  # levels kept per side
+TRADE_PROBABILITY = 0.35  # of one `step`
+MEAN_TRADE_UNITS = SIZE_UNIT // 4  # about the mean size of a trade
 
 
 def price_text(ticks: int, decimals: int) -> str:
@@ -101,6 +103,14 @@ class Market:
             self.asks[self.start_price + k] = self._random_size()
         self.last_price = self.open_24h = self.high_24h = self.low_24h = self.start_price
 
+    def assume_history(self, trades: int) -> None:
+        """Start as if `trades` trades of the mean size had happened in the last 24 h at the
+        start price: volumes and counts, with trade ids continuing after them."""
+        self.trade_count = trades
+        self.next_trade_id = self.first_trade_id + trades
+        self.volume_24h = trades * MEAN_TRADE_UNITS
+        self.quote_volume_24h = self.volume_24h * self.start_price
+
     def _random_size(self) -> int:
         return self.rng.randint(1, 200) * SIZE_UNIT // 100
 
@@ -140,7 +150,7 @@ class Market:
 
     def step(self) -> tuple[list[Change], Trade | None]:
         """One market event: a trade (about one in three) or a book change."""
-        if self.rng.random() < 0.35:
+        if self.rng.random() < TRADE_PROBABILITY:
             return self._trade()
         return self._book_change(), None
 

@@ -24,16 +24,19 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame
 from websockets.http11 import Request, Response
 
 from streamer.simulator.binance import Binance
 from streamer.simulator.coinbase import Coinbase
 from streamer.simulator.coingecko import CoinGecko
 from streamer.simulator.faults import NO_FAULTS, FaultDice, FaultPlan
+from streamer.simulator.limits import DEFAULT_LIMITS, Breaches, Limits
+from streamer.simulator.listing import binance_listings, coinbase_listings
 from streamer.simulator.outbox import Connection, FaultSender
 from streamer.simulator.replay import Replay
 from streamer.simulator.truth import Truth
-from streamer.simulator.venue import Context, StreamingVenue, Venue
+from streamer.simulator.venue import Admission, Context, Meter, StreamingVenue, Venue
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +57,37 @@ class SimulatorConfig:
     record_limit: int = 200_000  # sent trades/candles/books remembered for tests
     faults: FaultPlan = NO_FAULTS  # faults injected on purpose (see faults.py)
     coinbase_truth: bool = False  # remember the true Coinbase book after every level2 frame
+    binance_markets: int = 0  # generated Binance symbols after the listed ones (listing.py)
+    coinbase_markets: int = 0  # generated Coinbase products after the listed ones
+    activity_skew: float = 1.0  # the k-th generated symbol's share of events ~ 1/(k+1)**skew
+    limits: Limits = DEFAULT_LIMITS  # the venues' limits (limits.py)
+
+
+class GatedConnection(ServerConnection):
+    """A server connection whose incoming frames (pings and pongs too) pass its venue's
+    `meter`; a frame past the limit fails the connection with 1008 "Too many requests"."""
+
+    meter: Meter | None = None
+
+    def process_event(self, event: object) -> None:
+        meter = self.meter
+        if meter is not None and isinstance(event, Frame) and not meter(event.opcode):
+            self.meter = None
+            self.protocol.fail(1008, "Too many requests")
+            self.send_data()
+            return
+        super().process_event(event)  # type: ignore[arg-type]
 
 
 class Simulator:
     """`async with Simulator(config) as sim:` serves until the block ends."""
 
-    def __init__(self, config: SimulatorConfig, clock: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self,
+        config: SimulatorConfig,
+        clock: Callable[[], int] | None = None,
+        monotonic: Callable[[], float] | None = None,  # the limits' clock, seconds
+    ) -> None:
         self.config = config
         self.clock = clock or (lambda: time.time_ns() // 1_000_000)
         self.rng = random.Random(config.seed)
@@ -69,9 +97,14 @@ class Simulator:
         self.sent_books = self.truth.books
         self.sent_coinbase_books = self.truth.coinbase_books
         replay = None if config.replay_dir is None else Replay(config.replay_dir)
-        context = Context(self.clock, self.rng, config.rate, config.seed, self.truth, replay)
-        self.binance = Binance(config.binance_symbols, context)
-        self.coinbase = Coinbase(config.coinbase_symbols, context,
+        self.breaches = Breaches()  # every limit breached: `breaches.counts[name]`
+        context = Context(self.clock, self.rng, config.rate, config.seed, self.truth, replay,
+                          config.limits, self.breaches, monotonic or time.monotonic)  # fmt: skip
+        skew = config.activity_skew
+        binance = binance_listings(config.binance_symbols, config.binance_markets, skew)
+        coinbase = coinbase_listings(config.coinbase_symbols, config.coinbase_markets, skew)
+        self.binance = Binance(binance, context)
+        self.coinbase = Coinbase(coinbase, context,
                                  subscribe_timeout=config.subscribe_timeout,
                                  record_books=config.coinbase_truth)  # fmt: skip
         self.coingecko = CoinGecko(config.coingecko_coins, context)
@@ -91,6 +124,7 @@ class Simulator:
         self._server = await serve(
             self._handle, self.config.host, self.config.port,
             process_request=self._process_request, compression=None,
+            create_connection=GatedConnection,
             max_size=MAX_CLIENT_FRAME, ping_interval=20,
         )  # fmt: skip
         if self.config.replay_dir is None:  # a replay sends only the recorded frames
@@ -151,10 +185,17 @@ class Simulator:
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         url = urlsplit(request.path)
+        client = str(connection.remote_address[0]) if connection.remote_address else ""
         if request.headers.get("Upgrade", "").lower() == "websocket":
-            if url.path in self.streaming:
-                return None
-            return connection.respond(404, "no such WebSocket endpoint\n")
+            venue = self.streaming.get(url.path)
+            if venue is None:
+                return connection.respond(404, "no such WebSocket endpoint\n")
+            admission = venue.admit(request.path, client, websocket=True)
+            if admission.refusal is not None:
+                return self._answer(connection, *admission.refusal, admission)
+            if isinstance(connection, GatedConnection):
+                connection.meter = venue.meter(client, str(connection.id))
+            return None
         if self.dice.roll("rest_429"):
             limited = connection.respond(429, '{"code":-1003,"msg":"Too many requests."}')
             limited.headers["Retry-After"] = "1"
@@ -162,7 +203,17 @@ class Simulator:
         if self.dice.roll("rest_5xx"):
             return connection.respond(503, '{"code":-1001,"msg":"Service unavailable."}')
         params = {k: v[0] for k, v in parse_qs(url.query).items()}
-        status, body = self._rest(url.path, params)
+        admission = Admission()
+        answering = self._venue(url.path)
+        if answering is not None:
+            admission = answering.admit(request.path, client, websocket=False)
+        if admission.refusal is not None:
+            return self._answer(connection, *admission.refusal, admission)
+        return self._answer(connection, *self._rest(url.path, params), admission)
+
+    def _answer(
+        self, connection: ServerConnection, status: int, body: Any, admission: Admission
+    ) -> Response:
         response = connection.respond(status, "")
         del response.headers["Content-Type"]
         del response.headers["Content-Length"]
@@ -170,14 +221,20 @@ class Simulator:
         response.headers["Content-Type"] = "application/json"
         response.headers["Content-Length"] = str(len(payload))
         response.body = payload
+        for key, value in admission.headers.items():
+            response.headers[key] = value
         return response
+
+    def _venue(self, path: str) -> Venue | None:
+        """The venue whose `rest_prefix` is the longest one `path` starts with."""
+        matches = [v for v in self.venues if path.startswith(f"{v.rest_prefix}/")]
+        return max(matches, key=lambda v: len(v.rest_prefix)) if matches else None
 
     def _rest(self, path: str, params: Mapping[str, str]) -> tuple[int, Any]:
         """The answer of the venue whose `rest_prefix` is the longest one `path` starts with."""
-        matches = [v for v in self.venues if path.startswith(f"{v.rest_prefix}/")]
-        if not matches:
+        venue = self._venue(path)
+        if venue is None:
             return 404, {"error": "Not found"}
-        venue = max(matches, key=lambda v: len(v.rest_prefix))
         try:
             return venue.rest(path.removeprefix(venue.rest_prefix), params)
         except (KeyError, ValueError) as exc:

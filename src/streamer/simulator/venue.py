@@ -13,10 +13,14 @@ import itertools
 import random
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from streamer.simulator.market import Change, Market, Trade, start_price
+from websockets.frames import Opcode
+
+from streamer.simulator.limits import DEFAULT_LIMITS, Breaches, Limits
+from streamer.simulator.listing import Listing
+from streamer.simulator.market import TRADE_PROBABILITY, Change, Market, Trade, start_price
 from streamer.simulator.outbox import Connection
 from streamer.simulator.replay import Replay
 from streamer.simulator.truth import Truth
@@ -32,6 +36,22 @@ class Context:
     seed: int
     truth: Truth
     replay: Replay | None  # recorded frames to send instead of the market's
+    limits: Limits = DEFAULT_LIMITS
+    breaches: Breaches = field(default_factory=Breaches)
+    monotonic: Callable[[], float] = time.monotonic  # the limits' clock, seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """A venue's word on a request before it is served: refused (status, body) or not, and
+    headers every answer carries."""
+
+    refusal: tuple[int, Any] | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+ADMITTED = Admission()
+Meter = Callable[[Opcode], bool]  # one incoming frame of a connection: still within limits?
 
 
 class Venue(Protocol):
@@ -49,11 +69,19 @@ class Venue(Protocol):
         ValueError (the server answers 400)."""
         ...
 
+    def admit(self, target: str, client: str, websocket: bool) -> Admission:
+        """Whether a request for `target` (path and query) from IP `client` is served."""
+        ...
+
 
 class StreamingVenue(Venue, Protocol):
     """A venue that also serves WebSocket clients on `ws_path`."""
 
     ws_path: str
+
+    def meter(self, client: str, who: str) -> Meter:
+        """The check of each incoming frame on a new connection `who` from IP `client`."""
+        ...
 
     async def session(self, conn: Connection, query: str) -> None:
         """Serve one client until it leaves; frames go to `conn.outbox` (the server sends
@@ -79,14 +107,20 @@ class Feed(Protocol):
 
 
 def build_markets(
-    venue: str, symbols: Iterable[str], seed: int, now: int, candle_ms: int
+    venue: str, listings: Iterable[Listing], context: Context, candle_ms: int
 ) -> dict[str, Market]:
-    """One seeded market per symbol, building candles of `candle_ms` from `now`."""
+    """One seeded market per listing, building candles of `candle_ms` from now. A generated
+    listing starts with the day of trades its activity weight would have made at `rate`."""
+    listed = list(listings)
+    now, total = context.clock(), sum(item.weight for item in listed) or 1.0
+    per_day = (context.rate or NOMINAL_RATE) * 86_400 * TRADE_PROBABILITY
     markets: dict[str, Market] = {}
-    for symbol in symbols:
-        rng = random.Random(f"{seed}:{venue}:{symbol}")
-        markets[symbol] = market = Market(symbol, rng, start_price(symbol), now)
+    for item in listed:
+        rng = random.Random(f"{context.seed}:{venue}:{item.symbol}")
+        markets[item.symbol] = market = Market(item.symbol, rng, start_price(item.symbol), now)
         market.track(candle_ms)
+        if item.generated and item.weight:
+            market.assume_history(round(per_day * item.weight / total))
     return markets
 
 
@@ -103,6 +137,7 @@ class Schedule:
         return True
 
 
+NOMINAL_RATE = 200.0  # events per second a generated market's history assumes when unpaced
 TICK_MS = 100  # every market ticks at least this often on the market clock (Binance's books)
 YIELD_SECONDS = 0.005  # a driver that fell behind still lets the event loop run this often
 
