@@ -139,6 +139,7 @@ class Schedule:
 
 NOMINAL_RATE = 200.0  # events per second a generated market's history assumes when unpaced
 TICK_MS = 100  # every market ticks at least this often on the market clock (Binance's books)
+MIN_SLEEP_SECONDS = 0.002  # steps due sooner than this are made now, in one batch
 YIELD_SECONDS = 0.005  # a driver that fell behind still lets the event loop run this often
 
 
@@ -193,7 +194,7 @@ async def drive_markets(
         if interval:
             next_at += interval
             delay = next_at - time.monotonic()
-            if delay > 0:
+            if delay > MIN_SLEEP_SECONDS:  # shorter waits would cost a loop turn per step
                 await asyncio.sleep(delay)
                 yield_at = time.monotonic() + YIELD_SECONDS
                 continue
