@@ -4,6 +4,10 @@
   `coingecko_wire.py` render it in each venue's exact wire format (pure).
 - `binance.py`, `coinbase.py`, `coingecko.py`: each venue's WebSocket session, fan-out, REST
   routes and market feed, behind the small protocols of `venue.py` (which also drives markets).
+- `listing.py`: what each venue lists: the configured symbols plus N generated ones
+  (`binance_markets`, `coinbase_markets`) with deterministic names, statuses and skewed activity.
+- `limits.py`: the venues' limits (`SimulatorConfig.limits`), pure, and the tally of breaches
+  (`Simulator.breaches.counts`, each logged once per connection as `simulator.limit`).
 - `outbox.py`: each connection's bounded send queue and the sender that injects the faults
   planned in `faults.py`; `truth.py`: what was sent, for tests; `replay.py`: recorded frames.
 - `server.py`: serving on one port, routing to the venues, lifecycle and the replay switch.

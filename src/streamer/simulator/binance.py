@@ -3,7 +3,11 @@ REST under `/api/v3`, and the feed its market driver fans out (payloads from `bi
 
 Streams ride in the connection URL; SUBSCRIBE, UNSUBSCRIBE and LIST_SUBSCRIPTIONS control
 messages change or list them. Books go out every 100 ms, tickers every second, open klines
-every second (1s) or two (longer intervals), closed klines as they close.
+every second (1s) or two (longer intervals), closed klines as they close; a book that has not
+changed since the last frame is sent again from its cached rendering. Symbols not `TRADING`
+never move and send nothing. REST: `/exchangeInfo` (weight 20), `/ticker/24hr` (one symbol,
+`symbols`, or every symbol: weight 2 to 80), `/depth`, `/klines`, `/ping`, `/time`; every answer
+is charged its documented weight (`binance_wire.weight`) against `limits.RequestWeight`.
 """
 
 from __future__ import annotations

@@ -3,10 +3,13 @@
 A WebSocket upgrade goes by path to that venue's session (Binance `/stream?streams=...`,
 Coinbase `/coinbase`); a plain HTTP GET goes to the venue with the longest `rest_prefix` it
 starts with (Binance `/api/v3`, Coinbase `/api/v3/brokerage`, CoinGecko `/coingecko/api/v3`).
-Each connection's frames leave its bounded outbox through the `FaultSender`. Unless replaying
-recorded frames, one driver task per exchange moves that venue's markets at `rate` events per
-second. What was sent is recorded (bounded) in `truth`, also readable as `sent_trades`,
-`sent_candles`, `sent_books` and `sent_coinbase_books`, for tests to compare the lake with.
+Before a request is served its venue `admit`s it (limits, and headers such as Binance's
+`X-MBX-USED-WEIGHT-1M`); each incoming WebSocket frame passes the venue's `meter` (messages per
+second). Each connection's frames leave its bounded outbox through the `FaultSender`. Unless
+replaying recorded frames, one driver task per exchange moves that venue's markets at `rate`
+events per second, drawn by activity weight (a whole market: ~2,000 for 1,000 symbols). What
+was sent is recorded (bounded) in `truth`, also readable as `sent_trades`, `sent_candles`,
+`sent_books` and `sent_coinbase_books`, for tests to compare the lake with.
 """
 
 from __future__ import annotations
