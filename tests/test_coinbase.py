@@ -175,9 +175,11 @@ async def test_source_reconnects_resubscribes_and_drops_replayed_trades() -> Non
         ("2", "buy"),
     ]
     assert source.stats.gaps == 0  # the new connection's counter restarts at 0
-    # the book task sleeps its interval; the one reconnect backs off by the first backoff step
-    backoffs = [i for i in intervals if i != 7]
-    assert 7 in intervals and len(backoffs) == 1 and 0 <= backoffs[0] <= BACKOFF_FIRST
+    # the book task sleeps its interval; the reconnect backs off by the first backoff step, and
+    # the second connection's subscribes wait for the per-IP message budget (8 a second)
+    others = [i for i in intervals if i != 7]
+    assert 7 in intervals and any(0 <= i <= BACKOFF_FIRST for i in others)
+    assert all(0 <= i <= 1.0 for i in others)
 
 
 async def test_a_refused_connection_ends_run_with_a_plain_source_error() -> None:
@@ -254,3 +256,29 @@ async def test_many_products_spread_over_connections_of_at_most_16_each() -> Non
     assert sorted(map(len, subscribed)) == [8, 16, 16]
     assert sorted(p for group in subscribed for p in group) == sorted(products)
     assert source.stats.connects == 3 and source.stats.gaps == 0
+
+
+async def test_subscribes_of_all_connections_stay_within_8_messages_a_second() -> None:
+    """Two connections subscribing at once would send 10 messages in a second; the source
+    paces them (the venue closes an IP that sends more than 8)."""
+    products = [f"C{i}-USD" for i in range(20)]  # two connections
+    arrivals: list[float] = []
+    loop = asyncio.get_running_loop()
+
+    async def handler(ws: ServerConnection) -> None:
+        async for _ in ws:
+            arrivals.append(loop.time())
+            if len(arrivals) == 10:
+                break
+        await ws.wait_closed()
+
+    async with venue(handler) as url:
+        settings = CoinbaseSettings(symbols=tuple(products), ws_url=url, book_interval=3600)
+        source = CoinbaseSource(settings)  # real sleeps: the pacing is the subject
+        collector = Collector()
+        async with running(source, collector):
+            async with asyncio.timeout(20):
+                while len(arrivals) < 10:
+                    await asyncio.sleep(0.02)
+    arrivals.sort()
+    assert all(arrivals[i + 8] - arrivals[i] >= 0.95 for i in range(len(arrivals) - 8))

@@ -42,7 +42,8 @@ PRODUCT_CHANNELS = ("ticker", "candles", "level2", "market_trades")
 CLOSE_SETTLE_SECONDS = 1.0  # wait after a candle closes before asking REST for it
 RESYNC_MIN_SECONDS = 1.0  # at most one level2 resubscribe (two messages) per second
 L2_PRODUCTS_PER_CONNECTION = 16  # undocumented cap: 32 products fail with "too many L2 streams"
-CONNECT_SPACING_SECONDS = 0.25  # connections start this far apart (the venue allows 8 a second)
+CONNECT_SPACING_SECONDS = 1.0  # connections start this far apart: each sends 5 subscribes
+MESSAGES_PER_SECOND = 7  # all connections' messages together, under the 8 a second per IP
 CONNECT_ATTEMPTS_PER_SECOND = 6  # all reconnects together, under the venue's 8 a second
 
 
@@ -98,6 +99,7 @@ class CoinbaseSource:
         self.rest = CoinbaseRest(settings.rest_url, clock=clock, sleep=sleep)
         self.backfill = Backfiller(EXCHANGE, self.ledger, self.stats, self._fetch_closed)
         self.attempts = AttemptWindow(CONNECT_ATTEMPTS_PER_SECOND, 1.0)
+        self.messages = AttemptWindow(MESSAGES_PER_SECOND, 1.0)
 
     @property
     def decoder(self) -> CoinbaseDecoder:
@@ -194,13 +196,21 @@ class _Session:
         )
         self._loop = asyncio.get_running_loop()  # its clock: the watchdog's limit is real time
 
+    async def _send(self, ws: WsConnection, message: str) -> None:
+        """Send within the venue's 8 unauthenticated messages a second per IP, shared by
+        every connection (a burst of subscribes would get them closed)."""
+        wait = self.source.messages.reserve(self._loop.time())
+        if wait > 0:
+            await self.source._sleep(wait)
+        await ws.send(message)
+
     async def on_connect(self, ws: WsConnection) -> None:
         source = self.source
         self.ws = ws
         self.watchdog.restart(self._loop.time())
         self.decoder.reset()
         for message in self.subscribe:
-            await ws.send(message)
+            await self._send(ws, message)
         log.info("coinbase.subscribed products=%s", ",".join(self.products))
         source.backfill_missed(self.products, self.emit)
 
@@ -232,7 +242,7 @@ class _Session:
                 self.last_resync = now
                 decoder.resync_requested = False
                 for message in self.resubscribe:  # two control messages; snapshots follow
-                    await ws.send(message)
+                    await self._send(ws, message)
         silent = watchdog.due(now)
         if silent:
             stats.stalls += 1
