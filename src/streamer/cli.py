@@ -64,6 +64,24 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--replay", type=Path, default=None, help="directory of recorded frames")
     sim.add_argument("--seed", type=int, default=7)
     sim.add_argument(
+        "--binance-markets",
+        type=int,
+        default=0,
+        help="also generate N Binance symbols (C0001-USDT, ..., a few not trading)",
+    )
+    sim.add_argument(
+        "--coinbase-markets",
+        type=int,
+        default=0,
+        help="also generate N Coinbase products (C0001-USD, ...); try --rate 2000",
+    )
+    sim.add_argument(
+        "--activity-skew",
+        type=float,
+        default=1.0,
+        help="how much busier the first generated symbols are (Zipf exponent)",
+    )
+    sim.add_argument(
         "--faults",
         default="",
         help="inject faults, e.g. disconnect=0.001,stall=0.0005,garbage=0.01,rest_429=0.1 "
@@ -196,7 +214,10 @@ async def _simulate(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise ConfigError("--faults", str(exc), "See `streamer simulate --help`.") from None
     config = SimulatorConfig(host=args.host, port=args.port, rate=args.rate,
-                             replay_dir=args.replay, seed=args.seed, faults=faults)  # fmt: skip
+                             replay_dir=args.replay, seed=args.seed, faults=faults,
+                             binance_markets=args.binance_markets,
+                             coinbase_markets=args.coinbase_markets,
+                             activity_skew=args.activity_skew)  # fmt: skip
     if args.symbols:  # every symbol asked for is simulated on both exchanges
         symbols = tuple(args.symbols)
         config = replace(config, binance_symbols=symbols, coinbase_symbols=symbols)
