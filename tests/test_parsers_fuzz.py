@@ -11,9 +11,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from streamer.errors import FrameError
 from streamer.jsonline import encode
 from streamer.records import Item, Millis, Reject
 from streamer.settings import BinanceSettings, CoinbaseSettings
@@ -22,6 +24,7 @@ from streamer.sources.binance_rest import parse_klines
 from streamer.sources.coinbase_decode import CoinbaseDecoder
 from streamer.sources.coinbase_rest import parse_candles
 from streamer.sources.coingecko import decode_markets, decode_simple_price
+from streamer.timefmt import MAX_MILLIS, epoch_millis
 from tests.conftest import fixture_text
 
 NOW = Millis(1_764_000_000_000)
@@ -176,3 +179,16 @@ def test_mutated_rest_candle_answers(body: str, path: list[int], value: Any) -> 
         check(items)
         rejects = [i for i in items if type(i) is Reject]
         assert len(rejects) <= 1 and (not rejects or len(items) == 1)
+
+
+@pytest.mark.parametrize("seconds", [6.77680361916768e16, 253402300800, -1])
+def test_a_timestamp_past_year_9999_is_a_reject_not_a_crash_at_encode_time(seconds: float) -> None:
+    """Found by the mutation test above: such a value made the encoder raise in the pipeline."""
+    body = orjson.dumps({"bitcoin": {"usd": 1, "last_updated_at": seconds}})
+    items = decode_simple_price(body, NOW, ("bitcoin",), ("usd",))
+    assert [type(i) for i in items] == [Reject]
+    for item in items:
+        encode(item)
+    assert epoch_millis(MAX_MILLIS, "T") == MAX_MILLIS
+    with pytest.raises(FrameError):
+        epoch_millis(MAX_MILLIS + 1, "T")

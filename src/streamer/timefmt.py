@@ -100,8 +100,12 @@ def parse_rfc3339(text: object, field: str) -> Millis:
     return Millis(second * 1000 + milli)
 
 
+MAX_MILLIS = 253_402_300_799_999
+"""9999-12-31 23:59:59.999 UTC, the last instant the lake's timestamp text can hold."""
+
+
 def epoch_millis(value: object, field: str) -> Millis:
     """An integer epoch-milliseconds field (Binance's `E`, `T`, `t`)."""
-    if type(value) is not int or value < 0:
+    if type(value) is not int or not 0 <= value <= MAX_MILLIS:
         raise FrameError(f"field {field!r} is not epoch milliseconds: {value!r}"[:200])
     return Millis(value)

@@ -50,7 +50,7 @@ from streamer.sources.binance_wire import (
     stream_of,
 )
 from streamer.sources.candles import CandleLedger, Gap
-from streamer.timefmt import epoch_millis
+from streamer.timefmt import MAX_MILLIS, epoch_millis
 
 log = logging.getLogger(__name__)
 
@@ -368,7 +368,7 @@ class BinanceDecoder:
             raise FrameError(f"field {id_field!r} is not a count: {trade_id!r}"[:200])
         if type(buyer_is_maker) is not bool:
             raise FrameError(f"field 'm' is not a boolean: {buyer_is_maker!r}"[:200])
-        if type(event_time) is not int or event_time < 0:
+        if type(event_time) is not int or not 0 <= event_time <= MAX_MILLIS:
             raise FrameError(f"field 'T' is not epoch milliseconds: {event_time!r}"[:200])
         price, size = dec_pair(price_text, size_text, ("p", "q"))
         side = "sell" if buyer_is_maker else "buy"  # the taker's side

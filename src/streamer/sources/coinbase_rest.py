@@ -22,6 +22,7 @@ from streamer.records import Candle, Item, Millis
 from streamer.retry import Sleep
 from streamer.sources.base import Clock, guarded
 from streamer.sources.rest import RestClient
+from streamer.timefmt import MAX_MILLIS
 
 EXCHANGE = "coinbase"
 INTERVAL = "5m"  # Advanced Trade candles are five-minute buckets only
@@ -31,10 +32,13 @@ PAGE = 300
 
 def start_seconds(value: object) -> int:
     """A candle's `start`: UNIX seconds as a digit string (or an integer)."""
-    if type(value) is str and value.isascii() and value.isdigit():
-        return int(value)
-    if type(value) is int and value >= 0:
-        return value
+    seconds = -1
+    if type(value) is str and value.isascii() and value.isdigit() and len(value) <= 12:
+        seconds = int(value)
+    elif type(value) is int:
+        seconds = value
+    if 0 <= seconds <= MAX_MILLIS // 1000:
+        return seconds
     raise FrameError(f"field 'start' is not UNIX seconds: {value!r}"[:200])
 
 

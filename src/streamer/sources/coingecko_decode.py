@@ -22,7 +22,7 @@ from streamer.numbers import real
 from streamer.records import Item, Market, Millis, SpotPrice
 from streamer.settings import CoinGeckoSettings
 from streamer.sources.base import guarded, reason_for, reject
-from streamer.timefmt import parse_rfc3339
+from streamer.timefmt import MAX_MILLIS, parse_rfc3339
 
 SOURCE = "coingecko"
 MARKETS_VS_CURRENCY = "usd"
@@ -100,9 +100,10 @@ def _unix_millis(value: object, field: str) -> Millis | None:
     seconds = real(value, field)
     if seconds is None:
         return None
-    if seconds.startswith("-"):
-        raise FrameError(f"field {field!r} is not UNIX seconds: {value!r}")
-    return Millis(int(Decimal(seconds) * 1000))
+    millis = int(Decimal(seconds) * 1000) if not seconds.startswith("-") else -1
+    if not 0 <= millis <= MAX_MILLIS:
+        raise FrameError(f"field {field!r} is not UNIX seconds: {value!r}"[:200])
+    return Millis(millis)
 
 
 def _spot_price(coin: str, vs: str, entry: dict[str, object], received_at: Millis) -> SpotPrice:
