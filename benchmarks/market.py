@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import resource
-import subprocess
-import sys
 import time
 from collections.abc import Sequence
 
@@ -29,22 +27,7 @@ from streamer.records import Item
 from streamer.service import build_sources
 from streamer.settings import load
 from streamer.timefmt import now_millis
-
-
-def start_simulator(markets: int, rate: float, cut: float) -> tuple[subprocess.Popen[str], dict]:
-    command = [sys.executable, "-m", "streamer.cli", "simulate", "--port", "0",
-               "--rate", str(rate), "--binance-markets", str(markets),
-               "--faults", f"rotate_seconds={cut}"]  # fmt: skip
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, bufsize=1)
-    env: dict[str, str] = {}
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.startswith("export "):
-            key, _, value = line.removeprefix("export ").strip().partition("=")
-            env[key] = value
-        if "STREAMER_COINGECKO_COINS" in env:
-            break
-    return proc, env
+from throughput import start_simulator  # benchmarks/ is on the path when run as a script
 
 
 async def used_weight(rest_url: str) -> str:
@@ -60,7 +43,14 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=40)
     parser.add_argument("--cut", type=float, default=20)
     args = parser.parse_args()
-    sim, env = start_simulator(args.markets, args.rate, args.cut)
+    sim, env = start_simulator(
+        [],
+        "--binance-markets",
+        str(args.markets),
+        "--faults",
+        f"rotate_seconds={args.cut}",
+        rate=args.rate,
+    )
     try:
         env |= {"STREAMER_SOURCES": "binance", "STREAMER_BINANCE_SYMBOLS": "all"}
         settings = await resolve(load(env), clock=now_millis)

@@ -35,11 +35,14 @@ from streamer.timefmt import now_millis
 BASES = ("BTC", "ETH", "SOL", "XRP", "ADA", "DOGE", "AVAX", "LINK")
 
 
-def start_simulator(symbols: list[str]) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    command = [sys.executable, "-m", "streamer.cli", "simulate", "--port", "0", "--rate", "0"]
-    proc = subprocess.Popen(
-        [*command, "--symbols", *symbols], stdout=subprocess.PIPE, text=True, bufsize=1
-    )
+def start_simulator(
+    symbols: list[str], *options: str, rate: float = 0
+) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    """`streamer simulate` in its own process, and the STREAMER_* settings it prints."""
+    command = [sys.executable, "-m", "streamer.cli", "simulate", "--port", "0", "--rate", str(rate)]
+    if symbols:
+        command += ["--symbols", *symbols]
+    proc = subprocess.Popen([*command, *options], stdout=subprocess.PIPE, text=True, bufsize=1)
     env: dict[str, str] = {}
     assert proc.stdout is not None
     for line in proc.stdout:

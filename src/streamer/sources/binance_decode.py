@@ -33,14 +33,13 @@ from itertools import chain
 from typing import Any
 
 import msgspec
-from orjson import loads
 
 from streamer.errors import ConfigError, FrameError
 from streamer.ids import record_id, record_ids
 from streamer.numbers import dec, dec_pair, decimals
 from streamer.records import BookSnapshot, Candle, Item, Levels, Millis, Ticker, Trade
 from streamer.settings import BinanceSettings
-from streamer.sources.base import FRAME_FAILURES, FeedStats, reason_for, reject
+from streamer.sources.base import FRAME_FAILURES, FeedStats, json_object, reason_for, reject
 from streamer.sources.binance_wire import (
     AGG_TRADE,
     DEPTH,
@@ -219,9 +218,7 @@ class BinanceDecoder:
     # -- frames ---------------------------------------------------------------------------
 
     def _decode(self, raw: str | bytes, received_at: Millis) -> list[Item]:
-        msg = loads(raw)
-        if type(msg) is not dict:
-            raise FrameError("frame is not a JSON object")
+        msg = json_object(raw)
         stream = msg.get("stream")
         if stream is None:
             return self._control(msg, raw, received_at)

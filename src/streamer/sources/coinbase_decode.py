@@ -29,14 +29,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import msgspec
-from orjson import loads
 
 from streamer.errors import FrameError
 from streamer.ids import record_id
 from streamer.numbers import dec, dec_pair, decimals, opt_decimals
 from streamer.records import BookSnapshot, Candle, Dec, Item, Level, Millis, Ticker, Trade
 from streamer.settings import CoinbaseSettings
-from streamer.sources.base import FRAME_FAILURES, FeedStats, reason_for, reject
+from streamer.sources.base import FRAME_FAILURES, FeedStats, json_object, reason_for, reject
 from streamer.sources.candles import CandleLedger, Gap
 from streamer.sources.coinbase_rest import CANDLE_MS, INTERVAL, wire_candle
 from streamer.sources.coinbase_state import ProductState
@@ -220,9 +219,7 @@ class CoinbaseDecoder:
     # -- frames ---------------------------------------------------------------------------
 
     def _decode(self, raw: str | bytes, received_at: Millis) -> list[Item]:
-        msg = loads(raw)
-        if type(msg) is not dict:
-            raise FrameError("frame is not a JSON object")
+        msg = json_object(raw)
         channel = msg.get("channel")
         if channel is None:
             if msg.get("type") == "error":
@@ -375,12 +372,12 @@ class CoinbaseDecoder:
         rows: list[Item] = []
         for event in msg["events"]:
             for t in event["tickers"]:
-                symbol, product = self._product(t["product_id"])
+                symbol, _ = self._product(t["product_id"])
                 price = dec(t["price"], "price")
                 bid, bid_size, ask, ask_size, high, low, volume, change = opt_decimals(
                     [t.get(f) for f in _TICKER_NUMBERS], _TICKER_NUMBERS
                 )
-                rid = product.ticker_record_id(f"{event_time}\x1f{price}\x1f{volume}")
+                rid = record_id(EXCHANGE, symbol, "ticker", event_time, price, volume)
                 # The venue sends no 24 h open, quote volume or trade count (None).
                 rows.append(_new_row(Ticker, (EXCHANGE, symbol, event_time, received_at, price,
                                               bid, bid_size, ask, ask_size, None, high, low,

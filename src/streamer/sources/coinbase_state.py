@@ -22,14 +22,12 @@ class ProductState:
         "received_at",
         "sequence",
         "synced",
-        "ticker_record_id",
         "trade_ids",
         "trade_record_id",
     )
 
     def __init__(self, symbol: str) -> None:
         self.trade_record_id = record_ids("coinbase", symbol, "trade")
-        self.ticker_record_id = record_ids("coinbase", symbol, "ticker")
         self.book = OrderBook()
         self.synced = False  # a snapshot arrived on this connection
         self.changed = False  # the book changed since it was last sampled

@@ -134,6 +134,9 @@ async def _session(
             if lost_at is not None:
                 stats.recovered(now - lost_at)
                 lost_at = None
+            if len(payloads) <= FRAMES_PER_CALL:
+                await on_frames(payloads, now)
+                continue
             for start in range(0, len(payloads), FRAMES_PER_CALL):
                 await on_frames(payloads[start : start + FRAMES_PER_CALL], now)
     except ConnectionEnded:
