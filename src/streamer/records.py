@@ -101,6 +101,26 @@ class Trade(NamedTuple):
     record_id: str
 
 
+class BookUpdate(NamedTuple):
+    """One order-book level (`side` bid or ask) set to a new size; a size of 0 removes it.
+
+    Flat like tardis.dev's incremental L2. The `is_snapshot` rows sharing one (`event_time`,
+    `sequence`) are a whole book, which replaces the one before; the other rows change it, in
+    (`event_time`, `sequence`) order (`book_replay.py` rebuilds the books).
+    """
+
+    exchange: str
+    symbol: str
+    event_time: Millis
+    received_at: Millis
+    side: str
+    price: Dec
+    size: Dec
+    is_snapshot: bool
+    sequence: int
+    record_id: str
+
+
 class SpotPrice(NamedTuple):
     """CoinGecko's aggregated price of one coin in one currency."""
 
@@ -148,5 +168,5 @@ class Reject(NamedTuple):
     received_at: Millis
 
 
-Row = Ticker | Candle | BookSnapshot | Trade | SpotPrice | Market
+Row = Ticker | Candle | BookSnapshot | BookUpdate | Trade | SpotPrice | Market
 Item = Row | Reject

@@ -1,4 +1,4 @@
-"""The six datasets of the lake, derived from the record classes in `records.py`.
+"""The seven datasets of the lake, derived from the record classes in `records.py`.
 
 This module is what both sides import: sources build the records, sinks and the query layer
 read the column list from here. Glue columns, Athena DDL and DuckDB types are all generated
@@ -147,6 +147,7 @@ DATASETS: dict[str, Dataset] = {
         _dataset("tickers", records.Ticker),
         _dataset("ohlcv", records.Candle),
         _dataset("order_books", records.BookSnapshot),
+        _dataset("book_updates", records.BookUpdate),
         _dataset("trades", records.Trade),
     )
 }

@@ -49,6 +49,7 @@ from streamer.sources.binance_wire import (
     stream_of,
 )
 from streamer.sources.candles import CandleLedger, Gap
+from streamer.sources.trade_gaps import TradeGaps
 from streamer.timefmt import MAX_MILLIS, epoch_millis
 
 log = logging.getLogger(__name__)
@@ -170,7 +171,12 @@ class BinanceDecoder:
         id_field = self._id_field = "a" if settings.trades == "aggTrade" else "t"
         trades = partial(self._trade_row, id_field)
         self._book_ids = {s: record_ids(EXCHANGE, s, "book") for s in settings.symbols}
-        self._trade_ids = {s: record_ids(EXCHANGE, s, settings.trades) for s in settings.symbols}
+        self.trade_gaps = TradeGaps()
+        """Each symbol's newest trade id and the holes behind it (the shell backfills them)."""
+        self._trades = {
+            s: self.trade_gaps.track(s, record_ids(EXCHANGE, s, settings.trades))
+            for s in settings.symbols
+        }
         handlers: tuple[_Handler, ...] = (self._ticker, self._kline, self._book, trades)
         self._routes: dict[str, tuple[_Handler, str]] = {SHUTDOWN_STREAM: (self._shutdown, "")}
         for symbol in settings.symbols:
@@ -359,16 +365,41 @@ class BinanceDecoder:
         size_text: object,
         received_at: Millis,
     ) -> list[Item]:
+        """A live trade: checked, built, then its id tracked (`trade_gaps`); a repeat is not
+        published."""
         if type(native) is not str or self._symbols.get(native) != symbol:
             raise FrameError(f"unknown symbol {native!r} on the stream of {symbol}"[:200])
-        if type(trade_id) is not int or trade_id < 0:
-            raise FrameError(f"field {id_field!r} is not a count: {trade_id!r}"[:200])
-        if type(buyer_is_maker) is not bool:
-            raise FrameError(f"field 'm' is not a boolean: {buyer_is_maker!r}"[:200])
-        if type(event_time) is not int or not 0 <= event_time <= MAX_MILLIS:
-            raise FrameError(f"field 'T' is not epoch milliseconds: {event_time!r}"[:200])
-        price, size = dec_pair(price_text, size_text, ("p", "q"))
-        side = "sell" if buyer_is_maker else "buy"  # the taker's side
-        rid = self._trade_ids[symbol](trade_id)
-        return [_new_row(Trade, (EXCHANGE, symbol, event_time, received_at, str(trade_id),
-                                 price, size, side, rid))]  # fmt: skip
+        track = self._trades[symbol]
+        row = trade_row(symbol, trade_id, id_field, buyer_is_maker, event_time, price_text,
+                        size_text, received_at, track.record_id)  # fmt: skip
+        if trade_id == track.last + 1:  # the next trade: the hot path
+            track.last = trade_id  # type: ignore[assignment]
+            track.last_time = event_time  # type: ignore[assignment]
+        elif not self.trade_gaps.off_sequence(track, trade_id, event_time):  # type: ignore[arg-type]
+            return []
+        return [row]
+
+
+def trade_row(
+    symbol: str,
+    trade_id: object,
+    id_field: str,
+    buyer_is_maker: object,
+    event_time: object,
+    price_text: object,
+    size_text: object,
+    received_at: Millis,
+    record_id: Callable[[object], str],
+) -> Trade:
+    """A trade row from `@trade`/`@aggTrade` or REST `historicalTrades`/`aggTrades` fields,
+    each checked (`FrameError`, or `ValueError` from the numbers, names what is wrong)."""
+    if type(trade_id) is not int or trade_id < 0:
+        raise FrameError(f"field {id_field!r} is not a count: {trade_id!r}"[:200])
+    if type(buyer_is_maker) is not bool:
+        raise FrameError(f"field 'm' is not a boolean: {buyer_is_maker!r}"[:200])
+    if type(event_time) is not int or not 0 <= event_time <= MAX_MILLIS:
+        raise FrameError(f"field 'T' is not epoch milliseconds: {event_time!r}"[:200])
+    price, size = dec_pair(price_text, size_text, ("p", "q"))
+    side = "sell" if buyer_is_maker else "buy"  # the taker's side
+    return _new_row(Trade, (EXCHANGE, symbol, event_time, received_at, str(trade_id), price,
+                            size, side, record_id(trade_id)))  # fmt: skip
