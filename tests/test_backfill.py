@@ -38,7 +38,9 @@ async def test_a_storm_of_holes_is_fetched_a_few_at_a_time() -> None:
         published.extend(items)
 
     stats = FeedStats()
-    backfill = Backfiller("binance", CandleLedger(MINUTE), stats, fetch, max_fetches=3)
+    backfill = Backfiller(
+        "binance", CandleLedger(MINUTE), stats, fetch, fetches=asyncio.Semaphore(3)
+    )
     async with asyncio.TaskGroup() as group:
         backfill.group = group
         for i in range(60):

@@ -219,8 +219,7 @@ def test_trades_of_the_kind_not_configured_are_unsubscribed() -> None:
 
 
 def test_bytes_frames_decode_like_text() -> None:
-    d = decoder()
-    assert d.decode(fixture_text(TRADE).encode(), RECEIVED) == d.decode(
+    assert decoder().decode(fixture_text(TRADE).encode(), RECEIVED) == decoder().decode(
         fixture_text(TRADE), RECEIVED
     )
 

@@ -71,7 +71,7 @@ def test_trade_snapshot_inverts_the_maker_side_and_a_replay_is_dropped() -> None
     d = decoder()
     raw = fixture_text(TRADES_SNAPSHOT)
     rows = d.decode(raw, RECEIVED)
-    assert rows[0] == Trade(
+    assert rows[-1] == Trade(
         exchange="coinbase",
         symbol="BTC-USD",
         event_time=parse_rfc3339("2026-09-30T02:39:53.354654Z", "t"),
@@ -82,16 +82,18 @@ def test_trade_snapshot_inverts_the_maker_side_and_a_replay_is_dropped() -> None
         side="sell",  # the recorded maker side is BUY
         record_id=record_id("coinbase", "BTC-USD", "trade", "1100253487"),
     )
+    # The snapshot is newest first; its trades are published oldest first.
     assert [(t.trade_id, t.size, t.side) for t in rows if isinstance(t, Trade)] == [
-        ("1100253487", "0.00000029", "sell"),
-        ("1100253486", "0.00004829", "sell"),
-        ("1100253485", "0.0000379", "sell"),
-        ("1100253484", "0.00000022", "sell"),
         ("1100253483", "0.00000011", "sell"),
+        ("1100253484", "0.00000022", "sell"),
+        ("1100253485", "0.0000379", "sell"),
+        ("1100253486", "0.00004829", "sell"),
+        ("1100253487", "0.00000029", "sell"),
     ]
     d.reset()  # a reconnect: the venue replays the same trade snapshot
     assert d.decode(raw, RECEIVED) == []
     assert d.stats.extra["duplicate_trades"] == 5
+    assert d.trade_gaps.tracks["BTC-USD"].holes == []
 
 
 def test_a_repeated_sequence_number_is_skipped() -> None:
@@ -113,20 +115,27 @@ def test_only_new_trades_of_a_mixed_frame_are_kept() -> None:
     assert [(t.trade_id, t.side) for t in rows if isinstance(t, Trade)] == [("8", "buy")]
 
 
-def test_trade_memory_keeps_the_newest_ids_and_is_bounded() -> None:
+def test_numeric_trade_ids_are_never_taken_twice() -> None:
+    d = decoder()
+    for seq, trade_id in enumerate(range(3 * TRADE_MEMORY), start=1):
+        assert len(d.decode(trades(seq, (str(trade_id), "BUY")), RECEIVED)) == 1
+    assert d.decode(trades(3 * TRADE_MEMORY + 1, ("0", "BUY")), RECEIVED) == []
+
+
+def test_trade_memory_of_ids_that_are_not_numbers_keeps_the_newest_and_is_bounded() -> None:
     d = decoder()
     seq = 0
     for i in range(2 * TRADE_MEMORY - 1):  # any id among the newest TRADE_MEMORY is known
         seq += 1
-        assert len(d.decode(trades(seq, (str(i), "BUY")), RECEIVED)) == 1
-        newest = str(max(0, i - TRADE_MEMORY + 1))
+        assert len(d.decode(trades(seq, (f"x{i}", "BUY")), RECEIVED)) == 1
+        newest = f"x{max(0, i - TRADE_MEMORY + 1)}"
         seq += 1
         assert d.decode(trades(seq, (newest, "BUY")), RECEIVED) == [], i
     for i in range(2 * TRADE_MEMORY - 1, 3 * TRADE_MEMORY):
         seq += 1
-        d.decode(trades(seq, (str(i), "BUY")), RECEIVED)
+        d.decode(trades(seq, (f"x{i}", "BUY")), RECEIVED)
     seq += 1  # 3 * TRADE_MEMORY ids later, the first is forgotten: memory is bounded
-    assert len(d.decode(trades(seq, ("0", "BUY")), RECEIVED)) == 1
+    assert len(d.decode(trades(seq, ("x0", "BUY")), RECEIVED)) == 1
 
 
 def test_a_rejected_trade_frame_does_not_mark_its_good_trades_as_seen() -> None:

@@ -5,7 +5,7 @@ raise, and the venue's pacing hooks see every attempt. Waits go through an injec
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 import httpx
 import pytest
@@ -136,8 +136,8 @@ async def test_headers_go_out_and_pacing_hooks_see_every_attempt() -> None:
     seen: list[str] = []
 
     class Paced(RestClient):
-        async def before(self) -> None:
-            seen.append("before")
+        async def before(self, path: str, params: Mapping[str, str]) -> None:
+            seen.append(f"before {path}")
 
         def after(self, response: httpx.Response) -> None:
             seen.append(f"after {response.status_code}")
@@ -152,5 +152,5 @@ async def test_headers_go_out_and_pacing_hooks_see_every_attempt() -> None:
     )
     async with rest:
         await rest.get("/a", {})
-    assert seen == ["before", "after 429", "before", "after 200"]
+    assert seen == ["before /a", "after 429", "before /a", "after 200"]
     assert all(r.headers["x-key"] == "k" for r in script.requests)

@@ -2,8 +2,10 @@
 
 Each gap is fetched in a background task of the source's TaskGroup, one fetch at a time per
 symbol and at most `MAX_FETCHES` at a time in all (after a network cut hundreds of symbols
-have a hole at once: they queue here instead of storming the venue's REST limit); of what
-comes back, only candles the ledger has not published yet are emitted.
+have a hole at once: they queue here instead of storming the venue's REST limit); the source
+passes the same semaphore to its trade backfills and book snapshots (`fetches`), so the cap is
+one for all its REST work. Of what comes back, only candles the ledger has not published yet
+are emitted.
 """
 
 from __future__ import annotations
@@ -30,10 +32,10 @@ class Backfiller:
         stats: FeedStats,
         fetch: Fetch,
         *,
-        max_fetches: int = MAX_FETCHES,
+        fetches: asyncio.Semaphore | None = None,
     ) -> None:
         self.source = source
-        self._fetches = asyncio.Semaphore(max_fetches)
+        self._fetches = asyncio.Semaphore(MAX_FETCHES) if fetches is None else fetches
         self.ledger = ledger
         self.stats = stats
         self.fetch = fetch

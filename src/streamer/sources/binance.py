@@ -6,7 +6,7 @@ The streams of the configured symbols (`binance_decode.stream_names`) ride in th
 the candle ledger's decisions and the silence watchdog are pure (`binance_decode`,
 `watchdog`); this module is the thin asyncio shell around them: one `run_websocket` per
 planned connection in a TaskGroup, each rotated through an overlapping session before
-Binance's 24 h cut, and REST backfills of candle holes.
+Binance's 24 h cut, and REST backfills of candle and trade holes.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from streamer.records import Item, Millis
 from streamer.retry import Sleep
 from streamer.settings import BinanceSettings
 from streamer.sources.attempts import AttemptWindow
-from streamer.sources.backfill import Backfiller
+from streamer.sources.backfill import MAX_FETCHES, Backfiller
 from streamer.sources.base import Clock, Emit, FeedStats
 from streamer.sources.binance_decode import (
     EXCHANGE,
@@ -32,6 +32,8 @@ from streamer.sources.binance_decode import (
 )
 from streamer.sources.binance_rest import BinanceRest
 from streamer.sources.candles import INTERVAL_MS, CandleLedger, Gap, RecentIds
+from streamer.sources.trade_backfill import TradeBackfiller
+from streamer.sources.trade_gaps import Hole
 from streamer.sources.transport import WsConnection
 from streamer.sources.watchdog import SilenceWatchdog
 from streamer.sources.wsconnect import run_websocket
@@ -94,8 +96,14 @@ class BinanceSource:
         interval_ms = INTERVAL_MS.get(settings.kline_interval)
         self.ledger = CandleLedger(interval_ms) if interval_ms else None
         self.rest = BinanceRest(settings.rest_url, clock=clock, sleep=sleep)
+        fetches = asyncio.Semaphore(MAX_FETCHES)  # every REST backfill of this source together
         self.backfill = (
-            Backfiller(EXCHANGE, self.ledger, self.stats, self._fetch) if self.ledger else None
+            Backfiller(EXCHANGE, self.ledger, self.stats, self._fetch, fetches=fetches)
+            if self.ledger
+            else None
+        )
+        self.trade_backfill = TradeBackfiller(
+            EXCHANGE, self.decoder.trade_gaps, self.stats, self._fetch_trades, fetches, sleep=sleep
         )
         self.recent = RecentIds()
         self.attempts = AttemptWindow(CONNECT_ATTEMPTS, CONNECT_WINDOW_SECONDS)
@@ -106,6 +114,7 @@ class BinanceSource:
             async with asyncio.TaskGroup() as group:
                 if self.backfill is not None:
                     self.backfill.group = group
+                self.trade_backfill.group = group
                 for index, url in enumerate(self.urls):
                     group.create_task(self._connection(index, url, emit))
         except* SourceError as group_error:
@@ -113,6 +122,7 @@ class BinanceSource:
         finally:
             if self.backfill is not None:
                 self.backfill.group = None
+            self.trade_backfill.group = None
             await self.rest.aclose()
 
     # -- candles without holes ----------------------------------------------------------
@@ -136,6 +146,18 @@ class BinanceSource:
     @property
     def backfills_pending(self) -> int:
         return self.backfill.pending if self.backfill is not None else 0
+
+    # -- trades without holes (trade_gaps, trade_backfill) --------------------------------
+
+    def after_read(self, emit: Emit) -> None:
+        """After each socket read: fill the trade holes its frames revealed."""
+        if self.decoder.trade_gaps.found or self.decoder.trade_gaps.lost:
+            self.trade_backfill.take(emit)
+
+    async def _fetch_trades(self, symbol: str, holes: list[Hole]) -> list[Item]:
+        track = self.decoder.trade_gaps.tracks[symbol]
+        native = native_symbol(symbol)
+        return await self.rest.trades(symbol, native, self.settings.trades, track.record_id, holes)
 
     async def _fetch(self, gap: Gap) -> list[Item]:
         interval = self.settings.kline_interval
@@ -244,6 +266,7 @@ class _Session:
             elif decoder.shutdown_requested:
                 shutdown = True  # the rest of this read is still good data
         stats.count_read(len(payloads), rows, received_at)
+        source.after_read(self.emit)
         for stream in streams:
             if stream is not None:
                 watchdog.heard(stream, now)

@@ -373,7 +373,7 @@ class BinanceDecoder:
         row = trade_row(symbol, trade_id, id_field, buyer_is_maker, event_time, price_text,
                         size_text, received_at, track.record_id)  # fmt: skip
         if trade_id == track.last + 1:  # the next trade: the hot path
-            track.last = trade_id  # type: ignore[assignment]
+            track.last = trade_id
             track.last_time = event_time  # type: ignore[assignment]
         elif not self.trade_gaps.off_sequence(track, trade_id, event_time):  # type: ignore[arg-type]
             return []

@@ -1,10 +1,19 @@
-"""Binance REST for candle backfill: `GET /api/v3/klines`, within the venue's rate limits.
+"""Binance REST for backfills, within the venue's request weight.
 
-`parse_klines` (pure) turns a klines answer into closed `Candle`s marked `origin="rest"` (the
-in-progress candle Binance includes last is dropped) or one `Reject`. `BinanceRest` is the
-shell: it pages through a range 1000 candles at a time and slows down when
-`X-MBX-USED-WEIGHT-1M` nears the 6000/minute limit; `RestClient` (`rest.py`) waits out HTTP
-429/418 for the `Retry-After` seconds and retries 5xx and network errors with backoff.
+- Candles: `GET /api/v3/klines` (weight 2), 1000 a page. `parse_klines` (pure) turns an answer
+  into closed `Candle`s marked `origin="rest"` (the in-progress candle Binance includes last is
+  dropped) or one `Reject`.
+- Trades: `GET /api/v3/historicalTrades` (weight 25, for `@trade` ids) or `/api/v3/aggTrades`
+  (weight 4, for `@aggTrade` ids) with `fromId`, 1000 a page, from the first missing id up to
+  the last (exchanges.md 1.12); `parse_trades` (pure) gives rows equal to the live ones.
+- Depth snapshots (`/api/v3/depth`, weight 5 to 250 by `limit`) for `depth_snapshots.py`.
+
+`BinanceRest` is the one client of a source, so candles, trades and snapshots share one
+`WeightBudget`: every request is counted at its documented weight before it goes out, the
+venue's own count (`X-MBX-USED-WEIGHT-1M`, which includes other processes on the IP) raises
+it, and a request that would pass `WEIGHT_HEADROOM` of the 6000 a minute waits for the next
+minute. `RestClient` (`rest.py`) waits out HTTP 429/418 for the `Retry-After` seconds and
+retries 5xx and network errors with backoff.
 """
 
 from __future__ import annotations
@@ -13,6 +22,7 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
@@ -21,10 +31,12 @@ import orjson
 from streamer.errors import FrameError
 from streamer.ids import record_id
 from streamer.numbers import dec
-from streamer.records import Candle, Item, Millis
+from streamer.records import Candle, Item, Millis, Trade
 from streamer.retry import Sleep
 from streamer.sources.base import Clock, guarded
+from streamer.sources.binance_decode import trade_row
 from streamer.sources.rest import RestClient
+from streamer.sources.trade_gaps import Hole, merge
 from streamer.timefmt import epoch_millis
 
 log = logging.getLogger(__name__)
@@ -33,6 +45,51 @@ EXCHANGE = "binance"
 PAGE = 1000  # the endpoint's maximum `limit`
 WEIGHT_LIMIT = 6000  # REQUEST_WEIGHT per minute (per IP)
 WEIGHT_HEADROOM = 0.8  # above this share of the limit, wait for the next minute
+TRADE_PAGES = 100
+"""Pages of one trade range at most (100,000 trades, half an hour of BTCUSDT): one symbol's
+long outage cannot take the whole weight budget; ids past it are reported as not served."""
+TRADES_PATHS = {"trade": "/api/v3/historicalTrades", "aggTrade": "/api/v3/aggTrades"}
+_WEIGHTS = {"/api/v3/klines": 2, "/api/v3/aggTrades": 4, "/api/v3/historicalTrades": 25,
+            "/api/v3/exchangeInfo": 20, "/api/v3/ticker/24hr": 80}  # fmt: skip
+_DEPTH_WEIGHTS = ((100, 5), (500, 25), (1000, 50))  # limit up to -> weight; above: 250
+
+
+def request_weight(path: str, params: Mapping[str, str]) -> int:
+    """The documented weight of a GET (exchanges.md 1.8, 1.11, 1.12): what the budget counts."""
+    if path == "/api/v3/depth":
+        limit = int(params["limit"]) if params.get("limit", "").isdigit() else 100
+        return next((w for top, w in _DEPTH_WEIGHTS if limit <= top), 250)
+    if path == "/api/v3/ticker/24hr" and "symbol" in params:
+        return 2
+    return _WEIGHTS.get(path, 1)
+
+
+class WeightBudget:
+    """Request weight used in the current minute of wall time, as far as this client knows
+    (pure: the time is passed in). `reserve` books a request and says how long to wait first;
+    `observe` takes the venue's count, which may be higher (other processes on the IP)."""
+
+    def __init__(self, limit: int = WEIGHT_LIMIT, headroom: float = WEIGHT_HEADROOM) -> None:
+        self.budget = int(limit * headroom)
+        self.minute = -1
+        self.used = 0
+
+    def _roll(self, now: float) -> None:
+        minute = int(now // 60)
+        if minute != self.minute:
+            self.minute, self.used = minute, 0
+
+    def reserve(self, weight: int, now: float) -> float:
+        """0 and the weight booked, or the seconds until the next minute (book nothing)."""
+        self._roll(now)
+        if self.used and self.used + weight > self.budget:
+            return 60.0 - now % 60.0 + 0.5
+        self.used += weight
+        return 0.0
+
+    def observe(self, used: int, now: float) -> None:
+        self._roll(now)
+        self.used = max(self.used, used)
 
 
 def _int(value: Any, name: str) -> int:
@@ -84,28 +141,72 @@ def parse_klines(
     return guarded(f"{EXCHANGE}:rest", decode, body, received_at)
 
 
+def parse_trades(
+    body: str | bytes,
+    symbol: str,
+    kind: str,
+    record_id: Callable[[object], str],
+    received_at: Millis,
+) -> list[Item]:
+    """A `historicalTrades` (`kind` "trade") or `aggTrades` ("aggTrade") answer -> trade rows
+    oldest first, with the `record_id` the live `@trade`/`@aggTrade` row has; or one Reject."""
+
+    def decode(raw: str | bytes, at: Millis) -> list[Item]:
+        rows = orjson.loads(raw)
+        if type(rows) is not list:
+            raise FrameError(f"{kind} answer is not a JSON array")
+        out: list[Item] = []
+        for row in rows:
+            if type(row) is not dict:
+                raise FrameError(f"trade is not an object: {row!r}"[:200])
+            if kind == "aggTrade":
+                fields = (row["a"], "a", row["m"], row["T"], row["p"], row["q"])
+            else:
+                fields = (row["id"], "id", row["isBuyerMaker"], row["time"], row["price"],
+                          row["qty"])  # fmt: skip
+            trade_id, id_field, maker, time_ms, price, size = fields
+            out.append(trade_row(symbol, trade_id, id_field, maker, time_ms, price, size, at,
+                                 record_id))  # fmt: skip
+        return out
+
+    return guarded(f"{EXCHANGE}:rest", decode, body, received_at)
+
+
 class BinanceRest(RestClient):
     """`RestClient` that keeps under Binance's request weight (6000 per minute per IP)."""
 
     def __init__(self, base_url: str, *, clock: Clock, sleep: Sleep = asyncio.sleep,
                  timeout: float = 10.0, rng: random.Random | None = None,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:  # fmt: skip
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 wall: Callable[[], float] = time.time) -> None:  # fmt: skip
         super().__init__(base_url, source=EXCHANGE, sleep=sleep, timeout=timeout, rng=rng,
                          transport=transport)  # fmt: skip
         self.clock = clock
-        self.used_weight = 0
+        self.wall = wall  # the venue counts weight per minute of wall time
+        self.budget = WeightBudget()
 
-    async def before(self) -> None:
-        if self.used_weight > WEIGHT_LIMIT * WEIGHT_HEADROOM:
-            pause = 60.0 - time.time() % 60.0 + 0.5
-            log.warning("binance.rest_weight used=%d pausing=%.1fs", self.used_weight, pause)
+    @property
+    def used_weight(self) -> int:
+        return self.budget.used
+
+    @property
+    def weight_spent(self) -> int:
+        """Request weight of every request sent (the figure to compare with the budget)."""
+        return self.counts["weight"]
+
+    async def before(self, path: str, params: Mapping[str, str]) -> None:
+        weight = request_weight(path, params)
+        while (pause := self.budget.reserve(weight, self.wall())) > 0:
+            log.warning("binance.rest_weight used=%d next=%d pausing=%.1fs",
+                        self.budget.used, weight, pause)  # fmt: skip
             await self.sleep(pause)
-            self.used_weight = 0
+        self.counts["weight"] += weight
+        self.counts[f"weight {path.rsplit('/', 1)[-1]}"] += weight
 
     def after(self, response: httpx.Response) -> None:
         weight = response.headers.get("x-mbx-used-weight-1m")
         if weight is not None and weight.isdigit():
-            self.used_weight = int(weight)
+            self.budget.observe(int(weight), self.wall())
 
     async def klines(
         self, symbol: str, native: str, interval: str, start: int, end: int
@@ -123,4 +224,30 @@ class BinanceRest(RestClient):
             if len(candles) < PAGE or not candles:
                 break
             cursor = candles[-1].open_time + 1
+        return out
+
+    async def trades(
+        self, symbol: str, native: str, kind: str, record_id: Callable[[object], str],
+        holes: list[Hole],
+    ) -> list[Item]:  # fmt: skip
+        """The trades of `holes`, paged by id from each range's first missing id to its last
+        (ranges less than a page apart share pages); at most `TRADE_PAGES` pages a range."""
+        path = TRADES_PATHS[kind]
+        out: list[Item] = []
+        for first, last in merge(holes, PAGE):
+            cursor, pages = first, 0
+            while cursor <= last:
+                if pages == TRADE_PAGES:
+                    log.warning("binance.trade_backfill_capped symbol=%s from=%d to=%d pages=%d",
+                                symbol, cursor, last, pages)  # fmt: skip
+                    break
+                params = {"symbol": native, "fromId": str(cursor), "limit": str(PAGE)}
+                items = parse_trades(await self.get(path, params), symbol, kind, record_id,
+                                     self.clock())  # fmt: skip
+                pages += 1
+                out.extend(items)
+                trades = [i for i in items if type(i) is Trade]
+                if len(trades) < PAGE:
+                    break  # the venue has no more (or the answer did not parse)
+                cursor = int(trades[-1].trade_id) + 1
         return out

@@ -9,7 +9,7 @@ Decoding, the local books, the candle ledger's decisions and the silence watchdo
 (`coinbase_decode`, `watchdog`); this module is the thin asyncio shell around them:
 `run_websocket` for the connection, the level2 resubscribe the decoder asks for after a gap
 or a crossed book, a task that emits the sampled books every `book_interval` seconds, and REST
-fetches of the closed candles.
+fetches of the closed candles and of the trades missing between two trade ids.
 """
 
 from __future__ import annotations
@@ -26,11 +26,13 @@ from streamer.records import Item, Millis
 from streamer.retry import Sleep
 from streamer.settings import CoinbaseSettings
 from streamer.sources.attempts import AttemptWindow
-from streamer.sources.backfill import Backfiller
+from streamer.sources.backfill import MAX_FETCHES, Backfiller
 from streamer.sources.base import Clock, Emit, FeedStats
 from streamer.sources.candles import CandleLedger, Gap
 from streamer.sources.coinbase_decode import EXCHANGE, CoinbaseDecoder, closed_candle_gaps
 from streamer.sources.coinbase_rest import CANDLE_MS, CoinbaseRest
+from streamer.sources.trade_backfill import TradeBackfiller
+from streamer.sources.trade_gaps import Hole, TradeGaps
 from streamer.sources.transport import WsConnection
 from streamer.sources.watchdog import SilenceWatchdog
 from streamer.sources.wsconnect import run_websocket
@@ -90,14 +92,22 @@ class CoinbaseSource:
         self.settings = settings
         self.stats = FeedStats()
         self.groups = plan_products(settings.symbols)
+        self.trade_gaps = TradeGaps()  # one for every connection's decoder: products differ
         self.decoders = [
-            CoinbaseDecoder(replace(settings, symbols=group), self.stats) for group in self.groups
+            CoinbaseDecoder(replace(settings, symbols=group), self.stats, self.trade_gaps)
+            for group in self.groups
         ]
         self._clock = clock
         self._sleep = sleep
         self.ledger = CandleLedger(CANDLE_MS)
         self.rest = CoinbaseRest(settings.rest_url, clock=clock, sleep=sleep)
-        self.backfill = Backfiller(EXCHANGE, self.ledger, self.stats, self._fetch_closed)
+        fetches = asyncio.Semaphore(MAX_FETCHES)  # every REST backfill of this source together
+        self.backfill = Backfiller(
+            EXCHANGE, self.ledger, self.stats, self._fetch_closed, fetches=fetches
+        )
+        self.trade_backfill = TradeBackfiller(
+            EXCHANGE, self.trade_gaps, self.stats, self._fetch_trades, fetches, sleep=sleep
+        )
         self.attempts = AttemptWindow(CONNECT_ATTEMPTS_PER_SECOND, 1.0)
         self.messages = AttemptWindow(MESSAGES_PER_SECOND, 1.0)
 
@@ -109,7 +119,7 @@ class CoinbaseSource:
     async def run(self, emit: Emit) -> None:
         try:
             async with asyncio.TaskGroup() as group:
-                self.backfill.group = group
+                self.backfill.group = self.trade_backfill.group = group
                 group.create_task(self._publish_books(emit))
                 for index, decoder in enumerate(self.decoders):
                     session = _Session(self, decoder, self.groups[index], emit)
@@ -117,7 +127,7 @@ class CoinbaseSource:
         except* SourceError as group_error:
             raise group_error.exceptions[0] from None
         finally:
-            self.backfill.group = None
+            self.backfill.group = self.trade_backfill.group = None
             await self.rest.aclose()
 
     async def _connection(self, index: int, session: _Session) -> None:
@@ -153,6 +163,15 @@ class CoinbaseSource:
     @property
     def backfills_pending(self) -> int:
         return self.backfill.pending
+
+    def after_read(self, emit: Emit) -> None:
+        """After each socket read: fill the trade holes its frames revealed."""
+        if self.trade_gaps.found or self.trade_gaps.lost:
+            self.trade_backfill.take(emit)
+
+    async def _fetch_trades(self, symbol: str, holes: list[Hole]) -> list[Item]:
+        record_id = self.trade_gaps.tracks[symbol].record_id
+        return await self.rest.trades(symbol, record_id, holes)
 
     async def _fetch_closed(self, gap: Gap) -> list[Item]:
         newest = self.ledger.newest.get(gap.symbol)
@@ -226,6 +245,7 @@ class _Session:
             if items:
                 rows += items
         stats.count_read(len(payloads), rows, received_at)
+        source.after_read(self.emit)
         if decoder.candle_products:
             for product in decoder.candle_products:
                 watchdog.heard(product, now)

@@ -10,8 +10,10 @@ never raises. The venue quirks it handles:
   in `FeedStats.gaps` and logged) and, like a crossed book, drops the books and sets
   `resync_requested`. Expectations reset on every connect.
 * `market_trades.side` is the *maker's* side, so the taker side is the opposite. The first
-  snapshot event replays recent trades, and every reconnect replays them again, so trades are
-  de-duplicated per product by `trade_id` over a bounded memory.
+  snapshot event replays recent trades (newest first), and every reconnect replays them
+  again. `trade_id`s count up per product, so each product's newest id is tracked
+  (`trade_gaps`): a frame's trades are taken oldest first, a repeat is dropped, and a jump is a
+  hole the shell fills from REST.
 * `candles` are five-minute buckets with no "closed" flag: a candle is final when a later
   `start` arrives for its product. `candle_products` tells the shell's watchdog which products
   had an update.
@@ -31,13 +33,13 @@ from typing import Any
 import msgspec
 
 from streamer.errors import FrameError
-from streamer.ids import record_id
-from streamer.numbers import dec, dec_pair, decimals, opt_decimals
+from streamer.ids import record_id, record_ids
+from streamer.numbers import dec, decimals, opt_decimals
 from streamer.records import BookSnapshot, Candle, Dec, Item, Level, Millis, Ticker, Trade
 from streamer.settings import CoinbaseSettings
 from streamer.sources.base import FRAME_FAILURES, FeedStats, json_object, reason_for, reject
 from streamer.sources.candles import CandleLedger, Gap
-from streamer.sources.coinbase_rest import CANDLE_MS, INTERVAL, wire_candle
+from streamer.sources.coinbase_rest import CANDLE_MS, INTERVAL, trade_row, wire_candle
 from streamer.sources.coinbase_state import ProductState
 from streamer.sources.coinbase_wire import (
     BOOK_DECODER,
@@ -48,12 +50,12 @@ from streamer.sources.coinbase_wire import (
     TradeFields,
     wire_fields,
 )
+from streamer.sources.trade_gaps import TradeGaps
 from streamer.timefmt import parse_rfc3339
 
 log = logging.getLogger(__name__)
 
 EXCHANGE = "coinbase"
-_TAKER_SIDE = {"BUY": "sell", "SELL": "buy"}  # the venue sends the maker's side
 
 _Event = dict[str, Any]
 _TICKER_NUMBERS = (
@@ -92,11 +94,24 @@ def _trade_id(value: object) -> str:
 class CoinbaseDecoder:
     """Advanced Trade frames -> rows, keeping the per-connection and per-product state."""
 
-    def __init__(self, settings: CoinbaseSettings, stats: FeedStats | None = None) -> None:
+    def __init__(
+        self,
+        settings: CoinbaseSettings,
+        stats: FeedStats | None = None,
+        trade_gaps: TradeGaps | None = None,
+    ) -> None:
         self.stats = FeedStats() if stats is None else stats
         self._depth = settings.book_depth
         self._keep_open = settings.keep_open_candles
-        self._products = {symbol: ProductState(symbol) for symbol in settings.symbols}
+        self.trade_gaps = TradeGaps() if trade_gaps is None else trade_gaps
+        """Each product's newest trade id and the holes behind it (may be shared by several
+        connections' decoders: their products differ)."""
+        self._products = {
+            symbol: ProductState(
+                self.trade_gaps.track(symbol, record_ids(EXCHANGE, symbol, "trade"))
+            )
+            for symbol in settings.symbols
+        }
         self._last_sequence: int | None = None
         self.resync_requested = False
         """Set when the books were dropped; the shell resubscribes level2 and clears it."""
@@ -342,7 +357,8 @@ class CoinbaseDecoder:
         return self._trade_rows(fields, received_at)
 
     def _trade_rows(self, trades: list[TradeFields], received_at: Millis) -> list[Item]:
-        """Rows from (product, id, maker side, price, size, time); replayed ids dropped."""
+        """Rows from (product, id, maker side, price, size, time), oldest first; repeats
+        (replayed snapshots, duplicated frames) dropped, jumps in the ids left as holes."""
         products = self._products
         parsed: list[tuple[ProductState, Trade]] = []
         for symbol, trade_id, maker_side, price_text, size_text, time_text in trades:
@@ -351,18 +367,27 @@ class CoinbaseDecoder:
                 raise FrameError(f"unknown product {symbol!r}"[:200])
             if type(trade_id) is not str or not trade_id:
                 trade_id = _trade_id(trade_id)
-            side = _TAKER_SIDE.get(maker_side)
-            if side is None:
-                raise FrameError(f"field 'side' is not BUY or SELL: {maker_side!r}"[:200])
-            price, size = dec_pair(price_text, size_text, ("price", "size"))
-            event_time = parse_rfc3339(time_text, "time")
-            rid = product.trade_record_id(trade_id)
-            trade = _new_row(Trade, (EXCHANGE, symbol, event_time, received_at, trade_id,
-                                     price, size, side, rid))  # fmt: skip
+            trade = trade_row(symbol, trade_id, maker_side, price_text, size_text, time_text,
+                              received_at, product.trades.record_id)  # fmt: skip
             parsed.append((product, trade))
-        rows: list[Item] = [
-            trade for product, trade in parsed if product.first_sight(trade.trade_id)
-        ]
+        if len(parsed) > 1:
+            parsed.sort(key=_id_order)  # snapshots (and batches) come newest first
+        gaps = self.trade_gaps
+        rows: list[Item] = []
+        for product, trade in parsed:
+            track = product.trades
+            try:
+                trade_id = int(trade.trade_id)
+            except ValueError:  # not a number: remembered by id instead
+                if product.first_sight(trade.trade_id):
+                    rows.append(trade)
+                continue
+            if trade_id == track.last + 1:  # the next trade: the hot path
+                track.last = trade_id
+                track.last_time = trade.event_time
+                rows.append(trade)
+            elif gaps.off_sequence(track, trade_id, trade.event_time):
+                rows.append(trade)
         if len(rows) < len(parsed):
             self.stats.extra["duplicate_trades"] += len(parsed) - len(rows)
         return rows
@@ -405,6 +430,12 @@ class CoinbaseDecoder:
             if self._keep_open:
                 rows.append(candle)
         return rows
+
+
+def _id_order(parsed: tuple[ProductState, Trade]) -> tuple[int, str]:
+    """Numeric order of decimal id text (shorter is smaller), without parsing it."""
+    trade_id = parsed[1].trade_id
+    return len(trade_id), trade_id
 
 
 def _closed(candle: Candle) -> Candle:

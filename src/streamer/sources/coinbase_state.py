@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from streamer.book import OrderBook
-from streamer.ids import record_ids
 from streamer.records import Candle, Millis
+from streamer.sources.trade_gaps import SymbolTrades
 
 TRADE_MEMORY = 4096
-"""Trade ids remembered per product, at least (a replayed trades snapshot is far smaller)."""
+"""Trade ids remembered per product, at least, when they are not numbers (`first_sight`)."""
 
 
 class ProductState:
@@ -23,11 +23,11 @@ class ProductState:
         "sequence",
         "synced",
         "trade_ids",
-        "trade_record_id",
+        "trades",
     )
 
-    def __init__(self, symbol: str) -> None:
-        self.trade_record_id = record_ids("coinbase", symbol, "trade")
+    def __init__(self, trades: SymbolTrades) -> None:
+        self.trades = trades  # its trade ids, tracked for holes (`trade_gaps`)
         self.book = OrderBook()
         self.synced = False  # a snapshot arrived on this connection
         self.changed = False  # the book changed since it was last sampled
@@ -39,7 +39,8 @@ class ProductState:
         self.older_trade_ids: set[str] = set()
 
     def first_sight(self, trade_id: str) -> bool:
-        """Remember `trade_id`; False if it was seen recently (a replayed trade).
+        """Remember `trade_id`; False if it was seen recently (a replayed trade). Only for ids
+        that are not numbers (the venue's are: those are tracked by `trades`).
 
         Two generations of ids: the newest `TRADE_MEMORY` at least, twice that at most, with
         no per-id eviction bookkeeping on the hot path.

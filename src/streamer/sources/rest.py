@@ -104,7 +104,7 @@ class RestClient:
             await self._client.aclose()
             self._client = None
 
-    async def before(self) -> None:
+    async def before(self, path: str, params: Mapping[str, str]) -> None:
         """Pacing before each request (none by default)."""
 
     def after(self, response: httpx.Response) -> None:
@@ -140,7 +140,7 @@ class RestClient:
         return note
 
     async def _attempt(self, path: str, params: Mapping[str, str]) -> bytes:
-        await self.before()
+        await self.before(path, params)
         if self._client is None:
             self._client = httpx.AsyncClient(
                 base_url=self.base_url,

@@ -5,7 +5,8 @@ A venue numbers each symbol's trades one after another: Binance `t` (`@trade`) a
 the newest id seen and its time, and a trade whose id is the next one costs one comparison and
 two stores (the hot path, in the decoders). Anything else goes to `TradeGaps.off_sequence`:
 
-* the symbol's first trade: remembered, nothing is missing;
+* the symbol's first trade: remembered, nothing is missing (and an id older than the first
+  one, a frame that came late, extends the known range back: the ids between are a hole);
 * an id past the next one: the ids between are a `Hole` (a dropped connection, a stall, a
   frame lost or reordered); the symbol is named in `found` for the shell to backfill from REST;
 * an id inside an open hole (a frame that came late, the newest-first trades a Coinbase
@@ -48,13 +49,17 @@ class SymbolTrades:
     """One symbol's trade ids: the newest seen live (`last`, at `last_time`), the holes found
     but not yet fetched, the holes being fetched, and the `record_id` maker of its trades."""
 
-    __slots__ = ("fetching", "holes", "last", "last_time", "record_id", "symbol")
+    __slots__ = (
+        "fetching", "first", "first_time", "holes", "last", "last_time", "record_id", "symbol",
+    )  # fmt: skip
 
     def __init__(self, symbol: str, record_id: Callable[[object], str]) -> None:
         self.symbol = symbol
         self.record_id = record_id
         self.last = UNSEEN
         self.last_time = 0
+        self.first = UNSEEN  # the oldest id seen (the range tracked is first..last)
+        self.first_time = 0
         self.holes: list[Hole] = []
         self.fetching: list[Hole] = []
 
@@ -80,9 +85,17 @@ class TradeGaps:
         """A trade whose id is not `track.last + 1`: True to publish it, False for a repeat."""
         last = track.last
         if trade_id > last:
-            if last != UNSEEN and trade_id > last + 1:
+            if last == UNSEEN:
+                track.first, track.first_time = trade_id, time
+            elif trade_id > last + 1:
                 self._open(track, Hole(track.symbol, last + 1, trade_id - 1, track.last_time, time))
             track.last, track.last_time = trade_id, time
+            return True
+        if trade_id < track.first:  # older than any seen: the range grows back to it
+            if trade_id < track.first - 1:
+                self._open(track, Hole(track.symbol, trade_id + 1, track.first - 1, time,
+                                       track.first_time))  # fmt: skip
+            track.first, track.first_time = trade_id, time
             return True
         holes = track.holes
         for index, hole in enumerate(holes):
