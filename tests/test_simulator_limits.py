@@ -42,7 +42,7 @@ def _config(**limits: int) -> SimulatorConfig:
 async def sim(fake_time: FakeTime) -> AsyncIterator[Simulator]:
     config = _config(binance_max_streams=4, binance_connects=3, binance_weight_per_minute=50,
                      coinbase_max_l2_products=2, coinbase_connects_per_second=2,
-                     coinbase_messages_per_second=3)  # fmt: skip
+                     coinbase_messages_per_second=3, coinbase_rest_per_second=4)  # fmt: skip
     async with Simulator(config, monotonic=fake_time) as simulator:
         yield simulator
 
@@ -219,3 +219,15 @@ async def test_coinbase_messages_per_second_per_ip(sim: Simulator, fake_time: Fa
         await second.send(beat)  # the fourth
         assert await _closed_code(second) == 1008
     assert sim.breaches.counts["coinbase.messages"] == 1
+
+
+async def test_coinbase_rest_requests_per_second_per_ip(
+    sim: Simulator, fake_time: FakeTime
+) -> None:
+    path = "/api/v3/brokerage/market/products/BTC-USD/ticker"
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{sim.port}") as client:
+        answers = [await client.get(path, params={"limit": "5"}) for _ in range(5)]
+        assert [a.status_code for a in answers] == [200, 200, 200, 200, 429]
+        fake_time.now += 1.0
+        assert (await client.get(path, params={"limit": "5"})).status_code == 200
+    assert sim.breaches.counts["coinbase.rest_requests"] == 1

@@ -6,8 +6,11 @@ messages change or list them. Books go out every 100 ms, tickers every second, o
 every second (1s) or two (longer intervals), closed klines as they close; a book that has not
 changed since the last frame is sent again from its cached rendering. Symbols not `TRADING`
 never move and send nothing. REST: `/exchangeInfo` (weight 20), `/ticker/24hr` (one symbol,
-`symbols`, or every symbol: weight 2 to 80), `/depth`, `/klines`, `/ping`, `/time`; every answer
-is charged its documented weight (`binance_wire.weight`) against `limits.RequestWeight`.
+`symbols`, or every symbol: weight 2 to 80), `/depth` (up to 5000 levels), `/klines`,
+`/historicalTrades` and `/aggTrades` (`fromId`, from the newest `trade_history` trades of each
+market: older ids are gone, as on a venue that no longer serves them), `/trades`, `/ping`,
+`/time`; every answer is charged its documented weight (`binance_wire.weight`) against
+`limits.RequestWeight`.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from streamer.simulator import binance_wire
 from streamer.simulator.binance_wire import NOTATION, interval_name, stream_prefix
 from streamer.simulator.limits import RequestWeight, Window, Windows
 from streamer.simulator.listing import Listing
-from streamer.simulator.market import Change, Market, Trade
+from streamer.simulator.market import Change, Market, Trade, trades_from
 from streamer.simulator.outbox import Connection, fan_out
 from streamer.simulator.venue import (
     ADMITTED,
@@ -40,6 +43,7 @@ DEPTH_EVERY_MS = 100
 TICKER_EVERY_MS = 1000
 MAX_DEPTH_LIMIT = 5000
 MAX_KLINES_LIMIT = 1000
+MAX_TRADES_LIMIT = 1000
 
 
 class Binance:
@@ -265,7 +269,24 @@ class Binance:
             return 200, binance_wire.rest_ticker(market, self.context.clock())
         if endpoint == "/klines":
             return 200, self._klines(market, params)
+        if endpoint in ("/historicalTrades", "/trades", "/aggTrades"):
+            row = (
+                binance_wire.rest_agg_trade if endpoint == "/aggTrades" else binance_wire.rest_trade
+            )
+            return 200, [row(t) for t in self._trades(market, endpoint, params)]
         return 404, {"code": -1, "msg": "Not found"}
+
+    def _trades(self, market: Market, endpoint: str, params: Mapping[str, str]) -> list[Trade]:
+        """From `fromId` on (the oldest still kept if it is older); without it, the newest;
+        `aggTrades` also by `startTime`/`endTime` (ms, inclusive)."""
+        limit = min(int(params.get("limit", 500)), MAX_TRADES_LIMIT)
+        history = market.history
+        if "fromId" in params and endpoint != "/trades":
+            return trades_from(history, int(params["fromId"]), limit)
+        if endpoint == "/aggTrades" and ("startTime" in params or "endTime" in params):
+            start, end = int(params.get("startTime", 0)), int(params.get("endTime", 2**62))
+            return [t for t in history if start <= t.time <= end][:limit]
+        return list(history)[-limit:]
 
     def _klines(self, market: Market, params: Mapping[str, str]) -> list[list[Any]]:
         interval = binance_wire.INTERVALS_MS[params["interval"]]

@@ -54,6 +54,19 @@ def agg_trade(m: Market, t: Trade, event_time: int) -> dict[str, Any]:
             "T": t.time, "m": t.taker_side == "sell", "M": True}  # fmt: skip
 
 
+def rest_trade(t: Trade) -> dict[str, Any]:
+    """A `historicalTrades` (or `trades`) row."""
+    return {"id": t.trade_id, "price": _p(t.price), "qty": size_text(t.size),
+            "quoteQty": quote_text(t.size * t.price), "time": t.time,
+            "isBuyerMaker": t.taker_side == "sell", "isBestMatch": True}  # fmt: skip
+
+
+def rest_agg_trade(t: Trade) -> dict[str, Any]:
+    """An `aggTrades` row (every simulated trade is its own aggregate)."""
+    return {"a": t.trade_id, "p": _p(t.price), "q": size_text(t.size), "f": t.trade_id,
+            "l": t.trade_id, "T": t.time, "m": t.taker_side == "sell", "M": True}  # fmt: skip
+
+
 def depth(m: Market, levels: int) -> dict[str, Any]:
     return {
         "lastUpdateId": m.sequence,

@@ -1,7 +1,9 @@
 """The simulated Coinbase Advanced Trade venue: the WebSocket (`/coinbase`), REST under
 `/api/v3/brokerage`, and the feed its market driver fans out (events from `coinbase_wire`).
 
-A client must subscribe within `subscribe_timeout` or is closed. Each subscription is answered
+REST: products, candles, and market trades by time window (`/market/products/{id}/ticker`,
+from the newest `trade_history` trades), at most `coinbase_rest_per_second` requests a second
+per IP. A client must subscribe within `subscribe_timeout` or is closed. Each subscription is answered
 with snapshots, then updates; every frame is an envelope whose `sequence_num` counts the
 connection's frames, numbered as it is sent (so a frame lost on the way is a gap).
 """
@@ -41,6 +43,7 @@ CANDLE_EVERY_MS = 1000  # the channel sends the open candle's state once a secon
 CHANNELS = ("heartbeats", "ticker", "candles", "level2", "market_trades", "status")
 TRUTH_DEPTH = 50  # levels of each book remembered per frame, for tests
 RECENT_TRADES = 50  # trades in a market_trades snapshot
+MAX_TRADES_LIMIT = 1000  # trades one market trades answer holds at most
 HEARTBEAT_SECONDS = 1.0
 PRODUCTS = "/market/products/"
 TOO_MANY_L2 = "too many L2 streams requested in a single session"
@@ -126,6 +129,7 @@ class Coinbase:
         limits = context.limits
         self.connects = Windows(limits.coinbase_connects_per_second, 1.0)
         self.messages = Windows(limits.coinbase_messages_per_second, 1.0)
+        self.requests = Windows(limits.coinbase_rest_per_second, 1.0)
         self.recent = {s: collections.deque[Trade](maxlen=RECENT_TRADES) for s in self.markets}
         self.listeners: dict[Connection, dict[str, set[str]]] = {}  # -> channel -> products
         self.schedule = Schedule()
@@ -149,9 +153,13 @@ class Coinbase:
     # ---- limits ----------------------------------------------------------------------------
 
     def admit(self, target: str, client: str, websocket: bool) -> Admission:
-        if websocket and not self.connects.hit(client, self.context.monotonic()):
+        now = self.context.monotonic()
+        if websocket and not self.connects.hit(client, now):
             self.context.breaches.record("coinbase.connects", client)
             return Admission((429, {"message": "too many connection attempts"}))
+        if not websocket and not self.requests.hit(client, now):
+            self.context.breaches.record("coinbase.rest_requests", client)
+            return Admission((429, {"message": "Too many requests"}))
         return ADMITTED
 
     def meter(self, client: str, who: str) -> Meter:
@@ -308,7 +316,19 @@ class Coinbase:
             return 200, coinbase_wire.product(market, self.listings[product])
         if rest == ["candles"]:
             return 200, {"candles": self._candles(market, params)}
+        if rest == ["ticker"]:
+            return 200, self._market_trades(market, params)
         return 404, {"error": "NOT_FOUND"}
+
+    def _market_trades(self, market: Market, params: Mapping[str, str]) -> dict[str, Any]:
+        """The newest `limit` trades from `start` to `end` (UNIX seconds, both inclusive),
+        newest first, from the newest `trade_history` trades; with the best bid and ask."""
+        limit = min(int(params["limit"]), MAX_TRADES_LIMIT)
+        start, end = int(params.get("start", 0)), int(params.get("end", 2**40))
+        picked = [t for t in market.history if start <= t.time // 1000 <= end][-limit:]
+        trades = [coinbase_wire.rest_trade(market, t) for t in reversed(picked)]
+        bid, ask = market.top("bid", 1)[0][0], market.top("ask", 1)[0][0]
+        return {"trades": trades, "best_bid": NOTATION.price(bid), "best_ask": NOTATION.price(ask)}
 
     def _candles(self, market: Market, params: Mapping[str, str]) -> list[dict[str, Any]]:
         """Candles starting from `start` to `end` (epoch seconds), newest first."""

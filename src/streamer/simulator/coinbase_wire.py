@@ -63,6 +63,12 @@ def trade(m: Market, t: Trade) -> dict[str, Any]:
             "size": _s(t.size), "side": maker_side, "time": rfc3339(t.time)}  # fmt: skip
 
 
+def rest_trade(m: Market, t: Trade) -> dict[str, Any]:
+    """A trade of the market trades endpoint: the channel's fields and the quote at the time
+    (left empty here, as the venue often does)."""
+    return {**trade(m, t), "bid": "", "ask": "", "exchange": "coinbase"}
+
+
 def ticker(m: Market) -> dict[str, Any]:
     (bid, bid_size), (ask, ask_size) = m.top("bid", 1)[0], m.top("ask", 1)[0]
     change = (m.last_price - m.open_24h) / m.open_24h * 100

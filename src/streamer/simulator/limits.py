@@ -14,6 +14,7 @@ Each is a `Limits` field (default in brackets) and what the simulator does past 
   "too many L2 streams requested in a single session", the subscribe ignored.
 - `coinbase_connects_per_second` (8 per IP): HTTP 429.
 - `coinbase_messages_per_second` (8 incoming text/binary messages per IP): close 1008.
+- `coinbase_rest_per_second` (10 public REST requests per IP): HTTP 429.
 
 Every window is sliding: "more than N in any `seconds`". A refused attempt still counts.
 """
@@ -42,6 +43,7 @@ class Limits:
     coinbase_max_l2_products: int = 16
     coinbase_connects_per_second: int = 8
     coinbase_messages_per_second: int = 8
+    coinbase_rest_per_second: int = 10
 
 
 DEFAULT_LIMITS = Limits()

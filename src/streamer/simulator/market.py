@@ -9,12 +9,14 @@ spread. Candles and 24 h statistics are built from those trades.
 from __future__ import annotations
 
 import random
+from collections import deque
 from dataclasses import dataclass, field
 
 SIZE_UNIT = 10**8  # sizes are integers of 1e-8 base units
 BOOK_LEVELS = 200  # levels kept per side
 TRADE_PROBABILITY = 0.35  # of one `step`
 MEAN_TRADE_UNITS = SIZE_UNIT // 4  # about the mean size of a trade
+TRADE_HISTORY = 20_000  # trades REST can still serve per market, by default
 
 
 def price_text(ticks: int, decimals: int) -> str:
@@ -96,6 +98,8 @@ class Market:
     first_trade_id: int = 1
     candles: dict[int, Candle] = field(default_factory=dict)  # interval_ms -> open candle
     closed: dict[int, list[Candle]] = field(default_factory=dict)  # history per interval
+    history: deque[Trade] = field(default_factory=lambda: deque(maxlen=TRADE_HISTORY))
+    """The newest trades, oldest first (what REST serves); older ones are gone for good."""
 
     def __post_init__(self) -> None:
         for k in range(1, BOOK_LEVELS + 1):
@@ -201,6 +205,7 @@ class Market:
         self.sequence += 1
         trade = Trade(self.next_trade_id, price, size, taker, self.now)
         self.next_trade_id += 1
+        self.history.append(trade)
         self._record(trade)
         return changes, trade
 
@@ -222,6 +227,14 @@ class Market:
             candle.quote_volume += trade.size * trade.price
             candle.trades += 1
             candle.last_id = trade.trade_id
+
+
+def trades_from(history: deque[Trade], first_id: int, limit: int) -> list[Trade]:
+    """Up to `limit` trades of `history` (consecutive ids) from id `first_id` on."""
+    if not history:
+        return []
+    start = max(0, first_id - history[0].trade_id)
+    return [history[i] for i in range(start, min(len(history), start + limit))]
 
 
 def quote_text(amount: int, decimals: int = 8) -> str:

@@ -36,6 +36,7 @@ from streamer.simulator.coingecko import CoinGecko
 from streamer.simulator.faults import NO_FAULTS, FaultDice, FaultPlan
 from streamer.simulator.limits import DEFAULT_LIMITS, Breaches, Limits
 from streamer.simulator.listing import binance_listings, coinbase_listings
+from streamer.simulator.market import TRADE_HISTORY
 from streamer.simulator.outbox import Connection, FaultSender
 from streamer.simulator.replay import Replay
 from streamer.simulator.truth import Truth
@@ -58,6 +59,7 @@ class SimulatorConfig:
     seed: int = 7
     subscribe_timeout: float = 5.0  # Coinbase closes connections that never subscribe
     record_limit: int = 200_000  # sent trades/candles/books remembered for tests
+    trade_history: int = TRADE_HISTORY  # trades per market REST can still serve
     faults: FaultPlan = NO_FAULTS  # faults injected on purpose (see faults.py)
     coinbase_truth: bool = False  # remember the true Coinbase book after every level2 frame
     binance_markets: int = 0  # generated Binance symbols after the listed ones (listing.py)
@@ -102,7 +104,8 @@ class Simulator:
         replay = None if config.replay_dir is None else Replay(config.replay_dir)
         self.breaches = Breaches()  # every limit breached: `breaches.counts[name]`
         context = Context(self.clock, self.rng, config.rate, config.seed, self.truth, replay,
-                          config.limits, self.breaches, monotonic or time.monotonic)  # fmt: skip
+                          config.limits, self.breaches, monotonic or time.monotonic,
+                          config.trade_history)  # fmt: skip
         skew = config.activity_skew
         binance = binance_listings(config.binance_symbols, config.binance_markets, skew)
         coinbase = coinbase_listings(config.coinbase_symbols, config.coinbase_markets, skew)

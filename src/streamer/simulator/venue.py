@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import collections
 import itertools
 import random
 import time
@@ -20,7 +21,14 @@ from websockets.frames import Opcode
 
 from streamer.simulator.limits import DEFAULT_LIMITS, Breaches, Limits
 from streamer.simulator.listing import Listing
-from streamer.simulator.market import TRADE_PROBABILITY, Change, Market, Trade, start_price
+from streamer.simulator.market import (
+    TRADE_HISTORY,
+    TRADE_PROBABILITY,
+    Change,
+    Market,
+    Trade,
+    start_price,
+)
 from streamer.simulator.outbox import Connection
 from streamer.simulator.replay import Replay
 from streamer.simulator.truth import Truth
@@ -39,6 +47,7 @@ class Context:
     limits: Limits = DEFAULT_LIMITS
     breaches: Breaches = field(default_factory=Breaches)
     monotonic: Callable[[], float] = time.monotonic  # the limits' clock, seconds
+    trade_history: int = TRADE_HISTORY  # trades per market REST can still serve
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +127,7 @@ def build_markets(
     for item in listed:
         rng = random.Random(f"{context.seed}:{venue}:{item.symbol}")
         markets[item.symbol] = market = Market(item.symbol, rng, start_price(item.symbol), now)
+        market.history = collections.deque(maxlen=context.trade_history)
         market.track(candle_ms)
         if item.generated and item.weight:
             market.assume_history(round(per_day * item.weight / total))

@@ -189,8 +189,9 @@ class CoinbaseRest(RestClient):
         return out
 
     async def trades(
-        self, symbol: str, record_id: Callable[[object], str], holes: list[Hole]
-    ) -> list[Item]:
+        self, symbol: str, record_id: Callable[[object], str], holes: list[Hole],
+        page: int = TRADES_PAGE,
+    ) -> list[Item]:  # fmt: skip
         """The trades in the time windows around `holes` (from the trade before each to the one
         after, whole seconds), each window halved while its answer is full."""
         path = f"/api/v3/brokerage/market/products/{symbol}/ticker"
@@ -203,12 +204,12 @@ class CoinbaseRest(RestClient):
                 log.warning("coinbase.trade_backfill_capped symbol=%s requests=%d", symbol,
                             requests)  # fmt: skip
                 break
-            params = {"limit": str(TRADES_PAGE), "start": str(start), "end": str(end)}
+            params = {"limit": str(page), "start": str(start), "end": str(end)}
             items = parse_market_trades(await self.get(path, params), symbol, record_id,
                                         self.clock())  # fmt: skip
             requests += 1
             out.extend(items)
-            full = sum(1 for i in items if type(i) is Trade) >= TRADES_PAGE
+            full = sum(1 for i in items if type(i) is Trade) >= page
             if full and end - start > 1:
                 middle = (start + end) // 2
                 windows += [(middle, end), (start, middle)]  # both halves, oldest next
