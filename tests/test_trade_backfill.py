@@ -98,15 +98,15 @@ async def test_coinbase_halves_a_window_until_no_answer_is_full() -> None:
 def test_recorded_shapes_of_binance_trade_answers_parse_like_the_streams() -> None:
     historical = b'[{"id":28457,"price":"4.00000100","qty":"12.00000000","quoteQty":"48.000012",'
     historical += b'"time":1499865549590,"isBuyerMaker":true,"isBestMatch":true}]'
-    (trade,) = parse_trades(historical, "BNB-BTC", "trade", record_ids("binance", "BNB-BTC",
-                                                                       "trade"), Millis(5))  # fmt: skip
+    rid = record_ids("binance", "BNB-BTC", "trade")
+    (trade,) = parse_trades(historical, "BNB-BTC", "trade", rid, Millis(5))
     assert trade == Trade("binance", "BNB-BTC", Millis(1499865549590), Millis(5), "28457",
                           "4.00000100", "12.00000000", "sell",  # type: ignore[arg-type]
                           record_id("binance", "BNB-BTC", "trade", 28457))  # fmt: skip
     agg = b'[{"a":26129,"p":"0.01633102","q":"4.70443515","f":27781,"l":27781,'
     agg += b'"T":1498793709153,"m":false,"M":true}]'
-    (trade,) = parse_trades(agg, "LTC-BTC", "aggTrade", record_ids("binance", "LTC-BTC",
-                                                                   "aggTrade"), Millis(5))  # fmt: skip
+    rid = record_ids("binance", "LTC-BTC", "aggTrade")
+    (trade,) = parse_trades(agg, "LTC-BTC", "aggTrade", rid, Millis(5))
     assert isinstance(trade, Trade) and (trade.trade_id, trade.side) == ("26129", "buy")
     (bad,) = parse_trades(b'{"code":-1121}', "LTC-BTC", "aggTrade", str, Millis(5))
     assert isinstance(bad, Reject) and "not a JSON array" in bad.reason
@@ -120,8 +120,8 @@ async def test_a_hole_rest_no_longer_serves_is_counted_and_logged(
         while True:  # the oldest trades made are gone from the venue
             rest = BinanceRest(f"http://127.0.0.1:{sim.port}", clock=now_millis)
             async with rest:
-                probe = await rest.get("/api/v3/historicalTrades",
-                                       {"symbol": "BTCUSDT", "fromId": "0", "limit": "1"})  # fmt: skip
+                oldest = {"symbol": "BTCUSDT", "fromId": "0", "limit": "1"}
+                probe = await rest.get("/api/v3/historicalTrades", oldest)
             if b'"id":' + str(ids[0]).encode() + b"," not in probe:
                 break
             await asyncio.sleep(0.05)

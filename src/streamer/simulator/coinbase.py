@@ -3,9 +3,9 @@
 
 REST: products, candles, and market trades by time window (`/market/products/{id}/ticker`,
 from the newest `trade_history` trades), at most `coinbase_rest_per_second` requests a second
-per IP. A client must subscribe within `subscribe_timeout` or is closed. Each subscription is answered
-with snapshots, then updates; every frame is an envelope whose `sequence_num` counts the
-connection's frames, numbered as it is sent (so a frame lost on the way is a gap).
+per IP. A client must subscribe within `subscribe_timeout` or is closed. Each subscription is
+answered with snapshots, then updates; every frame is an envelope whose `sequence_num` counts
+the connection's frames, numbered as it is sent (so a frame lost on the way is a gap).
 """
 
 from __future__ import annotations
