@@ -18,6 +18,8 @@ REQUIRED = {
                     "bids", "asks", "sequence"],
     "trades": ["exchange", "symbol", "event_time", "received_at", "record_id", "trade_id",
                "price", "size", "side"],
+    "book_updates": ["exchange", "symbol", "event_time", "received_at", "side", "price", "size",
+                     "is_snapshot", "sequence", "record_id"],
     "spot_prices": ["coin_id", "vs_currency", "price", "market_cap", "volume_24h",
                     "change_pct_24h", "last_updated_at", "received_at", "record_id"],
     "markets": ["coin_id", "symbol", "name", "market_cap_rank", "price", "market_cap",
@@ -27,7 +29,7 @@ REQUIRED = {
 }  # fmt: skip
 
 
-def test_six_datasets_carry_the_athena_contract_columns() -> None:
+def test_seven_datasets_carry_the_athena_contract_columns() -> None:
     assert set(DATASETS) == set(REQUIRED)
     for name, required in REQUIRED.items():
         names = [c.name for c in DATASETS[name].columns]
@@ -46,6 +48,10 @@ def test_glue_types_follow_the_record_annotations() -> None:
     spot = {c.name: c for c in DATASETS["spot_prices"].columns}
     assert spot["price"].glue_type == "double" and spot["price"].nullable
     assert {c.name: c.glue_type for c in DATASETS["ohlcv"].columns}["is_closed"] == "boolean"
+    updates = {c.name: c for c in DATASETS["book_updates"].columns}
+    assert [c.name for c in DATASETS["book_updates"].columns] == REQUIRED["book_updates"]
+    assert updates["size"].glue_type == DECIMAL and updates["is_snapshot"].glue_type == "boolean"
+    assert updates["sequence"].glue_type == "bigint" and not updates["sequence"].nullable
 
 
 def test_columns_are_in_record_field_order() -> None:

@@ -50,7 +50,8 @@ class BinanceSettings:
     rest_url: str = "https://api.binance.com"
     kline_interval: str = "1m"
     trades: str = "trade"  # or "aggTrade"
-    depth: int = 20  # 5, 10 or 20 (partial book stream depth<N>@100ms)
+    depth: int = 20  # 5, 10 or 20 (partial book stream depth<N>@100ms; top N of the full book)
+    book_updates: bool = False  # the full book from `<s>@depth@100ms`, into `book_updates`
     keep_open_candles: bool = False
     stale_seconds: float = 30.0  # no frame on the connection (or a ticker/book stream): reconnect
     rotate_seconds: float = 23.5 * 3600  # replace each connection before the venue's 24 h cut
@@ -64,6 +65,7 @@ class CoinbaseSettings:
     rest_url: str = "https://api.coinbase.com"
     book_depth: int = 20
     book_interval: float = 1.0  # seconds between published top-N snapshots per symbol
+    book_updates: bool = False  # every change of the level2 book, into `book_updates`
     max_frame_bytes: int = 64 * 1024 * 1024  # level2 snapshots of BTC-USD are several MiB
     keep_open_candles: bool = False
     stale_seconds: float = 30.0  # no frame (heartbeats arrive every second): reconnect
@@ -295,6 +297,7 @@ def _build(r: _Reader) -> Settings:
         ),
         trades=r.choice("binance_trades", db.trades, ("trade", "aggTrade")),
         depth=int(r.choice("binance_depth", str(db.depth), ("5", "10", "20"))),
+        book_updates=r.flag("binance_book_updates", db.book_updates),
         keep_open_candles=r.flag("keep_open_candles", db.keep_open_candles),
         stale_seconds=r.number("stale_seconds", db.stale_seconds, 1, 3600),
         rotate_seconds=r.number("binance_rotate_seconds", db.rotate_seconds, 1, 86_000),
@@ -309,6 +312,7 @@ def _build(r: _Reader) -> Settings:
         rest_url=r.url("coinbase_rest_url", dc.rest_url, ("http", "https")),
         book_depth=r.integer("coinbase_book_depth", dc.book_depth, 1, 1000),
         book_interval=r.number("coinbase_book_interval", dc.book_interval, 0.05, 3600),
+        book_updates=r.flag("coinbase_book_updates", dc.book_updates),
         max_frame_bytes=r.integer(
             "coinbase_max_frame_bytes", dc.max_frame_bytes, 10 * 1024 * 1024, 1024**3
         ),

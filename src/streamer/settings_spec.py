@@ -72,7 +72,19 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     _s("binance_kline_interval", "1m", "any Binance interval, `1s` included"),
     _s("binance_trades", "trade", "`trade` or `aggTrade`"),
-    _s("binance_depth", "20", "partial book depth stream: 5, 10 or 20 levels every 100 ms"),
+    _s(
+        "binance_depth",
+        "20",
+        "levels of the published books: 5, 10 or 20, every 100 ms (the partial book stream, or "
+        "the top of the full book)",
+    ),
+    _s(
+        "binance_book_updates",
+        "false",
+        "`true`: keep each full book from the diff stream `<s>@depth@100ms` (REST snapshots of "
+        "5,000 levels, weight 250, at most 12 a minute) and write every level change to "
+        "`book_updates`; the published books are its top levels",
+    ),
     _s(
         "coinbase_symbols",
         "BTC-USD,ETH-USD,SOL-USD",
@@ -88,6 +100,12 @@ SETTINGS: tuple[Setting, ...] = (
         "coinbase_book_depth coinbase_book_interval",
         "20 / 1",
         "top-N levels published every N seconds from the local level2 book",
+    ),
+    _s(
+        "coinbase_book_updates",
+        "false",
+        "`true`: also write every change of the local level2 book (the whole book) to "
+        "`book_updates`",
     ),
     _s(
         "coinbase_max_frame_bytes",

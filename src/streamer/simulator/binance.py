@@ -2,7 +2,9 @@
 REST under `/api/v3`, and the feed its market driver fans out (payloads from `binance_wire`).
 
 Streams ride in the connection URL; SUBSCRIBE, UNSUBSCRIBE and LIST_SUBSCRIPTIONS control
-messages change or list them. Books go out every 100 ms, tickers every second, open klines
+messages change or list them. Books go out every 100 ms, partial (`depth<N>`) or as the diff
+stream `<s>@depth@100ms` (`U`/`u` the market's update ids, the same the REST `/depth`
+snapshot's `lastUpdateId` counts; the true top 50 levels after each diff are remembered), tickers every second, open klines
 every second (1s) or two (longer intervals), closed klines as they close; a book that has not
 changed since the last frame is sent again from its cached rendering. Symbols not `TRADING`
 never move and send nothing. REST: `/exchangeInfo` (weight 20), `/ticker/24hr` (one symbol,
@@ -39,6 +41,7 @@ from streamer.simulator.venue import (
 )
 
 DEPTH_LEVELS = (5, 10, 20)  # the partial book streams; depth20 is remembered as truth
+TRUTH_DEPTH = 50  # levels of each side remembered after each diff event, for tests
 DEPTH_EVERY_MS = 100
 TICKER_EVERY_MS = 1000
 MAX_DEPTH_LIMIT = 5000
@@ -63,6 +66,8 @@ class Binance:
         self.subscribers: dict[str, set[Connection]] = {}  # stream name -> its connections
         self.schedule = Schedule()
         self._depths: dict[tuple[str, int], tuple[int, dict[str, Any]]] = {}  # book cache
+        # symbol -> (U, (side, price) -> size): the book changes since the last diff event
+        self._diffs: dict[str, tuple[int, dict[tuple[str, int], int]]] = {}
         limits = context.limits
         self.connects = Windows(limits.binance_connects, limits.binance_connect_window)
         self.weight = RequestWeight(limits.binance_weight_per_minute, limits.binance_ban_seconds)
@@ -205,6 +210,7 @@ class Binance:
             self._publish(f"{prefix}@kline_{name}", frame)
         if self.schedule.due((market.symbol, "depth"), now, DEPTH_EVERY_MS):
             self._depth(market, prefix)
+            self._diff(market, prefix, now)
         if self.schedule.due((market.symbol, "ticker"), now, TICKER_EVERY_MS):
             self._publish(f"{prefix}@ticker", binance_wire.ticker(market, now))
         for interval, candle in market.candles.items():
@@ -231,9 +237,31 @@ class Binance:
             for name in names:
                 self._publish(name, payload)
 
+    def _diff(self, market: Market, prefix: str, now: int) -> None:
+        """The `<s>@depth@100ms` event of the changes since the last one: update ids `U` (the
+        first change's) to `u` (the market's sequence now), each level's last size."""
+        pending = self._diffs.pop(market.symbol, None)
+        if pending is None:
+            return
+        first, levels = pending
+        bids = sorted(((p, q) for (side, p), q in levels.items() if side == "bid"), reverse=True)
+        asks = sorted((p, q) for (side, p), q in levels.items() if side == "ask")
+        payload = {"e": "depthUpdate", "E": now, "s": binance_wire.native(market.symbol),
+                   "U": first, "u": market.sequence, "b": binance_wire.levels(bids),
+                   "a": binance_wire.levels(asks)}  # fmt: skip
+        truth = binance_wire.depth(market, TRUTH_DEPTH)
+        self.context.truth.book(market.symbol, market.sequence, (truth["bids"], truth["asks"]))
+        self._publish(f"{prefix}@depth@100ms", payload)
+
     def event(self, market: Market, changes: list[Change], trade: Trade | None, now: int) -> None:
+        if changes and f"{stream_prefix(market.symbol)}@depth@100ms" in self.subscribers:
+            pending = self._diffs.get(market.symbol)
+            if pending is None:
+                pending = self._diffs[market.symbol] = (market.sequence, {})
+            for change in changes:
+                pending[1][(change.side, change.price)] = change.size
         if trade is None:
-            return  # book changes reach clients in the next depth snapshot
+            return  # other book changes reach clients in the next depth snapshot
         self.context.truth.trade("binance", market.symbol, trade, NOTATION)
         prefix = stream_prefix(market.symbol)
         self._publish(f"{prefix}@trade", binance_wire.trade(market, trade, now))

@@ -67,11 +67,16 @@ def rest_agg_trade(t: Trade) -> dict[str, Any]:
             "l": t.trade_id, "T": t.time, "m": t.taker_side == "sell", "M": True}  # fmt: skip
 
 
-def depth(m: Market, levels: int) -> dict[str, Any]:
+def levels(book: list[tuple[int, int]]) -> list[list[str]]:
+    """(price ticks, size units) pairs as the wire writes a book side."""
+    return [[_p(p), size_text(s)] for p, s in book]
+
+
+def depth(m: Market, count: int) -> dict[str, Any]:
     return {
         "lastUpdateId": m.sequence,
-        "bids": [[_p(p), size_text(s)] for p, s in m.top("bid", levels)],
-        "asks": [[_p(p), size_text(s)] for p, s in m.top("ask", levels)],
+        "bids": levels(m.top("bid", count)),
+        "asks": levels(m.top("ask", count)),
     }
 
 

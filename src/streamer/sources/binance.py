@@ -32,6 +32,7 @@ from streamer.sources.binance_decode import (
 )
 from streamer.sources.binance_rest import BinanceRest
 from streamer.sources.candles import INTERVAL_MS, CandleLedger, Gap, RecentIds
+from streamer.sources.depth_snapshots import DepthSnapshots
 from streamer.sources.trade_backfill import TradeBackfiller
 from streamer.sources.trade_gaps import Hole
 from streamer.sources.transport import WsConnection
@@ -89,7 +90,7 @@ class BinanceSource:
     ) -> None:
         self.settings = settings
         self.stats = FeedStats()
-        self.decoder = BinanceDecoder(settings)
+        self.decoder = BinanceDecoder(settings, self.stats)
         self.urls = plan_connections(settings.ws_url, stream_names(settings))
         self._clock = clock
         self._sleep = sleep
@@ -105,6 +106,11 @@ class BinanceSource:
         self.trade_backfill = TradeBackfiller(
             EXCHANGE, self.decoder.trade_gaps, self.stats, self._fetch_trades, fetches, sleep=sleep
         )
+        self.snapshots = (
+            DepthSnapshots(self.decoder, self.rest, fetches, self.stats, clock=clock, sleep=sleep)
+            if self.decoder.books is not None
+            else None
+        )
         self.recent = RecentIds()
         self.attempts = AttemptWindow(CONNECT_ATTEMPTS, CONNECT_WINDOW_SECONDS)
         self.dedupe_until = 0.0  # loop time; rows are de-duplicated while sessions overlap
@@ -115,6 +121,8 @@ class BinanceSource:
                 if self.backfill is not None:
                     self.backfill.group = group
                 self.trade_backfill.group = group
+                if self.snapshots is not None:
+                    self.snapshots.group = group
                 for index, url in enumerate(self.urls):
                     group.create_task(self._connection(index, url, emit))
         except* SourceError as group_error:
@@ -123,6 +131,8 @@ class BinanceSource:
             if self.backfill is not None:
                 self.backfill.group = None
             self.trade_backfill.group = None
+            if self.snapshots is not None:
+                self.snapshots.group = None
             await self.rest.aclose()
 
     # -- candles without holes ----------------------------------------------------------
@@ -150,9 +160,13 @@ class BinanceSource:
     # -- trades without holes (trade_gaps, trade_backfill) --------------------------------
 
     def after_read(self, emit: Emit) -> None:
-        """After each socket read: fill the trade holes its frames revealed."""
-        if self.decoder.trade_gaps.found or self.decoder.trade_gaps.lost:
+        """After each socket read: fill the trade holes its frames revealed, and fetch the
+        snapshots full books ask for."""
+        decoder = self.decoder
+        if decoder.trade_gaps.found or decoder.trade_gaps.lost:
             self.trade_backfill.take(emit)
+        if decoder.books is not None and decoder.books.wanted and self.snapshots is not None:
+            self.snapshots.take(emit)
 
     async def _fetch_trades(self, symbol: str, holes: list[Hole]) -> list[Item]:
         track = self.decoder.trade_gaps.tracks[symbol]

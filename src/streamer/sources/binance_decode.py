@@ -11,7 +11,11 @@ never raises. The venue quirks it handles:
 * Symbols map back to the configured ones through an explicit native -> normalized dict; a
   native symbol is never split into base and quote by guessing.
 * The partial book `depth<N>` has no event time and no symbol: the symbol comes from the stream
-  name, and `event_time` is the local receive time.
+  name, and `event_time` is the local receive time. With full books (`book_updates`) the diff
+  stream `<s>@depth@100ms` is read instead and kept by `depth_diff.DepthBooks`, whose books
+  give the `book_updates` rows and the published top N (`event_time` the diff's `E`).
+* Trade ids (`t`, `a`) count up by one per symbol: each symbol's newest is tracked
+  (`trade_gaps`), a repeated trade is dropped, and a jump leaves a hole the shell backfills.
 * Trades' `m` means "the buyer is the maker", so `m=true` is a taker *sell*.
 * Klines are emitted once closed (`x=true`) unless `keep_open_candles` is set; a closed candle's
   `record_id` leaves the event time out, so a later REST backfill of it de-duplicates.
@@ -37,18 +41,28 @@ import msgspec
 from streamer.errors import ConfigError, FrameError
 from streamer.ids import record_id, record_ids
 from streamer.numbers import dec, dec_pair, decimals
-from streamer.records import BookSnapshot, Candle, Item, Levels, Millis, Ticker, Trade
+from streamer.records import BookSnapshot, Candle, Item, Levels, Millis, Reject, Ticker, Trade
 from streamer.settings import BinanceSettings
-from streamer.sources.base import FRAME_FAILURES, FeedStats, json_object, reason_for, reject
+from streamer.sources.base import (
+    FRAME_FAILURES,
+    FeedStats,
+    guarded,
+    json_object,
+    reason_for,
+    reject,
+)
 from streamer.sources.binance_wire import (
     AGG_TRADE,
     DEPTH,
+    DIFF,
     TRADE,
     WireAggTrade,
     WireDepth,
+    WireDepthUpdate,
     stream_of,
 )
 from streamer.sources.candles import CandleLedger, Gap
+from streamer.sources.depth_diff import DepthBooks
 from streamer.sources.trade_gaps import TradeGaps
 from streamer.timefmt import MAX_MILLIS, epoch_millis
 
@@ -69,12 +83,14 @@ def native_symbol(symbol: str) -> str:
 
 
 def symbol_streams(symbol: str, settings: BinanceSettings) -> tuple[str, str, str, str]:
-    """The ticker, kline, partial book and trade streams of one symbol (lower case symbol)."""
+    """The ticker, kline, book (partial, or the diff stream for full books) and trade streams
+    of one symbol (lower case symbol)."""
     s = native_symbol(symbol).lower()
+    book = f"{s}@depth@100ms" if settings.book_updates else f"{s}@depth{settings.depth}@100ms"
     return (
         f"{s}@ticker",
         f"{s}@kline_{settings.kline_interval}",  # the interval keeps its case: 1m vs 1M
-        f"{s}@depth{settings.depth}@100ms",
+        book,
         f"{s}@{settings.trades}",
     )
 
@@ -152,9 +168,11 @@ def _numbers(levels: Any, field: str) -> Levels:
 
 
 class BinanceDecoder:
-    """Combined-stream frames -> rows. Stateless apart from `shutdown_requested`."""
+    """Combined-stream frames -> rows. Its state: each symbol's newest trade id (`trade_gaps`),
+    the full books (`books`, when kept) and `shutdown_requested`."""
 
-    def __init__(self, settings: BinanceSettings) -> None:
+    def __init__(self, settings: BinanceSettings, stats: FeedStats | None = None) -> None:
+        stats = FeedStats() if stats is None else stats
         self._interval = settings.kline_interval
         self._depth = settings.depth
         self._keep_open = settings.keep_open_candles
@@ -177,7 +195,14 @@ class BinanceDecoder:
             s: self.trade_gaps.track(s, record_ids(EXCHANGE, s, settings.trades))
             for s in settings.symbols
         }
-        handlers: tuple[_Handler, ...] = (self._ticker, self._kline, self._book, trades)
+        self.books = (
+            DepthBooks(EXCHANGE, settings.symbols, settings.depth, stats, self._book_ids)
+            if settings.book_updates
+            else None
+        )
+        """The full books kept from the diff stream (`STREAMER_BINANCE_BOOK_UPDATES`)."""
+        book = self._book if self.books is None else self._diff
+        handlers: tuple[_Handler, ...] = (self._ticker, self._kline, book, trades)
         self._routes: dict[str, tuple[_Handler, str]] = {SHUTDOWN_STREAM: (self._shutdown, "")}
         for symbol in settings.symbols:
             names = symbol_streams(symbol, settings)
@@ -185,8 +210,9 @@ class BinanceDecoder:
         trade_decoder = AGG_TRADE if settings.trades == "aggTrade" else TRADE
         self._fast: dict[str | bytes | None, tuple[msgspec.json.Decoder[Any], str, str]] = {}
         for symbol in settings.symbols:
-            _, _, book, trade = symbol_streams(symbol, settings)
-            for name, wire in ((book, DEPTH), (trade, trade_decoder)):
+            _, _, book_stream, trade = symbol_streams(symbol, settings)
+            book_decoder = DEPTH if self.books is None else DIFF
+            for name, wire in ((book_stream, book_decoder), (trade, trade_decoder)):
                 self._fast[name] = self._fast[name.encode()] = (wire, name, symbol)
         self.shutdown_requested = False
         """True when the last decoded frame was `serverShutdown`: close and reconnect."""
@@ -214,6 +240,9 @@ class BinanceDecoder:
                 if type(data) is WireDepth:
                     return self._book_from(symbol, data.lastUpdateId, data.bids, data.asks,
                                            received_at, _as_sent)  # fmt: skip
+                if type(data) is WireDepthUpdate:
+                    return self._diff_from(symbol, data.s, data.U, data.u, data.b, data.a,
+                                           data.E, received_at, _as_sent)  # fmt: skip
                 trade_id = data.a if type(data) is WireAggTrade else data.t
                 return self._trade_from(symbol, data.s, trade_id, self._id_field, data.m,
                                         data.T, data.p, data.q, received_at)  # fmt: skip
@@ -345,6 +374,58 @@ class BinanceDecoder:
                                     _numbers(shape(asks, "asks"), "asks"),
                                     sequence, self._book_ids[symbol](sequence)))
         ]  # fmt: skip
+
+    def _diff(self, data: _Payload, symbol: str, received_at: Millis) -> list[Item]:
+        """`<s>@depth@100ms` the general way (the fast path is in `decode`)."""
+        if data.get("e") != "depthUpdate":
+            raise FrameError(f"field 'e' is not depthUpdate: {data.get('e')!r}"[:200])
+        return self._diff_from(symbol, data["s"], data["U"], data["u"], data["b"], data["a"],
+                               data["E"], received_at, _levels)  # fmt: skip
+
+    def _diff_from(
+        self,
+        symbol: str,
+        native: object,
+        first: object,
+        final: object,
+        bids: Any,
+        asks: Any,
+        event_time: object,
+        received_at: Millis,
+        shape: Callable[[Any, str], Any],
+    ) -> list[Item]:
+        """A diff event, checked, to the symbol's full book (`depth_diff`)."""
+        if type(native) is not str or self._symbols.get(native) != symbol:
+            raise FrameError(f"unknown symbol {native!r} on the stream of {symbol}"[:200])
+        for value, name in ((first, "U"), (final, "u")):
+            if type(value) is not int or value < 0:
+                raise FrameError(f"field {name!r} is not an update id: {value!r}"[:200])
+        if type(first) is not int or type(final) is not int or first > final:
+            raise FrameError(f"update ids U={first!r} > u={final!r}"[:200])
+        books = self.books
+        assert books is not None  # the diff stream is read only for full books
+        return books.event(symbol, first, final, _numbers(shape(bids, "b"), "b"),
+                           _numbers(shape(asks, "a"), "a"), epoch_millis(event_time, "E"),
+                           received_at)  # fmt: skip
+
+    def depth_snapshot(self, symbol: str, body: bytes, received_at: Millis) -> list[Item]:
+        """A `GET /api/v3/depth` answer for `symbol`'s full book: the rows of the book it
+        starts (none if too old: asked again), or one Reject (asked again too)."""
+
+        def decode(raw: str | bytes, at: Millis) -> list[Item]:
+            msg = json_object(raw)
+            last_id = msg["lastUpdateId"]
+            if type(last_id) is not int:
+                raise FrameError(f"field 'lastUpdateId' is not an integer: {last_id!r}"[:200])
+            bids = _numbers(_levels(msg["bids"], "bids"), "bids")
+            asks = _numbers(_levels(msg["asks"], "asks"), "asks")
+            assert self.books is not None
+            return self.books.snapshot(symbol, last_id, bids, asks, at)
+
+        items = guarded(f"{EXCHANGE}:rest", decode, body, received_at)
+        if items and type(items[0]) is Reject and self.books is not None:
+            self.books.want(symbol)
+        return items
 
     def _trade_row(
         self, id_field: str, data: _Payload, symbol: str, received_at: Millis

@@ -39,6 +39,15 @@ class WireDepth(msgspec.Struct):
     asks: list[tuple[str, str]]
 
 
+class WireDepthUpdate(msgspec.Struct):
+    E: int
+    s: str
+    U: int
+    u: int
+    b: list[tuple[str, str]]
+    a: list[tuple[str, str]]
+
+
 class AggTradeFrame(msgspec.Struct):
     stream: str
     data: WireAggTrade
@@ -54,7 +63,13 @@ class DepthFrame(msgspec.Struct):
     data: WireDepth
 
 
+class DiffFrame(msgspec.Struct):
+    stream: str
+    data: WireDepthUpdate
+
+
 AGG_TRADE = msgspec.json.Decoder(AggTradeFrame)
+DIFF = msgspec.json.Decoder(DiffFrame)
 TRADE = msgspec.json.Decoder(TradeFrame)
 DEPTH = msgspec.json.Decoder(DepthFrame)
 

@@ -5,7 +5,9 @@ never raises. The venue quirks it handles:
 
 * `level2` arrives as channel `l2_data`: a snapshot of the *entire* book (BTC-USD: about 22k
   bids, several MiB in one frame), then absolute-size updates. The decoder keeps a local
-  `OrderBook` per product; `books_due()` samples the top N of each book that changed.
+  `OrderBook` per product; `books_due()` samples the top N of each book that changed. With
+  `book_updates` on, every event applied also gives its `book_updates` rows (`event_time` the
+  frame's, `sequence` its `sequence_num`), from which `book_replay` rebuilds those samples.
 * `sequence_num` is one counter per connection across all channels; a jump is a gap (counted
   in `FeedStats.gaps` and logged) and, like a crossed book, drops the books and sets
   `resync_requested`. Expectations reset on every connect.
@@ -32,6 +34,7 @@ from typing import Any
 
 import msgspec
 
+from streamer.book_updates import update_rows
 from streamer.errors import FrameError
 from streamer.ids import record_id, record_ids
 from streamer.numbers import dec, decimals, opt_decimals
@@ -103,6 +106,7 @@ class CoinbaseDecoder:
         self.stats = FeedStats() if stats is None else stats
         self._depth = settings.book_depth
         self._keep_open = settings.keep_open_candles
+        self._book_updates = settings.book_updates
         self.trade_gaps = TradeGaps() if trade_gaps is None else trade_gaps
         """Each product's newest trade id and the holes behind it (may be shared by several
         connections' decoders: their products differ)."""
@@ -305,6 +309,7 @@ class CoinbaseDecoder:
     ) -> list[Item]:
         event_time = parse_rfc3339(timestamp, "timestamp")
         parsed = [self._book_event(*event) for event in events]  # validate all first
+        rows: list[Item] = []
         for symbol, product, snapshot, bids, asks in parsed:
             if snapshot:
                 product.book.replace(bids, asks)
@@ -322,7 +327,10 @@ class CoinbaseDecoder:
             product.event_time = event_time
             product.received_at = received_at
             product.sequence = sequence
-        return []
+            if self._book_updates:
+                rows += update_rows(EXCHANGE, symbol, event_time, received_at, sequence, bids,
+                                    asks, snapshot, product.book_update_ids)  # fmt: skip
+        return rows
 
     def _book_event(
         self, product_id: object, kind: object, updates: Iterable[tuple[Any, Any, Any]]

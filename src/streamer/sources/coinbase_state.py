@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from streamer.book import OrderBook
+from streamer.ids import record_ids
 from streamer.records import Candle, Millis
 from streamer.sources.trade_gaps import SymbolTrades
 
@@ -15,6 +16,7 @@ class ProductState:
 
     __slots__ = (
         "book",
+        "book_update_ids",
         "candle",
         "changed",
         "event_time",
@@ -28,6 +30,7 @@ class ProductState:
 
     def __init__(self, trades: SymbolTrades) -> None:
         self.trades = trades  # its trade ids, tracked for holes (`trade_gaps`)
+        self.book_update_ids = record_ids("coinbase", trades.symbol, "book_update")
         self.book = OrderBook()
         self.synced = False  # a snapshot arrived on this connection
         self.changed = False  # the book changed since it was last sampled

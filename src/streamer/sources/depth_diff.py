@@ -1,0 +1,168 @@
+"""Binance full-depth books from the diff stream `<s>@depth@100ms` (pure: no I/O, no `await`).
+
+Each symbol's `DiffBook` follows the venue's procedure (exchanges.md 1.7):
+
+1. Diff events are buffered while the book is not synced, and the symbol is named in
+   `DepthBooks.wanted` once: the shell fetches `GET /api/v3/depth?limit=5000`
+   (`depth_snapshots.py`, staggered within the request weight).
+2. A snapshot whose `lastUpdateId` is below the first buffered `U` is too old: asked again.
+3. Otherwise the book is the snapshot, its update id `lastUpdateId`; buffered events with
+   `u <= lastUpdateId` are dropped and the rest applied, then live events, each by the rule:
+   `u` <= the book's id: already in the book, ignored; `U` > the book's id + 1: events were
+   missed, so the book is discarded and the procedure starts over (`depth_resyncs`); else every
+   level is set to its new absolute size (0 removes it) and the book's id becomes `u`.
+
+Every event applied gives its `book_updates` rows and the top-N `BookSnapshot` of the book
+after it (`event_time` the event's `E`, `sequence` its `u`: the ids a `depth<N>` frame of that
+moment would have). The snapshot gives `is_snapshot` rows with `sequence` = `lastUpdateId`;
+a REST snapshot has no time, so its `event_time` is the `E` of the first event kept on it (or,
+if none is, of the newest buffered), which sorts it after every row before and before every
+row after: a replay in (`event_time`, `sequence`) order rebuilds the book. Levels beyond the
+snapshot's 5000 a side are unknown until an event sets them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import NamedTuple
+
+from streamer.book import OrderBook
+from streamer.book_updates import update_rows
+from streamer.ids import record_ids
+from streamer.records import BookSnapshot, Item, Levels, Millis
+from streamer.sources.base import FeedStats
+
+log = logging.getLogger(__name__)
+
+MAX_BUFFERED = 1000
+"""Events buffered per symbol while its snapshot is awaited (100 s of `@depth@100ms`); older
+ones are dropped, and a snapshot older than the oldest kept is asked again."""
+_new_row = tuple.__new__
+
+
+class DiffEvent(NamedTuple):
+    first: int  # U
+    final: int  # u
+    bids: Levels
+    asks: Levels
+    event_time: Millis  # E
+    received_at: Millis
+
+
+class DiffBook:
+    """One symbol's book, its update id, and the events buffered while it is not synced."""
+
+    __slots__ = ("book", "buffer", "requested", "synced", "update_id")
+
+    def __init__(self) -> None:
+        self.book = OrderBook()
+        self.update_id = 0
+        self.synced = False
+        self.requested = False  # named in `wanted`, no snapshot since
+        self.buffer: deque[DiffEvent] = deque(maxlen=MAX_BUFFERED)
+
+
+class DepthBooks:
+    """Every symbol's `DiffBook`, and the rows their events give."""
+
+    def __init__(
+        self,
+        exchange: str,
+        symbols: tuple[str, ...],
+        depth: int,
+        stats: FeedStats,
+        book_ids: dict[str, Callable[[object], str]],
+    ) -> None:
+        self.exchange = exchange
+        self.depth = depth
+        self.stats = stats
+        self.books = {symbol: DiffBook() for symbol in symbols}
+        self._book_ids = book_ids  # the top-N snapshots' record ids, by `u`
+        self._update_ids = {s: record_ids(exchange, s, "book_update") for s in symbols}
+        self.wanted: dict[str, None] = {}
+        """Symbols whose REST snapshot should be fetched (an ordered set the shell drains)."""
+
+    def want(self, symbol: str) -> None:
+        self.books[symbol].requested = True
+        self.wanted[symbol] = None
+
+    def event(
+        self, symbol: str, first: int, final: int, bids: Levels, asks: Levels,
+        event_time: Millis, received_at: Millis,
+    ) -> list[Item]:  # fmt: skip
+        """One diff event (its levels checked): the rows it gives (none while buffering)."""
+        state = self.books[symbol]
+        event = DiffEvent(first, final, bids, asks, event_time, received_at)
+        if not state.synced:
+            state.buffer.append(event)
+            if not state.requested:
+                self.want(symbol)
+            return []
+        if final <= state.update_id:
+            self.stats.extra["depth_stale_events"] += 1
+            return []
+        if first > state.update_id + 1:
+            self._lose(symbol, state, event)
+            return []
+        return self._apply(symbol, state, event)
+
+    def snapshot(
+        self, symbol: str, last_id: int, bids: Levels, asks: Levels, received_at: Millis
+    ) -> list[Item]:
+        """A REST snapshot (levels checked): the rows of the book it starts, or none if it is
+        too old (then it is asked again)."""
+        state = self.books[symbol]
+        state.requested = False
+        buffer = state.buffer
+        if state.synced:
+            return []  # a snapshot asked before a resync that has been answered already
+        if not buffer or last_id < buffer[0].first:
+            self.stats.extra["depth_snapshots_too_old"] += 1
+            self.want(symbol)
+            return []
+        kept = [event for event in buffer if event.final > last_id]
+        stamp = (kept[0] if kept else buffer[-1]).event_time
+        buffer.clear()
+        state.book.replace(bids, asks)
+        state.update_id = last_id
+        state.synced = True
+        log.info("binance.depth_synced symbol=%s bids=%d asks=%d update_id=%d", symbol,
+                 len(state.book.bids), len(state.book.asks), last_id)  # fmt: skip
+        rows: list[Item] = []
+        rows += update_rows(self.exchange, symbol, stamp, received_at, last_id, bids, asks,
+                            True, self._update_ids[symbol])  # fmt: skip
+        for index, event in enumerate(kept):
+            if event.first > state.update_id + 1:  # the first kept should hold lastUpdateId+1
+                self._lose(symbol, state, event)
+                buffer.extend(kept[index + 1 :])
+                break
+            rows += self._apply(symbol, state, event)
+        return rows
+
+    def _apply(self, symbol: str, state: DiffBook, event: DiffEvent) -> list[Item]:
+        book = state.book
+        book.update(event.bids, event.asks)
+        state.update_id = final = event.final
+        event_time, received_at = event.event_time, event.received_at
+        rows: list[Item] = []
+        rows += update_rows(self.exchange, symbol, event_time, received_at, final, event.bids,
+                            event.asks, False, self._update_ids[symbol])  # fmt: skip
+        bids, asks = book.top(self.depth)
+        rows.append(_new_row(BookSnapshot, (self.exchange, symbol, event_time, received_at,
+                                            self.depth, bids, asks, final,
+                                            self._book_ids[symbol](final))))  # fmt: skip
+        return rows
+
+    def _lose(self, symbol: str, state: DiffBook, event: DiffEvent) -> None:
+        """Events were missed: discard the book and start over from `event`."""
+        log.warning("binance.depth_resync symbol=%s expected=%d got=%d", symbol,
+                    state.update_id + 1, event.first)  # fmt: skip
+        self.stats.extra["depth_resyncs"] += 1
+        state.synced = False
+        state.book.clear()
+        state.buffer.clear()
+        state.buffer.append(event)
+        if not state.requested:
+            self.want(symbol)
