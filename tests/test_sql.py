@@ -55,6 +55,7 @@ async def _fill(lake: Path) -> None:
             closed = rows(lake, "SELECT count(*) AS n FROM crypto_ohlcv "
                                 "WHERE is_closed AND \"interval\" = '1m'")[0]["n"]  # fmt: skip
             counts = query.table_counts(lake)
+            counts.pop("crypto_book_updates")  # opt-in, off here
             return closed >= 8 and counts["crypto_markets"] >= 100 and all(counts.values())
 
         try:

@@ -31,6 +31,12 @@ EXAMPLES = (
         "FROM crypto_order_books GROUP BY ALL ORDER BY ALL",
     ),
     (
+        "Full-depth books: level changes (book_updates), replayable into every book",
+        "SELECT exchange, symbol, count(*) FILTER (WHERE is_snapshot) AS snapshot_levels,\n"
+        "       count(*) FILTER (WHERE NOT is_snapshot) AS level_changes\n"
+        "FROM crypto_book_updates GROUP BY ALL ORDER BY ALL",
+    ),
+    (
         "Top of the market-cap table",
         "SELECT market_cap_rank, coin_id, price, market_cap, max_supply\n"
         "FROM crypto_markets QUALIFY row_number() OVER (PARTITION BY coin_id\n"
@@ -54,6 +60,8 @@ async def run_demo(seconds: float, lake: Path) -> int:
             STREAMER_BINANCE_KLINE_INTERVAL="1s",
             STREAMER_COINGECKO_POLL_SECONDS="10",
             STREAMER_STATS_INTERVAL="10",
+            STREAMER_BINANCE_BOOK_UPDATES="true",
+            STREAMER_COINBASE_BOOK_UPDATES="true",
         )
         settings = load(env)
         print(f"streamer demo: simulator on 127.0.0.1:{sim.port}; streaming {seconds:g} s "

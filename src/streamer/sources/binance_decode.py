@@ -172,7 +172,7 @@ class BinanceDecoder:
     the full books (`books`, when kept) and `shutdown_requested`."""
 
     def __init__(self, settings: BinanceSettings, stats: FeedStats | None = None) -> None:
-        stats = FeedStats() if stats is None else stats
+        self.stats = stats = FeedStats() if stats is None else stats
         self._interval = settings.kline_interval
         self._depth = settings.depth
         self._keep_open = settings.keep_open_candles

@@ -9,6 +9,8 @@ of the reject; a frame laid out differently only means the general path.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 
 FRAME_HEAD = b'{"stream":"'
@@ -40,6 +42,7 @@ class WireDepth(msgspec.Struct):
 
 
 class WireDepthUpdate(msgspec.Struct):
+    e: Literal["depthUpdate"]
     E: int
     s: str
     U: int
