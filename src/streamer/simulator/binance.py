@@ -7,8 +7,9 @@ stream `<s>@depth@100ms` (`U`/`u` the market's update ids, the same the REST `/d
 snapshot's `lastUpdateId` counts; the true top 50 levels after each diff are remembered);
 tickers every second, open klines every second (1s) or two (longer intervals), closed klines
 as they close; a book that has not changed since the last frame is sent again from its cached
-rendering. Symbols not `TRADING` never move and send nothing. REST: `/exchangeInfo` (weight 20), `/ticker/24hr` (one symbol,
-`symbols`, or every symbol: weight 2 to 80), `/depth` (up to 5000 levels), `/klines`,
+rendering. Symbols not `TRADING` never move and send nothing. REST: `/exchangeInfo` (weight
+20), `/ticker/24hr` (one symbol, `symbols`, or every symbol: weight 2 to 80), `/depth` (up to
+5000 levels), `/klines`,
 `/historicalTrades` and `/aggTrades` (`fromId`, from the newest `trade_history` trades of each
 market: older ids are gone, as on a venue that no longer serves them), `/trades`, `/ping`,
 `/time`; every answer is charged its documented weight (`binance_wire.weight`) against
