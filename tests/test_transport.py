@@ -157,6 +157,21 @@ async def test_a_refused_handshake_carries_its_status(status: int) -> None:
     assert refused.value.status == status
 
 
+async def test_a_connection_cut_during_the_handshake_is_a_failed_attempt() -> None:
+    """A network cut between the upgrade request and its answer: an `OSError` (what the
+    reconnect loop retries), not a crash of the source."""
+
+    async def cut(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.transport.abort()
+
+    server = await asyncio.start_server(cut, "127.0.0.1", 0)
+    async with server:
+        port = server.sockets[0].getsockname()[1]
+        with pytest.raises(OSError, match="during the WebSocket handshake"):
+            await connect(f"ws://127.0.0.1:{port}/stream")
+
+
 def _certificate(tmp_path: Path, host: str) -> tuple[Path, Path]:
     """A self-signed certificate for `host` (PEM cert, PEM key)."""
     key = ec.generate_private_key(ec.SECP256R1())

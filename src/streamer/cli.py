@@ -88,6 +88,12 @@ def _parser() -> argparse.ArgumentParser:
         "(names: disconnect close stall garbage oversized duplicate reorder gap rest_429 "
         "rest_5xx stall_seconds rotate_seconds seed)",
     )
+    sim.add_argument(
+        "--outages",
+        default="",
+        help="serve through a TCP proxy that cuts every connection every N seconds and "
+        "freezes all traffic, e.g. cut_every=11,freeze_every=35,freeze_seconds=20",
+    )
     return parser
 
 
@@ -208,11 +214,16 @@ def _json_default(value: Any) -> Any:
 async def _simulate(args: argparse.Namespace) -> int:
     from streamer.simulator import SimulatorConfig, run_simulator
     from streamer.simulator.faults import FaultPlan
+    from streamer.simulator.proxy import OutagePlan
 
     try:
         faults = FaultPlan.parse(args.faults)
     except ValueError as exc:
         raise ConfigError("--faults", str(exc), "See `streamer simulate --help`.") from None
+    try:
+        outages = OutagePlan.parse(args.outages)
+    except ValueError as exc:
+        raise ConfigError("--outages", str(exc), "See `streamer simulate --help`.") from None
     config = SimulatorConfig(host=args.host, port=args.port, rate=args.rate,
                              replay_dir=args.replay, seed=args.seed, faults=faults,
                              binance_markets=args.binance_markets,
@@ -226,7 +237,7 @@ async def _simulate(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with asyncio.TaskGroup() as group:
-        serving = group.create_task(run_simulator(config, out=_print_flush))
+        serving = group.create_task(run_simulator(config, out=_print_flush, outages=outages))
         await stop.wait()
         serving.cancel()
     return 0

@@ -84,9 +84,13 @@ async def _report(
 def log_feed_stats(sources: Sequence[Source]) -> None:
     for source in sources:
         s = source.stats
+        extra = s.extra
         log.info(
-            "feed.stats source=%s connects=%d frames=%d rows=%d rejects=%d gaps=%d",
+            "feed.stats source=%s connects=%d frames=%d rows=%d rejects=%d gaps=%d "
+            "trades_backfilled=%d trade_ids_unserved=%d trade_holes_abandoned=%d",
             source.name, s.connects, s.frames, s.rows, s.rejects, s.gaps,
+            extra["trades_backfilled"], extra["trade_ids_unserved"],
+            extra["trade_holes_abandoned"],
         )  # fmt: skip
 
 

@@ -15,6 +15,7 @@ was sent is recorded (bounded) in `truth`, also readable as `sent_trades`, `sent
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -38,6 +39,7 @@ from streamer.simulator.limits import DEFAULT_LIMITS, Breaches, Limits
 from streamer.simulator.listing import binance_listings, coinbase_listings
 from streamer.simulator.market import TRADE_HISTORY
 from streamer.simulator.outbox import Connection, FaultSender
+from streamer.simulator.proxy import OutagePlan, OutageProxy
 from streamer.simulator.replay import Replay
 from streamer.simulator.truth import Truth
 from streamer.simulator.venue import Admission, Context, Meter, StreamingVenue, Venue
@@ -247,11 +249,21 @@ class Simulator:
             return 400, {"code": -1100, "msg": f"Illegal parameter: {exc}"}
 
 
-async def run_simulator(config: SimulatorConfig, out: Callable[[str], None] = print) -> None:
-    """Serve until cancelled, after printing the `export STREAMER_...` lines."""
-    async with Simulator(config) as sim:
-        for line in sim.exports():
-            out(line)
+async def run_simulator(
+    config: SimulatorConfig,
+    out: Callable[[str], None] = print,
+    outages: OutagePlan | None = None,
+) -> None:
+    """Serve until cancelled, after printing the `export STREAMER_...` lines (pointing at an
+    `OutageProxy` in front when `outages` cut or freeze anything)."""
+    async with Simulator(config) as sim, contextlib.AsyncExitStack() as stack:
+        env = sim.environment()
+        if outages is not None and (outages.cut_every or outages.freeze_every):
+            proxy = await stack.enter_async_context(OutageProxy(sim.port, outages))
+            env = proxy.environment(env)
+            log.info("simulator.outages port=%d plan=%s", proxy.port, outages)
+        for key, value in env.items():
+            out(f"export {key}={value}")
         log.info("simulator.serving host=%s port=%d replay=%s", sim.host, sim.port,
                  config.replay_dir)  # fmt: skip
         await asyncio.Event().wait()

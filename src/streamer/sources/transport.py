@@ -257,7 +257,10 @@ async def open_connection(
     except WSInvalidStatusError as exc:
         status = int(exc.response.status) if exc.response is not None else 0
         raise HandshakeRefused(status, exc.raw_body or b"") from None
-    assert isinstance(listener, _Listener)
+    if not isinstance(listener, _Listener):
+        # The peer dropped the connection before the handshake completed (a network cut
+        # mid-connect): picows then hands back no listener. A failed attempt, retried.
+        raise ConnectionResetError("connection lost during the WebSocket handshake")
     sock = transport.underlying_transport.get_extra_info("socket")
     # Already closed by the peer: what it sent is in the listener, and there is nothing to bound.
     with contextlib.suppress(OSError, AttributeError):
