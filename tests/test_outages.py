@@ -8,6 +8,7 @@ proxy itself cuts and freezes as planned."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -167,9 +168,11 @@ async def test_no_trade_is_lost_across_cuts_and_freezes(tmp_path: Path) -> None:
 
 async def test_the_proxy_cuts_and_freezes_on_schedule() -> None:
     async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while data := await reader.read(100):
-            writer.write(data)
-            await writer.drain()
+        with contextlib.suppress(ConnectionError):
+            while data := await reader.read(100):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
 
     server = await asyncio.start_server(echo, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -180,6 +183,7 @@ async def test_the_proxy_cuts_and_freezes_on_schedule() -> None:
         async with asyncio.timeout(5):
             assert await reader.read(100) == b"ping"
             assert await reader.read(100) == b""  # cut within a second, no goodbye
+        writer.close()
         # Frozen (4.6 s into each 5 s): bytes sent now come back only when the freeze ends.
         async with asyncio.timeout(15):
             while proxy.freezes == 0:
