@@ -85,12 +85,16 @@ def log_feed_stats(sources: Sequence[Source]) -> None:
     for source in sources:
         s = source.stats
         extra = s.extra
+        recovery = sorted(s.recovery_ms)
+        p50 = recovery[len(recovery) // 2] if recovery else 0
+        p99 = recovery[int(0.99 * (len(recovery) - 1))] if recovery else 0
         log.info(
             "feed.stats source=%s connects=%d frames=%d rows=%d rejects=%d gaps=%d "
-            "trades_backfilled=%d trade_ids_unserved=%d trade_holes_abandoned=%d",
+            "trades_backfilled=%d trade_ids_unserved=%d trade_holes_abandoned=%d "
+            "rest_calls=%d rest_weight=%d recovery_p50_ms=%d recovery_p99_ms=%d",
             source.name, s.connects, s.frames, s.rows, s.rejects, s.gaps,
             extra["trades_backfilled"], extra["trade_ids_unserved"],
-            extra["trade_holes_abandoned"],
+            extra["trade_holes_abandoned"], extra["calls"], extra["weight"], p50, p99,
         )  # fmt: skip
 
 

@@ -96,7 +96,9 @@ class BinanceSource:
         self._sleep = sleep
         interval_ms = INTERVAL_MS.get(settings.kline_interval)
         self.ledger = CandleLedger(interval_ms) if interval_ms else None
-        self.rest = BinanceRest(settings.rest_url, clock=clock, sleep=sleep)
+        self.rest = BinanceRest(
+            settings.rest_url, clock=clock, sleep=sleep, counts=self.stats.extra
+        )
         fetches = asyncio.Semaphore(MAX_FETCHES)  # every REST backfill of this source together
         self.backfill = (
             Backfiller(EXCHANGE, self.ledger, self.stats, self._fetch, fetches=fetches)

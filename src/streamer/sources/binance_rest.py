@@ -22,6 +22,7 @@ import asyncio
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -178,9 +179,10 @@ class BinanceRest(RestClient):
     def __init__(self, base_url: str, *, clock: Clock, sleep: Sleep = asyncio.sleep,
                  timeout: float = 10.0, rng: random.Random | None = None,
                  transport: httpx.AsyncBaseTransport | None = None,
-                 wall: Callable[[], float] = time.time) -> None:  # fmt: skip
+                 wall: Callable[[], float] = time.time,
+                 counts: Counter[str] | None = None) -> None:  # fmt: skip
         super().__init__(base_url, source=EXCHANGE, sleep=sleep, timeout=timeout, rng=rng,
-                         transport=transport)  # fmt: skip
+                         transport=transport, counts=counts)  # fmt: skip
         self.clock = clock
         self.wall = wall  # the venue counts weight per minute of wall time
         self.budget = WeightBudget()

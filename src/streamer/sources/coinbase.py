@@ -100,7 +100,9 @@ class CoinbaseSource:
         self._clock = clock
         self._sleep = sleep
         self.ledger = CandleLedger(CANDLE_MS)
-        self.rest = CoinbaseRest(settings.rest_url, clock=clock, sleep=sleep)
+        self.rest = CoinbaseRest(
+            settings.rest_url, clock=clock, sleep=sleep, counts=self.stats.extra
+        )
         fetches = asyncio.Semaphore(MAX_FETCHES)  # every REST backfill of this source together
         self.backfill = Backfiller(
             EXCHANGE, self.ledger, self.stats, self._fetch_closed, fetches=fetches

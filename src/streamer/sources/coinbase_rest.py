@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections import Counter
 from collections.abc import Callable, Mapping
 
 import httpx
@@ -163,9 +164,10 @@ def parse_market_trades(
 class CoinbaseRest(RestClient):
     def __init__(self, base_url: str, *, clock: Clock, sleep: Sleep = asyncio.sleep,
                  timeout: float = 10.0, rng: random.Random | None = None,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:  # fmt: skip
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 counts: Counter[str] | None = None) -> None:  # fmt: skip
         super().__init__(base_url, source=EXCHANGE, sleep=sleep, timeout=timeout, rng=rng,
-                         transport=transport)  # fmt: skip
+                         transport=transport, counts=counts)  # fmt: skip
         self.clock = clock
         self.pace = AttemptWindow(REQUESTS_PER_SECOND, 1.0)
 
