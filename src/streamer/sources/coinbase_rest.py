@@ -166,8 +166,9 @@ class CoinbaseRest(RestClient):
                  timeout: float = 10.0, rng: random.Random | None = None,
                  transport: httpx.AsyncBaseTransport | None = None,
                  counts: Counter[str] | None = None) -> None:  # fmt: skip
+        # Its limits are per second: a 429 without Retry-After is retried a second later.
         super().__init__(base_url, source=EXCHANGE, sleep=sleep, timeout=timeout, rng=rng,
-                         transport=transport, counts=counts)  # fmt: skip
+                         transport=transport, counts=counts, rate_limited_wait=1.0)  # fmt: skip
         self.clock = clock
         self.pace = AttemptWindow(REQUESTS_PER_SECOND, 1.0)
 

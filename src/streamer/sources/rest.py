@@ -3,7 +3,8 @@
 What an answer means (the retry policy itself lives in `retry.py`):
 
     2xx              the body
-    429, 418         rate limited: wait `Retry-After` seconds (`retry.retry_after`)
+    429, 418         rate limited: wait `Retry-After` seconds (`retry.retry_after`; without
+                     the header, `rate_limited_wait`)
     408, 5xx         retry after the backoff (`retry.backoff_delay`), as network errors do
     anything else    a refusal: with `refusal_wait` set (backfills), retry after that many
                      seconds; with None (CoinGecko), raise `RestRefused` at once
@@ -30,7 +31,15 @@ from tenacity import RetryCallState
 from tenacity.stop import stop_never
 
 from streamer.errors import SourceError
-from streamer.retry import GaveUp, Retryable, Sleep, Stop, retry_after, retrying
+from streamer.retry import (
+    RETRY_AFTER_DEFAULT,
+    GaveUp,
+    Retryable,
+    Sleep,
+    Stop,
+    retry_after,
+    retrying,
+)
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +76,7 @@ class RestClient:
         rng: random.Random | None = None,
         stop: Stop = stop_never,
         refusal_wait: float | None = REFUSAL_WAIT,
+        rate_limited_wait: float = RETRY_AFTER_DEFAULT,
         headers: Mapping[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         counts: Counter[str] | None = None,
@@ -78,6 +88,7 @@ class RestClient:
         self.rng = rng or random.Random()
         self.stop = stop
         self.refusal_wait = refusal_wait
+        self.rate_limited_wait = rate_limited_wait
         self.headers = dict(headers or {})
         self.transport = transport
         self.counts: Counter[str] = Counter() if counts is None else counts
@@ -159,7 +170,7 @@ class RestClient:
             return response.content
         if status in RATE_LIMITED:
             self.counts["rate_limited"] += 1
-            wait = retry_after(response.headers.get("retry-after"))
+            wait = retry_after(response.headers.get("retry-after"), default=self.rate_limited_wait)
             raise Retryable(f"HTTP {status} (rate limited)", wait)
         if status == 408 or status >= 500:
             raise Retryable(f"HTTP {status}")
