@@ -85,10 +85,15 @@ async def main() -> None:
             proxy.calm()
             calm_at = loop.time()
             past = {key: max(map(int, made)) for key, made in sim.sent_trades.items()}
-            while loop.time() - calm_at < args.settle and not complete(lake, past):  # noqa: ASYNC110 - the lake is polled
+            while loop.time() - calm_at < args.settle and run.returncode is None:
+                if complete(lake, past):
+                    break
                 await asyncio.sleep(1.0)
             settled = loop.time() - calm_at
-            run.send_signal(signal.SIGTERM)
+            if run.returncode is None:
+                run.send_signal(signal.SIGTERM)
+            else:
+                print(f"the service had exited by itself (code {run.returncode})")
             code = await run.wait()
             await reading
             cuts, freezes = proxy.cuts, proxy.freezes
