@@ -154,11 +154,27 @@ class BinanceDecoder:
     """Combined-stream frames -> rows. Stateless apart from `shutdown_requested`."""
 
     def __init__(self, settings: BinanceSettings) -> None:
+        self._settings = settings
         self._interval = settings.kline_interval
         self._depth = settings.depth
         self._keep_open = settings.keep_open_candles
         self._symbols: dict[str, str] = {}  # native -> normalized, the only way back
-        for symbol in settings.symbols:
+        self._id_field = "a" if settings.trades == "aggTrade" else "t"
+        self._book_ids: dict[str, Callable[[object], str]] = {}
+        self._trade_ids: dict[str, Callable[[object], str]] = {}
+        self._routes: dict[str, tuple[_Handler, str]] = {SHUTDOWN_STREAM: (self._shutdown, "")}
+        self._fast: dict[str | bytes | None, tuple[msgspec.json.Decoder[Any], str, str]] = {}
+        self.add_symbols(settings.symbols)
+        self.shutdown_requested = False
+        """True when the last decoded frame was `serverShutdown`: close and reconnect."""
+        self.last_stream: str | None = None
+        """Stream of the last decoded frame (the shell's per-stream watchdog reads it)."""
+
+    def add_symbols(self, symbols: Iterable[str]) -> None:
+        """Decode the streams of `symbols` too (at start, and for new listings)."""
+        settings = self._settings
+        new = [symbol for symbol in symbols if symbol not in self._trade_ids]
+        for symbol in new:
             native = native_symbol(symbol)
             if native in self._symbols:
                 raise ConfigError(
@@ -167,25 +183,17 @@ class BinanceDecoder:
                     "List only one of them.",
                 )
             self._symbols[native] = symbol
-        id_field = self._id_field = "a" if settings.trades == "aggTrade" else "t"
-        trades = partial(self._trade_row, id_field)
-        self._book_ids = {s: record_ids(EXCHANGE, s, "book") for s in settings.symbols}
-        self._trade_ids = {s: record_ids(EXCHANGE, s, settings.trades) for s in settings.symbols}
+        trades = partial(self._trade_row, self._id_field)
         handlers: tuple[_Handler, ...] = (self._ticker, self._kline, self._book, trades)
-        self._routes: dict[str, tuple[_Handler, str]] = {SHUTDOWN_STREAM: (self._shutdown, "")}
-        for symbol in settings.symbols:
+        trade_decoder = AGG_TRADE if settings.trades == "aggTrade" else TRADE
+        for symbol in new:
+            self._book_ids[symbol] = record_ids(EXCHANGE, symbol, "book")
+            self._trade_ids[symbol] = record_ids(EXCHANGE, symbol, settings.trades)
             names = symbol_streams(symbol, settings)
             self._routes.update(zip(names, ((h, symbol) for h in handlers), strict=True))
-        trade_decoder = AGG_TRADE if settings.trades == "aggTrade" else TRADE
-        self._fast: dict[str | bytes | None, tuple[msgspec.json.Decoder[Any], str, str]] = {}
-        for symbol in settings.symbols:
-            _, _, book, trade = symbol_streams(symbol, settings)
+            _, _, book, trade = names
             for name, wire in ((book, DEPTH), (trade, trade_decoder)):
                 self._fast[name] = self._fast[name.encode()] = (wire, name, symbol)
-        self.shutdown_requested = False
-        """True when the last decoded frame was `serverShutdown`: close and reconnect."""
-        self.last_stream: str | None = None
-        """Stream of the last decoded frame (the shell's per-stream watchdog reads it)."""
 
     def decode(self, raw: str | bytes, received_at: Millis) -> list[Item]:
         """One frame -> rows (possibly none), or exactly one `Reject`. Never raises.
