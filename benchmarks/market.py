@@ -1,22 +1,33 @@
-"""The whole market in one process: N Binance symbols x 4 streams from the bundled simulator.
+"""The whole market: N Binance symbols x 4 streams from the bundled simulator, in one process or
+spread over shard processes.
 
 The simulator runs in its own process (`streamer simulate --binance-markets N --rate R`, every
-connection cut at `--cut` seconds so the whole feed reconnects at once); the client resolves
-`STREAMER_BINANCE_SYMBOLS=all` from its exchangeInfo and runs the Binance source in this
-process, encoding every row as the pipeline does (no sink). Printed: connections, time until
-every symbol delivered, frames/s, CPU share, frames/s per core, peak RSS, and the venue's
-`X-MBX-USED-WEIGHT-1M` after discovery and after the mass reconnect.
+connection cut at `--cut` seconds so the whole feed reconnects at once). Each client resolves
+`STREAMER_BINANCE_SYMBOLS=all` from its exchangeInfo, keeps its shard's part
+(`STREAMER_SHARD=i/n`) and runs the Binance source, encoding every row as the pipeline does (no
+sink). With `--shards 1` the client runs in this process; with `--shards n` it runs as n
+processes at once, one per shard, against the same simulator. Printed per client: symbols,
+connections, time until every symbol delivered, frames/s, CPU share, frames/s per core, peak
+RSS; and the venue's `X-MBX-USED-WEIGHT-1M` (one IP: every shard's requests together) after
+discovery and after the mass reconnect. A sharded run also checks that the shards together
+cover the market exactly once.
 
     python benchmarks/market.py [--markets 1000] [--rate 2000] [--seconds 40] [--cut 20]
+                                [--kline 1s] [--shards 1]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import resource
+import sys
+import tempfile
 import time
 from collections.abc import Sequence
+from typing import IO, Any
 
 import httpx
 
@@ -26,8 +37,11 @@ from streamer.jsonline import ENCODERS
 from streamer.records import Item
 from streamer.service import build_sources
 from streamer.settings import load
+from streamer.sources.binance import BinanceSource
 from streamer.timefmt import now_millis
 from throughput import start_simulator  # benchmarks/ is on the path when run as a script
+
+RESULT = "RESULT "
 
 
 async def used_weight(rest_url: str) -> str:
@@ -36,13 +50,86 @@ async def used_weight(rest_url: str) -> str:
     return answer.headers.get("x-mbx-used-weight-1m", "?")
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--markets", type=int, default=1000)
-    parser.add_argument("--rate", type=float, default=2000)
-    parser.add_argument("--seconds", type=float, default=40)
-    parser.add_argument("--cut", type=float, default=20)
-    args = parser.parse_args()
+async def client(env: dict[str, str], seconds: float) -> dict[str, Any]:
+    """One client (one shard, or the whole market) for `seconds`: its figures."""
+    env = env | {"STREAMER_SOURCES": "binance", "STREAMER_BINANCE_SYMBOLS": "all"}
+    settings = await resolve(load(env), clock=now_millis)
+    weight = await used_weight(env["STREAMER_BINANCE_REST_URL"])
+    [source] = build_sources(settings)
+    assert isinstance(source, BinanceSource)
+    symbols = set(source.settings.symbols)  # this shard's part
+    seen: set[str] = set()
+    started = time.perf_counter()
+    all_seen_after: float | None = None
+
+    async def emit(items: Sequence[Item]) -> None:
+        nonlocal all_seen_after
+        for item in items:
+            ENCODERS[type(item)](item)
+        if all_seen_after is None:
+            seen.update(getattr(i, "symbol", "") for i in items)
+            if symbols <= seen:
+                all_seen_after = time.perf_counter() - started
+
+    cpu0 = time.process_time()
+    task = asyncio.create_task(source.run(emit))
+    await asyncio.sleep(seconds)
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - started
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    stats = source.stats
+    return {
+        "shard": str(settings.shard),
+        "symbols": sorted(symbols),
+        "connections": len(source.urls),
+        "all_seen_after": all_seen_after,
+        "seen": len(seen & symbols),
+        "frames_per_s": stats.frames / wall,
+        "cpu_share": cpu / wall,
+        "per_core": stats.frames / max(cpu, 1e-9),
+        "us_per_frame": cpu * 1e6 / max(stats.frames, 1),
+        "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "connects": stats.connects,
+        "stalls": stats.stalls,
+        "backfilled": stats.backfilled,
+        "weight_after_discovery": weight,
+    }
+
+
+def show(result: dict[str, Any]) -> None:
+    seen_after = result["all_seen_after"]
+    print(f"  shard {result['shard']}: {len(result['symbols'])} symbols x 4 streams on"
+          f" {result['connections']} connections; every symbol delivered after"
+          f" {seen_after if seen_after is not None else float('nan'):.1f} s"
+          f" ({result['seen']} of {len(result['symbols'])} by the end)")  # fmt: skip
+    print(f"    {result['frames_per_s']:,.0f} frames/s, CPU {result['cpu_share']:.0%},"
+          f" {result['per_core']:,.0f} frames/s per core, {result['us_per_frame']:.1f} CPU"
+          f" µs/frame, peak RSS {result['rss_mib']:.0f} MiB, connects {result['connects']},"
+          f" stalls {result['stalls']}, candles backfilled {result['backfilled']},"
+          f" REST weight after its discovery {result['weight_after_discovery']}")  # fmt: skip
+
+
+async def sharded(env: dict[str, str], shards: int, seconds: float) -> list[dict[str, Any]]:
+    """n shard processes at once against the same simulator; their figures."""
+    command = [sys.executable, __file__, "--as-client", "--seconds", str(seconds)]
+    procs = [
+        await asyncio.create_subprocess_exec(
+            *command,
+            env={**os.environ, **env, "STREAMER_SHARD": f"{i}/{shards}"},
+            stdout=asyncio.subprocess.PIPE,
+        )
+        for i in range(shards)
+    ]
+    results = []
+    for proc in procs:
+        out, _ = await proc.communicate()
+        line = next(x for x in out.decode().splitlines() if x.startswith(RESULT))
+        results.append(json.loads(line.removeprefix(RESULT)))
+    return results
+
+
+async def run_market(args: argparse.Namespace, log: IO[str]) -> tuple[list[dict[str, Any]], str]:
+    """The simulator (its log to `log`) and the clients; their figures and the used weight."""
     sim, env = start_simulator(
         [],
         "--binance-markets",
@@ -50,48 +137,57 @@ async def main() -> None:
         "--faults",
         f"rotate_seconds={args.cut}",
         rate=args.rate,
+        stderr=log,
     )
+    env["STREAMER_BINANCE_KLINE_INTERVAL"] = args.kline
     try:
-        env |= {"STREAMER_SOURCES": "binance", "STREAMER_BINANCE_SYMBOLS": "all"}
-        settings = await resolve(load(env), clock=now_millis)
-        weight_after_discovery = await used_weight(env["STREAMER_BINANCE_REST_URL"])
-        [source] = build_sources(settings)
-        symbols = set(settings.binance.symbols)
-        seen: set[str] = set()
-        started = time.perf_counter()
-        all_seen_after: float | None = None
-
-        async def emit(items: Sequence[Item]) -> None:
-            nonlocal all_seen_after
-            for item in items:
-                ENCODERS[type(item)](item)
-            if all_seen_after is None:
-                seen.update(getattr(i, "symbol", "") for i in items)
-                if symbols <= seen:
-                    all_seen_after = time.perf_counter() - started
-
-        cpu0 = time.process_time()
-        task = asyncio.create_task(source.run(emit))
-        await asyncio.sleep(args.seconds)
-        weight_after_cut = await used_weight(env["STREAMER_BINANCE_REST_URL"])
-        cpu, wall = time.process_time() - cpu0, time.perf_counter() - started
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        frames = source.stats.frames
+        if args.shards == 1:
+            results = [await client(env, args.seconds)]
+        else:
+            results = await sharded(env, args.shards, args.seconds)
+        return results, await used_weight(env["STREAMER_BINANCE_REST_URL"])
     finally:
         sim.terminate()
         sim.wait()
-    print(f"market: {len(symbols)} trading symbols x 4 streams on {len(source.urls)} connections")
-    print(f"  every symbol delivered after {all_seen_after or float('nan'):.1f} s"
-          f" ({len(seen & symbols)} of {len(symbols)} by the end)")  # fmt: skip
-    print(f"  {frames / wall:,.0f} frames/s, client CPU {cpu / wall:.0%},"
-          f" {frames / max(cpu, 1e-9):,.0f} frames/s per core,"
-          f" {cpu * 1e6 / max(frames, 1):.1f} CPU µs/frame")  # fmt: skip
-    print(f"  peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB,"
-          f" connects {source.stats.connects}, stalls {source.stats.stalls},"
-          f" candles backfilled {source.stats.backfilled}")  # fmt: skip
-    print(f"  X-MBX-USED-WEIGHT-1M after discovery {weight_after_discovery},"
-          f" at the end (after the cut at {args.cut:g} s) {weight_after_cut}")  # fmt: skip
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--markets", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=2000)
+    parser.add_argument("--seconds", type=float, default=40)
+    parser.add_argument("--cut", type=float, default=20)
+    parser.add_argument("--shards", type=int, default=1)
+    parser.add_argument(
+        "--kline",
+        default="1s",
+        help="candle interval: at 1s every reconnect makes every symbol backfill its candles",
+    )
+    parser.add_argument("--as-client", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.as_client:  # one shard process of a sharded run; the settings are in its env
+        env = {k: v for k, v in os.environ.items() if k.startswith("STREAMER_")}
+        print(RESULT + json.dumps(await client(env, args.seconds)), flush=True)
+        return
+    with tempfile.TemporaryFile("w+") as log:
+        results, weight = await run_market(args, log)
+        log.seek(0)
+        breaches = [line.strip() for line in log if "simulator.limit" in line]
+    every = [s for r in results for s in r["symbols"]]
+    print(f"market: {len(set(every))} trading symbols, {args.shards} client process(es),"
+          f" {args.rate:g} events/s, every connection cut at {args.cut:g} s,"
+          f" {args.kline} candles")  # fmt: skip
+    for result in results:
+        show(result)
+    if args.shards > 1:
+        total = sum(r["frames_per_s"] for r in results)
+        print(f"  together: {total:,.0f} frames/s, CPU {sum(r['cpu_share'] for r in results):.0%}"
+              f" of a core, symbols covered once: {len(every) == len(set(every))}")  # fmt: skip
+    print(f"  X-MBX-USED-WEIGHT-1M at the end (discovery of every client and the mass"
+          f" reconnect at {args.cut:g} s, within the minute): {weight}")  # fmt: skip
+    print(f"  venue limits breached (the simulator's log): {len(breaches)}")
+    for line in breaches[:10]:
+        print(f"    {line}")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import IO
 
 from streamer.cli import run_loop
 from streamer.pipeline import run_pipeline
@@ -36,13 +37,16 @@ BASES = ("BTC", "ETH", "SOL", "XRP", "ADA", "DOGE", "AVAX", "LINK")
 
 
 def start_simulator(
-    symbols: list[str], *options: str, rate: float = 0
+    symbols: list[str], *options: str, rate: float = 0, stderr: IO[str] | None = None
 ) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    """`streamer simulate` in its own process, and the STREAMER_* settings it prints."""
+    """`streamer simulate` in its own process, and the STREAMER_* settings it prints (its log
+    goes to `stderr`, this process's own by default)."""
     command = [sys.executable, "-m", "streamer.cli", "simulate", "--port", "0", "--rate", str(rate)]
     if symbols:
         command += ["--symbols", *symbols]
-    proc = subprocess.Popen([*command, *options], stdout=subprocess.PIPE, text=True, bufsize=1)
+    proc = subprocess.Popen(
+        [*command, *options], stdout=subprocess.PIPE, stderr=stderr, text=True, bufsize=1
+    )
     env: dict[str, str] = {}
     assert proc.stdout is not None
     for line in proc.stdout:

@@ -138,3 +138,12 @@ def test_bad_diff_events_are_rejects_with_a_reason(change: dict[str, object], re
     frame["data"].update(change)
     (item,) = decoder().decode(orjson.dumps(frame), RECEIVED)
     assert isinstance(item, Reject) and reason in item.reason
+
+
+def test_a_new_listing_gets_its_trade_ids_and_its_full_book_kept() -> None:
+    d = decoder()
+    d.add_symbols(["BTC-USDT"])  # a refresh of the market found it
+    assert d.books is not None and "BTC-USDT" in d.trade_gaps.tracks
+    first, _ = fixture_text("binance/diff_depth_pair_chaining_2026-09-23.jsonl").splitlines()
+    assert d.decode(first, RECEIVED) == []  # buffered: its book waits for a snapshot
+    assert list(d.books.wanted) == ["BTC-USDT"]

@@ -23,11 +23,12 @@ QUIET_LISTED = 50  # quiet streams named per feed in /health
 
 
 def build_sources(settings: Settings, clock: Clock = now_millis) -> list[Source]:
+    from streamer.discovery import Rediscovery
     from streamer.sources.binance import BinanceSource
     from streamer.sources.coinbase import CoinbaseSource
     from streamer.sources.coingecko import CoinGeckoSource
 
-    shard = settings.shard
+    shard, every = settings.shard, settings.discovery_seconds
     binance = replace(settings.binance, symbols=select("binance", settings.binance.symbols, shard))
     coinbase = replace(
         settings.coinbase, symbols=select("coinbase", settings.coinbase.symbols, shard)
@@ -37,9 +38,11 @@ def build_sources(settings: Settings, clock: Clock = now_millis) -> list[Source]
                  len(binance.symbols), len(coinbase.symbols), shard.is_first)  # fmt: skip
     sources: list[Source] = []
     if "binance" in settings.sources and binance.symbols:
-        sources.append(BinanceSource(binance, clock=clock))
+        found = Rediscovery(binance.selector, shard, every) if binance.selector else None
+        sources.append(BinanceSource(binance, clock=clock, rediscovery=found))
     if "coinbase" in settings.sources and coinbase.symbols:
-        sources.append(CoinbaseSource(coinbase, clock=clock))
+        found = Rediscovery(coinbase.selector, shard, every) if coinbase.selector else None
+        sources.append(CoinbaseSource(coinbase, clock=clock, rediscovery=found))
     if "coingecko" in settings.sources and settings.coingecko.coins and shard.is_first:
         sources.append(CoinGeckoSource(settings.coingecko, clock=clock))
     return sources

@@ -127,6 +127,7 @@ class Settings:
     lake: LakeSettings = LakeSettings()
     firehose: FirehoseSettings = FirehoseSettings()
     shard: Shard = field(default_factory=Shard)  # this process collects shard i of n
+    discovery_seconds: float = 3600.0  # market selectors are resolved again this often
     health_port: int = 0  # GET /health on this port (the container uses 8080); 0 = off
     queue_size: int = 10_000
     log_format: str = "text"  # or "json"
@@ -373,6 +374,7 @@ def _build(r: _Reader) -> Settings:
         lake=lake,
         firehose=firehose,
         shard=parse_shard(r.text("shard", str(d.shard))),
+        discovery_seconds=r.number("discovery_seconds", d.discovery_seconds, 1, 7 * 86400),
         health_port=r.integer("health_port", d.health_port, 0, 65535),
         queue_size=r.integer("queue_size", d.queue_size, 10, 10_000_000),
         log_format=r.choice("log_format", d.log_format, ("text", "json")),

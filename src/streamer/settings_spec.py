@@ -63,7 +63,8 @@ SETTINGS: tuple[Setting, ...] = (
         "BTC-USDT,ETH-USDT,SOL-USDT",
         "normalized `BASE-QUOTE` symbols, or a market: `all` (every trading spot symbol), "
         "`quote:<Q>`, `top:<N>` (by 24 h quote volume), combined as an intersection, e.g. "
-        "`quote:USDT,top:100`; resolved from `exchangeInfo` at start",
+        "`quote:USDT,top:100`; resolved from `exchangeInfo` at start and every "
+        "`STREAMER_DISCOVERY_SECONDS`",
     ),
     _s(
         "binance_ws_url binance_rest_url",
@@ -89,7 +90,8 @@ SETTINGS: tuple[Setting, ...] = (
         "coinbase_symbols",
         "BTC-USD,ETH-USD,SOL-USD",
         "Coinbase product ids, or a market as for Binance (`quote:USD,top:16`), resolved from "
-        "`market/products` at start (SPOT, online, trading not disabled)",
+        "`market/products` at start and every `STREAMER_DISCOVERY_SECONDS` (SPOT, online, trading "
+        "not disabled)",
     ),
     _s(
         "coinbase_ws_url coinbase_rest_url",
@@ -150,6 +152,14 @@ SETTINGS: tuple[Setting, ...] = (
         "`<i>/<n>`: this process collects shard i (0-based) of n of each exchange's symbols "
         "(rendezvous hashing, so n processes cover them once and a new n moves few); "
         "CoinGecko runs in shard 0 only",
+    ),
+    _s(
+        "discovery_seconds",
+        "3600",
+        "how often a market selector (`all`, `quote:`, `top:`) is resolved again: new listings "
+        "get new connections, halted or delisted symbols are unsubscribed, other connections are "
+        "left alone; a failed refresh keeps the current set, and so does one that would drop "
+        "more than half of it (a venue-wide halt is not a delisting)",
     ),
     _s(
         "queue_size",

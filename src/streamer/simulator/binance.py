@@ -35,6 +35,7 @@ from streamer.simulator.venue import (
     ADMITTED,
     Admission,
     Context,
+    Listed,
     Meter,
     Schedule,
     build_markets,
@@ -50,17 +51,14 @@ MAX_KLINES_LIMIT = 1000
 MAX_TRADES_LIMIT = 1000
 
 
-class Binance:
+class Binance(Listed):
     rest_prefix = "/api/v3"
     ws_path = "/stream"
 
     def __init__(self, listings: list[Listing], context: Context) -> None:
-        self.listings = {item.symbol: item for item in listings}
-        self.symbols = tuple(item.symbol for item in listings if item.trading)
         self.context = context
         self.markets = build_markets("binance", listings, context, 60_000)
-        self.trading = [self.markets[item.symbol] for item in listings if item.trading]
-        self.weights = [item.weight for item in listings if item.trading]
+        self._list(listings)
         self.by_native = {binance_wire.native(s): m for s, m in self.markets.items()}
         self.by_prefix = {stream_prefix(s): m for s, m in self.markets.items()}
         self.listeners: dict[Connection, set[str]] = {}  # connection -> its stream names

@@ -31,6 +31,7 @@ from streamer.simulator.venue import (
     ADMITTED,
     Admission,
     Context,
+    Listed,
     Meter,
     Schedule,
     build_markets,
@@ -106,7 +107,7 @@ def replayed_candles(frames: list[str], product: str) -> list[dict[str, Any]]:
     return list(latest.values())
 
 
-class Coinbase:
+class Coinbase(Listed):
     rest_prefix = "/api/v3/brokerage"
     ws_path = "/coinbase"
 
@@ -118,14 +119,11 @@ class Coinbase:
         subscribe_timeout: float,
         record_books: bool,
     ) -> None:
-        self.listings = {item.symbol: item for item in listings}
-        self.symbols = tuple(item.symbol for item in listings if item.trading)
         self.context = context
         self.subscribe_timeout = subscribe_timeout
         self.record_books = record_books  # remember the true book after every level2 frame
         self.markets = build_markets("coinbase", listings, context, CANDLE_MS)
-        self.trading = [self.markets[s] for s in self.symbols]
-        self.weights = [item.weight for item in listings if item.trading]
+        self._list(listings)
         limits = context.limits
         self.connects = Windows(limits.coinbase_connects_per_second, 1.0)
         self.messages = Windows(limits.coinbase_messages_per_second, 1.0)

@@ -13,7 +13,7 @@ most rarely. Nothing here depends on the seed: a client can predict every name a
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 BINANCE_QUOTES = ("USDT",) * 11 + ("BTC",) * 4 + ("FDUSD",) * 3 + ("USDC",) * 2
 COINBASE_QUOTES = ("USD",) * 10 + ("USDC",) * 5 + ("USDT",) * 3 + ("BTC",) * 2
@@ -75,3 +75,10 @@ def coinbase_listings(symbols: Iterable[str], count: int, skew: float) -> list[L
         out.append(Listing(f"{base}-{quote}", base, quote, status, trading, weight, True,
                            disabled=disabled))  # fmt: skip
     return out
+
+
+def relisted(item: Listing, status: str, trading: bool) -> Listing:
+    """`item` with a new venue status, as when a venue halts, resumes or delists a symbol at
+    runtime; a symbol that starts trading gets the weight of a configured one."""
+    weight = (item.weight or 1.0) if trading else 0.0
+    return replace(item, status=status, trading=trading, weight=weight, disabled=False)

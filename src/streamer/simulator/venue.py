@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from websockets.frames import Opcode
 
 from streamer.simulator.limits import DEFAULT_LIMITS, Breaches, Limits
-from streamer.simulator.listing import Listing
+from streamer.simulator.listing import Listing, relisted
 from streamer.simulator.market import (
     TRADE_HISTORY,
     TRADE_PROBABILITY,
@@ -114,6 +114,48 @@ class Feed(Protocol):
         """`market` stepped: book `changes` and perhaps a `trade`."""
         ...
 
+    @property
+    def listing_version(self) -> int:
+        """Changes whenever the set of trading markets changes (a runtime relisting)."""
+        ...
+
+
+class Listed:
+    """The listings of a streaming venue and which of its markets trade, changeable at runtime
+    (`relist`): the driver picks the change up on its next step."""
+
+    listings: dict[str, Listing]
+    markets: dict[str, Market]
+    symbols: tuple[str, ...]
+    trading: list[Market]
+    weights: list[float]
+    _version: int = 0
+
+    def _list(self, listings: Iterable[Listing]) -> None:
+        self.listings = {item.symbol: item for item in listings}
+        self._pool()
+
+    def _pool(self) -> None:
+        items = [item for item in self.listings.values() if item.trading]
+        self.symbols = tuple(item.symbol for item in items)
+        # In place: the running driver holds these very lists.
+        trading = [self.markets[item.symbol] for item in items]
+        weights = [item.weight for item in items]
+        if hasattr(self, "trading"):
+            self.trading[:], self.weights[:] = trading, weights
+        else:
+            self.trading, self.weights = trading, weights
+        self._version += 1
+
+    @property
+    def listing_version(self) -> int:
+        return self._version
+
+    def relist(self, symbol: str, status: str, *, trading: bool) -> None:
+        """The venue gives `symbol` a new status (halts, resumes, lists or delists it)."""
+        self.listings[symbol] = relisted(self.listings[symbol], status, trading)
+        self._pool()
+
 
 def build_markets(
     venue: str, listings: Iterable[Listing], context: Context, candle_ms: int
@@ -178,9 +220,8 @@ async def drive_markets(
     one also just before its step, so periodic frames keep their cadence without visiting every
     market on every step (which starved the event loop at a thousand symbols)."""
     pool = list(markets)
-    if not pool:
-        return
     draw = pick([1.0] * len(pool) if weights is None else weights)
+    version = feed.listing_version
     clock, rng, rate = context.clock, context.rng, context.rate
     interval = 1.0 / rate if rate > 0 else 0.0
     next_at = time.monotonic()
@@ -188,6 +229,12 @@ async def drive_markets(
     next_tick = 0
     steps = 0
     while True:
+        if feed.listing_version != version:  # a symbol was halted or listed meanwhile
+            version, pool = feed.listing_version, list(markets)
+            draw = pick([1.0] * len(pool) if weights is None else weights)
+        if not pool:
+            await asyncio.sleep(0.05)
+            continue
         for client in list(clients):
             if not client.outbox.space.is_set():
                 await client.outbox.space.wait()

@@ -14,10 +14,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
+from functools import partial
 
+import orjson
+
+from streamer.discovery import Change, Rediscovery, binance_symbols, rediscover
 from streamer.errors import SourceError
 from streamer.records import Item, Millis
 from streamer.retry import Sleep
+from streamer.selectors import Selector
 from streamer.settings import BinanceSettings
 from streamer.sources.attempts import AttemptWindow
 from streamer.sources.backfill import MAX_FETCHES, Backfiller
@@ -28,6 +34,7 @@ from streamer.sources.binance_decode import (
     admit_candles,
     native_symbol,
     stream_names,
+    symbol_streams,
     ticking_streams,
 )
 from streamer.sources.binance_rest import BinanceRest
@@ -51,29 +58,52 @@ CONNECT_ATTEMPTS, CONNECT_WINDOW_SECONDS = 280, 300.0  # the venue's 300 per 5 m
 OVERLAP_TAIL_SECONDS = 5.0  # rows stay de-duplicated this long after the old session closed
 
 
-def plan_connections(
-    ws_url: str,
+def plan_batches(
     streams: Sequence[str],
     *,
     max_streams: int = MAX_STREAMS_PER_CONNECTION,
     max_target: int = MAX_REQUEST_TARGET,
-) -> list[str]:
-    """Combined-stream URLs covering `streams` in order, each within both limits: at most
-    `max_streams` streams and a request target of at most `max_target` characters."""
-    urls: list[str] = []
+) -> list[list[str]]:
+    """`streams` in order, cut into connections within both limits: at most `max_streams`
+    streams and a request target (`/stream?streams=a/b/c`) of at most `max_target` chars."""
+    batches: list[list[str]] = []
     batch: list[str] = []
     size = len("/stream?streams=")
     for name in streams:
         extra = len(name) + (1 if batch else 0)  # "/" between names
         if batch and (len(batch) == max_streams or size + extra > max_target):
-            urls.append(f"{ws_url}/stream?streams={'/'.join(batch)}")
+            batches.append(batch)
             batch, size = [], len("/stream?streams=")
             extra = len(name)
         batch.append(name)
         size += extra
     if batch:
-        urls.append(f"{ws_url}/stream?streams={'/'.join(batch)}")
-    return urls
+        batches.append(batch)
+    return batches
+
+
+def combined_url(ws_url: str, streams: Sequence[str]) -> str:
+    return f"{ws_url}/stream?streams={'/'.join(streams)}"
+
+
+def plan_connections(ws_url: str, streams: Sequence[str], **limits: int) -> list[str]:
+    """The combined-stream URLs of `plan_batches(streams)`."""
+    return [combined_url(ws_url, batch) for batch in plan_batches(streams, **limits)]
+
+
+class Planned:
+    """One planned connection: its streams, which a refresh may shrink while it runs (the next
+    session or reconnect asks for what is left), and its sessions (two during a rotation)."""
+
+    def __init__(self, index: int, ws_url: str, streams: list[str]) -> None:
+        self.index = index
+        self.ws_url = ws_url
+        self.streams = streams
+        self.sessions: set[_Session] = set()
+        self.task: asyncio.Task[None] | None = None
+
+    def url(self) -> str:
+        return combined_url(self.ws_url, self.streams)
 
 
 class BinanceSource:
@@ -87,11 +117,18 @@ class BinanceSource:
         *,
         clock: Clock = now_millis,
         sleep: Sleep = asyncio.sleep,
+        rediscovery: Rediscovery | None = None,
     ) -> None:
         self.settings = settings
         self.stats = FeedStats()
         self.decoder = BinanceDecoder(settings, self.stats)
-        self.urls = plan_connections(settings.ws_url, stream_names(settings))
+        self.plans = [
+            Planned(i, settings.ws_url, batch)
+            for i, batch in enumerate(plan_batches(stream_names(settings)))
+        ]
+        self.rediscovery = rediscovery
+        self._group: asyncio.TaskGroup | None = None
+        self._control_id = 0
         self._clock = clock
         self._sleep = sleep
         interval_ms = INTERVAL_MS.get(settings.kline_interval)
@@ -117,25 +154,90 @@ class BinanceSource:
         self.attempts = AttemptWindow(CONNECT_ATTEMPTS, CONNECT_WINDOW_SECONDS)
         self.dedupe_until = 0.0  # loop time; rows are de-duplicated while sessions overlap
 
+    @property
+    def urls(self) -> list[str]:
+        """The URL of every running connection, as its next session would ask for it."""
+        return [plan.url() for plan in self.plans if plan.streams]
+
     async def run(self, emit: Emit) -> None:
         try:
             async with asyncio.TaskGroup() as group:
+                self._group = group
                 if self.backfill is not None:
                     self.backfill.group = group
                 self.trade_backfill.group = group
                 if self.snapshots is not None:
                     self.snapshots.group = group
-                for index, url in enumerate(self.urls):
-                    group.create_task(self._connection(index, url, emit))
+                for plan in self.plans:
+                    plan.task = group.create_task(self._connection(plan, emit))
+                if self.rediscovery is not None:
+                    group.create_task(self._rediscover(self.rediscovery, emit))
         except* SourceError as group_error:
             raise group_error.exceptions[0] from None
         finally:
+            self._group = None
             if self.backfill is not None:
                 self.backfill.group = None
             self.trade_backfill.group = None
             if self.snapshots is not None:
                 self.snapshots.group = None
             await self.rest.aclose()
+
+    # -- the market changes -------------------------------------------------------------
+
+    async def _rediscover(self, rediscovery: Rediscovery, emit: Emit) -> None:
+        async def fetch(selector: Selector) -> tuple[tuple[str, ...], int]:
+            return await binance_symbols(self.rest, selector)
+
+        async def apply(delta: Change) -> None:
+            await self.unsubscribe(delta.removed)
+            self.subscribe(delta.added, emit)
+
+        await rediscover(
+            EXCHANGE, rediscovery, lambda: self.settings.symbols, fetch, apply, self._sleep
+        )
+
+    def subscribe(self, symbols: Sequence[str], emit: Emit) -> None:
+        """New listings: decoded from now on, streamed on new connections of their own (the
+        running ones are left alone), opened within the shared connection-attempt budget."""
+        symbols = [s for s in symbols if s not in set(self.settings.symbols)]
+        if not symbols or self._group is None:
+            return
+        self.decoder.add_symbols(symbols)
+        self.settings = replace(self.settings, symbols=(*self.settings.symbols, *symbols))
+        streams = [name for symbol in symbols for name in symbol_streams(symbol, self.settings)]
+        for batch in plan_batches(streams):
+            plan = Planned(len(self.plans), self.settings.ws_url, batch)
+            self.plans.append(plan)
+            plan.task = self._group.create_task(self._connection(plan, emit))
+            log.info("binance.connection_added connection=%d streams=%d", plan.index, len(batch))
+
+    async def unsubscribe(self, symbols: Sequence[str]) -> None:
+        """Halted or delisted symbols: `UNSUBSCRIBE`d live on the connections that carry them,
+        which keep running; a connection left with no stream is closed."""
+        if not symbols:
+            return
+        gone = {name for s in symbols for name in symbol_streams(s, self.settings)}
+        dropped = set(symbols)
+        self.settings = replace(
+            self.settings, symbols=tuple(s for s in self.settings.symbols if s not in dropped)
+        )
+        for plan in self.plans:
+            removed = [name for name in plan.streams if name in gone]
+            if not removed:
+                continue
+            plan.streams = [name for name in plan.streams if name not in gone]
+            if not plan.streams and plan.task is not None:
+                plan.task.cancel()
+                log.info("binance.connection_closed connection=%d (no streams left)", plan.index)
+                continue
+            self._control_id += 1
+            message = {"method": "UNSUBSCRIBE", "params": removed, "id": self._control_id}
+            for session in list(plan.sessions):
+                session.watchdog.forget(removed)
+                if session.ws is not None:
+                    await session.ws.send(orjson.dumps(message).decode())
+            log.info("binance.unsubscribed connection=%d streams=%d", plan.index, len(removed))
 
     # -- candles without holes ----------------------------------------------------------
 
@@ -182,7 +284,7 @@ class BinanceSource:
 
     # -- connections ----------------------------------------------------------------------
 
-    async def _connection(self, index: int, url: str, emit: Emit) -> None:
+    async def _connection(self, plan: Planned, emit: Emit) -> None:
         """One planned connection, kept up for good and rotated before Binance's 24 h limit.
 
         At `rotate_seconds` a second session opens to the same streams; once it has delivered
@@ -191,23 +293,24 @@ class BinanceSource:
         """
         sessions: set[asyncio.Task[None]] = set()
         try:
-            await self._rotate(index, url, emit, sessions)
+            await self._rotate(plan, emit, sessions)
         finally:
             running = list(sessions)
             for task in running:  # the source is stopping: no session may outlive it
                 task.cancel()
             await asyncio.gather(*running, return_exceptions=True)
 
-    async def _rotate(
-        self, index: int, url: str, emit: Emit, sessions: set[asyncio.Task[None]]
-    ) -> None:
+    async def _rotate(self, plan: Planned, emit: Emit, sessions: set[asyncio.Task[None]]) -> None:
         loop = asyncio.get_running_loop()
         old: asyncio.Task[None] | None = None
+        index = plan.index
         while True:
-            session = _Session(self, index, url, emit)
+            session = _Session(self, plan, emit)
             new = asyncio.create_task(self._session(session))
             sessions.add(new)
+            plan.sessions.add(session)
             new.add_done_callback(sessions.discard)
+            new.add_done_callback(partial(_ended, plan, session))
             if old is not None:
                 self.dedupe_until = float("inf")
                 try:
@@ -229,7 +332,7 @@ class BinanceSource:
 
     async def _session(self, session: _Session) -> None:
         await run_websocket(
-            session.url,
+            session.plan.url,  # read at every attempt: a refresh may have dropped streams
             source=EXCHANGE,
             setting=SETTING,
             on_connect=session.on_connect,
@@ -242,27 +345,30 @@ class BinanceSource:
         )
 
 
+def _ended(plan: Planned, session: _Session, _: object) -> None:
+    plan.sessions.discard(session)
+
+
 class _Session:
     """One session of one planned connection: its socket, its stream watchdog, and whether it
     has delivered every watched stream yet (`ready`, what a rotation waits for)."""
 
-    def __init__(self, source: BinanceSource, index: int, url: str, emit: Emit) -> None:
+    def __init__(self, source: BinanceSource, plan: Planned, emit: Emit) -> None:
         self.source = source
-        self.index = index
-        self.url = url
+        self.plan = plan
+        self.index = plan.index
         self.emit = emit
         self.ready = asyncio.Event()
         self.ws: WsConnection | None = None
-        streams = url.split("streams=", 1)[1].split("/")
         self.watchdog = SilenceWatchdog(
-            ticking_streams(streams), source.settings.stale_seconds, quiet=source.stats.quiet
+            ticking_streams(plan.streams), source.settings.stale_seconds, quiet=source.stats.quiet
         )
         self._loop = asyncio.get_running_loop()  # its clock: the watchdog's limit is real time
 
     async def on_connect(self, ws: WsConnection) -> None:
         self.ws = ws
         self.watchdog.restart(self._loop.time())
-        log.info("binance.streaming connection=%d of=%d", self.index, len(self.source.urls))
+        log.info("binance.streaming connection=%d of=%d", self.index, len(self.source.plans))
         self.source.backfill_missed(self.emit)
 
     async def on_frames(self, payloads: list[bytes], received_at: Millis) -> None:

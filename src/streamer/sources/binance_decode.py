@@ -63,7 +63,7 @@ from streamer.sources.binance_wire import (
 )
 from streamer.sources.candles import CandleLedger, Gap
 from streamer.sources.depth_diff import DepthBooks
-from streamer.sources.trade_gaps import TradeGaps
+from streamer.sources.trade_gaps import SymbolTrades, TradeGaps
 from streamer.timefmt import MAX_MILLIS, epoch_millis
 
 log = logging.getLogger(__name__)
@@ -172,12 +172,36 @@ class BinanceDecoder:
     the full books (`books`, when kept) and `shutdown_requested`."""
 
     def __init__(self, settings: BinanceSettings, stats: FeedStats | None = None) -> None:
-        self.stats = stats = FeedStats() if stats is None else stats
+        self.stats = FeedStats() if stats is None else stats
+        self._settings = settings
         self._interval = settings.kline_interval
         self._depth = settings.depth
         self._keep_open = settings.keep_open_candles
         self._symbols: dict[str, str] = {}  # native -> normalized, the only way back
-        for symbol in settings.symbols:
+        self._id_field = "a" if settings.trades == "aggTrade" else "t"
+        self._book_ids: dict[str, Callable[[object], str]] = {}
+        self._routes: dict[str, tuple[_Handler, str]] = {SHUTDOWN_STREAM: (self._shutdown, "")}
+        self._fast: dict[str | bytes | None, tuple[msgspec.json.Decoder[Any], str, str]] = {}
+        self.trade_gaps = TradeGaps()
+        """Each symbol's newest trade id and the holes behind it (the shell backfills them)."""
+        self._trades: dict[str, SymbolTrades] = {}
+        self.books = (
+            DepthBooks(EXCHANGE, (), settings.depth, self.stats, self._book_ids)
+            if settings.book_updates
+            else None
+        )
+        """The full books kept from the diff stream (`STREAMER_BINANCE_BOOK_UPDATES`)."""
+        self.add_symbols(settings.symbols)
+        self.shutdown_requested = False
+        """True when the last decoded frame was `serverShutdown`: close and reconnect."""
+        self.last_stream: str | None = None
+        """Stream of the last decoded frame (the shell's per-stream watchdog reads it)."""
+
+    def add_symbols(self, symbols: Iterable[str]) -> None:
+        """Decode the streams of `symbols` too (at start, and for new listings)."""
+        settings = self._settings
+        new = [symbol for symbol in symbols if symbol not in self._trades]
+        for symbol in new:
             native = native_symbol(symbol)
             if native in self._symbols:
                 raise ConfigError(
@@ -186,38 +210,22 @@ class BinanceDecoder:
                     "List only one of them.",
                 )
             self._symbols[native] = symbol
-        id_field = self._id_field = "a" if settings.trades == "aggTrade" else "t"
-        trades = partial(self._trade_row, id_field)
-        self._book_ids = {s: record_ids(EXCHANGE, s, "book") for s in settings.symbols}
-        self.trade_gaps = TradeGaps()
-        """Each symbol's newest trade id and the holes behind it (the shell backfills them)."""
-        self._trades = {
-            s: self.trade_gaps.track(s, record_ids(EXCHANGE, s, settings.trades))
-            for s in settings.symbols
-        }
-        self.books = (
-            DepthBooks(EXCHANGE, settings.symbols, settings.depth, stats, self._book_ids)
-            if settings.book_updates
-            else None
-        )
-        """The full books kept from the diff stream (`STREAMER_BINANCE_BOOK_UPDATES`)."""
+        trades = partial(self._trade_row, self._id_field)
         book = self._book if self.books is None else self._diff
         handlers: tuple[_Handler, ...] = (self._ticker, self._kline, book, trades)
-        self._routes: dict[str, tuple[_Handler, str]] = {SHUTDOWN_STREAM: (self._shutdown, "")}
-        for symbol in settings.symbols:
+        trade_decoder = AGG_TRADE if settings.trades == "aggTrade" else TRADE
+        book_decoder = DEPTH if self.books is None else DIFF
+        for symbol in new:
+            self._book_ids[symbol] = record_ids(EXCHANGE, symbol, "book")
+            ids = record_ids(EXCHANGE, symbol, settings.trades)
+            self._trades[symbol] = self.trade_gaps.track(symbol, ids)
             names = symbol_streams(symbol, settings)
             self._routes.update(zip(names, ((h, symbol) for h in handlers), strict=True))
-        trade_decoder = AGG_TRADE if settings.trades == "aggTrade" else TRADE
-        self._fast: dict[str | bytes | None, tuple[msgspec.json.Decoder[Any], str, str]] = {}
-        for symbol in settings.symbols:
-            _, _, book_stream, trade = symbol_streams(symbol, settings)
-            book_decoder = DEPTH if self.books is None else DIFF
+            _, _, book_stream, trade = names
             for name, wire in ((book_stream, book_decoder), (trade, trade_decoder)):
                 self._fast[name] = self._fast[name.encode()] = (wire, name, symbol)
-        self.shutdown_requested = False
-        """True when the last decoded frame was `serverShutdown`: close and reconnect."""
-        self.last_stream: str | None = None
-        """Stream of the last decoded frame (the shell's per-stream watchdog reads it)."""
+        if self.books is not None:
+            self.books.add(new)
 
     def decode(self, raw: str | bytes, received_at: Millis) -> list[Item]:
         """One frame -> rows (possibly none), or exactly one `Reject`. Never raises.

@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 import orjson
 
+from streamer.discovery import Change, Rediscovery, coinbase_symbols, rediscover
 from streamer.errors import SourceError
 from streamer.records import Item, Millis
 from streamer.retry import Sleep
+from streamer.selectors import Selector
 from streamer.settings import CoinbaseSettings
 from streamer.sources.attempts import AttemptWindow
 from streamer.sources.backfill import MAX_FETCHES, Backfiller
@@ -88,6 +90,7 @@ class CoinbaseSource:
         *,
         clock: Clock = now_millis,
         sleep: Sleep = asyncio.sleep,
+        rediscovery: Rediscovery | None = None,
     ) -> None:
         self.settings = settings
         self.stats = FeedStats()
@@ -97,6 +100,9 @@ class CoinbaseSource:
             CoinbaseDecoder(replace(settings, symbols=group), self.stats, self.trade_gaps)
             for group in self.groups
         ]
+        self.sessions: list[_Session] = []
+        self.rediscovery = rediscovery
+        self._group: asyncio.TaskGroup | None = None
         self._clock = clock
         self._sleep = sleep
         self.ledger = CandleLedger(CANDLE_MS)
@@ -121,16 +127,66 @@ class CoinbaseSource:
     async def run(self, emit: Emit) -> None:
         try:
             async with asyncio.TaskGroup() as group:
+                self._group = group
                 self.backfill.group = self.trade_backfill.group = group
                 group.create_task(self._publish_books(emit))
                 for index, decoder in enumerate(self.decoders):
-                    session = _Session(self, decoder, self.groups[index], emit)
-                    group.create_task(self._connection(index, session))
+                    self._start(_Session(self, decoder, self.groups[index], emit), index)
+                if self.rediscovery is not None:
+                    group.create_task(self._rediscover(self.rediscovery, emit))
         except* SourceError as group_error:
             raise group_error.exceptions[0] from None
         finally:
+            self._group = None
             self.backfill.group = self.trade_backfill.group = None
             await self.rest.aclose()
+
+    def _start(self, session: _Session, spacing: int) -> None:
+        assert self._group is not None
+        self.sessions.append(session)
+        session.task = self._group.create_task(self._connection(spacing, session))
+
+    # -- the market changes -------------------------------------------------------------
+
+    async def _rediscover(self, rediscovery: Rediscovery, emit: Emit) -> None:
+        async def fetch(selector: Selector) -> tuple[tuple[str, ...], int]:
+            return await coinbase_symbols(self.rest, selector)
+
+        async def apply(delta: Change) -> None:
+            await self.unsubscribe(delta.removed)
+            self.subscribe(delta.added, emit)
+
+        await rediscover(
+            EXCHANGE, rediscovery, lambda: self.settings.symbols, fetch, apply, self._sleep
+        )
+
+    def subscribe(self, products: Sequence[str], emit: Emit) -> None:
+        """New listings: new connections of their own (16 products each), opened one second
+        apart; the running connections are left alone."""
+        products = [p for p in products if p not in set(self.settings.symbols)]
+        if not products or self._group is None:
+            return
+        self.settings = replace(self.settings, symbols=(*self.settings.symbols, *products))
+        for spacing, group in enumerate(plan_products(products)):
+            decoder = CoinbaseDecoder(
+                replace(self.settings, symbols=group), self.stats, self.trade_gaps
+            )
+            self.groups.append(group)
+            self.decoders.append(decoder)
+            self._start(_Session(self, decoder, group, emit), spacing)
+            log.info("coinbase.connection_added products=%s", ",".join(group))
+
+    async def unsubscribe(self, products: Sequence[str]) -> None:
+        """Halted or delisted products: unsubscribed live from every channel on the connections
+        that carry them, which keep running; a connection left with no product is closed."""
+        gone = set(products)
+        self.settings = replace(
+            self.settings, symbols=tuple(p for p in self.settings.symbols if p not in gone)
+        )
+        for session in self.sessions:
+            removed = [p for p in session.products if p in gone]
+            if removed:
+                await session.drop(removed)
 
     async def _connection(self, index: int, session: _Session) -> None:
         # Connections open gradually: the venue allows 8 connection attempts a second.
@@ -209,6 +265,7 @@ class _Session:
         self.products = products
         self.subscribe = subscribe_messages(products)
         self.resubscribe = resubscribe_level2(products)
+        self.task: asyncio.Task[None] | None = None
         self.emit = emit
         self.ws: WsConnection | None = None
         self.last_resync = 0.0
@@ -224,6 +281,25 @@ class _Session:
         if wait > 0:
             await self.source._sleep(wait)
         await ws.send(message)
+
+    async def drop(self, removed: list[str]) -> None:
+        """Stop collecting `removed`: unsubscribed now (one message per channel, paced), left
+        out of the next connection's subscribes, no longer watched."""
+        self.products = tuple(p for p in self.products if p not in set(removed))
+        self.watchdog.forget(removed)
+        if not self.products:
+            if self.task is not None:
+                self.task.cancel()
+            log.info("coinbase.connection_closed products=%s (none left)", ",".join(removed))
+            return
+        self.subscribe = subscribe_messages(self.products)
+        self.resubscribe = resubscribe_level2(self.products)
+        ws = self.ws
+        if ws is not None:
+            for channel in PRODUCT_CHANNELS:
+                message = {"type": "unsubscribe", "product_ids": removed, "channel": channel}
+                await self._send(ws, orjson.dumps(message).decode())
+        log.info("coinbase.unsubscribed products=%s", ",".join(removed))
 
     async def on_connect(self, ws: WsConnection) -> None:
         source = self.source

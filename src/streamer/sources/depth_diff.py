@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 from streamer.book import OrderBook
@@ -78,11 +78,19 @@ class DepthBooks:
         self.exchange = exchange
         self.depth = depth
         self.stats = stats
-        self.books = {symbol: DiffBook() for symbol in symbols}
-        self._book_ids = book_ids  # the top-N snapshots' record ids, by `u`
-        self._update_ids = {s: record_ids(exchange, s, "book_update") for s in symbols}
+        self.books: dict[str, DiffBook] = {}
+        self._book_ids = book_ids  # the top-N snapshots' record ids, by `u` (kept by the caller)
+        self._update_ids: dict[str, Callable[[object], str]] = {}
         self.wanted: dict[str, None] = {}
         """Symbols whose REST snapshot should be fetched (an ordered set the shell drains)."""
+        self.add(symbols)
+
+    def add(self, symbols: Iterable[str]) -> None:
+        """Keep the books of `symbols` too (new listings); a symbol kept already is left alone."""
+        for symbol in symbols:
+            if symbol not in self.books:
+                self.books[symbol] = DiffBook()
+                self._update_ids[symbol] = record_ids(self.exchange, symbol, "book_update")
 
     def want(self, symbol: str) -> None:
         self.books[symbol].requested = True

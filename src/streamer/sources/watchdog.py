@@ -79,6 +79,16 @@ class SilenceWatchdog:
             if self.quiet:
                 self.quiet.discard(stream)
 
+    def forget(self, streams: Iterable[str]) -> None:
+        """Stop watching `streams` (unsubscribed): never silent, quiet or awaited again."""
+        gone = set(streams)
+        self.streams = tuple(name for name in self.streams if name not in gone)
+        for name in gone:
+            self._heard.pop(name, None)
+            self.quiet.discard(name)
+        self._unheard -= gone
+        self._reported -= gone
+
     @property
     def all_heard(self) -> bool:
         """Every watched stream delivered at least once since the last `restart`."""

@@ -58,7 +58,7 @@ def refusal(source: str, setting: str, status: int) -> SourceError | None:
 
 
 async def run_websocket(
-    url: str,
+    url: str | Callable[[], str],
     *,
     source: str,
     setting: str,
@@ -75,7 +75,8 @@ async def run_websocket(
     """Stream frames from `url` forever, reconnecting after every drop.
 
     `attempts`, shared by a venue's connections, keeps their connection attempts within the
-    venue's limit (a mass reconnect is spread out rather than refused).
+    venue's limit (a mass reconnect is spread out rather than refused). `url` may be a function,
+    asked before every attempt (a connection whose streams change while it runs).
     """
     rng = rng or random.Random()
     loop = asyncio.get_running_loop()
@@ -87,9 +88,13 @@ async def run_websocket(
             if wait > 0:
                 log.info("ws.attempts_paced source=%s seconds=%.2f", source, wait)
                 await sleep(wait)
+        target = url() if callable(url) else url
         try:
             conn = await open_connection(
-                url, max_size=max_size, open_timeout=OPEN_TIMEOUT_SECONDS, stale_after=stale_after
+                target,
+                max_size=max_size,
+                open_timeout=OPEN_TIMEOUT_SECONDS,
+                stale_after=stale_after,
             )
         except HandshakeRefused as exc:
             fatal = refusal(source, setting, exc.status)
@@ -101,7 +106,7 @@ async def run_websocket(
         else:
             opened = clock()
             lost_at = await _session(
-                conn, url, source, on_connect, on_frames, stats, clock, lost_at
+                conn, target, source, on_connect, on_frames, stats, clock, lost_at
             )
             if clock() - opened >= STABLE_SESSION_MS:
                 failures = 0
