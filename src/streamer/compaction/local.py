@@ -60,9 +60,13 @@ class LocalCompactor:
         for leftover in day_dir.parent.glob(f".{day_dir.name}.*.staging"):  # a crashed run's
             shutil.rmtree(leftover, ignore_errors=True)
         staging = day_dir.parent / f".{day_dir.name}.{run}.staging"
-        staging.mkdir(parents=True)
         try:
+            staging.mkdir(parents=True)
             return self._compact(dataset, day, run, now_iso, raw, previous, day_dir, staging)
+        except OSError as exc:
+            raise CompactionError(
+                f"{dataset.name} {day}: {exc}. The previous output (if any) is kept"
+            ) from None
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 

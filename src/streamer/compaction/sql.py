@@ -15,6 +15,7 @@ OHLCV dataset has a column named `interval`), partition values are zero-padded s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import date, timedelta
 
@@ -22,6 +23,7 @@ from streamer.compaction.layout import MAX_FILES_PER_DAY, compacted_table
 from streamer.schema import PARTITION_KEYS, Dataset
 
 SORT_COLUMNS = ("exchange", "symbol", "event_time")
+_PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 DEDUPE_KEY = "record_id"
 
 
@@ -145,5 +147,8 @@ def create_table_as(dataset: Dataset, day: date, table: str) -> str:
 
 
 def drop_table(table: str) -> str:
-    # Athena's DDL quotes with backticks; a CTAS table is external: dropping keeps its files.
-    return f"DROP TABLE IF EXISTS `{table}`"
+    """A CTAS table is external: dropping it keeps its files. Athena runs DROP as Hive DDL
+    (backtick quoting) and Trino cannot parse backticks, so the name must need no quoting."""
+    if not _PLAIN_NAME.fullmatch(table):
+        raise ValueError(f"table name {table!r} needs quoting")
+    return f"DROP TABLE IF EXISTS {table}"
