@@ -7,15 +7,15 @@ encoded by `jsonline.encode` and written by `LakeSink` with Firehose's default b
 this deployment (60 s or 64 MiB), so each dataset gets an object a minute, as in S3. A share
 of the objects is delivered twice (`--duplicates`), as Firehose may do.
 
-Rates, per the Terraform defaults (3 Binance and 3 Coinbase symbols, 3 CoinGecko coins):
+Rates: the Terraform defaults (3 Binance and 3 Coinbase symbols, 3 CoinGecko coins) with the
+market assumptions of `benchmarks/firehose.py` (its `RATES` and `BURSTS`, checked at start):
 
     order_books  Binance depth20@100ms: 10/s per symbol; Coinbase top 20 each second: 1/s
-    tickers      1/s per symbol on each venue
-    ohlcv        closed candles: Binance 1m, Coinbase 5m
-    spot_prices  3 coins x 3 currencies every 120 s (keyless plan)
-    markets      the top 100 every 120 s
-    trades       ASSUMED average live rates (not measured here): Binance 12, 8, 5 /s and
-                 Coinbase 4, 3, 2 /s for BTC, ETH, SOL
+    tickers      Binance 1/s, Coinbase 3/s per symbol
+    trades       ASSUMED ordinary-market averages, not measurements: Binance 30, 20, 10 /s and
+                 Coinbase 8, 5, 3 /s for BTC, ETH, SOL
+    ohlcv        closed candles: Binance 1m, Coinbase 5m (its only interval)
+    spot_prices  3 coins x 3 currencies every 120 s (keyless plan); markets: the top 100 then
 
 It prints objects and bytes before and after, the compaction time per dataset (median of
 `--runs` runs; each run replaces the last), and for three typical queries the bytes read before
@@ -67,13 +67,14 @@ from streamer.sinks.lake import LakeSink
 DAY = datetime(2025, 11, 24, tzinfo=UTC)
 START = Millis(int(DAY.timestamp() * 1000))
 TRADE_RATES = {
-    ("binance", "BTC-USDT"): 12.0,
-    ("binance", "ETH-USDT"): 8.0,
-    ("binance", "SOL-USDT"): 5.0,
-    ("coinbase", "BTC-USD"): 4.0,
-    ("coinbase", "ETH-USD"): 3.0,
-    ("coinbase", "SOL-USD"): 2.0,
+    ("binance", "BTC-USDT"): 30.0,
+    ("binance", "ETH-USDT"): 20.0,
+    ("binance", "SOL-USDT"): 10.0,
+    ("coinbase", "BTC-USD"): 8.0,
+    ("coinbase", "ETH-USD"): 5.0,
+    ("coinbase", "SOL-USD"): 3.0,
 }
+TICKERS_PER_SECOND = {"binance": 1, "coinbase": 3}
 MIDS = {"BTC": 86_700.0, "ETH": 3_200.0, "SOL": 180.0}
 TICKS = {"BTC": 0.01, "ETH": 0.01, "SOL": 0.01}
 BOOKS_PER_SECOND = {"binance": 10, "coinbase": 1}
@@ -301,7 +302,8 @@ async def simulate(root: Path, seconds: int, seed: int) -> int:
             items += market.trades(key, now)
             step = 1000 // BOOKS_PER_SECOND[key[0]]
             items += [market.book(key, now + i * step) for i in range(BOOKS_PER_SECOND[key[0]])]
-            items.append(market.ticker(key, now))
+            step = 1000 // TICKERS_PER_SECOND[key[0]]
+            items += [market.ticker(key, now + i * step) for i in range(TICKERS_PER_SECOND[key[0]])]
             minutes = CANDLE_MINUTES[key[0]]
             if second % (60 * minutes) == 0 and second:
                 items.append(market.candle(key, now - minutes * 60_000, minutes))
@@ -406,6 +408,22 @@ def compact_all(root: Path, runs: int) -> tuple[list[list[str]], list[list[str]]
     return sizes, times, total
 
 
+def check_rates() -> None:
+    """The same market as `benchmarks/firehose.py` models (bar candles, per venue here)."""
+    from firehose import BURSTS, RATES  # benchmarks/ is on sys.path when run as a script
+
+    books = sum(BOOKS_PER_SECOND[venue] for venue, _ in TRADE_RATES)
+    tickers = sum(TICKERS_PER_SECOND[venue] for venue, _ in TRADE_RATES)
+    assert (sum(TRADE_RATES.values()), books, tickers) == (
+        RATES["trades"],
+        RATES["order_books"],
+        RATES["tickers"],
+    ), "the rates differ from benchmarks/firehose.py"
+    polls = {"spot_prices": (len(COINS) * len(CURRENCIES), POLL_SECONDS)}
+    polls["markets"] = (100, POLL_SECONDS)
+    assert polls == BURSTS, "the CoinGecko polls differ from benchmarks/firehose.py"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hours", type=float, default=24.0, help="simulated hours (24)")
@@ -414,6 +432,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=15)
     parser.add_argument("--lake", type=Path, default=None, help="keep the lake here")
     args = parser.parse_args()
+    check_rates()
     root = args.lake or Path(tempfile.mkdtemp(prefix="compaction-bench-"))
     texts = {
         name: text.format(y=f"{DAY:%Y}", m=f"{DAY:%m}", d=f"{DAY:%d}")
