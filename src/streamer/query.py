@@ -57,8 +57,11 @@ def raw_source(dataset: Dataset, files: str | Sequence[Path], strict: bool = Fal
     )
 
 
-def _typed_nulls(columns: Iterable[tuple[str, str]]) -> str:
-    return ", ".join(f"CAST(NULL AS {t}) AS {sql.quote(n)}" for n, t in columns) + " WHERE false"
+def _empty_view(name: str, dataset: Dataset, names: Iterable[str]) -> str:
+    """A view of no rows with the columns' types (partitions and `hour` are strings)."""
+    types = {c.name: c.duckdb_type for c in dataset.columns}
+    nulls = ", ".join(f"CAST(NULL AS {types.get(n, 'VARCHAR')}) AS {sql.quote(n)}" for n in names)
+    return f"CREATE OR REPLACE VIEW {name} AS SELECT {nulls} WHERE false"
 
 
 def _raw_view(dataset: Dataset, root: Path) -> str:
@@ -66,9 +69,7 @@ def _raw_view(dataset: Dataset, root: Path) -> str:
     names = (*(c.name for c in dataset.columns), *PARTITION_KEYS)
     folder = raw_location(root, dataset)
     if not any(folder.glob(RAW_GLOB)):
-        types = {c.name: c.duckdb_type for c in dataset.columns}
-        nulls = _typed_nulls((n, types.get(n, "VARCHAR")) for n in names)
-        return f"CREATE OR REPLACE VIEW {name} AS SELECT {nulls}"
+        return _empty_view(name, dataset, names)
     select = ", ".join(sql.quote(n) for n in names)
     return (
         f"CREATE OR REPLACE VIEW {name} AS SELECT {select} "
@@ -81,9 +82,7 @@ def _compacted_view(dataset: Dataset, root: Path, manifests: Sequence[Manifest])
     names = (*sql.compacted_columns(dataset), *COMPACTED_PARTITION_KEYS)
     files = [root / key for m in manifests for key in m.files]
     if not files:
-        types = {c.name: c.duckdb_type for c in dataset.columns}
-        nulls = _typed_nulls((n, types.get(n, "VARCHAR")) for n in names)
-        return f"CREATE OR REPLACE VIEW {name} AS SELECT {nulls}"
+        return _empty_view(name, dataset, names)
     select = ", ".join(sql.quote(n) for n in names)
     return (
         f"CREATE OR REPLACE VIEW {name} AS SELECT {select} FROM read_parquet({_files(files)}, "

@@ -40,7 +40,12 @@ from streamer.compaction.layout import (
     manifest_prefix,
     raw_day_prefix,
 )
-from streamer.compaction.manifests import Manifest, Outcome
+from streamer.compaction.manifests import (
+    Manifest,
+    Outcome,
+    nothing_to_compact,
+    refuse_fewer_rows,
+)
 from streamer.errors import CompactionError, ConfigError
 from streamer.schema import GLUE_DATABASE, Dataset
 from streamer.settings import Settings
@@ -92,7 +97,7 @@ class AthenaCompactor:
         raw = self._list(raw_day_prefix(dataset, day))
         previous = self._manifest(dataset, day)
         if not raw:
-            return Outcome(dataset.name, day, "kept" if previous else "empty", previous)
+            return nothing_to_compact(dataset, day, previous)
         table = f"compaction_tmp_{dataset.name}_{run}"
         staged: list[tuple[str, str]] = []
         try:
@@ -101,13 +106,8 @@ class AthenaCompactor:
             rows = self._update_count(execution["QueryExecutionId"])
             staged = self._written_files(execution)
             if rows == 0:
-                return Outcome(dataset.name, day, "kept" if previous else "empty", previous)
-            if previous is not None and rows < previous.rows:
-                raise CompactionError(
-                    f"{dataset.name} {day}: the raw objects now give {rows} rows but run "
-                    f"{previous.run} compacted {previous.rows}; raw objects were removed "
-                    "since, so the earlier output is kept"
-                )
+                return nothing_to_compact(dataset, day, previous)
+            refuse_fewer_rows(dataset, day, rows, previous)
             manifest = self._replace(dataset, day, run, now_iso, staged, rows, raw, previous)
         finally:
             self._clean_up(dataset, day, table, staged)

@@ -31,7 +31,15 @@ from streamer.compaction.layout import (
     file_key,
     raw_day_prefix,
 )
-from streamer.compaction.manifests import Manifest, Outcome, fsync_dir, read_local, write_local
+from streamer.compaction.manifests import (
+    Manifest,
+    Outcome,
+    fsync_dir,
+    nothing_to_compact,
+    read_local,
+    refuse_fewer_rows,
+    write_local,
+)
 from streamer.errors import CompactionError
 from streamer.query import raw_source
 from streamer.schema import Dataset
@@ -55,7 +63,7 @@ class LocalCompactor:
         raw = sorted((self.root / raw_day_prefix(dataset, day)).glob("hour=*/*.gz"))
         previous = read_local(self.root, dataset, day)
         if not raw:
-            return Outcome(dataset.name, day, "kept" if previous else "empty", previous)
+            return nothing_to_compact(dataset, day, previous)
         day_dir = self.root / compacted_day_prefix(dataset, day)
         for leftover in day_dir.parent.glob(f".{day_dir.name}.*.staging"):  # a crashed run's
             shutil.rmtree(leftover, ignore_errors=True)
@@ -85,13 +93,8 @@ class LocalCompactor:
         staged = staging / key.rsplit("/", 1)[-1]
         raw_rows, rows = self._write(dataset, day, raw, staged, staging)
         if rows == 0:
-            return Outcome(dataset.name, day, "kept" if previous else "empty", previous)
-        if previous is not None and rows < previous.rows:
-            raise CompactionError(
-                f"{dataset.name} {day}: the raw objects now give {rows} rows but run "
-                f"{previous.run} compacted {previous.rows}; raw objects were removed since, so "
-                "the earlier output is kept"
-            )
+            return nothing_to_compact(dataset, day, previous)
+        refuse_fewer_rows(dataset, day, rows, previous)
         _fsync(staged)
         day_dir.mkdir(parents=True, exist_ok=True)
         os.replace(staged, self.root / key)

@@ -67,6 +67,21 @@ class Outcome:
     manifest: Manifest | None = None
 
 
+def nothing_to_compact(dataset: Dataset, day: date, previous: Manifest | None) -> Outcome:
+    """No raw rows: an earlier compaction stays (`kept`), else there is nothing (`empty`)."""
+    return Outcome(dataset.name, day, "kept" if previous else "empty", previous)
+
+
+def refuse_fewer_rows(dataset: Dataset, day: date, rows: int, previous: Manifest | None) -> None:
+    """A run may not replace one that kept more rows: raw objects were deleted since."""
+    if previous is not None and rows < previous.rows:
+        raise CompactionError(
+            f"{dataset.name} {day}: the raw objects now give {rows} rows but run "
+            f"{previous.run} compacted {previous.rows}; raw objects were removed since, so the "
+            "earlier output is kept"
+        )
+
+
 def read_local(root: Path, dataset: Dataset, day: date) -> Manifest | None:
     path = root / manifest_key(dataset, day)
     try:
