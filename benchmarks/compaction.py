@@ -22,9 +22,10 @@ It prints objects and bytes before and after, the compaction time per dataset (m
 and after. Bytes are measured two ways: what DuckDB read (the growth of the process's `rchar`
 in /proc/self/io around the query's first run), and an Athena-style figure from file sizes: the
 whole raw objects of the day's partitions before, the Parquet column chunks of the referenced
-columns after (from the Parquet metadata, all row groups), close to what Athena bills as data
-scanned. The queries are the same text before and after (so they de-duplicate with DISTINCT
-where the raw rows need it). Query times are medians of 5.
+columns after, in the row groups whose min/max statistics admit the query's exchange and
+symbol (from the Parquet metadata), close to what Athena bills as data scanned. The queries
+are the same text before and after (so they de-duplicate with DISTINCT where the raw rows need
+it, and break ties in event_time by record_id). Query times are medians of 5.
 """
 
 from __future__ import annotations
@@ -93,11 +94,12 @@ QUERIES = {
           SELECT DISTINCT record_id, event_time, price, size FROM crypto_trades
           WHERE exchange = 'binance' AND symbol = 'BTC-USDT'
             AND year = '{y}' AND month = '{m}' AND day = '{d}')
-        SELECT date_trunc('hour', event_time) AS hour_start, min_by(price, event_time) AS open,
-          max(price) AS high, min(price) AS low, max_by(price, event_time) AS close,
-          sum(size) AS volume, count(*) AS trades
+        SELECT date_trunc('hour', event_time) AS hour_start,
+          min_by(price, (event_time, record_id)) AS open, max(price) AS high, min(price) AS low,
+          max_by(price, (event_time, record_id)) AS close, sum(size) AS volume, count(*) AS trades
         FROM day GROUP BY 1 ORDER BY 1
         """,
+        {"exchange": "binance", "symbol": "BTC-USDT"},
     ),
     "1-hour OHLCV of BTC-USDT from 1m candles": (
         "ohlcv",
@@ -124,15 +126,18 @@ QUERIES = {
           sum(volume) AS volume, count(*) AS minutes
         FROM candles GROUP BY 1 ORDER BY 1
         """,
+        {"exchange": "binance", "symbol": "BTC-USDT"},
     ),
     "latest price per symbol": (
         "trades",
-        ("exchange", "symbol", "event_time", "price"),
+        ("exchange", "symbol", "event_time", "price", "record_id"),
         """
-        SELECT exchange, symbol, max_by(price, event_time) AS price, max(event_time) AS at
+        SELECT exchange, symbol, max_by(price, (event_time, record_id)) AS price,
+          max(event_time) AS at
         FROM crypto_trades WHERE year = '{y}' AND month = '{m}' AND day = '{d}'
         GROUP BY exchange, symbol ORDER BY exchange, symbol
         """,
+        {},
     ),
 }
 
@@ -352,18 +357,32 @@ def run_query(root: Path, text: str, runs: int = 5) -> tuple[list[tuple[object, 
     return rows, read, statistics.median(times)
 
 
-def athena_bytes(root: Path, dataset: str, columns: tuple[str, ...], compacted: bool) -> int:
-    """Athena-style data scanned: the day's whole raw objects, or the Parquet column chunks of
-    `columns` in the day's compacted files."""
+def athena_bytes(
+    root: Path, dataset: str, columns: tuple[str, ...], where: dict[str, str], compacted: bool
+) -> int:
+    """Athena-style data scanned: the day's whole raw objects; or, of the day's Parquet, the
+    column chunks of `columns` in the row groups whose min/max statistics admit `where`."""
     ds = DATASETS[dataset]
     if not compacted:
         return files_of(root, raw_day_prefix(ds, DAY.date()) + "hour=*/*.gz")[1]
     folder = root / compacted_day_prefix(ds, DAY.date())
     names = ", ".join(f"'{c}'" for c in columns)
+    admits = " AND ".join(
+        f"bool_or(col = '{c}' AND stats_min_value <= '{v}' AND stats_max_value >= '{v}')"
+        for c, v in where.items()
+    )
     with duckdb.connect() as con:
         row = con.execute(
-            f"SELECT sum(total_compressed_size) FROM parquet_metadata('{folder}/*.parquet') "
-            f"WHERE split_part(path_in_schema, ', ', 1) IN ({names})"
+            f"""
+            WITH chunks AS (
+              SELECT file_name, row_group_id, total_compressed_size AS size,
+                split_part(path_in_schema, ', ', 1) AS col, stats_min_value, stats_max_value
+              FROM parquet_metadata('{folder}/*.parquet')),
+            groups AS (
+              SELECT file_name, row_group_id FROM chunks GROUP BY ALL HAVING {admits or "true"})
+            SELECT sum(size) FROM chunks JOIN groups USING (file_name, row_group_id)
+            WHERE col IN ({names})
+            """
         ).fetchone()
     return int(row[0]) if row and row[0] else 0
 
@@ -436,7 +455,7 @@ def main() -> int:
     root = args.lake or Path(tempfile.mkdtemp(prefix="compaction-bench-"))
     texts = {
         name: text.format(y=f"{DAY:%Y}", m=f"{DAY:%m}", d=f"{DAY:%d}")
-        for name, (_, _, text) in QUERIES.items()
+        for name, (_, _, text, _) in QUERIES.items()
     }
     try:
         print(f"simulating {args.hours:g} h of the default deployment into {root} ...", flush=True)
@@ -447,10 +466,12 @@ def main() -> int:
         print(f"  {rows:,} rows in {generated:,.0f} s; {again} objects delivered twice\n")
 
         before = {name: run_query(root, text) for name, text in texts.items()}
-        scanned_before = {n: athena_bytes(root, q[0], q[1], False) for n, q in QUERIES.items()}
+        scanned_before = {
+            n: athena_bytes(root, q[0], q[1], q[3], False) for n, q in QUERIES.items()
+        }
         sizes, times, total = compact_all(root, args.runs)
         after = {name: run_query(root, text) for name, text in texts.items()}
-        scanned_after = {n: athena_bytes(root, q[0], q[1], True) for n, q in QUERIES.items()}
+        scanned_after = {n: athena_bytes(root, q[0], q[1], q[3], True) for n, q in QUERIES.items()}
 
         print("The day's objects and bytes, before (raw gzip JSON) and after (Parquet, ZSTD):\n")
         heads = ["dataset", "raw objects", "raw bytes", "raw rows", "files", "parquet bytes"]
