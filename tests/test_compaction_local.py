@@ -260,3 +260,16 @@ def _snapshot(root: Path, under: str = "crypto") -> dict[str, bytes]:
         for p in sorted(root.glob(f"{under}*/**/*"))
         if p.is_file()
     }
+
+
+async def test_an_unreadable_manifest_is_named_by_the_query_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await lakes.write(tmp_path, trades(50))
+    assert compact(tmp_path, "--day", DAY, "--dataset", "trades") == 0
+    manifest = tmp_path / manifest_key(TRADES, _date(DAY))
+    manifest.write_text("{not json")
+    capsys.readouterr()
+    assert main(["query", "SELECT count(*) FROM crypto_trades", "--lake", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert str(manifest) in err and "delete it to read that day from the raw objects" in err

@@ -202,9 +202,11 @@ def _query(args: argparse.Namespace) -> int:
         raise ConfigError("--lake", f"{root} is not a directory", "Point it at a lake.")
     import duckdb
 
+    from streamer.errors import CompactionError
+
     try:
         names, rows = query.run(root, args.sql)
-    except duckdb.Error as exc:
+    except (duckdb.Error, CompactionError) as exc:  # a bad query, or an unreadable manifest
         print(f"streamer: query failed: {exc}", file=sys.stderr)
         return 1
     if args.format == "table":
