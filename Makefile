@@ -38,6 +38,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/market.py
 	$(BIN)/python benchmarks/books.py
 	$(BIN)/python benchmarks/outage.py
+	$(BIN)/python benchmarks/compaction.py
 
 # Terraform checks: the offline tool beside the checkout if present (../shared/tools/terraform/tf:
 # real Terraform core against the aws provider schema, no downloads), else a terraform binary.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from streamer import records
-from streamer.schema import DATASETS, DECIMAL, REJECTS, athena_ddl, glue_export
+from streamer.schema import DATASETS, DECIMAL, PARTITION_KEYS, REJECTS, athena_ddl, glue_export
 from tests.conftest import REPO
 
 REQUIRED = {
@@ -73,7 +73,7 @@ def test_tables_and_prefixes_are_named_from_the_dataset() -> None:
 
 def test_athena_ddl_projects_hour_partitions() -> None:
     ddl = athena_ddl(DATASETS["trades"], "s3://lake-bucket/")
-    assert "CREATE EXTERNAL TABLE IF NOT EXISTS `crypto_trades`" in ddl
+    assert "CREATE EXTERNAL TABLE IF NOT EXISTS `crypto_trades_raw`" in ddl
     assert "`price` decimal(38,18)" in ddl
     assert "'ignore.malformed.json' = 'true'" in ddl
     assert (
@@ -87,3 +87,24 @@ def test_committed_glue_export_matches_the_python_schema() -> None:
     assert committed == glue_export(), (
         "infra/terraform/schema.json is stale: run `make schema` and commit it"
     )
+
+
+def test_raw_tables_leave_the_dataset_name_to_the_view_over_raw_and_compacted_days() -> None:
+    export = glue_export()
+    for dataset in DATASETS.values():
+        assert export["tables"][dataset.table]["glue_table"] == f"{dataset.table}_raw"
+        compacted = export["compaction"]["tables"][dataset.table]
+        assert compacted["raw_table"] == f"{dataset.table}_raw"
+        assert compacted["compacted_table"] == f"{dataset.table}_compacted"
+        assert compacted["location"] == f"crypto/compacted/{dataset.name}/"
+        assert [c["name"] for c in compacted["columns"]] == [c.name for c in dataset.columns] + [
+            "hour"
+        ]
+        assert [c["name"] for c in compacted["view_columns"]] == [
+            *(c.name for c in dataset.columns),
+            *PARTITION_KEYS,
+        ]
+    assert export["tables"]["crypto_rejects"]["glue_table"] == "crypto_rejects"
+    assert "crypto_rejects" not in export["compaction"]["tables"]
+    projection = export["compaction"]["projection"]
+    assert projection["projection.day.range"] == "1,31" and "projection.hour.type" not in projection

@@ -1,6 +1,8 @@
-# One table per dataset, generated from schema.json (the Python schema). Partition projection
-# over year/month/day/hour makes each new hour queryable the moment Firehose writes it; the
-# OpenX JSON SerDe skips malformed lines instead of failing the query.
+# One table per dataset over its raw JSON objects, generated from schema.json (the Python
+# schema): `crypto_<dataset>_raw` (rejects keep `crypto_rejects`). Partition projection over
+# year/month/day/hour makes each new hour queryable the moment Firehose writes it; the OpenX JSON
+# SerDe skips malformed lines instead of failing the query. The name users query,
+# `crypto_<dataset>`, is the view in compaction_tables.tf over these and the compacted tables.
 
 resource "aws_glue_catalog_database" "lake" {
   name        = local.schema.database
@@ -9,7 +11,7 @@ resource "aws_glue_catalog_database" "lake" {
 
 resource "aws_glue_catalog_table" "dataset" {
   for_each      = local.tables
-  name          = each.key
+  name          = each.value.glue_table
   database_name = aws_glue_catalog_database.lake.name
   description   = each.value.description
   table_type    = "EXTERNAL_TABLE"

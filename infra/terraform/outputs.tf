@@ -57,3 +57,13 @@ output "alarm_topic_arn" {
   description = "SNS topic receiving the alarms (null if none)."
   value       = one(local.alarm_actions)
 }
+
+output "compaction_schedule" {
+  description = "EventBridge Scheduler schedule running the daily compaction (null when compaction_enabled is false)."
+  value       = one(aws_scheduler_schedule.compact[*].name)
+}
+
+output "compacted_tables" {
+  description = "Per view users query (crypto_<dataset>): its raw and compacted Glue tables."
+  value       = { for view, t in local.compaction.tables : view => { raw = t.raw_table, compacted = t.compacted_table } }
+}

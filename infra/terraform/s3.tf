@@ -117,6 +117,27 @@ resource "aws_s3_bucket_lifecycle_configuration" "lake" {
     }
   }
 
+  # Raw objects of compacted days: `streamer compact` tags each one once its day's Parquet and
+  # manifest are in place, so an object that was never compacted is never expired by this rule.
+  dynamic "rule" {
+    for_each = var.raw_expire_after_compaction_days > 0 ? [1] : []
+    content {
+      id     = "expire-compacted-raw"
+      status = "Enabled"
+
+      filter {
+        and {
+          prefix = "crypto/tabular/"
+          tags   = { (local.schema.compaction.raw_tag.key) = local.schema.compaction.raw_tag.value }
+        }
+      }
+
+      expiration {
+        days = var.raw_expire_after_compaction_days
+      }
+    }
+  }
+
   rule {
     id     = "expire-firehose-errors"
     status = "Enabled"

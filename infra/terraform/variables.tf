@@ -205,6 +205,36 @@ variable "crawler_schedule" {
   }
 }
 
+# --- compaction ---------------------------------------------------------------------------
+
+variable "compaction_enabled" {
+  type        = bool
+  description = "Run `streamer compact --engine athena --day yesterday` daily (a scheduled Fargate task) and alarm when it fails."
+  default     = true
+}
+
+variable "compaction_schedule" {
+  type        = string
+  description = "EventBridge Scheduler expression (UTC) of the daily compaction; after midnight plus Firehose's buffering, so yesterday's objects are all written."
+  default     = "cron(30 0 * * ? *)"
+
+  validation {
+    condition     = can(regex("^(cron|rate)\\(.+\\)$", var.compaction_schedule))
+    error_message = "compaction_schedule must be an EventBridge Scheduler expression such as cron(30 0 * * ? *)."
+  }
+}
+
+variable "raw_expire_after_compaction_days" {
+  type        = number
+  description = "Delete a raw market-data object this many days after it was written, once its day is compacted (the job tags it); 0 keeps raw objects (see raw_expiration_days for all of them)."
+  default     = 0
+
+  validation {
+    condition     = var.raw_expire_after_compaction_days >= 0 && floor(var.raw_expire_after_compaction_days) == var.raw_expire_after_compaction_days
+    error_message = "raw_expire_after_compaction_days must be a whole number of days, 0 (keep) or more."
+  }
+}
+
 # --- the service on Fargate ---------------------------------------------------------------
 
 variable "image_tag" {

@@ -1,4 +1,4 @@
-"""The `streamer` command: run, demo, query, simulate, health, provision.
+"""The `streamer` command: run, demo, query, compact, simulate, health, provision.
 
 This is the only module that configures logging and starts an event loop (`run_loop`:
 uvloop where it is installed, else asyncio's own).
@@ -45,6 +45,16 @@ def _parser() -> argparse.ArgumentParser:
     query.add_argument("sql")
     query.add_argument("--lake", type=Path, default=None, help="lake dir (STREAMER_LAKE_DIR)")
     query.add_argument("--format", choices=("table", "csv", "json"), default="table")
+
+    comp = sub.add_parser(
+        "compact", help="one day of each dataset, de-duplicated, into Parquet (DuckDB or Athena)"
+    )
+    comp.add_argument("--day", required=True, help="YYYY-MM-DD (UTC), `yesterday` or `today`")
+    comp.add_argument(
+        "--dataset", nargs="+", action="extend", metavar="NAME", help="default: every dataset"
+    )
+    comp.add_argument("--engine", choices=("duckdb", "athena"), default="duckdb")
+    comp.add_argument("--lake", type=Path, default=None, help="lake dir (STREAMER_LAKE_DIR)")
 
     check = sub.add_parser("health", help="probe a running service's /health (exit 0 = healthy)")
     check.add_argument("--port", type=int, default=None, help="default: STREAMER_HEALTH_PORT")
@@ -114,6 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _query(args)
         if args.command == "health":
             return _health(args)
+        if args.command == "compact":
+            return _compact(args)
         if args.command == "provision":
             return _provision(args)
         if args.command == "run":
@@ -167,6 +179,14 @@ def _provision(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compact(args: argparse.Namespace) -> int:
+    from streamer.compaction.run import compact_command
+
+    config = settings_module.load()
+    configure_logging(args.log_level, config.log_format)
+    return compact_command(config, args.day, args.dataset, args.engine, args.lake)
+
+
 def _health(args: argparse.Namespace) -> int:
     from streamer.health import probe
 
@@ -188,9 +208,11 @@ def _query(args: argparse.Namespace) -> int:
         raise ConfigError("--lake", f"{root} is not a directory", "Point it at a lake.")
     import duckdb
 
+    from streamer.errors import CompactionError
+
     try:
         names, rows = query.run(root, args.sql)
-    except duckdb.Error as exc:
+    except (duckdb.Error, CompactionError) as exc:  # a bad query, or an unreadable manifest
         print(f"streamer: query failed: {exc}", file=sys.stderr)
         return 1
     if args.format == "table":

@@ -7,7 +7,9 @@
      │    ├── RestrictedLocation   Binance answered HTTP 451 (use binance.us)
      │    └── RestRefused          a REST answer retrying cannot fix (sources/rest.py)
      ├── Retryable        a failure worth retrying, maybe after a venue-given wait (retry.py)
-     └── GaveUp           the retry policy's stop ended the retries (retry.py)
+     ├── GaveUp           the retry policy's stop ended the retries (retry.py)
+     └── CompactionError  a day cannot be compacted (a raw object unreadable, raw rows missing,
+                          an Athena query failed); its previous output is kept
 
 Foreign exceptions (websockets, httpx, orjson) are translated at the boundary that meets them.
 """
@@ -37,3 +39,7 @@ class SourceError(StreamerError):
 
 class RestrictedLocation(SourceError):
     """Binance answered HTTP 451: the service is unavailable from this location."""
+
+
+class CompactionError(StreamerError):
+    """A day of a dataset cannot be compacted; the message says why and what was kept."""

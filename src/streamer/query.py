@@ -1,79 +1,112 @@
-"""DuckDB over the local lake, with views named exactly like the Glue tables.
+"""DuckDB over the lake, with views named exactly like the Glue tables and Athena views.
 
-`crypto_tickers`, `crypto_ohlcv`, ... read the gzip NDJSON objects of each dataset with the
-column types generated from `schema.py`, plus the partition columns `year`, `month`, `day`,
-`hour` (strings, as in Glue). `crypto_rejects` shows what was kept aside and why.
+For each compacted dataset (see `compaction/`) there are three views, as in Athena:
 
-DuckDB's JSON reader parses numbers as binary doubles, and casting a double to DECIMAL
-exposes its binary expansion (86704.77 becomes 86704.770000000003342336). The views therefore
-read decimal columns as text (the double's shortest representation) and cast that text, which
-is exact for values of up to 15 significant digits. The lake files themselves keep the venue's
-full text; Athena reads them exactly.
+* `crypto_<dataset>_raw` reads the gzip NDJSON objects, with the column types generated from
+  `schema.py` plus the partition columns `year`, `month`, `day`, `hour` (strings, as in Glue);
+* `crypto_<dataset>_compacted` reads exactly the Parquet files the day manifests list;
+* `crypto_<dataset>`, the name to query, is `compaction.sql.view_select`, the SQL of the
+  Athena view: the compacted days from Parquet, every other day from raw, never both.
+
+`crypto_rejects` shows what was kept aside and why. DuckDB (2.0 and later) reads the JSON
+numbers of `decimal(38,18)` columns straight into DECIMAL, digit for digit, as Athena does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from streamer.schema import DATASETS, DECIMAL, PARTITION_KEYS, REJECTS, Column, Dataset
+from streamer.compaction import sql
+from streamer.compaction.layout import COMPACTED_PARTITION_KEYS, compacted_table
+from streamer.compaction.manifests import Manifest, read_all_local
+from streamer.schema import DATASETS, PARTITION_KEYS, REJECTS, Dataset
+
+RAW_GLOB = "year=*/month=*/day=*/hour=*/*.gz"
 
 
 def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-_AS_TEXT = {
-    DECIMAL: "VARCHAR",
-    f"array<struct<price:{DECIMAL},size:{DECIMAL}>>": "STRUCT(price VARCHAR, size VARCHAR)[]",
-}
+def _hive_types(keys: Sequence[str]) -> str:
+    return "{" + ", ".join(f"{_sql_text(k)}: 'VARCHAR'" for k in keys) + "}"
 
 
-def _read_type(column: Column) -> str:
-    return _AS_TEXT.get(column.glue_type, column.duckdb_type)
+def _files(paths: Sequence[Path]) -> str:
+    return "[" + ", ".join(_sql_text(str(p)) for p in paths) + "]"
 
 
-def _select(column: Column) -> str:
-    name = column.name
-    if column.glue_type == DECIMAL:
-        return f"CAST({name} AS DECIMAL(38,18)) AS {name}"
-    if column.glue_type in _AS_TEXT:
-        return (
-            f"list_transform({name}, lambda x: {{'price': CAST(x.price AS DECIMAL(38,18)), "
-            f"'size': CAST(x.size AS DECIMAL(38,18))}}) AS {name}"
-        )
-    return name
+def raw_location(root: Path, dataset: Dataset) -> Path:
+    return root / dataset.prefix_template.split("year=")[0]
 
 
-def _view_sql(dataset: Dataset, root: Path) -> str:
-    folder = root / dataset.prefix_template.split("year=")[0]
-    pattern = folder / "year=*" / "month=*" / "day=*" / "hour=*" / "*.gz"
-    if not any(folder.glob("year=*/month=*/day=*/hour=*/*.gz")):
-        empty = ", ".join(
-            [f"CAST(NULL AS {c.duckdb_type}) AS {c.name}" for c in dataset.columns]
-            + [f"CAST(NULL AS VARCHAR) AS {k}" for k in PARTITION_KEYS]
-        )
-        return f"CREATE OR REPLACE VIEW {dataset.table} AS SELECT {empty} WHERE false"
-    columns = ", ".join(f"{_sql_text(c.name)}: {_sql_text(_read_type(c))}" for c in dataset.columns)
-    hive_types = ", ".join(f"{_sql_text(k)}: 'VARCHAR'" for k in PARTITION_KEYS)
-    select = [_select(c) for c in dataset.columns] + list(PARTITION_KEYS)
+def raw_source(dataset: Dataset, files: str | Sequence[Path], strict: bool = False) -> str:
+    """`read_json` of raw objects (a glob or a list of files) with the schema's types and the
+    hive partitions. `strict` fails on any unreadable line instead of skipping it."""
+    columns = ", ".join(f"{_sql_text(c.name)}: {_sql_text(c.duckdb_type)}" for c in dataset.columns)
+    where = _sql_text(files) if isinstance(files, str) else _files(files)
+    lenient = "" if strict else ", ignore_errors=true"
     return (
-        f"CREATE OR REPLACE VIEW {dataset.table} AS SELECT {', '.join(select)} FROM read_json("
-        f"{_sql_text(str(pattern))}, format='newline_delimited', columns={{{columns}}}, "
-        f"hive_partitioning=true, hive_types={{{hive_types}}}, ignore_errors=true)"
+        f"read_json({where}, format='newline_delimited', columns={{{columns}}}, "
+        f"hive_partitioning=true, hive_types={_hive_types(PARTITION_KEYS)}{lenient})"
     )
 
 
+def _empty_view(name: str, dataset: Dataset, names: Iterable[str]) -> str:
+    """A view of no rows with the columns' types (partitions and `hour` are strings)."""
+    types = {c.name: c.duckdb_type for c in dataset.columns}
+    nulls = ", ".join(f"CAST(NULL AS {types.get(n, 'VARCHAR')}) AS {sql.quote(n)}" for n in names)
+    return f"CREATE OR REPLACE VIEW {name} AS SELECT {nulls} WHERE false"
+
+
+def _raw_view(dataset: Dataset, root: Path) -> str:
+    name = sql.quote(dataset.glue_table)
+    names = (*(c.name for c in dataset.columns), *PARTITION_KEYS)
+    folder = raw_location(root, dataset)
+    if not any(folder.glob(RAW_GLOB)):
+        return _empty_view(name, dataset, names)
+    select = ", ".join(sql.quote(n) for n in names)
+    return (
+        f"CREATE OR REPLACE VIEW {name} AS SELECT {select} "
+        f"FROM {raw_source(dataset, str(folder / RAW_GLOB))}"
+    )
+
+
+def _compacted_view(dataset: Dataset, root: Path, manifests: Sequence[Manifest]) -> str:
+    name = sql.quote(compacted_table(dataset))
+    names = (*sql.compacted_columns(dataset), *COMPACTED_PARTITION_KEYS)
+    files = [root / key for m in manifests for key in m.files]
+    if not files:
+        return _empty_view(name, dataset, names)
+    select = ", ".join(sql.quote(n) for n in names)
+    return (
+        f"CREATE OR REPLACE VIEW {name} AS SELECT {select} FROM read_parquet({_files(files)}, "
+        f"hive_partitioning=true, hive_types={_hive_types(COMPACTED_PARTITION_KEYS)}, "
+        "union_by_name=true)"
+    )
+
+
+def _views(dataset: Dataset, root: Path) -> list[str]:
+    if not dataset.compacted:
+        return [_raw_view(dataset, root)]
+    manifests = read_all_local(root, dataset)
+    days = [m.day for m in manifests]
+    union = f"CREATE OR REPLACE VIEW {sql.quote(dataset.table)} AS {sql.view_select(dataset, days)}"
+    return [_raw_view(dataset, root), _compacted_view(dataset, root, manifests), union]
+
+
 def connect(root: Path, database: str = ":memory:") -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with one view per dataset (and `crypto_rejects`) over `root`."""
+    """A DuckDB connection with the views of every dataset (and `crypto_rejects`) over `root`."""
     con = duckdb.connect(database)
     con.execute("SET TimeZone = 'UTC'")
     for dataset in (*DATASETS.values(), REJECTS):
-        con.execute(_view_sql(dataset, root))
+        for statement in _views(dataset, root):
+            con.execute(statement)
     return con
 
 

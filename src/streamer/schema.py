@@ -48,6 +48,7 @@ PROJECTION_RANGES: dict[str, tuple[int, int, int]] = {
 LOCATION_TEMPLATE_SUFFIX = "".join(f"{k}=${{{k}}}/" for k in PARTITION_KEYS)
 """Appended to a table's location to give `storage.location.template`."""
 DECIMAL = "decimal(38,18)"
+RAW_TABLE_SUFFIX = "_raw"
 
 
 def stream_name(prefix: str, dataset: str) -> str:
@@ -78,10 +79,18 @@ class Dataset:
     columns: tuple[Column, ...]
     description: str
     prefix_template: str
+    compacted: bool = True
+    """Compacted daily into Parquet (`streamer compact`); every dataset but the rejects."""
 
     @property
     def table(self) -> str:
+        """The name users query: for a compacted dataset, the view over compacted and raw days."""
         return f"{TABLE_PREFIX}{self.name}"
+
+    @property
+    def glue_table(self) -> str:
+        """The table over the raw JSON objects: `crypto_trades_raw`, or `table` if not compacted."""
+        return f"{self.table}{RAW_TABLE_SUFFIX}" if self.compacted else self.table
 
 
 _LEVELS = f"array<struct<price:{DECIMAL},size:{DECIMAL}>>"
@@ -133,10 +142,12 @@ def columns_of(record_type: type) -> tuple[Column, ...]:
     return tuple(_column(name, hints[name]) for name in fields)
 
 
-def _dataset(name: str, record_type: type, prefix_template: str = PREFIX_TEMPLATE) -> Dataset:
+def _dataset(
+    name: str, record_type: type, prefix_template: str = PREFIX_TEMPLATE, compacted: bool = True
+) -> Dataset:
     doc = (record_type.__doc__ or "").strip().splitlines()[0]
     prefix = prefix_template.format(dataset=name)
-    return Dataset(name, record_type, columns_of(record_type), doc, prefix)
+    return Dataset(name, record_type, columns_of(record_type), doc, prefix, compacted)
 
 
 DATASETS: dict[str, Dataset] = {
@@ -151,15 +162,15 @@ DATASETS: dict[str, Dataset] = {
         _dataset("trades", records.Trade),
     )
 }
-REJECTS = _dataset("rejects", records.Reject, REJECTS_PREFIX_TEMPLATE)
+REJECTS = _dataset("rejects", records.Reject, REJECTS_PREFIX_TEMPLATE, compacted=False)
 DATASET_OF_TYPE: dict[type, Dataset] = {d.record_type: d for d in DATASETS.values()}
 DATASET_OF_TYPE[records.Reject] = REJECTS
 
 
-def projection_parameters() -> dict[str, str]:
+def projection_parameters(keys: tuple[str, ...] = PARTITION_KEYS) -> dict[str, str]:
     """The Glue/Athena table parameters that switch on partition projection (bar the template)."""
     params = {"projection.enabled": "true"}
-    for key in PARTITION_KEYS:
+    for key in keys:
         first, last, digits = PROJECTION_RANGES[key]
         params[f"projection.{key}.type"] = "integer"
         params[f"projection.{key}.range"] = f"{first},{last}"
@@ -171,6 +182,8 @@ def projection_parameters() -> dict[str, str]:
 def glue_export() -> dict[str, Any]:
     """The schema as committed JSON (`infra/terraform/schema.json`), from which Terraform builds
     the Firehose streams and Glue tables. `python -m streamer.schema` prints it."""
+    from streamer.compaction.catalog import compaction_export
+
     return {
         "database": GLUE_DATABASE,
         "partition_keys": [{"name": k, "type": "string"} for k in PARTITION_KEYS],
@@ -184,9 +197,11 @@ def glue_export() -> dict[str, Any]:
                 "prefix": d.prefix_template,
                 "location": d.prefix_template.split("year=")[0],
                 "columns": [{"name": c.name, "type": c.glue_type} for c in d.columns],
+                "glue_table": d.glue_table,
             }
             for d in (*DATASETS.values(), REJECTS)
         },
+        "compaction": compaction_export(),
     }
 
 
@@ -199,7 +214,7 @@ def athena_ddl(dataset: Dataset, location: str) -> str:
     properties = {**projection_parameters(), "storage.location.template": base + suffix}
     props = ",\n".join(f"  '{k}' = '{v}'" for k, v in properties.items())
     return (
-        f"CREATE EXTERNAL TABLE IF NOT EXISTS `{dataset.table}` (\n{cols}\n)\n"
+        f"CREATE EXTERNAL TABLE IF NOT EXISTS `{dataset.glue_table}` (\n{cols}\n)\n"
         f"PARTITIONED BY ({parts})\n"
         "ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'\n"
         "WITH SERDEPROPERTIES ('ignore.malformed.json' = 'true')\n"

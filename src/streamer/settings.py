@@ -132,6 +132,8 @@ class Settings:
     queue_size: int = 10_000
     log_format: str = "text"  # or "json"
     stats_interval: float = 30.0
+    lake_bucket: str | None = None  # `streamer compact --engine athena`
+    athena_workgroup: str = "streamer"
 
 
 class _Reader:
@@ -379,4 +381,19 @@ def _build(r: _Reader) -> Settings:
         queue_size=r.integer("queue_size", d.queue_size, 10, 10_000_000),
         log_format=r.choice("log_format", d.log_format, ("text", "json")),
         stats_interval=r.number("stats_interval", d.stats_interval, 1, 86400),
+        lake_bucket=_pattern(r, "lake_bucket", "", _BUCKET, "a bucket name, e.g. my-lake") or None,
+        athena_workgroup=_pattern(
+            r, "athena_workgroup", d.athena_workgroup, _WORKGROUP, "the workgroup's name"
+        ),
     )
+
+
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_WORKGROUP = re.compile(r"[a-zA-Z0-9._-]{1,128}")
+
+
+def _pattern(r: _Reader, name: str, default: str, pattern: re.Pattern[str], example: str) -> str:
+    value = r.text(name, default)
+    if value and not pattern.fullmatch(value):
+        raise ConfigError(_var(name), f"{value!r} is not valid", f"Use {example}.")
+    return value

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 GENERAL = "general"
 FIREHOSE = "firehose"
+COMPACTION = "compaction"
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,13 +230,28 @@ SETTINGS: tuple[Setting, ...] = (
         "SIGTERM to exit: deliver, then spool the rest",
         FIREHOSE,
     ),
+    # `streamer compact --engine athena` (README: "Compaction").
+    _s(
+        "lake_bucket",
+        "none",
+        "the lake's S3 bucket (`terraform output bucket`); needed by `--engine athena`",
+        COMPACTION,
+        literal=False,
+    ),
+    _s(
+        "athena_workgroup",
+        "streamer",
+        "the Athena workgroup the compaction queries run in (`terraform output athena_workgroup`)",
+        COMPACTION,
+    ),
 )
 
 KNOWN: frozenset[str] = frozenset(n for s in SETTINGS for n in s.names)
 
 
 def markdown_settings(section: str) -> str:
-    """One README settings table (`general` or `firehose`), generated so it cannot drift."""
+    """One README settings table (`general`, `firehose` or `compaction`), generated so it
+    cannot drift."""
     out = ["| variable | default | meaning |", "|---|---|---|"]
     for s in SETTINGS:
         if s.section != section:

@@ -50,7 +50,12 @@ run "glue_tables_have_the_python_columns" {
 
   assert {
     condition     = toset(keys(aws_glue_catalog_table.dataset)) == toset(keys(jsondecode(file("schema.json")).tables))
-    error_message = "every table in schema.json needs a Glue table of the same name"
+    error_message = "every table in schema.json needs a Glue table"
+  }
+
+  assert {
+    condition     = toset([for t in aws_glue_catalog_table.dataset : t.name]) == toset([for t in jsondecode(file("schema.json")).tables : t.glue_table])
+    error_message = "each raw Glue table must carry its schema.json name (crypto_<dataset>_raw, crypto_rejects)"
   }
 
   assert {

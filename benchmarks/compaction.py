@@ -1,0 +1,500 @@
+"""Daily compaction of one simulated day at the default deployment's rates.
+
+    python benchmarks/compaction.py [--hours 24] [--runs 3] [--duplicates 0.01] [--lake DIR]
+
+The day is written by the real code: rows are built as `records` (a random walk per symbol),
+encoded by `jsonline.encode` and written by `LakeSink` with Firehose's default buffering in
+this deployment (60 s or 64 MiB), so each dataset gets an object a minute, as in S3. A share
+of the objects is delivered twice (`--duplicates`), as Firehose may do.
+
+Rates: the Terraform defaults (3 Binance and 3 Coinbase symbols, 3 CoinGecko coins) with the
+market assumptions of `benchmarks/firehose.py` (its `RATES` and `BURSTS`, checked at start):
+
+    order_books  Binance depth20@100ms: 10/s per symbol; Coinbase top 20 each second: 1/s
+    tickers      Binance 1/s, Coinbase 3/s per symbol
+    trades       ASSUMED ordinary-market averages, not measurements: Binance 30, 20, 10 /s and
+                 Coinbase 8, 5, 3 /s for BTC, ETH, SOL
+    ohlcv        closed candles: Binance 1m, Coinbase 5m (its only interval)
+    spot_prices  3 coins x 3 currencies every 120 s (keyless plan); markets: the top 100 then
+
+It prints objects and bytes before and after, the compaction time per dataset (median of
+`--runs` runs; each run replaces the last), and for three typical queries the bytes read before
+and after. Bytes are measured two ways: what DuckDB read (the growth of the process's `rchar`
+in /proc/self/io around the query's first run), and an Athena-style figure from file sizes: the
+whole raw objects of the day's partitions before, the Parquet column chunks of the referenced
+columns after, in the row groups whose min/max statistics admit the query's exchange and
+symbol (from the Parquet metadata), close to what Athena bills as data scanned. The queries
+are the same text before and after (so they de-duplicate with DISTINCT where the raw rows need
+it, and break ties in event_time by record_id). Query times are medians of 5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from streamer import query
+from streamer.compaction.layout import compacted_day_prefix, raw_day_prefix
+from streamer.compaction.local import LocalCompactor
+from streamer.ids import record_ids
+from streamer.jsonline import encode
+from streamer.records import (
+    BookSnapshot,
+    Candle,
+    Dec,
+    Item,
+    Market,
+    Millis,
+    Real,
+    SpotPrice,
+    Ticker,
+    Trade,
+)
+from streamer.schema import DATASET_OF_TYPE, DATASETS
+from streamer.settings import LakeSettings
+from streamer.sinks.lake import LakeSink
+
+DAY = datetime(2025, 11, 24, tzinfo=UTC)
+START = Millis(int(DAY.timestamp() * 1000))
+TRADE_RATES = {
+    ("binance", "BTC-USDT"): 30.0,
+    ("binance", "ETH-USDT"): 20.0,
+    ("binance", "SOL-USDT"): 10.0,
+    ("coinbase", "BTC-USD"): 8.0,
+    ("coinbase", "ETH-USD"): 5.0,
+    ("coinbase", "SOL-USD"): 3.0,
+}
+TICKERS_PER_SECOND = {"binance": 1, "coinbase": 3}
+MIDS = {"BTC": 86_700.0, "ETH": 3_200.0, "SOL": 180.0}
+TICKS = {"BTC": 0.01, "ETH": 0.01, "SOL": 0.01}
+BOOKS_PER_SECOND = {"binance": 10, "coinbase": 1}
+CANDLE_MINUTES = {"binance": 1, "coinbase": 5}
+COINS = ("bitcoin", "ethereum", "solana")
+CURRENCIES = ("usd", "eur", "btc")
+POLL_SECONDS = 120
+DEPTH = 20
+
+QUERIES = {
+    "1-hour OHLCV of BTC-USDT from trades": (
+        "trades",
+        ("exchange", "symbol", "event_time", "price", "size", "record_id"),
+        """
+        WITH day AS (
+          SELECT DISTINCT record_id, event_time, price, size FROM crypto_trades
+          WHERE exchange = 'binance' AND symbol = 'BTC-USDT'
+            AND year = '{y}' AND month = '{m}' AND day = '{d}')
+        SELECT date_trunc('hour', event_time) AS hour_start,
+          min_by(price, (event_time, record_id)) AS open, max(price) AS high, min(price) AS low,
+          max_by(price, (event_time, record_id)) AS close, sum(size) AS volume, count(*) AS trades
+        FROM day GROUP BY 1 ORDER BY 1
+        """,
+        {"exchange": "binance", "symbol": "BTC-USDT"},
+    ),
+    "1-hour OHLCV of BTC-USDT from 1m candles": (
+        "ohlcv",
+        (
+            "exchange",
+            "symbol",
+            "interval",
+            "is_closed",
+            "open_time",
+            "open",
+            "high",
+            "low",
+            "close",
+            "volume",
+            "record_id",
+        ),
+        """
+        WITH candles AS (
+          SELECT DISTINCT record_id, open_time, open, high, low, close, volume FROM crypto_ohlcv
+          WHERE exchange = 'binance' AND symbol = 'BTC-USDT' AND "interval" = '1m' AND is_closed
+            AND year = '{y}' AND month = '{m}' AND day = '{d}')
+        SELECT date_trunc('hour', open_time) AS hour_start, min_by(open, open_time) AS open,
+          max(high) AS high, min(low) AS low, max_by(close, open_time) AS close,
+          sum(volume) AS volume, count(*) AS minutes
+        FROM candles GROUP BY 1 ORDER BY 1
+        """,
+        {"exchange": "binance", "symbol": "BTC-USDT"},
+    ),
+    "latest price per symbol": (
+        "trades",
+        ("exchange", "symbol", "event_time", "price", "record_id"),
+        """
+        SELECT exchange, symbol, max_by(price, (event_time, record_id)) AS price,
+          max(event_time) AS at
+        FROM crypto_trades WHERE year = '{y}' AND month = '{m}' AND day = '{d}'
+        GROUP BY exchange, symbol ORDER BY exchange, symbol
+        """,
+        {},
+    ),
+}
+
+
+class Walk:
+    """A random walk per symbol, and what each venue publishes about it."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.ticks = {s: round(MIDS[s.split("-")[0]] / 0.01) for _, s in TRADE_RATES}
+        self.sizes = [Dec(f"{self.rng.lognormvariate(-3, 1.5):.8f}") for _ in range(2048)]
+        self.trade_ids = {key: 0 for key in TRADE_RATES}
+        self.sequence = 0
+        self.trade_id_of = {k: record_ids(k[0], k[1], "trade") for k in TRADE_RATES}
+        self.book_id_of = {k: record_ids(k[0], k[1], "book") for k in TRADE_RATES}
+
+    @staticmethod
+    def price(tick: int) -> Dec:
+        return Dec(f"{tick // 100}.{tick % 100:02d}")
+
+    def step(self) -> None:
+        for symbol in self.ticks:
+            self.ticks[symbol] += round(self.rng.gauss(0, 8))
+
+    def trades(self, key: tuple[str, str], now: int) -> list[Trade]:
+        rate = TRADE_RATES[key]
+        n = max(0, round(self.rng.gauss(rate, rate**0.5)))
+        out = []
+        for _ in range(n):
+            self.trade_ids[key] += 1
+            tid = str(self.trade_ids[key])
+            at = Millis(now + self.rng.randrange(1000))
+            tick = self.ticks[key[1]] + self.rng.randrange(-3, 4)
+            side = "buy" if self.rng.random() < 0.5 else "sell"
+            out.append(
+                Trade(
+                    key[0],
+                    key[1],
+                    at,
+                    Millis(at + 40),
+                    tid,
+                    self.price(tick),
+                    self.rng.choice(self.sizes),
+                    side,
+                    self.trade_id_of[key](tid),
+                )
+            )
+        return out
+
+    def book(self, key: tuple[str, str], at: int) -> BookSnapshot:
+        mid = self.ticks[key[1]] + self.rng.randrange(-2, 3)
+        sizes = self.rng.choices(self.sizes, k=2 * DEPTH)
+        bids = tuple((self.price(mid - 1 - i), sizes[i]) for i in range(DEPTH))
+        asks = tuple((self.price(mid + 1 + i), sizes[DEPTH + i]) for i in range(DEPTH))
+        self.sequence += 1
+        return BookSnapshot(
+            key[0],
+            key[1],
+            Millis(at),
+            Millis(at + 30),
+            DEPTH,
+            bids,
+            asks,
+            self.sequence,
+            self.book_id_of[key](self.sequence),
+        )
+
+    def ticker(self, key: tuple[str, str], at: int) -> Ticker:
+        tick = self.ticks[key[1]]
+        last, bid, ask = self.price(tick), self.price(tick - 1), self.price(tick + 1)
+        size = self.rng.choice(self.sizes)
+        binance = key[0] == "binance"
+        return Ticker(
+            key[0],
+            key[1],
+            Millis(at),
+            Millis(at + 30),
+            last,
+            bid,
+            size,
+            ask,
+            size,
+            last if binance else None,
+            self.price(tick + 900),
+            self.price(tick - 900),
+            Dec("12345.67890000"),
+            Dec("987654321.12") if binance else None,
+            Dec("1.234"),
+            1_234_567 if binance else None,
+            record_ids(key[0], key[1], "ticker")(at),
+        )
+
+    def candle(self, key: tuple[str, str], open_ms: int, minutes: int) -> Candle:
+        tick = self.ticks[key[1]]
+        close = open_ms + minutes * 60_000 - 1
+        return Candle(
+            key[0],
+            key[1],
+            Millis(close + 200),
+            Millis(close + 250),
+            f"{minutes}m",
+            Millis(open_ms),
+            Millis(close),
+            self.price(tick - 20),
+            self.price(tick + 40),
+            self.price(tick - 60),
+            self.price(tick),
+            self.rng.choice(self.sizes),
+            None,
+            None,
+            True,
+            "ws",
+            record_ids(key[0], key[1], f"{minutes}m")(open_ms),
+        )
+
+    def spot(self, coin: str, currency: str, at: int) -> SpotPrice:
+        value = Real(f"{self.rng.uniform(1, 90_000):.6f}")
+        return SpotPrice(
+            coin,
+            currency,
+            value,
+            Real("1.7e12"),
+            Real("4.5e10"),
+            Real("-1.25"),
+            Millis(at - 30_000),
+            Millis(at),
+            record_ids(coin, currency)(at),
+        )
+
+    def market(self, rank: int, at: int) -> Market:
+        value = Real(f"{self.rng.uniform(0.01, 90_000):.6f}")
+        coin = f"coin-{rank}"
+        return Market(
+            coin,
+            f"c{rank}",
+            f"Coin {rank}",
+            "usd",
+            rank,
+            value,
+            Real("1.7e12"),
+            Real("1.8e12"),
+            Real("4.5e10"),
+            value,
+            value,
+            Real("-12.5"),
+            Real("-1.25"),
+            Real("19900000"),
+            Real("21000000"),
+            Real("21000000"),
+            Millis(at - 30_000),
+            Millis(at),
+            record_ids(coin, "markets")(at),
+        )
+
+
+async def simulate(root: Path, seconds: int, seed: int) -> int:
+    """Writes `seconds` of the market into the lake at `root`; returns the rows written."""
+    market = Walk(seed)
+    sink = LakeSink(LakeSettings(root=root, buffer_bytes=64 * 2**20, buffer_seconds=60))
+    rows = 0
+    for second in range(seconds):
+        now = START + second * 1000
+        await sink.flush_due(Millis(now))
+        market.step()
+        items: list[Item] = []
+        for key in TRADE_RATES:
+            items += market.trades(key, now)
+            step = 1000 // BOOKS_PER_SECOND[key[0]]
+            items += [market.book(key, now + i * step) for i in range(BOOKS_PER_SECOND[key[0]])]
+            step = 1000 // TICKERS_PER_SECOND[key[0]]
+            items += [market.ticker(key, now + i * step) for i in range(TICKERS_PER_SECOND[key[0]])]
+            minutes = CANDLE_MINUTES[key[0]]
+            if second % (60 * minutes) == 0 and second:
+                items.append(market.candle(key, now - minutes * 60_000, minutes))
+        if second % POLL_SECONDS == 0:
+            items += [market.spot(c, v, now) for c in COINS for v in CURRENCIES]
+            items += [market.market(rank, now) for rank in range(1, 101)]
+        for item in items:  # arrival: when the row reached Firehose (its received_at)
+            sink.add(DATASET_OF_TYPE[type(item)], encode(item), Millis(now))
+        rows += len(items)
+    await sink.aclose()
+    return rows
+
+
+def redeliver(root: Path, share: float, seed: int) -> int:
+    rng = random.Random(seed)
+    objects = sorted((root / "crypto" / "tabular").rglob("*.gz"))
+    again = [p for p in objects if rng.random() < share]
+    for path in again:
+        shutil.copyfile(path, path.with_name(f"{path.stem[:-36]}{uuid.uuid4()}.gz"))
+    return len(again)
+
+
+def files_of(root: Path, pattern: str) -> tuple[int, int]:
+    paths = [p for p in root.glob(pattern) if p.is_file() and not p.name.startswith(".")]
+    return len(paths), sum(p.stat().st_size for p in paths)
+
+
+def rchar() -> int:
+    with open("/proc/self/io") as handle:
+        for line in handle:
+            if line.startswith("rchar:"):
+                return int(line.split()[1])
+    return 0
+
+
+def run_query(root: Path, text: str, runs: int = 5) -> tuple[list[tuple[object, ...]], int, float]:
+    """(rows, bytes DuckDB read on the first run, median seconds)."""
+    times, read, rows = [], 0, []
+    for i in range(runs):
+        with query.connect(root) as con:
+            before, started = rchar(), time.perf_counter()
+            rows = con.execute(text).fetchall()
+            times.append(time.perf_counter() - started)
+            if i == 0:
+                read = rchar() - before
+    return rows, read, statistics.median(times)
+
+
+def athena_bytes(
+    root: Path, dataset: str, columns: tuple[str, ...], where: dict[str, str], compacted: bool
+) -> int:
+    """Athena-style data scanned: the day's whole raw objects; or, of the day's Parquet, the
+    column chunks of `columns` in the row groups whose min/max statistics admit `where`."""
+    ds = DATASETS[dataset]
+    if not compacted:
+        return files_of(root, raw_day_prefix(ds, DAY.date()) + "hour=*/*.gz")[1]
+    folder = root / compacted_day_prefix(ds, DAY.date())
+    names = ", ".join(f"'{c}'" for c in columns)
+    admits = " AND ".join(
+        f"bool_or(col = '{c}' AND stats_min_value <= '{v}' AND stats_max_value >= '{v}')"
+        for c, v in where.items()
+    )
+    with duckdb.connect() as con:
+        row = con.execute(
+            f"""
+            WITH chunks AS (
+              SELECT file_name, row_group_id, total_compressed_size AS size,
+                split_part(path_in_schema, ', ', 1) AS col, stats_min_value, stats_max_value
+              FROM parquet_metadata('{folder}/*.parquet')),
+            groups AS (
+              SELECT file_name, row_group_id FROM chunks GROUP BY ALL HAVING {admits or "true"})
+            SELECT sum(size) FROM chunks JOIN groups USING (file_name, row_group_id)
+            WHERE col IN ({names})
+            """
+        ).fetchone()
+    return int(row[0]) if row and row[0] else 0
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+
+    def line(cells: list[str]) -> str:
+        pairs = enumerate(zip(cells, widths, strict=True))
+        return "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in pairs)
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def mb(size: float) -> str:
+    return f"{size / 1e6:,.1f} MB" if size >= 1e5 else f"{size / 1e3:,.1f} kB"
+
+
+def compact_all(root: Path, runs: int) -> tuple[list[list[str]], list[list[str]], float]:
+    """Compacts every dataset `runs` times; (size rows, time rows, total median seconds)."""
+    compactor = LocalCompactor(root)
+    sizes, times, total = [], [], 0.0
+    for dataset in DATASETS.values():
+        objects, raw = files_of(root, raw_day_prefix(dataset, DAY.date()) + "hour=*/*.gz")
+        seconds, manifest = [], None
+        for run in range(runs):
+            now = datetime.now(UTC)
+            started = time.perf_counter()
+            outcome = compactor.compact(
+                dataset, DAY.date(), f"{now:%Y%m%dt%H%M%Sz}_{run:08x}", now.isoformat()
+            )
+            seconds.append(time.perf_counter() - started)
+            manifest = outcome.manifest
+        assert manifest is not None
+        median = statistics.median(seconds)
+        total += median
+        parquet = manifest.compacted_bytes
+        counts = [f"{objects:,}", mb(raw), f"{manifest.raw_rows:,}", f"{len(manifest.files)}"]
+        ratio = f"{raw / max(parquet, 1):,.1f}x"
+        sizes.append([dataset.name, *counts, mb(parquet), f"{manifest.rows:,}", ratio])
+        times.append([dataset.name, f"{median:,.2f} s", f"{raw / median / 1e6:,.1f} MB/s"])
+    return sizes, times, total
+
+
+def check_rates() -> None:
+    """The same market as `benchmarks/firehose.py` models (bar candles, per venue here)."""
+    from firehose import BURSTS, RATES  # benchmarks/ is on sys.path when run as a script
+
+    books = sum(BOOKS_PER_SECOND[venue] for venue, _ in TRADE_RATES)
+    tickers = sum(TICKERS_PER_SECOND[venue] for venue, _ in TRADE_RATES)
+    assert (sum(TRADE_RATES.values()), books, tickers) == (
+        RATES["trades"],
+        RATES["order_books"],
+        RATES["tickers"],
+    ), "the rates differ from benchmarks/firehose.py"
+    polls = {"spot_prices": (len(COINS) * len(CURRENCIES), POLL_SECONDS)}
+    polls["markets"] = (100, POLL_SECONDS)
+    assert polls == BURSTS, "the CoinGecko polls differ from benchmarks/firehose.py"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hours", type=float, default=24.0, help="simulated hours (24)")
+    parser.add_argument("--runs", type=int, default=3, help="compaction runs per dataset")
+    parser.add_argument("--duplicates", type=float, default=0.01, help="objects delivered twice")
+    parser.add_argument("--seed", type=int, default=15)
+    parser.add_argument("--lake", type=Path, default=None, help="keep the lake here")
+    args = parser.parse_args()
+    check_rates()
+    root = args.lake or Path(tempfile.mkdtemp(prefix="compaction-bench-"))
+    texts = {
+        name: text.format(y=f"{DAY:%Y}", m=f"{DAY:%m}", d=f"{DAY:%d}")
+        for name, (_, _, text, _) in QUERIES.items()
+    }
+    try:
+        print(f"simulating {args.hours:g} h of the default deployment into {root} ...", flush=True)
+        started = time.perf_counter()
+        rows = asyncio.run(simulate(root, int(args.hours * 3600), args.seed))
+        generated = time.perf_counter() - started
+        again = redeliver(root, args.duplicates, args.seed)
+        print(f"  {rows:,} rows in {generated:,.0f} s; {again} objects delivered twice\n")
+
+        before = {name: run_query(root, text) for name, text in texts.items()}
+        scanned_before = {
+            n: athena_bytes(root, q[0], q[1], q[3], False) for n, q in QUERIES.items()
+        }
+        sizes, times, total = compact_all(root, args.runs)
+        after = {name: run_query(root, text) for name, text in texts.items()}
+        scanned_after = {n: athena_bytes(root, q[0], q[1], q[3], True) for n, q in QUERIES.items()}
+
+        print("The day's objects and bytes, before (raw gzip JSON) and after (Parquet, ZSTD):\n")
+        heads = ["dataset", "raw objects", "raw bytes", "raw rows", "files", "parquet bytes"]
+        print(table([*heads, "distinct rows", "smaller"], sizes))
+        print(f"\nCompaction time (median of {args.runs} runs; each replaces the last):\n")
+        print(table(["dataset", "time", "raw read"], times))
+        print(f"  all datasets: {total:,.1f} s\n")
+        answers = []
+        for name in QUERIES:
+            (rows_b, read_b, time_b), (rows_a, read_a, time_a) = before[name], after[name]
+            same = "yes" if rows_b == rows_a else "NO"
+            read = [mb(read_b), mb(read_a), mb(scanned_before[name]), mb(scanned_after[name])]
+            answers.append(
+                [name, *read, f"{time_b * 1000:,.0f} ms", f"{time_a * 1000:,.0f} ms", same]
+            )
+        print("Typical queries of the day, before and after compaction:\n")
+        heads = ["query", "DuckDB read before", "after", "Athena-style before", "after"]
+        print(table([*heads, "time before", "after", "same rows"], answers))
+        return 0 if all(a[-1] == "yes" for a in answers) else 1
+    finally:
+        if args.lake is None:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""The DuckDB engine: one day of a local lake's raw objects into one sorted Parquet file.
+
+The order of the steps is what makes a run idempotent and failure-safe:
+
+1. read every raw object of the day, strictly: an unreadable one fails the day, naming it;
+2. write the de-duplicated, sorted rows (`sql.dedupe_select`) as ZSTD Parquet into a hidden
+   staging directory beside the day's folder, fsynced;
+3. refuse to replace an earlier run that kept more rows (raw objects were deleted since);
+4. rename the file into `crypto/compacted/<dataset>/year=/month=/day=/` under this run's name
+   (the previous run's files stay, and stay the ones the views read);
+5. replace the manifest atomically: from here on the views read this run's file;
+6. delete the files of earlier runs and the staging directory.
+
+A crash before 5 leaves the previous output (or the raw objects) what readers see; leftovers of
+the crashed run are removed by the next run of that day. Raw objects are never touched.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from streamer.compaction import sql
+from streamer.compaction.layout import (
+    compacted_day_prefix,
+    file_key,
+    raw_day_prefix,
+)
+from streamer.compaction.manifests import (
+    Manifest,
+    Outcome,
+    fsync_dir,
+    nothing_to_compact,
+    read_local,
+    refuse_fewer_rows,
+    write_local,
+)
+from streamer.errors import CompactionError
+from streamer.query import raw_source
+from streamer.schema import Dataset
+
+log = logging.getLogger(__name__)
+
+ENGINE = "duckdb"
+ROW_GROUP_ROWS = 122_880  # DuckDB's default; sorted rows give each group a narrow symbol range
+
+
+class LocalCompactor:
+    """Compacts days of the lake at `root` with DuckDB (threads and memory as DuckDB's
+    defaults; sorting spills to the staging directory)."""
+
+    engine = ENGINE
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def compact(self, dataset: Dataset, day: date, run: str, now_iso: str) -> Outcome:
+        raw = sorted((self.root / raw_day_prefix(dataset, day)).glob("hour=*/*.gz"))
+        previous = read_local(self.root, dataset, day)
+        if not raw:
+            return nothing_to_compact(dataset, day, previous)
+        day_dir = self.root / compacted_day_prefix(dataset, day)
+        for leftover in day_dir.parent.glob(f".{day_dir.name}.*.staging"):  # a crashed run's
+            shutil.rmtree(leftover, ignore_errors=True)
+        staging = day_dir.parent / f".{day_dir.name}.{run}.staging"
+        try:
+            staging.mkdir(parents=True)
+            return self._compact(dataset, day, run, now_iso, raw, previous, day_dir, staging)
+        except OSError as exc:
+            raise CompactionError(
+                f"{dataset.name} {day}: {exc}. The previous output (if any) is kept"
+            ) from None
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def _compact(
+        self,
+        dataset: Dataset,
+        day: date,
+        run: str,
+        now_iso: str,
+        raw: list[Path],
+        previous: Manifest | None,
+        day_dir: Path,
+        staging: Path,
+    ) -> Outcome:
+        key = file_key(dataset, day, run, 0)
+        staged = staging / key.rsplit("/", 1)[-1]
+        raw_rows, rows = self._write(dataset, day, raw, staged, staging)
+        if rows == 0:
+            return nothing_to_compact(dataset, day, previous)
+        refuse_fewer_rows(dataset, day, rows, previous)
+        _fsync(staged)
+        day_dir.mkdir(parents=True, exist_ok=True)
+        os.replace(staged, self.root / key)
+        fsync_dir(day_dir)
+        manifest = Manifest(
+            dataset=dataset.name,
+            day=day,
+            run=run,
+            engine=ENGINE,
+            files=(key,),
+            rows=rows,
+            raw_rows=raw_rows,
+            raw_objects=len(raw),
+            raw_bytes=sum(p.stat().st_size for p in raw),
+            compacted_bytes=(self.root / key).stat().st_size,
+            compacted_at=now_iso,
+        )
+        write_local(self.root, dataset, manifest)
+        for old in day_dir.iterdir():
+            if old.name != staged.name and not old.name.startswith("."):
+                old.unlink()
+        return Outcome(dataset.name, day, "compacted", manifest)
+
+    def _write(
+        self, dataset: Dataset, day: date, raw: list[Path], target: Path, spill: Path
+    ) -> tuple[int, int]:
+        """(raw rows, distinct rows written to `target`)."""
+        with duckdb.connect() as con:
+            con.execute("SET TimeZone = 'UTC'")
+            con.execute(f"SET temp_directory = {sql.text(str(spill / 'spill'))}")
+            con.execute(
+                f"CREATE TEMP VIEW {sql.quote(dataset.glue_table)} AS "
+                f"SELECT * FROM {raw_source(dataset, raw, strict=True)}"
+            )
+            select = sql.dedupe_select(dataset, sql.quote(dataset.glue_table), day)
+            try:
+                raw_rows = _count(con, f"SELECT count(*) FROM {sql.quote(dataset.glue_table)}")
+                written = con.execute(
+                    f"COPY ({select}) TO {sql.text(str(target))} "
+                    f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_ROWS})"
+                ).fetchone()
+            except duckdb.Error as exc:
+                raise self._unreadable(dataset, day, raw, exc) from None
+        return raw_rows, int(written[0]) if written else 0
+
+    def _unreadable(
+        self, dataset: Dataset, day: date, raw: list[Path], error: duckdb.Error
+    ) -> CompactionError:
+        """Names the raw objects that cannot be read on their own (reading each again)."""
+        bad = []
+        with duckdb.connect() as con:
+            for path in raw:
+                try:
+                    con.execute(f"SELECT count(*) FROM {raw_source(dataset, [path], strict=True)}")
+                except duckdb.Error as exc:
+                    bad.append(f"{path.relative_to(self.root)} ({_first_line(exc)})")
+        what = "; ".join(bad) if bad else _first_line(error)
+        return CompactionError(
+            f"{dataset.name} {day}: cannot read raw object(s): {what}. Nothing was changed: "
+            "fix or move the object(s) and run again"
+        )
+
+
+def _count(con: duckdb.DuckDBPyConnection, query: str) -> int:
+    row = con.execute(query).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
