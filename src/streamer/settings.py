@@ -40,6 +40,7 @@ COINGECKO_POLL_SECONDS = {"keyless": 120.0, "demo": 60.0, "pro": 20.0}
 _SYMBOL = re.compile(r"[A-Z0-9]{1,20}-[A-Z0-9]{1,20}")
 _STREAM_PREFIX = re.compile(r"[a-zA-Z0-9_.-]{1,50}")
 _COIN_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
+_ATHENA_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +117,14 @@ class FirehoseSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AthenaSettings:
+    """Where `streamer.analytics` and `streamer report --engine athena` query on AWS."""
+
+    workgroup: str | None = None  # the Terraform output athena_workgroup; None = not on AWS
+    database: str = "crypto"
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     sources: tuple[str, ...] = SOURCES
     sink: str = "lake"
@@ -129,6 +138,7 @@ class Settings:
     queue_size: int = 10_000
     log_format: str = "text"  # or "json"
     stats_interval: float = 30.0
+    athena: AthenaSettings = AthenaSettings()
 
 
 class _Reader:
@@ -373,4 +383,19 @@ def _build(r: _Reader) -> Settings:
         queue_size=r.integer("queue_size", d.queue_size, 10, 10_000_000),
         log_format=r.choice("log_format", d.log_format, ("text", "json")),
         stats_interval=r.number("stats_interval", d.stats_interval, 1, 86400),
+        athena=_athena(r, d.athena),
     )
+
+
+def _athena(r: _Reader, d: AthenaSettings) -> AthenaSettings:
+    names = {"athena_workgroup": r.text("athena_workgroup", ""),
+             "athena_database": r.text("athena_database", d.database)}  # fmt: skip
+    for name, value in names.items():
+        if value and not _ATHENA_NAME.fullmatch(value):
+            raise ConfigError(
+                _var(name),
+                f"{value!r} is not an Athena name",
+                "Use letters, digits, '_', '-' or '.' (the Terraform outputs athena_workgroup "
+                "and glue_database).",
+            )
+    return AthenaSettings(names["athena_workgroup"] or None, names["athena_database"] or "crypto")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 GENERAL = "general"
 FIREHOSE = "firehose"
+ANALYTICS = "analytics"
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,13 +202,23 @@ SETTINGS: tuple[Setting, ...] = (
         "SIGTERM to exit: deliver, then spool the rest",
         FIREHOSE,
     ),
+    # Analytics on AWS (README: "Analytics").
+    _s(
+        "athena_workgroup",
+        "none",
+        "`streamer report --engine athena` and the notebooks query in this Athena workgroup "
+        "(Terraform output `athena_workgroup`); the notebooks use Athena when it is set",
+        ANALYTICS,
+        literal=False,
+    ),
+    _s("athena_database", "crypto", "the Glue database (Terraform output `glue_database`)", ANALYTICS),
 )
 
 KNOWN: frozenset[str] = frozenset(n for s in SETTINGS for n in s.names)
 
 
 def markdown_settings(section: str) -> str:
-    """One README settings table (`general` or `firehose`), generated so it cannot drift."""
+    """One README settings table (`general`, `firehose` or `analytics`), generated so it cannot drift."""
     out = ["| variable | default | meaning |", "|---|---|---|"]
     for s in SETTINGS:
         if s.section != section:
