@@ -1,4 +1,4 @@
--- Cross-venue basis per coin in bars: the last Binance <BASE>-USDT and Coinbase <BASE>-USD trade prices and CoinGecko's USD price, and their differences in basis points.
+-- Cross-venue basis per coin in bars: the last Binance <BASE>-USDT and Coinbase <BASE>-USD trade prices (ties in time: the greater trade id) and CoinGecko's USD price, and their differences in basis points.
 WITH trades AS (
   SELECT DISTINCT
     record_id,
@@ -6,6 +6,7 @@ WITH trades AS (
     split_part(symbol, '-', 1) AS base,
     split_part(symbol, '-', 2) AS quote,
     event_time,
+    trade_id,
     price,
     CAST(floor(date_diff('second', TIMESTAMP '1970-01-01 00:00:00', event_time) / CAST(:bar_seconds AS DOUBLE)) AS BIGINT) * :bar_seconds AS bar_epoch
   FROM crypto_trades
@@ -15,12 +16,21 @@ WITH trades AS (
     AND event_time < CAST(:until AS TIMESTAMP)
     AND exchange IN ('binance', 'coinbase')
 ),
-venue_bars AS (
-  SELECT exchange, base, bar_epoch, CAST(max_by(price, event_time) AS DOUBLE) AS price
+ranked AS (
+  SELECT
+    exchange,
+    base,
+    bar_epoch,
+    price,
+    row_number() OVER (PARTITION BY exchange, base, bar_epoch ORDER BY event_time DESC, trade_id DESC) AS newest
   FROM trades
   WHERE ((exchange = 'binance' AND quote = 'USDT') OR (exchange = 'coinbase' AND quote = 'USD'))
     AND (:bases = '' OR strpos(concat(',', :bases, ','), concat(',', base, ',')) > 0)
-  GROUP BY exchange, base, bar_epoch
+),
+venue_bars AS (
+  SELECT exchange, base, bar_epoch, CAST(price AS DOUBLE) AS price
+  FROM ranked
+  WHERE newest = 1
 ),
 coins AS (
   SELECT DISTINCT coin_id, upper(symbol) AS base

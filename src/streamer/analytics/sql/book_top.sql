@@ -1,9 +1,10 @@
--- Top of book per exchange and symbol in bars: mean mid price, spread in basis points and best-level depth (base and quote units).
+-- Top of book per exchange and symbol in bars: mean mid price, spread in basis points and best-level depth (base and quote units); a book re-sent unchanged counts at each time it was seen, a row delivered twice once.
 WITH books AS (
   SELECT DISTINCT
     record_id,
     exchange,
     symbol,
+    event_time,
     CAST(bids[1].price AS DOUBLE) AS bid,
     CAST(bids[1].size AS DOUBLE) AS bid_size,
     CAST(asks[1].price AS DOUBLE) AS ask,
