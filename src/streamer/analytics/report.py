@@ -283,6 +283,10 @@ def command(
     end = parse_time(until, "--until") if until else None
     if bar is not None:
         bar_seconds(bar)
+    if not 1 <= top <= 1000:
+        from streamer.errors import ConfigError
+
+        raise ConfigError("--top", f"{top} is out of range", "Use 1 to 1000.")
     window = default_window(engine, start, end, parse_symbols(symbols))
     progress = Lines(lambda line: write(f"streamer report: {line}"))
     if engine == "athena":
