@@ -114,6 +114,8 @@ class Analytics:
         """Rows per dataset (rejects included) and arrival hour: dataset, hour_start,
         row_count. Hours of the window only (by partition)."""
         frame = self._frame("rows_per_hour", sqltext.rows_per_hour(), window, {})
+        if frame.empty:
+            return frame
         return frame.sort_values(["dataset", "hour_start"], ignore_index=True)
 
     def rejects(self, window: Window | None = None) -> pd.DataFrame:

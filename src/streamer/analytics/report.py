@@ -152,6 +152,8 @@ def _one_chart(
 def _finest(intervals: pd.DataFrame) -> dict[str, tuple[str, int]]:
     """Per exchange, its finest closed candle interval (name, seconds)."""
     best: dict[str, tuple[str, int]] = {}
+    if intervals.empty:
+        return best
     for exchange, interval in zip(intervals["exchange"], intervals["interval"], strict=True):
         unit = str(interval)[-1:]
         if unit not in BAR_UNITS or not str(interval)[:-1].isdigit():
