@@ -149,8 +149,9 @@ def _one_chart(
     return section
 
 
-def _finest(intervals: pd.DataFrame) -> dict[str, tuple[str, int]]:
-    """Per exchange, its finest closed candle interval (name, seconds)."""
+def finest_intervals(intervals: pd.DataFrame) -> dict[str, tuple[str, int]]:
+    """Per exchange, its finest closed candle interval (name, seconds), from
+    `Analytics.intervals()`."""
     best: dict[str, tuple[str, int]] = {}
     if intervals.empty:
         return best
@@ -169,7 +170,7 @@ def _candles(db: Analytics, bar: str | None, section: Section, writer: _Writer) 
     intervals = _query(section, db.intervals)
     if intervals is None:
         return None
-    finest = _finest(intervals)
+    finest = finest_intervals(intervals)
     if not finest:
         section.missing.append(
             f"no closed candles (crypto_ohlcv) in {_window_text(db.window)}"
