@@ -211,14 +211,20 @@ SETTINGS: tuple[Setting, ...] = (
         ANALYTICS,
         literal=False,
     ),
-    _s("athena_database", "crypto", "the Glue database (Terraform output `glue_database`)", ANALYTICS),
+    _s(
+        "athena_database",
+        "crypto",
+        "the Glue database (Terraform output `glue_database`)",
+        ANALYTICS,
+    ),
 )
 
 KNOWN: frozenset[str] = frozenset(n for s in SETTINGS for n in s.names)
 
 
 def markdown_settings(section: str) -> str:
-    """One README settings table (`general`, `firehose` or `analytics`), generated so it cannot drift."""
+    """One README settings table (`general`, `firehose` or `analytics`), generated so it
+    cannot drift."""
     out = ["| variable | default | meaning |", "|---|---|---|"]
     for s in SETTINGS:
         if s.section != section:

@@ -1,8 +1,9 @@
 """One lake per test session, written by the real pipeline from the bundled simulator.
 
 The simulator's and the clients' clocks run at 60x, so 1-minute candles close every second,
-Coinbase's 5-minute candles every 5 s and an hour of partitions fills in a minute; a few faults (garbage frames, duplicates, cut connections) put
-rejects, duplicate rows and REST backfills into it, as on a real day.
+Coinbase's 5-minute candles every 5 s and an hour of partitions fills in a minute; a few faults
+(garbage frames, duplicates, cut connections) put rejects, duplicate rows and REST backfills
+into it, as on a real day.
 """
 
 from __future__ import annotations

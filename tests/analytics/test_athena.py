@@ -83,8 +83,12 @@ def queue_result(url: str, frame: pd.DataFrame) -> None:
              "CaseSensitive": k == "varchar"}
             for c, k in zip(frame.columns, kinds, strict=True)]  # fmt: skip
     body = json.dumps({"results": [{"rows": [header, *rows], "column_info": info}]}).encode()
-    request = urllib.request.Request(f"{url}/moto-api/static/athena/query-results", data=body,
-                                     method="POST", headers={"Content-Type": "application/json"})  # fmt: skip
+    request = urllib.request.Request(
+        f"{url}/moto-api/static/athena/query-results",
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
     urllib.request.urlopen(request)
 
 

@@ -118,9 +118,15 @@ def test_basis_compares_the_last_prices_of_each_venue(db: Analytics, pipeline_la
         .last()
     )
     coins = raw(pipeline_lake, "SELECT DISTINCT coin_id, upper(symbol) AS base FROM crypto_markets")
-    spot = floats(raw(pipeline_lake, """
+    spot = floats(
+        raw(
+            pipeline_lake,
+            """
         SELECT coin_id, price, received_at FROM crypto_spot_prices
-        WHERE vs_currency = 'usd' AND price IS NOT NULL"""), "price").merge(coins, on="coin_id")
+        WHERE vs_currency = 'usd' AND price IS NOT NULL""",
+        ),
+        "price",
+    ).merge(coins, on="coin_id")
     spot["bar_start"] = epoch_bar(spot["received_at"], 60)
     gecko = spot.sort_values("received_at").groupby(["base", "bar_start"])["price"].last()
     result = db.basis("1m")
@@ -146,7 +152,9 @@ def test_volume_by_side_sums_each_trade_once(db: Analytics, pipeline_lake: Path)
     trades = floats(raw(pipeline_lake, """
         SELECT DISTINCT record_id, exchange, symbol, side, event_time, price, size
         FROM crypto_trades"""), "price", "size")  # fmt: skip
-    duplicated = raw(pipeline_lake, "SELECT count(*) - count(DISTINCT record_id) AS n FROM crypto_trades")
+    duplicated = raw(
+        pipeline_lake, "SELECT count(*) - count(DISTINCT record_id) AS n FROM crypto_trades"
+    )
     assert duplicated["n"][0] > 0, "the simulator's duplicate frames put some trades in twice"
     trades["bar_start"] = epoch_bar(trades["event_time"], 120)
     trades["quote_volume"] = trades["price"] * trades["size"]
@@ -176,9 +184,12 @@ def test_health_queries_count_rows_rejects_and_origins(db: Analytics, pipeline_l
     hours = db.rows_per_hour()
     for dataset in hours["dataset"].unique():
         table = f"crypto_{dataset}"
-        counts = raw(pipeline_lake, f"""
+        counts = raw(
+            pipeline_lake,
+            f"""
             SELECT CAST(year || '-' || month || '-' || day || ' ' || hour || ':00:00' AS TIMESTAMP)
-              AS hour_start, count(*) AS row_count FROM {table} GROUP BY ALL ORDER BY 1""")
+              AS hour_start, count(*) AS row_count FROM {table} GROUP BY ALL ORDER BY 1""",
+        )
         part = hours[hours["dataset"] == dataset]
         assert part["hour_start"].tolist() == counts["hour_start"].astype("datetime64[ns]").tolist()
         assert part["row_count"].tolist() == counts["row_count"].tolist()
@@ -187,9 +198,9 @@ def test_health_queries_count_rows_rejects_and_origins(db: Analytics, pipeline_l
     rejects = raw(pipeline_lake, "SELECT source, reason FROM crypto_rejects")
     expected = rejects.value_counts(["source", "reason"]).rename("rejects").reset_index()
     result = db.rejects()
-    assert sorted(zip(result["source"], result["reason"], result["rejects"], strict=True)) == sorted(
-        zip(expected["source"], expected["reason"], expected["rejects"], strict=True)
-    )
+    assert sorted(
+        zip(result["source"], result["reason"], result["rejects"], strict=True)
+    ) == sorted(zip(expected["source"], expected["reason"], expected["rejects"], strict=True))
 
     origins = db.candle_origins()
     assert set(origins["origin"]) <= {"ws", "rest"}
@@ -219,8 +230,8 @@ async def write(lake: Path, rows: list[tuple[object, int]]) -> None:
 
 async def test_gaps_count_the_missing_candles(tmp_path: Path) -> None:
     opens = [T0, T0 + MIN, T0 + 4 * MIN, T0 + 5 * MIN, T0 + 7 * MIN]
-    await write(tmp_path, [(candle(t, "rest" if t == T0 + 5 * MIN else "ws"), t + MIN) for t in opens]
-                + [(candle(T0), T0 + 2 * MIN)])  # a duplicate delivery  # fmt: skip
+    rows = [(candle(t, "rest" if t == T0 + 5 * MIN else "ws"), t + MIN) for t in opens]
+    await write(tmp_path, [*rows, (candle(T0), T0 + 2 * MIN)])  # and a duplicate delivery
     with connect(lake=tmp_path) as db:
         gaps = db.candle_gaps()
         origins = db.candle_origins()

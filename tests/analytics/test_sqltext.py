@@ -58,7 +58,10 @@ def test_what_athena_runs_parses_as_trino(name: str) -> None:
 
 
 def test_bind_skips_strings_identifiers_and_comments_and_keeps_casts() -> None:
-    text = "-- :nope\nSELECT ':no', \"a:b\", x::int, 'it''s :no' FROM t WHERE a = :a AND b = :b OR c = :a"
+    text = (
+        "-- :nope\nSELECT ':no', \"a:b\", x::int, 'it''s :no' FROM t "
+        "WHERE a = :a AND b = :b OR c = :a"
+    )
     bound, values = sqltext.bind(text, {"a": 1, "b": "x", "unused": 3})
     assert values == [1, "x", 1]
     assert bound.endswith("WHERE a = ? AND b = ? OR c = ?")

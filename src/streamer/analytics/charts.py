@@ -21,22 +21,27 @@ DOWN = "#ef5350"
 WIDE = (11.0, 6.0)
 
 
+def dates(values: object) -> np.ndarray:
+    """Times as matplotlib date numbers (days), the x of bars and wicks."""
+    return np.asarray(mdates.date2num(values))  # type: ignore[no-untyped-call]
+
+
 def _figure(size: tuple[float, float] = WIDE) -> Figure:
     return Figure(figsize=size, dpi=100, layout="constrained")
 
 
 def _bar_width(times: pd.Series) -> float:
     """Bar width in days (matplotlib date units): 80 % of the smallest step, 1 s if single."""
-    values = np.unique(mdates.date2num(times.to_numpy()))
+    values = np.unique(dates(times.to_numpy()))
     if len(values) < 2:
         return 0.8 / 86400
     return float(np.min(np.diff(values))) * 0.8
 
 
 def _time_axis(ax: Axes) -> None:
-    locator = mdates.AutoDateLocator()
+    locator = mdates.AutoDateLocator()  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
     ax.grid(True, alpha=0.3)
 
 
@@ -51,7 +56,7 @@ def candlesticks(candles: pd.DataFrame, title: str) -> Figure:
     down), and volume below."""
     fig = _figure()
     price, volume = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1))
-    x = mdates.date2num(candles["bar_start"].to_numpy())
+    x = dates(candles["bar_start"].to_numpy())
     width = _bar_width(candles["bar_start"])
     up = (candles["close"] >= candles["open"]).to_numpy()
     colors = np.where(up, UP, DOWN)
@@ -138,11 +143,11 @@ def volume_by_side(frame: pd.DataFrame) -> Figure:
         buys = part[part["side"] == "buy"]
         sells = part[part["side"] == "sell"]
         ax.bar(
-            mdates.date2num(buys["bar_start"].to_numpy()), buys["quote_volume"], width,
+            dates(buys["bar_start"].to_numpy()), buys["quote_volume"], width,
             color=UP, label="buy", gid="buy",
         )  # fmt: skip
         ax.bar(
-            mdates.date2num(sells["bar_start"].to_numpy()), -sells["quote_volume"], width,
+            dates(sells["bar_start"].to_numpy()), -sells["quote_volume"], width,
             color=DOWN, label="sell", gid="sell",
         )  # fmt: skip
         ax.axhline(0, color="grey", linewidth=0.8)

@@ -45,9 +45,7 @@ def render(title: str, facts: list[tuple[str, str]], sections: list[Section]) ->
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{_e(title)}</h1>",
-        '<p class="meta">'
-        + " · ".join(f"{_e(k)}: <b>{_e(v)}</b>" for k, v in facts)
-        + "</p>",
+        '<p class="meta">' + " · ".join(f"{_e(k)}: <b>{_e(v)}</b>" for k, v in facts) + "</p>",
         "<nav>" + "".join(f'<a href="#{s.key}">{_e(s.title)}</a>' for s in sections) + "</nav>",
     ]
     if missing:

@@ -6,18 +6,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
 
 
 class Progress(Protocol):
-    def query(self, name: str) -> _Tracker: ...
-
-
-class _Tracker(Protocol):
-    def __enter__(self) -> Callable[[int], None]: ...
-
-    def __exit__(self, *exc: object) -> None: ...
+    def query(self, name: str) -> AbstractContextManager[Callable[[int], None]]:
+        """Around one query; the value entered takes the row count when it is done."""
 
 
 class Silent:

@@ -31,7 +31,7 @@ class Analytics:
     ) -> None:
         self.engine = engine
         self.window = window or Window()
-        self.progress: Progress = progress or Silent()
+        self.progress: Progress = Silent() if progress is None else progress
 
     def __enter__(self) -> Analytics:
         return self
@@ -100,9 +100,7 @@ class Analytics:
         """CoinGecko's latest poll in the window: the `top` coins by market cap."""
         if not 1 <= top <= 1000:
             raise ConfigError("--top", f"{top} is out of range", "Use 1 to 1000.")
-        return self.run(
-            "top_market_caps", window, top=top, vs_currency=check_currency(vs_currency)
-        )
+        return self.run("top_market_caps", window, top=top, vs_currency=check_currency(vs_currency))
 
     # --- data health ---------------------------------------------------------------------
 
@@ -181,4 +179,3 @@ def _normalize(frame: pd.DataFrame) -> pd.DataFrame:
         elif pd.api.types.is_integer_dtype(series) and not pd.api.types.is_bool_dtype(series):
             out[column] = series.astype("int64")
     return out
-

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -172,16 +173,15 @@ def _candles(db: Analytics, bar: str | None, section: Section, writer: _Writer) 
         return None
     finest = finest_intervals(intervals)
     if not finest:
-        section.missing.append(
-            f"no closed candles (crypto_ohlcv) in {_window_text(db.window)}"
-        )
+        section.missing.append(f"no closed candles (crypto_ohlcv) in {_window_text(db.window)}")
         return None
     if bar is not None:
         seconds = bar_seconds(bar)
     else:
-        span = db.window.span() or (
-            intervals["last_open"].max() - intervals["first_open"].min()
-        ).to_pytimedelta()
+        span = (
+            db.window.span()
+            or (intervals["last_open"].max() - intervals["first_open"].min()).to_pytimedelta()
+        )
         seconds = auto_bar(span, math.lcm(*(s for _, s in finest.values())))
     charted = 0
     for exchange, (interval, interval_seconds) in sorted(finest.items()):
@@ -190,7 +190,7 @@ def _candles(db: Analytics, bar: str | None, section: Section, writer: _Writer) 
                 f"{exchange}: its {interval} candles cannot make {_bar_text(seconds)} bars"
             )
             continue
-        frame = _query(section, lambda e=exchange, i=interval: db.candles(seconds, i, e))
+        frame = _query(section, partial(db.candles, seconds, interval, exchange))
         if frame is None:
             continue
         for (symbol,), part in charts.series(frame, "symbol"):

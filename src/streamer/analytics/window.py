@@ -33,7 +33,9 @@ def parse_time(text: str, name: str) -> datetime:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise ConfigError(
-            name, f"{text!r} is not a date or time", "Use ISO 8601, e.g. 2025-11-24 or 2025-11-24T16:30."
+            name,
+            f"{text!r} is not a date or time",
+            "Use ISO 8601, e.g. 2025-11-24 or 2025-11-24T16:30.",
         ) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
