@@ -57,3 +57,13 @@ output "alarm_topic_arn" {
   description = "SNS topic receiving the alarms (null if none)."
   value       = one(local.alarm_actions)
 }
+
+output "quicksight_data_source_arn" {
+  description = "QuickSight Athena data source (null unless enable_quicksight)."
+  value       = one(aws_quicksight_data_source.athena[*].arn)
+}
+
+output "quicksight_data_sets" {
+  description = "QuickSight dataset ARN per Glue table (empty unless enable_quicksight)."
+  value       = { for table, d in aws_quicksight_data_set.table : table => d.arn }
+}
