@@ -47,6 +47,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/firehose.py
 	$(BIN)/python benchmarks/vs_cryptofeed.py
 	$(BIN)/python benchmarks/market.py
+	$(BIN)/python benchmarks/report.py
 
 # Terraform checks: the offline tool beside the checkout if present (../shared/tools/terraform/tf:
 # real Terraform core against the aws provider schema, no downloads), else a terraform binary.
