@@ -247,10 +247,16 @@ def _bar_text(seconds: int) -> str:
 
 
 def _window_text(window: Window) -> str:
-    def show(value: datetime | None, default: str) -> str:
-        return value.strftime("%Y-%m-%d %H:%M UTC") if value else default
+    def show(value: datetime) -> str:
+        return value.strftime("%Y-%m-%d %H:%M UTC")
 
-    return f"{show(window.since, 'the beginning')} to {show(window.until, 'the end')}"
+    if window.since and window.until:
+        return f"{show(window.since)} to {show(window.until)}"
+    if window.since:
+        return f"the lake from {show(window.since)}"
+    if window.until:
+        return f"the lake until {show(window.until)}"
+    return "the whole lake"
 
 
 def default_window(
