@@ -27,7 +27,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from firehose import BURSTS, RATES
-
 from streamer import query
 from streamer.analytics import connect
 from streamer.analytics.report import build
@@ -68,7 +67,8 @@ class Day:
         self.seq += 1
         price, size = self.venue_price(symbol), self.rng.expovariate(20)
         bar = self.minute.setdefault((exchange, symbol), [price, price, price, price, 0.0])
-        bar[1], bar[2], bar[3], bar[4] = max(bar[1], price), min(bar[2], price), price, bar[4] + size
+        bar[1], bar[2] = max(bar[1], price), min(bar[2], price)
+        bar[3], bar[4] = price, bar[4] + size
         side = "buy" if self.rng.random() < 0.5 else "sell"
         rid = record_id(exchange, symbol, self.seq)
         return Trade(exchange, symbol, Millis(t), Millis(t + 30), str(self.seq), _dec(price),
