@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint bench clean schema infra
+.PHONY: demo test lint bench clean schema infra notebooks
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,13 +15,24 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
+# The tests run the report and the notebooks, so `make test` installs the analytics extra too.
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,analytics]'
+	touch $@ $(VENV)/.installed $(VENV)/.installed-analytics
+
+$(VENV)/.installed-analytics: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[analytics]'
 	touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed
 	rm -rf demo-lake
 	$(BIN)/streamer demo --seconds $${SECONDS_TO_RUN:-30} --lake demo-lake
+
+# JupyterLab on the notebooks, reading the lake in STREAMER_LAKE_DIR (default: demo-lake, so
+# run `make demo` first) or Athena when STREAMER_ATHENA_WORKGROUP is set.
+notebooks: $(VENV)/.installed-analytics
+	$(BIN)/python -m pip install --quiet 'jupyterlab>=4.2'
+	STREAMER_LAKE_DIR=$${STREAMER_LAKE_DIR:-$(CURDIR)/demo-lake} $(BIN)/jupyter lab notebooks
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks
@@ -39,6 +50,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/books.py
 	$(BIN)/python benchmarks/outage.py
 	$(BIN)/python benchmarks/compaction.py
+	$(BIN)/python benchmarks/report.py
 
 # Terraform checks: the offline tool beside the checkout if present (../shared/tools/terraform/tf:
 # real Terraform core against the aws provider schema, no downloads), else a terraform binary.
@@ -77,4 +89,4 @@ schema: $(VENV)/.installed
 	$(BIN)/python -m streamer.schema > infra/terraform/schema.json
 
 clean:
-	rm -rf $(VENV) .venv-checkov demo-lake data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-checkov demo-lake data report .pytest_cache .mypy_cache .ruff_cache

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from streamer.schema import markdown_tables
-from streamer.settings_spec import COMPACTION, FIREHOSE, GENERAL, markdown_settings
+from streamer.settings_spec import ANALYTICS, COMPACTION, FIREHOSE, GENERAL, markdown_settings
 from tests.conftest import REPO
 
 
@@ -22,5 +22,5 @@ def test_readme_commands_are_make_targets() -> None:
 
 def test_readme_settings_tables_match_the_settings_spec() -> None:
     readme = (REPO / "README.md").read_text()
-    for section in (GENERAL, FIREHOSE, COMPACTION):
+    for section in (GENERAL, FIREHOSE, COMPACTION, ANALYTICS):
         assert markdown_settings(section) in readme, f"README {section} settings table is stale"

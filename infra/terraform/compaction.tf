@@ -22,7 +22,6 @@ locals {
     [local.compaction.manifest_prefix],
   ))
 
-  glue_arn_prefix = "arn:${data.aws_partition.current.partition}:glue:${var.region}:${local.account_id}"
 }
 
 # --- the task's role ----------------------------------------------------------------------

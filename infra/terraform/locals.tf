@@ -16,8 +16,9 @@ locals {
     "arn:${data.aws_partition.current.partition}:firehose:${var.region}:${data.aws_caller_identity.current.account_id}:deliverystream/${local.stream_names[dataset]}"
   ]
 
-  account_id  = data.aws_caller_identity.current.account_id
-  bucket_name = coalesce(var.bucket_name, "${var.name}-lake-${data.aws_caller_identity.current.account_id}-${var.region}")
+  account_id      = data.aws_caller_identity.current.account_id
+  glue_arn_prefix = "arn:${data.aws_partition.current.partition}:glue:${var.region}:${local.account_id}"
+  bucket_name     = coalesce(var.bucket_name, "${var.name}-lake-${data.aws_caller_identity.current.account_id}-${var.region}")
 
   athena_results_prefix = "athena-results/"
   spool_path            = "/var/lib/streamer"

@@ -67,3 +67,13 @@ output "compacted_tables" {
   description = "Per view users query (crypto_<dataset>): its raw and compacted Glue tables."
   value       = { for view, t in local.compaction.tables : view => { raw = t.raw_table, compacted = t.compacted_table } }
 }
+
+output "quicksight_data_source_arn" {
+  description = "QuickSight Athena data source (null unless enable_quicksight)."
+  value       = one(aws_quicksight_data_source.athena[*].arn)
+}
+
+output "quicksight_data_sets" {
+  description = "QuickSight dataset ARN per Glue table (empty unless enable_quicksight)."
+  value       = { for table, d in aws_quicksight_data_set.table : table => d.arn }
+}

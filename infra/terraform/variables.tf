@@ -490,3 +490,33 @@ variable "freshness_alarm_seconds" {
     error_message = "freshness_alarm_seconds must be at least 60."
   }
 }
+
+# --- QuickSight (quicksight.tf) ------------------------------------------------------------
+
+variable "enable_quicksight" {
+  type        = bool
+  description = "Create a QuickSight Athena data source on the workgroup and a dataset per table. The account must already have a QuickSight subscription."
+  default     = false
+}
+
+variable "quicksight_principal_arn" {
+  type        = string
+  description = "QuickSight user or group given the data source and datasets (arn:aws:quicksight:<region>:<account>:user/<namespace>/<name> or .../group/...). Required with enable_quicksight."
+  default     = null
+
+  validation {
+    condition     = var.quicksight_principal_arn == null || can(regex("^arn:aws[a-z-]*:quicksight:[a-z0-9-]+:[0-9]{12}:(user|group)/[^/]+/.+$", var.quicksight_principal_arn))
+    error_message = "quicksight_principal_arn must be a QuickSight user or group ARN: arn:aws:quicksight:<region>:<account>:user/default/<name>."
+  }
+}
+
+variable "quicksight_import_mode" {
+  type        = string
+  description = "DIRECT_QUERY (every visual queries Athena, always fresh) or SPICE (QuickSight's in-memory copy, refreshed on a schedule you set in QuickSight)."
+  default     = "DIRECT_QUERY"
+
+  validation {
+    condition     = contains(["DIRECT_QUERY", "SPICE"], var.quicksight_import_mode)
+    error_message = "quicksight_import_mode must be DIRECT_QUERY or SPICE."
+  }
+}

@@ -1,4 +1,4 @@
-"""The `streamer` command: run, demo, query, compact, simulate, health, provision.
+"""The `streamer` command: run, demo, query, report, compact, simulate, health, provision.
 
 This is the only module that configures logging and starts an event loop (`run_loop`:
 uvloop where it is installed, else asyncio's own).
@@ -55,6 +55,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     comp.add_argument("--engine", choices=("duckdb", "athena"), default="duckdb")
     comp.add_argument("--lake", type=Path, default=None, help="lake dir (STREAMER_LAKE_DIR)")
+    report = sub.add_parser(
+        "report", help="index.html with charts from the lake (DuckDB) or Athena (analytics extra)"
+    )
+    report.add_argument("--lake", type=Path, default=None, help="lake dir (STREAMER_LAKE_DIR)")
+    report.add_argument("--out", type=Path, default=Path("report"), help="output dir (report)")
+    report.add_argument("--since", default=None, help="UTC, ISO 8601 (default: all; Athena 24 h)")
+    report.add_argument("--until", default=None, help="UTC, ISO 8601, exclusive (default: all)")
+    report.add_argument("--symbols", nargs="*", default=[], help="e.g. BTC-USDT,BTC-USD")
+    report.add_argument("--engine", choices=("duckdb", "athena"), default="duckdb")
+    report.add_argument("--bar", default=None, help="bar length, e.g. 1m, 15m, 1h (default: auto)")
+    report.add_argument("--top", type=int, default=10, help="coins in the market-cap chart (10)")
 
     check = sub.add_parser("health", help="probe a running service's /health (exit 0 = healthy)")
     check.add_argument("--port", type=int, default=None, help="default: STREAMER_HEALTH_PORT")
@@ -126,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _health(args)
         if args.command == "compact":
             return _compact(args)
+        if args.command == "report":
+            return _report(args)
         if args.command == "provision":
             return _provision(args)
         if args.command == "run":
@@ -196,6 +209,24 @@ def _health(args: argparse.Namespace) -> int:
     status, body = probe(port)
     print(body)
     return 0 if status == 200 else 1
+
+
+def _report(args: argparse.Namespace) -> int:
+    try:
+        from streamer.analytics.report import command
+    except ImportError as exc:
+        raise ConfigError(
+            "streamer report",
+            f"the analytics extra is not installed ({exc.name} is missing)",
+            "Install it: pip install -e '.[analytics]'.",
+        ) from None
+    return command(engine=args.engine, lake=args.lake, out=args.out, since=args.since,
+                   until=args.until, symbols=args.symbols, bar=args.bar, top=args.top,
+                   write=_print_err)  # fmt: skip
+
+
+def _print_err(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def _query(args: argparse.Namespace) -> int:

@@ -40,6 +40,7 @@ COINGECKO_POLL_SECONDS = {"keyless": 120.0, "demo": 60.0, "pro": 20.0}
 _SYMBOL = re.compile(r"[A-Z0-9]{1,20}-[A-Z0-9]{1,20}")
 _STREAM_PREFIX = re.compile(r"[a-zA-Z0-9_.-]{1,50}")
 _COIN_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
+_ATHENA_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +119,14 @@ class FirehoseSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AthenaSettings:
+    """Where `streamer.analytics` and `streamer report --engine athena` query on AWS."""
+
+    workgroup: str | None = None  # the Terraform output athena_workgroup; None = not on AWS
+    database: str = "crypto"
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     sources: tuple[str, ...] = SOURCES
     sink: str = "lake"
@@ -133,7 +142,7 @@ class Settings:
     log_format: str = "text"  # or "json"
     stats_interval: float = 30.0
     lake_bucket: str | None = None  # `streamer compact --engine athena`
-    athena_workgroup: str = "streamer"
+    athena: AthenaSettings = AthenaSettings()
 
 
 class _Reader:
@@ -382,14 +391,11 @@ def _build(r: _Reader) -> Settings:
         log_format=r.choice("log_format", d.log_format, ("text", "json")),
         stats_interval=r.number("stats_interval", d.stats_interval, 1, 86400),
         lake_bucket=_pattern(r, "lake_bucket", "", _BUCKET, "a bucket name, e.g. my-lake") or None,
-        athena_workgroup=_pattern(
-            r, "athena_workgroup", d.athena_workgroup, _WORKGROUP, "the workgroup's name"
-        ),
+        athena=_athena(r, d.athena),
     )
 
 
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
-_WORKGROUP = re.compile(r"[a-zA-Z0-9._-]{1,128}")
 
 
 def _pattern(r: _Reader, name: str, default: str, pattern: re.Pattern[str], example: str) -> str:
@@ -397,3 +403,17 @@ def _pattern(r: _Reader, name: str, default: str, pattern: re.Pattern[str], exam
     if value and not pattern.fullmatch(value):
         raise ConfigError(_var(name), f"{value!r} is not valid", f"Use {example}.")
     return value
+
+
+def _athena(r: _Reader, d: AthenaSettings) -> AthenaSettings:
+    names = {"athena_workgroup": r.text("athena_workgroup", ""),
+             "athena_database": r.text("athena_database", d.database)}  # fmt: skip
+    for name, value in names.items():
+        if value and not _ATHENA_NAME.fullmatch(value):
+            raise ConfigError(
+                _var(name),
+                f"{value!r} is not an Athena name",
+                "Use letters, digits, '_', '-' or '.' (the Terraform outputs athena_workgroup "
+                "and glue_database).",
+            )
+    return AthenaSettings(names["athena_workgroup"] or None, names["athena_database"] or "crypto")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 GENERAL = "general"
 FIREHOSE = "firehose"
 COMPACTION = "compaction"
+ANALYTICS = "analytics"
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,11 +239,21 @@ SETTINGS: tuple[Setting, ...] = (
         COMPACTION,
         literal=False,
     ),
+    # Analytics on AWS (README: "Analytics").
     _s(
         "athena_workgroup",
-        "streamer",
-        "the Athena workgroup the compaction queries run in (`terraform output athena_workgroup`)",
-        COMPACTION,
+        "none",
+        "the Athena workgroup (Terraform output `athena_workgroup`): `streamer report --engine "
+        "athena` and the notebooks query in it (the notebooks use Athena when it is set), and "
+        "`streamer compact --engine athena` runs its statements in it (required there)",
+        ANALYTICS,
+        literal=False,
+    ),
+    _s(
+        "athena_database",
+        "crypto",
+        "the Glue database (Terraform output `glue_database`)",
+        ANALYTICS,
     ),
 )
 
@@ -250,8 +261,8 @@ KNOWN: frozenset[str] = frozenset(n for s in SETTINGS for n in s.names)
 
 
 def markdown_settings(section: str) -> str:
-    """One README settings table (`general`, `firehose` or `compaction`), generated so it
-    cannot drift."""
+    """One README settings table (`general`, `firehose`, `compaction` or `analytics`),
+    generated so it cannot drift."""
     out = ["| variable | default | meaning |", "|---|---|---|"]
     for s in SETTINGS:
         if s.section != section:

@@ -287,6 +287,12 @@ def athena_compactor(config: Settings) -> AthenaCompactor:
             "no lake bucket is set",
             "Set it to the bucket Terraform made (`terraform output bucket`).",
         )
+    if not config.athena.workgroup:
+        raise ConfigError(
+            "STREAMER_ATHENA_WORKGROUP",
+            "no Athena workgroup is set",
+            "Set it to the workgroup Terraform made (`terraform output athena_workgroup`).",
+        )
     from botocore.config import Config
 
     from streamer.aws import session
@@ -295,7 +301,7 @@ def athena_compactor(config: Settings) -> AthenaCompactor:
     retries = Config(retries={"mode": "standard", "max_attempts": 10}, max_pool_connections=16)
     return AthenaCompactor(
         config.lake_bucket,
-        config.athena_workgroup,
+        config.athena.workgroup,
         aws.client("athena", config=retries),
         aws.client("s3", config=retries),
     )

@@ -1,0 +1,181 @@
+"""The analytics queries as functions returning pandas DataFrames.
+
+`Analytics` runs the files in `sql/` on an engine (DuckDB or Athena) over a `Window`. Every
+numeric column comes back as float64 or int64 and every time as datetime64 (UTC, naive), the
+same from both engines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+import pandas as pd
+
+from streamer.analytics import sqltext
+from streamer.analytics.engines import Engine
+from streamer.analytics.progress import Progress, Silent
+from streamer.analytics.window import Window, bar_seconds, check_currency, parse_symbols, parse_time
+from streamer.errors import ConfigError
+
+Bar = str | int
+"""A bar length: `5m`, `1h`, ... or seconds."""
+
+
+class Analytics:
+    """The queries over one engine. Each method takes an optional `window` (default: the one
+    given to `connect`, or the whole lake)."""
+
+    def __init__(
+        self, engine: Engine, window: Window | None = None, progress: Progress | None = None
+    ) -> None:
+        self.engine = engine
+        self.window = window or Window()
+        self.progress: Progress = Silent() if progress is None else progress
+
+    def __enter__(self) -> Analytics:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.engine.close()
+
+    def between(
+        self,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        symbols: Iterable[str] | str = (),
+    ) -> Analytics:
+        """The same engine with another window (times as datetimes or ISO 8601 text, UTC)."""
+        return Analytics(self.engine, make_window(since, until, symbols), self.progress)
+
+    # --- market ------------------------------------------------------------------------
+
+    def candles(
+        self,
+        bar: Bar = "1m",
+        source_interval: str = "1m",
+        exchange: str = "",
+        window: Window | None = None,
+    ) -> pd.DataFrame:
+        """OHLCV bars of `bar` rolled up from closed `source_interval` candles: exchange,
+        symbol, bar_start, open, high, low, close, volume, candles (how many went in)."""
+        seconds = _bar(bar)
+        source = bar_seconds(source_interval, "source_interval")
+        if seconds % source:
+            raise ConfigError(
+                "--bar",
+                f"{seconds} s bars cannot be made of {source_interval} candles",
+                f"Use a multiple of {source_interval}.",
+            )
+        if exchange and not exchange.isalpha():
+            raise ConfigError("exchange", f"{exchange!r} is not an exchange", "Use e.g. binance.")
+        return self.run(
+            "candles",
+            window,
+            bar_seconds=seconds,
+            source_interval=source_interval,
+            exchange=exchange,
+        )
+
+    def book_top(self, bar: Bar = "1m", window: Window | None = None) -> pd.DataFrame:
+        """Top of book per bar: mid, spread_bps (mean and max), best-level sizes and their
+        quote value (bid_depth_quote, ask_depth_quote), snapshots."""
+        return self.run("book_top", window, bar_seconds=_bar(bar))
+
+    def basis(self, bar: Bar = "1m", window: Window | None = None) -> pd.DataFrame:
+        """Per coin and bar: binance_usdt, coinbase_usd, coingecko_usd and the differences
+        coinbase_vs_binance_bps, binance_vs_coingecko_bps, coinbase_vs_coingecko_bps."""
+        return self.run("basis", window, bar_seconds=_bar(bar))
+
+    def volume_by_side(self, bar: Bar = "1m", window: Window | None = None) -> pd.DataFrame:
+        """Per exchange, symbol, bar and taker side: volume, quote_volume, trades."""
+        return self.run("volume_by_side", window, bar_seconds=_bar(bar))
+
+    def top_market_caps(
+        self, top: int = 10, vs_currency: str = "usd", window: Window | None = None
+    ) -> pd.DataFrame:
+        """CoinGecko's latest poll in the window: the `top` coins by market cap."""
+        if not 1 <= top <= 1000:
+            raise ConfigError("--top", f"{top} is out of range", "Use 1 to 1000.")
+        return self.run("top_market_caps", window, top=top, vs_currency=check_currency(vs_currency))
+
+    # --- data health ---------------------------------------------------------------------
+
+    def intervals(self, window: Window | None = None) -> pd.DataFrame:
+        """The closed candle intervals per exchange: candles, first_open, last_open."""
+        return self.run("candle_intervals", window)
+
+    def rows_per_hour(self, window: Window | None = None) -> pd.DataFrame:
+        """Rows per dataset (rejects included) and arrival hour: dataset, hour_start,
+        row_count. Hours of the window only (by partition)."""
+        frame = self._frame("rows_per_hour", sqltext.rows_per_hour(), window, {})
+        if frame.empty:
+            return frame
+        return frame.sort_values(["dataset", "hour_start"], ignore_index=True)
+
+    def rejects(self, window: Window | None = None) -> pd.DataFrame:
+        """Rejected frames per source and reason: rejects, first_seen, last_seen."""
+        return self.run("rejects", window)
+
+    def candle_origins(self, window: Window | None = None) -> pd.DataFrame:
+        """Closed candles per exchange, symbol, interval and origin (`ws`, or `rest` for
+        backfilled ones)."""
+        return self.run("candle_origins", window)
+
+    def candle_gaps(self, window: Window | None = None) -> pd.DataFrame:
+        """Holes in candle series: last_before, first_after, missing_candles."""
+        return self.run("candle_gaps", window)
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    def run(self, name: str, window: Window | None = None, **extra: str | int) -> pd.DataFrame:
+        """Any file of `sql/` by name, with the window's parameters and `extra` ones."""
+        return self._frame(name, sqltext.load(name), window, extra)
+
+    def _frame(
+        self, name: str, text: str, window: Window | None, extra: dict[str, str | int]
+    ) -> pd.DataFrame:
+        params = {**(window or self.window).params(), **extra}
+        sql, values = sqltext.bind(text, params)
+        with self.progress.query(name) as done:
+            frame = self.engine.frame(sql, values)
+            done(len(frame))
+        return _normalize(frame)
+
+
+def make_window(
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
+    symbols: Iterable[str] | str = (),
+) -> Window:
+    """A `Window` from datetimes or ISO text and symbols as a list or a comma list."""
+    start = parse_time(since, "since") if isinstance(since, str) else since
+    end = parse_time(until, "until") if isinstance(until, str) else until
+    items = [symbols] if isinstance(symbols, str) else list(symbols)
+    return Window(start, end, parse_symbols(items))
+
+
+def _bar(bar: Bar) -> int:
+    if isinstance(bar, int):
+        if bar < 1:
+            raise ConfigError("--bar", f"{bar} is not a bar length", "Use at least 1 second.")
+        return bar
+    return bar_seconds(bar)
+
+
+def _normalize(frame: pd.DataFrame) -> pd.DataFrame:
+    """Times as naive UTC datetime64[ns]; counts int64; measures float64 (DuckDB gives
+    microsecond times and may give unsigned or nullable counts)."""
+    out = frame.copy()
+    for column in out.columns:
+        series = out[column]
+        if pd.api.types.is_datetime64_any_dtype(series):
+            if getattr(series.dt, "tz", None) is not None:
+                series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+            out[column] = series.astype("datetime64[ns]")
+        elif pd.api.types.is_integer_dtype(series) and not pd.api.types.is_bool_dtype(series):
+            out[column] = series.astype("int64")
+    return out

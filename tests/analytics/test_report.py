@@ -1,0 +1,136 @@
+"""`streamer report`: index.html links every chart and table it wrote, each table is the SQL
+result its chart was drawn from; an empty or partial lake gets a page saying what is missing;
+bad arguments exit 2 with a message naming them."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from streamer.analytics import connect
+from streamer.cli import main
+from streamer.jsonline import encode
+from streamer.records import Dec, Millis, Trade
+from streamer.schema import DATASET_OF_TYPE
+from streamer.settings import LakeSettings
+from streamer.sinks.lake import LakeSink
+from tests.analytics.test_queries import same
+
+
+def links(page: str) -> set[str]:
+    return set(re.findall(r'(?:src|href)="([^"#]+)"', page))
+
+
+def written(out: Path) -> set[str]:
+    return {p.name for p in out.iterdir() if p.suffix in (".png", ".csv")}
+
+
+@pytest.fixture(scope="module")
+def report(pipeline_lake: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("report")
+    assert main(["report", "--lake", str(pipeline_lake), "--out", str(out), "--bar", "2m"]) == 0
+    return out
+
+
+def test_the_page_links_every_chart_and_table_written(report: Path) -> None:
+    page = (report / "index.html").read_text()
+    assert links(page) == written(report)
+    pngs = {p for p in written(report) if p.endswith(".png")}
+    assert {"book.png", "basis.png", "volume.png", "market_caps.png", "health.png",
+            "candles_binance_BTC-USDT.png", "candles_binance_ETH-USDT.png"} == pngs  # fmt: skip
+    for png in pngs:
+        assert (report / png).read_bytes().startswith(b"\x89PNG")
+    assert "coinbase: its 5m candles cannot make 2m bars" in page
+
+
+def test_each_table_is_its_query_result(report: Path, pipeline_lake: Path) -> None:
+    db = connect(lake=pipeline_lake)
+    expected = {
+        "candles_binance.csv": db.candles("2m", "1m", "binance"),
+        "book.csv": db.book_top("2m"),
+        "basis.csv": db.basis("2m"),
+        "volume.csv": db.volume_by_side("2m"),
+        "market_caps.csv": db.top_market_caps(10),
+        "health_rows.csv": db.rows_per_hour(),
+        "health_rejects.csv": db.rejects(),
+        "health_origins.csv": db.candle_origins(),
+    }
+    for name, frame in expected.items():
+        times = [c for c in frame.columns if pd.api.types.is_datetime64_any_dtype(frame[c])]
+        table = pd.read_csv(report / name, parse_dates=times, keep_default_na=False,
+                            na_values=[""])  # fmt: skip
+        for column in frame.columns:
+            if pd.api.types.is_float_dtype(frame[column]):
+                table[column] = table[column].astype("float64")
+        same(table, frame)
+
+
+def test_the_bar_defaults_to_one_every_exchange_can_make(
+    pipeline_lake: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["report", "--lake", str(pipeline_lake), "--out", str(tmp_path)]) == 0
+    assert {"candles_binance.csv", "candles_coinbase.csv"} <= written(tmp_path)
+    assert "bar: <b>5m</b>" in (tmp_path / "index.html").read_text()
+    err = capsys.readouterr().err
+    assert "query candles ..." in err and re.search(r"query candles: \d+ rows in", err)
+    assert f"charts in {tmp_path / 'index.html'}" in err
+
+
+def test_an_empty_lake_gets_a_page_saying_what_is_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lake, out = tmp_path / "lake", tmp_path / "out"
+    lake.mkdir()
+    assert main(["report", "--lake", str(lake), "--out", str(out)]) == 0
+    page = (out / "index.html").read_text()
+    assert written(out) == set()
+    assert "Missing from this report" in page
+    for needed in ("crypto_ohlcv", "crypto_order_books", "crypto_trades", "crypto_markets",
+                   "the lake has no rows"):  # fmt: skip
+        assert needed in page
+    assert "Traceback" not in capsys.readouterr().err
+
+
+async def test_a_lake_of_trades_only_charts_the_trades(tmp_path: Path) -> None:
+    sink = LakeSink(LakeSettings(root=tmp_path / "lake"))
+    t0 = 1_764_000_000_000
+    for i, (exchange, symbol) in enumerate([("binance", "BTC-USDT"), ("coinbase", "BTC-USD")]):
+        trade = Trade(exchange, symbol, Millis(t0 + i), Millis(t0 + i), str(i), Dec("86000.5"),
+                      Dec("0.25"), "sell", f"r{i}")  # fmt: skip
+        sink.add(DATASET_OF_TYPE[Trade], encode(trade), Millis(t0))
+    await sink.aclose()
+    out = tmp_path / "out"
+    assert main(["report", "--lake", str(tmp_path / "lake"), "--out", str(out)]) == 0
+    page = (out / "index.html").read_text()
+    assert {"volume.png", "basis.png", "health.png"} <= written(out)
+    assert "no closed candles (crypto_ohlcv)" in page
+    empty = "crypto_book_updates, crypto_markets, crypto_ohlcv, crypto_order_books"
+    assert f"no rows in: {empty}" in page
+    volume = pd.read_csv(out / "volume.csv")
+    assert volume["quote_volume"].tolist() == [86000.5 * 0.25] * 2
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--since", "last tuesday"], "--since"),
+        (["--since", "2025-11-25", "--until", "2025-11-24"], "--since"),
+        (["--bar", "7 parsecs"], "--bar"),
+        (["--symbols", "BTC/USDT"], "--symbols"),
+        (["--top", "0"], "--top"),
+        (["--lake", "/nonexistent/lake"], "--lake"),
+        (["--engine", "athena"], "STREAMER_ATHENA_WORKGROUP"),
+    ],
+)
+def test_bad_arguments_exit_2_naming_them(
+    args: list[str], named: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.delenv("STREAMER_ATHENA_WORKGROUP", raising=False)
+    base = ["report", "--lake", str(tmp_path), "--out", str(tmp_path / "out")]
+    assert main([*base, *args]) == 2
+    err = capsys.readouterr().err
+    assert f"configuration error: {named}" in err and "Traceback" not in err
