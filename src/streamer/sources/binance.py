@@ -200,7 +200,8 @@ class BinanceSource:
     def subscribe(self, symbols: Sequence[str], emit: Emit) -> None:
         """New listings: decoded from now on, streamed on new connections of their own (the
         running ones are left alone), opened within the shared connection-attempt budget."""
-        symbols = [s for s in symbols if s not in set(self.settings.symbols)]
+        held = set(self.settings.symbols)
+        symbols = [s for s in symbols if s not in held]
         if not symbols or self._group is None:
             return
         self.decoder.add_symbols(symbols)

@@ -163,7 +163,8 @@ class CoinbaseSource:
     def subscribe(self, products: Sequence[str], emit: Emit) -> None:
         """New listings: new connections of their own (16 products each), opened one second
         apart; the running connections are left alone."""
-        products = [p for p in products if p not in set(self.settings.symbols)]
+        held = set(self.settings.symbols)
+        products = [p for p in products if p not in held]
         if not products or self._group is None:
             return
         self.settings = replace(self.settings, symbols=(*self.settings.symbols, *products))
@@ -285,7 +286,8 @@ class _Session:
     async def drop(self, removed: list[str]) -> None:
         """Stop collecting `removed`: unsubscribed now (one message per channel, paced), left
         out of the next connection's subscribes, no longer watched."""
-        self.products = tuple(p for p in self.products if p not in set(removed))
+        gone = set(removed)
+        self.products = tuple(p for p in self.products if p not in gone)
         self.watchdog.forget(removed)
         if not self.products:
             if self.task is not None:
