@@ -27,7 +27,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,9 @@ class Recorder:
 
     def add(self, dataset: Dataset, line: bytes, arrival: Millis) -> None:
         self.lines[dataset.name].append(line)
+
+    def add_many(self, dataset: Dataset, lines: Sequence[bytes], arrival: Millis) -> None:
+        self.lines[dataset.name] += lines
 
     def seconds_until_due(self, now: Millis) -> float | None:
         return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -87,6 +87,10 @@ class Recording:
     def add(self, dataset: Dataset, line: bytes, arrival: Millis) -> None:
         self.lines[dataset.name].append(line)
         self.inner.add(dataset, line, arrival)
+
+    def add_many(self, dataset: Dataset, lines: Sequence[bytes], arrival: Millis) -> None:
+        self.lines[dataset.name] += lines
+        self.inner.add_many(dataset, lines, arrival)
 
     def seconds_until_due(self, now: Millis) -> float | None:
         return self.inner.seconds_until_due(now)

@@ -36,10 +36,13 @@ def test_trade_line_keeps_the_venue_decimal_text() -> None:
 
 def test_nulls_booleans_levels_and_escaping() -> None:
     book = BookSnapshot("coinbase", "BTC-USD", Millis(0), Millis(1), 2,
-                        ((Dec("83277.25"), Dec("0.00715626")),), (), None, 'q"\\')  # fmt: skip
+                        ((Dec("83277.25"), Dec("0.00715626")),), (), None, "9f0a")  # fmt: skip
     parsed = orjson.loads(encode(book))
     assert parsed["bids"] == [{"price": 83277.25, "size": 0.00715626}]
-    assert parsed["asks"] == [] and parsed["sequence"] is None and parsed["record_id"] == 'q"\\'
+    assert parsed["asks"] == [] and parsed["sequence"] is None and parsed["record_id"] == "9f0a"
+    trade = Trade("coinbase", "BTC-USD", Millis(0), Millis(1), 'q"\\', Dec("1"), Dec("2"), "buy",
+                  "ab")  # fmt: skip
+    assert orjson.loads(encode(trade))["trade_id"] == 'q"\\'  # venue text: escaped
     candle = Candle("binance", "X-Y", Millis(1), Millis(2), "1m", Millis(0), Millis(59999),
                     Dec("1"), Dec("2"), Dec("0.5"), Dec("1.5"), Dec("10"), None, None, True,
                     "ws", "c")  # fmt: skip

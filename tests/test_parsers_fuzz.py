@@ -7,6 +7,7 @@ JSON line (so a hostile frame can never corrupt the lake).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 from streamer.errors import FrameError
 from streamer.jsonline import encode
 from streamer.records import Item, Millis, Reject
+from streamer.schema import DATASET_OF_TYPE
 from streamer.settings import BinanceSettings, CoinbaseSettings
 from streamer.sources.binance_decode import BinanceDecoder
 from streamer.sources.binance_rest import parse_klines
@@ -96,6 +98,9 @@ def mutate(doc: Any, path: list[int], value: Any) -> Any:
     return out_list
 
 
+PLAIN = re.compile(r"[A-Za-z0-9._:-]*")
+
+
 def check(items: Sequence[Item]) -> None:
     rejects = [i for i in items if type(i) is Reject]
     assert len(rejects) <= len(items)
@@ -103,6 +108,9 @@ def check(items: Sequence[Item]) -> None:
         line = encode(item)
         assert line.endswith(b"\n") and line.count(b"\n") == 1
         orjson.loads(line)
+        for column, value in zip(DATASET_OF_TYPE[type(item)].columns, item, strict=True):
+            if column.plain:  # written unescaped: no frame may put anything else there
+                assert value is None or PLAIN.fullmatch(value), (column.name, value)
         if type(item) is Reject:
             assert item.reason
 

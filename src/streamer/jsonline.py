@@ -7,7 +7,7 @@ written verbatim from the venue's validated text; timestamps as `YYYY-MM-DD HH:M
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from itertools import chain
 from json.encoder import encode_basestring
 from typing import Any
@@ -17,6 +17,7 @@ from streamer.schema import DATASET_OF_TYPE, Dataset
 from streamer.timefmt import format_millis
 
 Encoder = Callable[[Item], bytes]
+ManyEncoder = Callable[[Iterable[Item]], list[bytes]]
 
 
 _SIDE_TEMPLATES: dict[int, str] = {}
@@ -36,6 +37,7 @@ def _levels(levels: Levels) -> str:
 # and one expression over the row `r`: a single `template % (...)` per row.
 _FORMS = {
     "str": ("%s", "_s(r[{i}])"),
+    "plain": ('"%s"', "r[{i}]"),
     "int": ("%s", "r[{i}]"),
     "bool": ("%s", "('true' if r[{i}] else 'false')"),
     "number": ("%s", "r[{i}]"),
@@ -60,9 +62,15 @@ def _last_one(format_ms: Callable[[int], str]) -> Callable[[int], str]:
 
 def compile_encoder(dataset: Dataset) -> Encoder:
     """Build `encode(row) -> bytes` for one dataset."""
+    return _compile(dataset)[0]
+
+
+def _compile(dataset: Dataset) -> tuple[Encoder, ManyEncoder]:
+    """`encode(row) -> bytes` and `encode_many(rows) -> [bytes, ...]` (one comprehension over
+    a run of rows, the pipeline's path) for one dataset, from the same expression."""
     fields, values = [], []
     for i, column in enumerate(dataset.columns):
-        form, expr = _FORMS[column.kind]
+        form, expr = _FORMS["plain" if column.plain else column.kind]
         ts = "_ts_recv" if column.name == "received_at" else "_ts"
         expr = expr.format(i=i, ts=ts)
         if column.nullable:
@@ -73,7 +81,11 @@ def compile_encoder(dataset: Dataset) -> Encoder:
         fields.append(f"{encode_basestring(column.name)}:{form}")
         values.append(expr)
     template = "{" + ",".join(fields) + "}\n"
-    source = f"def encode(r):\n    return ({template!r} % ({', '.join(values)},)).encode()\n"
+    line = f"({template!r} % ({', '.join(values)},)).encode()"
+    source = (
+        f"def encode(r):\n    return {line}\n"
+        f"def encode_many(rows):\n    return [{line} for r in rows]\n"
+    )
     namespace: dict[str, object] = {
         "_s": encode_basestring,
         "_ts": format_millis,
@@ -81,12 +93,14 @@ def compile_encoder(dataset: Dataset) -> Encoder:
         "_levels": _levels,
     }
     exec(compile(source, f"<encoder {dataset.name}>", "exec"), namespace)
-    encoder = namespace["encode"]
-    assert callable(encoder)
-    return encoder
+    encoder, many = namespace["encode"], namespace["encode_many"]
+    assert callable(encoder) and callable(many)
+    return encoder, many
 
 
-ENCODERS: dict[type, Encoder] = {t: compile_encoder(d) for t, d in DATASET_OF_TYPE.items()}
+_COMPILED = {t: _compile(d) for t, d in DATASET_OF_TYPE.items()}
+ENCODERS: dict[type, Encoder] = {t: pair[0] for t, pair in _COMPILED.items()}
+MANY_ENCODERS: dict[type, ManyEncoder] = {t: pair[1] for t, pair in _COMPILED.items()}
 
 
 def encode(item: Item) -> bytes:

@@ -21,6 +21,11 @@ JSON_NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
 _NUMBER = r"-?+(?:0|[1-9][0-9]*+)(?:\.[0-9]++)?+(?:[eE][+-]?+[0-9]++)?+"
 _JSON_NUMBER = re.compile(_NUMBER)
 _JSON_NUMBER_PAIR = re.compile(f"{_NUMBER},{_NUMBER}")
+_PLAIN = r"-?+(?:0|[1-9][0-9]*+)(?:\.[0-9]++)?+"
+PLAIN_PAIR = re.compile(f"{_PLAIN},{_PLAIN}")
+"""Two JSON numbers without exponents, `price,size`: valid and kept as sent (the fast path's
+one check; anything else goes through `dec_pair`, which rewrites exponents or names the
+culprit)."""
 # A run of JSON numbers separated by single commas, validated with one regex call: the order
 # book hot path checks 80 numbers per depth20 frame this way.
 _JSON_NUMBER_LIST = re.compile(f"(?:{_NUMBER},)*+{_NUMBER}")

@@ -2,11 +2,11 @@
 
 Each source awaits `emit(items)` once per socket read (or REST answer); the queue is bounded in
 rows, not in calls, so a slow sink slows the sources (TCP backpressure) instead of growing
-memory, however many rows one read carries. The consumer encodes each row with
-its dataset's compiled encoder and hands the line to the sink with its arrival time, then lets
-the sink write whatever is due. On stop: sources are cancelled, the queue is drained, and the
-sink writes everything it holds. A source that fails for good (`SourceError`) is logged and
-stops alone; the others keep running.
+memory, however many rows one read carries. The consumer encodes each run of rows of one
+dataset with that dataset's compiled encoder and hands the lines to the sink at once, with
+their arrival time, then lets the sink write whatever is due. On stop: sources are cancelled,
+the queue is drained, and the sink writes everything it holds. A source that fails for good
+(`SourceError`) is logged and stops alone; the others keep running.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ import logging
 from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import groupby
 
 from streamer.errors import SourceError
-from streamer.jsonline import ENCODERS
+from streamer.jsonline import MANY_ENCODERS
 from streamer.records import Item
 from streamer.schema import DATASET_OF_TYPE
 from streamer.sinks.base import Sink
@@ -101,7 +102,7 @@ async def _run_source(source: Source, queue: RowQueue, stats: PipelineStats) -> 
 
 
 async def _consume(queue: RowQueue, sink: Sink, clock: Clock, stats: PipelineStats) -> None:
-    encoders = ENCODERS
+    encoders = MANY_ENCODERS
     datasets = DATASET_OF_TYPE
     rows = stats.rows
     while True:
@@ -120,20 +121,12 @@ async def _consume(queue: RowQueue, sink: Sink, clock: Clock, stats: PipelineSta
             if isinstance(batch, _End):
                 await sink.aclose()
                 return
-            add = sink.add
-            kind: type | None = None
-            name, run = "", 0  # `run` rows of one kind in a row, counted when the kind changes
-            for item in batch:
-                if type(item) is not kind:
-                    if run:
-                        rows[name] += run
-                    kind, run = type(item), 0
-                    dataset, encode = datasets[kind], encoders[kind]
-                    name = dataset.name
-                add(dataset, encode(item), arrival)
-                run += 1
-            if run:
-                rows[name] += run
+            add = sink.add_many
+            for kind, run in groupby(batch, type):  # runs of one dataset, each encoded at once
+                dataset = datasets[kind]
+                lines = encoders[kind](run)
+                add(dataset, lines, arrival)
+                rows[dataset.name] += len(lines)
             if queue.empty():
                 break
             batch = queue.get_nowait()

@@ -61,6 +61,8 @@ class Column:
     name: str
     glue_type: str
     nullable: bool
+    plain: bool = False
+    """Text that needs no JSON escaping, by construction (see `PLAIN_TEXT`)."""
 
     @property
     def duckdb_type(self) -> str:
@@ -123,7 +125,25 @@ _DUCKDB_TYPES = {
 }
 
 
-def _column(name: str, annotation: Any) -> Column:
+_VENUE_PLAIN = frozenset({"exchange", "symbol", "side", "interval", "origin", "record_id"})
+PLAIN_TEXT: dict[type, frozenset[str]] = {
+    records.Ticker: _VENUE_PLAIN,
+    records.Candle: _VENUE_PLAIN,
+    records.BookSnapshot: _VENUE_PLAIN,
+    records.BookUpdate: _VENUE_PLAIN,
+    records.Trade: _VENUE_PLAIN,
+    records.SpotPrice: frozenset({"record_id"}),
+    records.Market: frozenset({"record_id"}),
+}
+"""String columns whose text never holds a character JSON must escape, so the encoder writes
+them between quotes as they are: the exchange name is a constant, the symbol is a configured
+or discovered name (`[A-Z0-9]+-[A-Z0-9]+`, checked where it is set), the side, interval and
+origin come from the decoder's own constants or the checked settings, and a `record_id` is
+hexadecimal. Everything else a venue sent (trade ids, CoinGecko names, a reject's raw text) is
+escaped. `tests/test_parsers_fuzz.py` holds every decoded row to this."""
+
+
+def _column(name: str, annotation: Any, plain: bool = False) -> Column:
     nullable = False
     if get_origin(annotation) in (Union, types.UnionType):
         args = [a for a in get_args(annotation) if a is not type(None)]
@@ -133,13 +153,14 @@ def _column(name: str, annotation: Any) -> Column:
         glue = _GLUE_BY_TYPE[annotation]
     except KeyError:
         raise TypeError(f"column {name!r}: no Glue type for {annotation!r}") from None
-    return Column(name, glue, nullable)
+    return Column(name, glue, nullable, plain and glue == "string")
 
 
 def columns_of(record_type: type) -> tuple[Column, ...]:
     hints = typing.get_type_hints(record_type)
     fields: tuple[str, ...] = record_type._fields  # type: ignore[attr-defined]
-    return tuple(_column(name, hints[name]) for name in fields)
+    plain = PLAIN_TEXT.get(record_type, frozenset())
+    return tuple(_column(name, hints[name], name in plain) for name in fields)
 
 
 def _dataset(

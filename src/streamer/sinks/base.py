@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from streamer.records import Millis
@@ -23,6 +23,10 @@ class Sink(Protocol):
         ...
 
     def add(self, dataset: Dataset, line: bytes, arrival: Millis) -> None: ...
+
+    def add_many(self, dataset: Dataset, lines: Sequence[bytes], arrival: Millis) -> None:
+        """`add` for each of `lines`, in order (the pipeline hands over a run at a time)."""
+        ...
 
     def seconds_until_due(self, now: Millis) -> float | None:
         """Seconds until the oldest buffer is due by age (None when nothing is buffered)."""

@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from streamer.aws import firehose_client as make_client
@@ -105,6 +105,10 @@ class FirehoseSink:
         self.counters.rows_in += 1
         if not lane.packer.add(line, arrival):
             self._oversized(dataset, line, arrival)
+
+    def add_many(self, dataset: Dataset, lines: Sequence[bytes], arrival: Millis) -> None:
+        for line in lines:
+            self.add(dataset, line, arrival)
 
     def seconds_until_due(self, now: Millis) -> float | None:
         due: float | None = None

@@ -15,6 +15,7 @@ import gzip
 import logging
 import os
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,6 +84,18 @@ class LakeSink:
         buffer.lines.append(line)
         buffer.size += len(line)
         self.rows_in += 1
+        if buffer.size >= self.max_bytes:
+            self._full.add(dataset.name)
+
+    def add_many(self, dataset: Dataset, lines: Sequence[bytes], arrival: Millis) -> None:
+        buffer = self._buffers.get(dataset.name)
+        if buffer is None:
+            buffer = self._buffers[dataset.name] = _Buffer(dataset)
+        if not buffer.lines:
+            buffer.oldest = arrival
+        buffer.lines += lines
+        buffer.size += sum(map(len, lines))
+        self.rows_in += len(lines)
         if buffer.size >= self.max_bytes:
             self._full.add(dataset.name)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 
 from streamer.records import Millis
 from streamer.schema import Dataset
@@ -23,6 +24,10 @@ class NullSink:
     def add(self, dataset: Dataset, line: bytes, arrival: Millis) -> None:
         self.rows[dataset.name] += 1
         self.bytes += len(line)
+
+    def add_many(self, dataset: Dataset, lines: Sequence[bytes], arrival: Millis) -> None:
+        self.rows[dataset.name] += len(lines)
+        self.bytes += sum(map(len, lines))
 
     def seconds_until_due(self, now: Millis) -> float | None:
         return None

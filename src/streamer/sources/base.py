@@ -73,7 +73,7 @@ class FeedStats:
         """`frames` frames of one socket read, which gave `items` in all."""
         self.frames += frames
         self.last_frame_at = received_at
-        rejects = sum(1 for item in items if type(item) is Reject) if items else 0
+        rejects = list(map(type, items)).count(Reject) if items else 0
         self.rejects += rejects
         self.rows += len(items) - rejects
 

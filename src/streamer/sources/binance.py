@@ -376,24 +376,14 @@ class _Session:
         """One socket read: every frame decoded, then the rows handed on with one `emit`."""
         source, ws, watchdog = self.source, self.ws, self.watchdog
         decoder, stats = source.decoder, source.stats
-        decode = decoder.decode
         now = self._loop.time()
-        rows: list[Item] = []
-        streams: set[str | None] = set()
-        shutdown = False
-        for raw in payloads:
-            items = decode(raw, received_at)
-            streams.add(decoder.last_stream)
-            if items:
-                rows += items
-            elif decoder.shutdown_requested:
-                shutdown = True  # the rest of this read is still good data
+        rows = decoder.decode_read(payloads, received_at)
+        shutdown = decoder.shutdown_requested
         stats.count_read(len(payloads), rows, received_at)
         source.after_read(self.emit)
-        for stream in streams:
-            if stream is not None:
-                watchdog.heard(stream, now)
-        decoder.last_stream = None
+        for stream in decoder.heard:
+            watchdog.heard(stream, now)
+        decoder.heard.clear()
         if not self.ready.is_set() and watchdog.all_heard:
             self.ready.set()
         if rows:

@@ -5,6 +5,11 @@ and the whole frame is parsed by that stream's msgspec decoder, which checks eve
 type in C as it parses (a level is exactly two strings, an id an integer, `m` a boolean). A
 frame that does not fit raises, and the decoder takes its general path, which names the reason
 of the reject; a frame laid out differently only means the general path.
+
+The frame structs leave `stream` out (the decoder read it off the first bytes already, and
+skipping a value costs less than building it), and no struct is tracked by the garbage
+collector (`gc=False`: decoded JSON holds no reference cycles). Both cut msgspec's time by a
+quarter.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ FRAME_HEAD = b'{"stream":"'
 FRAME_HEAD_TEXT = '{"stream":"'
 
 
-class WireAggTrade(msgspec.Struct):
+class WireAggTrade(msgspec.Struct, gc=False):
     s: str
     a: int
     p: str
@@ -26,7 +31,7 @@ class WireAggTrade(msgspec.Struct):
     m: bool
 
 
-class WireTrade(msgspec.Struct):
+class WireTrade(msgspec.Struct, gc=False):
     s: str
     t: int
     p: str
@@ -35,13 +40,13 @@ class WireTrade(msgspec.Struct):
     m: bool
 
 
-class WireDepth(msgspec.Struct):
+class WireDepth(msgspec.Struct, gc=False):
     lastUpdateId: int
     bids: list[tuple[str, str]]
     asks: list[tuple[str, str]]
 
 
-class WireDepthUpdate(msgspec.Struct):
+class WireDepthUpdate(msgspec.Struct, gc=False):
     e: Literal["depthUpdate"]
     E: int
     s: str
@@ -51,23 +56,19 @@ class WireDepthUpdate(msgspec.Struct):
     a: list[tuple[str, str]]
 
 
-class AggTradeFrame(msgspec.Struct):
-    stream: str
+class AggTradeFrame(msgspec.Struct, gc=False):
     data: WireAggTrade
 
 
-class TradeFrame(msgspec.Struct):
-    stream: str
+class TradeFrame(msgspec.Struct, gc=False):
     data: WireTrade
 
 
-class DepthFrame(msgspec.Struct):
-    stream: str
+class DepthFrame(msgspec.Struct, gc=False):
     data: WireDepth
 
 
-class DiffFrame(msgspec.Struct):
-    stream: str
+class DiffFrame(msgspec.Struct, gc=False):
     data: WireDepthUpdate
 
 

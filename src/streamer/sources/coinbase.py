@@ -317,13 +317,8 @@ class _Session:
         """One socket read: every frame decoded, then the rows handed on with one `emit`."""
         source, ws, watchdog = self.source, self.ws, self.watchdog
         decoder, stats = self.decoder, source.stats
-        decode = decoder.decode
         now = self._loop.time()
-        rows: list[Item] = []
-        for raw in payloads:
-            items = decode(raw, received_at)
-            if items:
-                rows += items
+        rows = decoder.decode_read(payloads, received_at)
         stats.count_read(len(payloads), rows, received_at)
         source.after_read(self.emit)
         if decoder.candle_products:

@@ -4,7 +4,8 @@ msgspec parses these straight into structs, checking every field's JSON type in 
 a frame that does not fit (a missing field, a number where text belongs) raises, and the
 decoder then takes its general path, which names the reason of the reject. Frames are chosen
 for the fast path by how Coinbase starts them (`{"channel":"market_trades"`); another key order
-only means the general path.
+only means the general path. No struct is tracked by the garbage collector (`gc=False`:
+decoded JSON holds no reference cycles).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 import msgspec
 
 
-class WireTrade(msgspec.Struct):
+class WireTrade(msgspec.Struct, gc=False):
     trade_id: str | int
     product_id: str
     price: str
@@ -24,28 +25,28 @@ class WireTrade(msgspec.Struct):
     time: str
 
 
-class WireTradeEvent(msgspec.Struct):
+class WireTradeEvent(msgspec.Struct, gc=False):
     trades: list[WireTrade]
 
 
-class WireTrades(msgspec.Struct):
+class WireTrades(msgspec.Struct, gc=False):
     sequence_num: int
     events: list[WireTradeEvent]
 
 
-class WireLevel(msgspec.Struct):
+class WireLevel(msgspec.Struct, gc=False):
     side: str
     price_level: str
     new_quantity: str
 
 
-class WireBookEvent(msgspec.Struct):
+class WireBookEvent(msgspec.Struct, gc=False):
     type: str
     product_id: str
     updates: list[WireLevel]
 
 
-class WireBook(msgspec.Struct):
+class WireBook(msgspec.Struct, gc=False):
     timestamp: str
     sequence_num: int
     events: list[WireBookEvent]

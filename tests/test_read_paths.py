@@ -1,0 +1,143 @@
+"""`decode_read` (a whole socket read, trades inlined) gives what `decode` gives frame by frame.
+
+Two decoders of the same settings read the same frames, one a read at a time and one a frame at
+a time; their rows, rejects, trade ids, holes and counters must agree. The frames are recorded
+ones with their trade ids stepped (in order, repeated, skipped, going back) and, now and then,
+one field replaced by anything JSON can hold, written compactly (the inlined path) or with
+spaces (the general path).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from streamer.records import Item, Millis
+from streamer.settings import BinanceSettings, CoinbaseSettings
+from streamer.sources.binance_decode import BinanceDecoder
+from streamer.sources.coinbase_decode import CoinbaseDecoder
+from tests.conftest import fixture_text
+from tests.test_parsers_fuzz import check, json_values, mutate
+
+NOW = Millis(1_764_000_000_000)
+AGG = orjson.loads(fixture_text("binance/aggTrade_combined.json"))
+TRADE = orjson.loads(fixture_text("binance/trade_combined_testnet.json"))
+OTHER_BINANCE = [
+    orjson.loads(fixture_text(f"binance/{name}"))
+    for name in (
+        "depth20_100ms_combined_trimmed_2levels.json",
+        "serverShutdown_combined_docexample.json",
+        "ws_control_subscribe_ack.json",
+    )
+]
+COINBASE_TRADES = orjson.loads(fixture_text("coinbase/advanced_doc_market_trades.json"))
+COINBASE_L2 = orjson.loads(fixture_text("coinbase/advanced_doc_l2_snapshot.json"))
+
+READS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+# One frame: (which template, trade id step, a mutation or none, compact or spaced JSON).
+frame_specs = st.tuples(
+    st.integers(0, 9),
+    st.sampled_from([1, 1, 1, 1, 0, 2, 5, -1, -3]),
+    st.none() | st.tuples(st.lists(st.integers(0, 30), min_size=1, max_size=4), json_values),
+    st.booleans() | st.just(True),
+)
+reads = st.lists(st.lists(frame_specs, min_size=1, max_size=12), min_size=1, max_size=6)
+
+
+def _text(doc: Any, spec: tuple[int, int, Any, bool]) -> bytes:
+    _, _, mutation, compact = spec
+    if mutation is not None:
+        doc = mutate(doc, *mutation)
+    return json.dumps(doc, separators=(",", ":") if compact else None).encode()
+
+
+def _compare(reads_of_frames: list[list[bytes]], by_read: Any, by_frame: Any) -> None:
+    for n, payloads in enumerate(reads_of_frames):
+        at = Millis(NOW + n)
+        got: list[Item] = by_read.decode_read(payloads, at)
+        want: list[Item] = [row for raw in payloads for row in by_frame.decode(raw, at)]
+        assert got == want
+        check(got)
+    gaps_read, gaps_frame = by_read.trade_gaps, by_frame.trade_gaps
+    assert gaps_read.tracks.keys() == gaps_frame.tracks.keys()
+    for symbol, track in gaps_read.tracks.items():
+        other = gaps_frame.tracks[symbol]
+        assert (track.last, track.last_time, track.first, track.holes) == (
+            other.last, other.last_time, other.first, other.holes,
+        )  # fmt: skip
+    assert gaps_read.repeats == gaps_frame.repeats and gaps_read.late == gaps_frame.late
+    assert by_read.stats.extra == by_frame.stats.extra
+
+
+@READS
+@given(reads=reads, agg=st.booleans())
+def test_binance_reads_match_frame_by_frame(reads: list[list[Any]], agg: bool) -> None:
+    config = BinanceSettings(
+        symbols=("NKN-USDT", "BTC-USDT"), trades="aggTrade" if agg else "trade"
+    )
+    template, id_field = (AGG, "a") if agg else (TRADE, "t")
+    by_read, by_frame = BinanceDecoder(config), BinanceDecoder(config)
+    trade_id, frames = 1000, []
+    for read in reads:
+        payloads = []
+        for spec in read:
+            kind, step, _, _ = spec
+            if kind < 7:
+                trade_id += step
+                doc = {**template, "data": {**template["data"], id_field: trade_id}}
+            else:
+                doc = OTHER_BINANCE[kind - 7]
+            payloads.append(_text(doc, spec))
+        frames.append(payloads)
+    _compare(frames, by_read, by_frame)
+    heard = set()
+    for payloads in frames:
+        by_read.decode_read(payloads, NOW)
+        heard |= by_read.heard
+    assert heard <= set(by_read._routes)  # only subscribed streams are ever heard
+
+
+@READS
+@given(reads=reads)
+def test_coinbase_reads_match_frame_by_frame(reads: list[list[Any]]) -> None:
+    config = CoinbaseSettings(symbols=("ETH-USD", "BTC-USD"))
+    by_read, by_frame = CoinbaseDecoder(config), CoinbaseDecoder(config)
+    trade_id, sequence, frames = 100, 0, []
+    event = COINBASE_TRADES["events"][0]
+    for read in reads:
+        payloads = []
+        for spec in read:
+            kind, step, _, _ = spec
+            sequence += 1 if step else 0  # a repeated trade id comes in a repeated frame
+            if kind < 8:
+                trade_id += step
+                trade = {**event["trades"][0], "trade_id": str(trade_id)}
+                doc = {**COINBASE_TRADES, "sequence_num": sequence,
+                       "events": [{**event, "type": "update", "trades": [trade]}]}  # fmt: skip
+            else:
+                doc = {**COINBASE_L2, "sequence_num": sequence}
+            payloads.append(_text(doc, spec))
+        frames.append(payloads)
+    _compare(frames, by_read, by_frame)
+
+
+def test_the_inlined_paths_are_taken() -> None:
+    """Guard for the tests above: their compact trade frames do go the inlined way (a decoder
+    whose `decode` fails still decodes them)."""
+    binance = BinanceDecoder(BinanceSettings(symbols=("NKN-USDT",), trades="aggTrade"))
+    coinbase = CoinbaseDecoder(CoinbaseSettings(symbols=("ETH-USD",)))
+    for decoder, frame in ((binance, AGG), (coinbase, COINBASE_TRADES)):
+        if decoder is coinbase:
+            frame = {**frame, "events": [{**frame["events"][0], "type": "update"}]}
+
+        def refuse(raw: object, at: object) -> list[Item]:
+            raise AssertionError("took the general path")
+
+        decoder.decode = refuse  # type: ignore[method-assign]
+        (row,) = decoder.decode_read([orjson.dumps(frame)], NOW)
+        assert row.price == (frame["data"]["p"] if decoder is binance else "1260.01")
