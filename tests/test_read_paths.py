@@ -36,12 +36,13 @@ OTHER_BINANCE = [
 ]
 COINBASE_TRADES = orjson.loads(fixture_text("coinbase/advanced_doc_market_trades.json"))
 COINBASE_L2 = orjson.loads(fixture_text("coinbase/advanced_doc_l2_snapshot.json"))
+COINBASE_TICKER = orjson.loads(fixture_text("coinbase/advanced_doc_ticker.json"))
 
 READS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # One frame: (which template, trade id step, a mutation or none, compact or spaced JSON).
 frame_specs = st.tuples(
-    st.integers(0, 9),
+    st.integers(0, 9),  # Binance: 0-6 a trade; Coinbase: 0 a ticker, 1-4 a trade, 5-7 l2
     st.sampled_from([1, 1, 1, 1, 0, 2, 5, -1, -3]),
     st.none() | st.tuples(st.lists(st.integers(0, 30), min_size=1, max_size=4), json_values),
     st.booleans() | st.just(True),
@@ -109,21 +110,37 @@ def test_coinbase_reads_match_frame_by_frame(reads: list[list[Any]]) -> None:
     by_read, by_frame = CoinbaseDecoder(config), CoinbaseDecoder(config)
     trade_id, sequence, frames = 100, 0, []
     event = COINBASE_TRADES["events"][0]
+    l2_event = COINBASE_L2["events"][0]
     for read in reads:
         payloads = []
         for spec in read:
             kind, step, _, _ = spec
             sequence += 1 if step else 0  # a repeated trade id comes in a repeated frame
-            if kind < 8:
+            if kind == 0:
+                doc = {**COINBASE_TICKER, "sequence_num": sequence}
+            elif kind < 5:
                 trade_id += step
                 trade = {**event["trades"][0], "trade_id": str(trade_id)}
                 doc = {**COINBASE_TRADES, "sequence_num": sequence,
                        "events": [{**event, "type": "update", "trades": [trade]}]}  # fmt: skip
+            elif kind < 8:  # one or two levels set, as the venue sends them
+                updates = [{**level, "price_level": f"{level['price_level']}{step % 3}",
+                            "new_quantity": "0" if step < 0 else f"{step}.5"}
+                           for level in l2_event["updates"][: 1 + kind % 2]]  # fmt: skip
+                doc = {**COINBASE_L2, "sequence_num": sequence,
+                       "events": [{**l2_event, "type": "update", "updates": updates}]}  # fmt: skip
             else:
                 doc = {**COINBASE_L2, "sequence_num": sequence}
             payloads.append(_text(doc, spec))
         frames.append(payloads)
     _compare(frames, by_read, by_frame)
+    for symbol in config.symbols:
+        mine, theirs = by_read._products[symbol], by_frame._products[symbol]
+        assert mine.book.top(100) == theirs.book.top(100)
+        assert (mine.synced, mine.changed, mine.sequence, mine.event_time) == (
+            theirs.synced, theirs.changed, theirs.sequence, theirs.event_time,
+        )  # fmt: skip
+    assert by_read.resync_requested == by_frame.resync_requested
 
 
 def test_the_inlined_paths_are_taken() -> None:

@@ -23,6 +23,8 @@ _JSON_NUMBER = re.compile(_NUMBER)
 _JSON_NUMBER_PAIR = re.compile(f"{_NUMBER},{_NUMBER}")
 _PLAIN = r"-?+(?:0|[1-9][0-9]*+)(?:\.[0-9]++)?+"
 PLAIN_PAIR = re.compile(f"{_PLAIN},{_PLAIN}")
+PLAIN_LIST = re.compile(f"(?:{_PLAIN},)*+{_PLAIN}")
+"""Like `PLAIN_PAIR`, for any number of numbers (a book event's prices and sizes)."""
 """Two JSON numbers without exponents, `price,size`: valid and kept as sent (the fast path's
 one check; anything else goes through `dec_pair`, which rewrites exponents or names the
 culprit)."""

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from itertools import chain
 from typing import Any
 
 import msgspec
@@ -37,7 +38,7 @@ import msgspec
 from streamer.book_updates import update_rows
 from streamer.errors import FrameError
 from streamer.ids import record_id, record_ids
-from streamer.numbers import PLAIN_PAIR, dec, decimals, opt_decimals
+from streamer.numbers import PLAIN_LIST, PLAIN_PAIR, dec, decimals, opt_decimals
 from streamer.records import BookSnapshot, Candle, Dec, Item, Level, Millis, Ticker, Trade
 from streamer.settings import CoinbaseSettings
 from streamer.sources.base import FRAME_FAILURES, FeedStats, json_object, reason_for, reject
@@ -47,6 +48,7 @@ from streamer.sources.coinbase_state import ProductState
 from streamer.sources.coinbase_wire import (
     BOOK_DECODER,
     BOOK_HEAD,
+    TICKER_DECODER,
     TRADES_DECODER,
     TRADES_HEAD,
     BookEvent,
@@ -66,6 +68,8 @@ _TICKER_NUMBERS = (
     "volume_24_h", "price_percent_chg_24_h",
 )  # fmt: skip
 _TRADES_HEAD = b'{"channel":"market_trades"'
+_BOOK_HEAD = b'{"channel":"l2_data"'
+_TICKER_HEAD = b'{"channel":"ticker"'
 _new_row = tuple.__new__
 """Builds a row from a tuple in field order: a third of a keyword `Trade(...)`'s cost."""
 
@@ -250,9 +254,92 @@ class CoinbaseDecoder:
                                    price, size, side, track.record_id(trade_id))  # fmt: skip
                             rows.append(_new_row(Trade, row))
                             continue
+            elif raw[:20] == _BOOK_HEAD and self._book_update(raw, received_at):
+                continue
+            elif raw[:19] == _TICKER_HEAD:
+                tickers = self._tickers(raw, received_at)
+                if tickers is not None:
+                    rows += tickers
+                    continue
             items = self.decode(raw, received_at)
             if items:
                 rows += items
+        return rows
+
+    def _book_update(self, raw: bytes, received_at: Millis) -> bool:
+        """An `l2_data` frame of one `update` event for a synced book, applied if every check
+        passes (True); False, with nothing changed, sends it the general way. Only when no
+        `book_updates` rows are kept (they are built the general way)."""
+        if self._book_updates:
+            return False
+        try:
+            book = BOOK_DECODER.decode(raw)
+        except msgspec.MsgspecError:
+            return False
+        if len(book.events) != 1:
+            return False
+        event = book.events[0]
+        product = self._products.get(event.product_id)
+        if product is None or not product.synced or event.type != "update":
+            return False
+        bids: list[Level] = []
+        asks: list[Level] = []
+        for u in event.updates:
+            level = (u.price_level, u.new_quantity)
+            if u.side == "bid":
+                bids.append(level)  # type: ignore[arg-type]  # checked below
+            elif u.side == "offer":
+                asks.append(level)  # type: ignore[arg-type]
+            else:
+                return False
+        levels = bids + asks
+        numbers = ",".join(chain.from_iterable(levels))
+        if PLAIN_LIST.fullmatch(numbers) is None or any(s[0] == "-" for _, s in levels):
+            return False
+        try:
+            event_time = parse_rfc3339(book.timestamp, "timestamp")
+        except FrameError:
+            return False
+        if self._check_sequence(book.sequence_num):
+            if product.synced:  # a gap in the sequence has just dropped every book
+                product.book.update(bids, asks)
+                product.changed = True
+                product.event_time = event_time
+                product.received_at = received_at
+                product.sequence = book.sequence_num
+            else:
+                self.stats.extra["unsynced_updates"] += 1
+        return True
+
+    def _tickers(self, raw: bytes, received_at: Millis) -> list[Item] | None:
+        """A `ticker` frame's rows, if every check passes; None, with nothing changed, sends
+        it the general way (`_ticker`, the same rows)."""
+        try:
+            msg = TICKER_DECODER.decode(raw)
+            event_time = parse_rfc3339(msg.timestamp, "timestamp")
+        except (msgspec.MsgspecError, FrameError):
+            return None
+        parsed = []
+        for event in msg.events:
+            for t in event.tickers:
+                if t.product_id not in self._products:
+                    return None
+                numbers = (t.best_bid, t.best_bid_quantity, t.best_ask, t.best_ask_quantity,
+                           t.high_24_h, t.low_24_h, t.volume_24_h,
+                           t.price_percent_chg_24_h)  # fmt: skip
+                present = ",".join([t.price, *filter(None, numbers)])
+                if PLAIN_LIST.fullmatch(present) is None:
+                    return None
+                parsed.append((t, [v or None for v in numbers]))
+        if not self._check_sequence(msg.sequence_num):
+            return []
+        rows: list[Item] = []
+        for t, (bid, bid_size, ask, ask_size, high, low, volume, change) in parsed:
+            symbol, price = t.product_id, t.price
+            rid = record_id(EXCHANGE, symbol, "ticker", event_time, price, volume)
+            rows.append(_new_row(Ticker, (EXCHANGE, symbol, event_time, received_at, price, bid,
+                                          bid_size, ask, ask_size, None, high, low, volume, None,
+                                          change, None, rid)))  # fmt: skip
         return rows
 
     def books_due(self) -> list[BookSnapshot]:

@@ -52,6 +52,29 @@ class WireBook(msgspec.Struct, gc=False):
     events: list[WireBookEvent]
 
 
+class WireTicker(msgspec.Struct, gc=False):
+    product_id: str
+    price: str
+    best_bid: str | None = None
+    best_bid_quantity: str | None = None
+    best_ask: str | None = None
+    best_ask_quantity: str | None = None
+    high_24_h: str | None = None
+    low_24_h: str | None = None
+    volume_24_h: str | None = None
+    price_percent_chg_24_h: str | None = None
+
+
+class WireTickerEvent(msgspec.Struct, gc=False):
+    tickers: list[WireTicker]
+
+
+class WireTickers(msgspec.Struct, gc=False):
+    timestamp: str
+    sequence_num: int
+    events: list[WireTickerEvent]
+
+
 TradeFields = tuple[Any, Any, Any, Any, Any, Any]
 """(product, trade id, maker side, price, size, time), as both paths hand them on."""
 BookEvent = tuple[Any, Any, Iterable[tuple[Any, Any, Any]]]
@@ -60,6 +83,7 @@ BookEvent = tuple[Any, Any, Iterable[tuple[Any, Any, Any]]]
 TRADES_DECODER = msgspec.json.Decoder(WireTrades)
 TRADES_HEAD = frozenset({'{"channel":"market_trades"', b'{"channel":"market_trades"'})
 BOOK_DECODER = msgspec.json.Decoder(WireBook)
+TICKER_DECODER = msgspec.json.Decoder(WireTickers)
 BOOK_HEAD = frozenset({'{"channel":"l2_data"', b'{"channel":"l2_data"'})
 
 
