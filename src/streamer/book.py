@@ -68,6 +68,19 @@ class BookSide:
             insort(self._keys, key)
         levels[key] = (price, size)
 
+    def update(self, levels: Iterable[Level]) -> None:
+        """`set` each level in order (the per-frame path, with `set`'s steps inlined)."""
+        keys, book, negate = self._keys, self._levels, not self.best_high
+        for level in levels:
+            price, size = level
+            key = Decimal(price).copy_negate() if negate else Decimal(price)
+            if size.strip("0."):  # not is_zero(size)
+                if key not in book:
+                    insort(keys, key)
+                book[key] = level
+            elif book.pop(key, None) is not None:
+                del keys[bisect_left(keys, key)]
+
     def clear(self) -> None:
         self._keys = []
         self._levels = {}
@@ -102,12 +115,8 @@ class OrderBook:
 
     def update(self, bids: Iterable[Level], asks: Iterable[Level]) -> None:
         """Apply absolute-size updates in order."""
-        set_bid = self.bids.set
-        for price, size in bids:
-            set_bid(price, size)
-        set_ask = self.asks.set
-        for price, size in asks:
-            set_ask(price, size)
+        self.bids.update(bids)
+        self.asks.update(asks)
 
     def clear(self) -> None:
         self.bids.clear()

@@ -108,12 +108,15 @@ async def _consume(queue: RowQueue, sink: Sink, clock: Clock, stats: PipelineSta
     while True:
         if queue.empty():
             wait = sink.seconds_until_due(clock())
-            try:
-                async with asyncio.timeout(wait):
-                    batch = await queue.get()
-            except TimeoutError:
-                await sink.flush_due(clock())
-                continue
+            if wait is None:  # nothing buffered: nothing can fall due before the next rows
+                batch = await queue.get()
+            else:
+                try:
+                    async with asyncio.timeout(wait):
+                        batch = await queue.get()
+                except TimeoutError:
+                    await sink.flush_due(clock())
+                    continue
         else:
             batch = queue.get_nowait()
         arrival = clock()

@@ -294,8 +294,8 @@ class CoinbaseDecoder:
                 return False
         levels = bids + asks
         numbers = ",".join(chain.from_iterable(levels))
-        if PLAIN_LIST.fullmatch(numbers) is None or any(s[0] == "-" for _, s in levels):
-            return False
+        if "-" in numbers or PLAIN_LIST.fullmatch(numbers) is None:  # (a negative size is a
+            return False  # reject, a negative price is not: both go the general way)
         try:
             event_time = parse_rfc3339(book.timestamp, "timestamp")
         except FrameError:
