@@ -354,7 +354,13 @@ STREAMS = {
 
 
 def start_client(
-    kind: str, venue: str, port: int, cf_python: Path, script: Path, baseline: Path | None
+    kind: str,
+    venue: str,
+    port: int,
+    cf_python: Path,
+    script: Path,
+    baseline: Path | None,
+    wrap: tuple[str, ...] = (),
 ) -> subprocess.Popen[str]:
     if kind == "cryptofeed":
         command = [str(cf_python), str(script), venue, str(port)]
@@ -366,6 +372,7 @@ def start_client(
             "STREAMER_SOURCES": venue,
             "STREAMER_SINK": "null",
             "STREAMER_STATS_INTERVAL": "3600",
+            "STREAMER_STALE_SECONDS": "3600",  # only trades arrive (and valgrind is slow)
             "STREAMER_BINANCE_SYMBOLS": "BTC-USDT",
             "STREAMER_BINANCE_TRADES": "aggTrade",
             "STREAMER_BINANCE_WS_URL": f"ws://127.0.0.1:{port}",
@@ -378,7 +385,7 @@ def start_client(
             assert baseline is not None
             env["PYTHONPATH"] = str(baseline / "src")
     return subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [*wrap, *command], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
 
 
@@ -415,7 +422,7 @@ async def one_round(
     port = await server.start()
     client = start_client(kind, stream.venue, port, **clients)
     try:
-        await asyncio.wait_for(server.session.subscribed.wait(), 60)
+        await asyncio.wait_for(server.session.subscribed.wait(), 600)  # valgrind: slow start
         await wait_idle(client.pid)  # imports, connect, subscribe: done
         t0 = cpu_ticks(client.pid)
         await server.send(payload)
@@ -423,7 +430,7 @@ async def one_round(
         rss = peak_rss_mb(client.pid)
     finally:
         client.send_signal(signal.SIGTERM)
-        output, _ = await asyncio.to_thread(client.communicate, timeout=60)
+        output, _ = await asyncio.to_thread(client.communicate, timeout=600)
         assert server.server is not None
         server.server.close()
     count = stream.handled(kind, output)
@@ -432,7 +439,38 @@ async def one_round(
     elif count != messages:
         tail = "\n".join(output.splitlines()[-15:])
         raise SystemExit(f"{kind} {stream.label}: handled {count} of {messages}\n{tail}")
-    return {"us": (t1 - t0) / TICK * 1e6 / messages, "rss": rss}
+    collected = re.findall(r"Collected : ([\d,]+)", output)  # under --instructions
+    instructions = float(collected[-1].replace(",", "")) if collected else float("nan")
+    return {"us": (t1 - t0) / TICK * 1e6 / messages, "rss": rss, "instructions": instructions}
+
+
+CALLGRIND = ("valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null")
+
+
+async def instructions_table(args: argparse.Namespace, clients: dict[str, Any]) -> None:
+    """Each client under callgrind, once with a quarter of the messages and once with all:
+    the difference of the instruction counts over the difference of messages is the cost of
+    one message, start-up and connection cancelled out. Repeatable on a loaded machine."""
+    print("| stream | client | instructions/msg | streamer ÷ this |")
+    print("|---|---|---|---|")
+    clients = {**clients, "wrap": CALLGRIND}
+    for name in args.streams:
+        stream = STREAMS[name]
+        frames = stream.frames(args.messages)
+        few = frames[: len(frames) // 4]
+        kinds = ["streamer"]
+        kinds += ["cryptofeed"] if stream.with_cryptofeed else []
+        kinds += ["baseline"] if args.baseline else []
+        per: dict[str, float] = {}
+        for kind in kinds:
+            counts = [
+                (await one_round(kind, stream, chunks(part), len(part), clients))["instructions"]
+                for part in (few, frames)
+            ]
+            per[kind] = (counts[1] - counts[0]) / (len(frames) - len(few))
+        for kind, value in per.items():
+            note = "" if kind == "streamer" else f"{per['streamer'] / value:.2f}x"
+            print(f"| {stream.label} | {kind} | {value:,.0f} | {note} |", flush=True)
 
 
 async def main() -> None:
@@ -446,13 +484,24 @@ async def main() -> None:
         help="a checkout of an earlier streamer (e.g. `git worktree add /tmp/base <rev>`), "
         "run as a third client from its src/ for before/after figures",
     )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count each client's instructions per message under valgrind (callgrind) instead "
+        "of timing it: figures the machine's load does not move (default 40,000 messages)",
+    )
     args = parser.parse_args()
+    if args.instructions and "--messages" not in sys.argv:
+        args.messages = 40_000
     cf_python = ensure_cryptofeed()
     table = []
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "cryptofeed_client.py"
         script.write_text(CRYPTOFEED_SCRIPT)
         clients = {"cf_python": cf_python, "script": script, "baseline": args.baseline}
+        if args.instructions:
+            await instructions_table(args, clients)
+            return
         for name in args.streams:
             stream = STREAMS[name]
             frames = stream.frames(args.messages)

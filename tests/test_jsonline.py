@@ -19,6 +19,7 @@ from streamer.numbers import (
     dec_pair,
     decimals,
     opt_decimals,
+    plain_numbers,
     real,
 )
 from streamer.records import BookSnapshot, Candle, Dec, Millis, Reject, SpotPrice, Trade
@@ -172,6 +173,24 @@ def test_the_fast_number_checks_accept_exactly_rfc_8259_numbers(parts: list[str]
             assert expected
         except FrameError:
             assert not expected
+
+
+@given(st.lists(st.text(alphabet="0123456789.-+eE ,\t\n\r[]tn", max_size=12), max_size=8))
+def test_plain_numbers_accepts_exactly_exponent_free_rfc_8259_numbers(parts: list[str]) -> None:
+    """The C fast check of book sides: a list of JSON numbers without exponents and nothing
+    else (no whitespace, no brackets, no `true`, a comma only between values)."""
+    reference = re.compile(JSON_NUMBER)
+    expected = all(
+        reference.fullmatch(p) and "e" not in p.lower() and len(p.split(".")[0]) < 300
+        for p in parts
+    )
+    assert plain_numbers(",".join(parts), len(parts)) == expected, parts
+
+
+def test_plain_numbers_leaves_huge_numbers_to_the_regex() -> None:
+    huge = "9" * 400
+    assert not plain_numbers(huge, 1)
+    assert decimals([huge, "1.5"], "bids") == [huge, "1.5"]  # valid all the same
 
 
 def test_a_huge_exponent_is_a_reject_not_a_giant_string() -> None:

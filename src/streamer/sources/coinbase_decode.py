@@ -38,7 +38,7 @@ import msgspec
 from streamer.book_updates import update_rows
 from streamer.errors import FrameError
 from streamer.ids import record_id, record_ids
-from streamer.numbers import PLAIN_LIST, PLAIN_PAIR, dec, decimals, opt_decimals
+from streamer.numbers import PLAIN_PAIR, dec, decimals, opt_decimals, plain_numbers
 from streamer.records import BookSnapshot, Candle, Dec, Item, Level, Millis, Ticker, Trade
 from streamer.settings import CoinbaseSettings
 from streamer.sources.base import FRAME_FAILURES, FeedStats, json_object, reason_for, reject
@@ -294,7 +294,7 @@ class CoinbaseDecoder:
                 return False
         levels = bids + asks
         numbers = ",".join(chain.from_iterable(levels))
-        if "-" in numbers or PLAIN_LIST.fullmatch(numbers) is None:  # (a negative size is a
+        if "-" in numbers or not plain_numbers(numbers, 2 * len(levels)):  # (a negative size is a
             return False  # reject, a negative price is not: both go the general way)
         try:
             event_time = parse_rfc3339(book.timestamp, "timestamp")
@@ -327,8 +327,8 @@ class CoinbaseDecoder:
                 numbers = (t.best_bid, t.best_bid_quantity, t.best_ask, t.best_ask_quantity,
                            t.high_24_h, t.low_24_h, t.volume_24_h,
                            t.price_percent_chg_24_h)  # fmt: skip
-                present = ",".join([t.price, *filter(None, numbers)])
-                if PLAIN_LIST.fullmatch(present) is None:
+                present = [t.price, *filter(None, numbers)]
+                if not plain_numbers(",".join(present), len(present)):
                     return None
                 parsed.append((t, [v or None for v in numbers]))
         if not self._check_sequence(msg.sequence_num):
