@@ -37,7 +37,7 @@ import msgspec
 
 from streamer.book_updates import update_rows
 from streamer.errors import FrameError
-from streamer.ids import record_id, record_ids
+from streamer.ids import record_id, record_id_seed, record_ids
 from streamer.numbers import PLAIN_PAIR, dec, decimals, opt_decimals, plain_numbers
 from streamer.records import BookSnapshot, Candle, Dec, Item, Level, Millis, Ticker, Trade
 from streamer.settings import CoinbaseSettings
@@ -121,6 +121,8 @@ class CoinbaseDecoder:
             )
             for symbol in settings.symbols
         }
+        self._trade_seeds = {s: record_id_seed(EXCHANGE, s, "trade") for s in settings.symbols}
+        """Each product's record-id seed for trades (`decode_read`'s inlined path)."""
         self._last_sequence: int | None = None
         self.resync_requested = False
         """Set when the books were dropped; the shell resubscribes level2 and clears it."""
@@ -214,6 +216,7 @@ class CoinbaseDecoder:
         gaps = self.trade_gaps
         plain_pair = PLAIN_PAIR.fullmatch
         sides = TAKER_SIDE
+        seeds = self._trade_seeds
         for raw in payloads:
             if raw[:26] == _TRADES_HEAD:
                 try:
@@ -250,8 +253,10 @@ class CoinbaseDecoder:
                             elif not gaps.off_sequence(track, number, event_time):
                                 self.stats.extra["duplicate_trades"] += 1
                                 continue
+                            h = seeds[t.product_id].copy()
+                            h.update(trade_id.encode())
                             row = (EXCHANGE, t.product_id, event_time, received_at, trade_id,
-                                   price, size, side, track.record_id(trade_id))  # fmt: skip
+                                   price, size, side, h.hexdigest())  # fmt: skip
                             rows.append(_new_row(Trade, row))
                             continue
             elif raw[:20] == _BOOK_HEAD and self._book_update(raw, received_at):
