@@ -194,11 +194,11 @@ async def test_a_thousand_symbols_on_four_connections_connect_and_trade() -> Non
     async with Simulator(config) as sim:
         plans = _plan(sim.port, 1000, 4)
         assert len(plans) == 4 and all(len(url) - url.index("/stream") <= 7_900 for url, _ in plans)
-        until = time.monotonic() + 8
+        until = time.monotonic() + 40  # a deadline, not a wait: reading stops at `enough()`
         async with asyncio.TaskGroup() as group:
             for url, batches in plans:
                 group.create_task(client(url, batches, until))
-    assert len(opened) == 4 and max(opened) < 2.0
+    assert len(opened) == 4 and max(opened) < 4.0  # 5.8 s before the driver yielded
     assert len(traded) >= 150  # trades on many symbols, not only the busiest
     assert frames[DEPTH] >= 3 * TRADING and frames["ticker"] >= TRADING  # all at their cadence
     assert not sim.breaches.counts
