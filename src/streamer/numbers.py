@@ -87,9 +87,10 @@ def plain_numbers(joined: str, count: int) -> bool:
     held a comma would change the count; a number too large for a float is refused too, and
     goes the regex's way (`decimals`), which accepts it.
     """
-    if "e" in joined or "E" in joined or " " in joined or "\n" in joined or "\r" in joined:
-        return False
-    if "\t" in joined:
+    if (  # JSON allows these; number text does not
+        "e" in joined or "E" in joined or " " in joined
+        or "\t" in joined or "\n" in joined or "\r" in joined
+    ):  # fmt: skip
         return False
     try:
         return len(_FLOATS.decode("[" + joined + "]")) == count

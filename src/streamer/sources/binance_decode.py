@@ -75,6 +75,8 @@ _new_row = tuple.__new__
 """Builds a row from a tuple in field order: a third of a keyword `Trade(...)`'s cost."""
 _Payload = dict[str, Any]
 _Handler = Callable[[_Payload, str, Millis], list[Item]]
+_TradeRoute = tuple[msgspec.json.Decoder[Any], str, str, str, SymbolTrades, Any]
+"""A trade stream's (decoder, stream, symbol, native symbol, trade ids, record-id seed)."""
 
 
 def native_symbol(symbol: str) -> str:
@@ -184,10 +186,8 @@ class BinanceDecoder:
         self._book_ids: dict[str, Callable[[object], str]] = {}
         self._routes: dict[str, tuple[_Handler, str]] = {SHUTDOWN_STREAM: (self._shutdown, "")}
         self._fast: dict[str | bytes | None, tuple[msgspec.json.Decoder[Any], str, str]] = {}
-        self._trade_streams: dict[bytes, tuple[msgspec.json.Decoder[Any], str, str, str,
-                                               SymbolTrades, Any]] = {}  # fmt: skip
-        """`decode_read`'s inlined trade path: stream -> (decoder, stream, symbol, native,
-        the symbol's trade ids, its record-id seed)."""
+        self._trade_streams: dict[str | bytes | None, _TradeRoute] = {}
+        """`decode_read`'s inlined trade path, by stream name (bytes, as frames start)."""
         self.heard: set[str] = set()
         """Streams that delivered a frame in `decode_read` (the shell clears it)."""
         self.trade_gaps = TradeGaps()
@@ -272,8 +272,9 @@ class BinanceDecoder:
     def decode_read(self, payloads: list[bytes], received_at: Millis) -> list[Item]:
         """Every frame of one socket read -> its rows, in order: `decode` on each, with the
         trade frames (the most frequent) decoded inline, in one loop with no call per frame
-        but msgspec's. Their streams are added to `heard`; `shutdown_requested` is True if
-        any frame was `serverShutdown` (the rest of the read is still good data).
+        but `stream_of` and msgspec's. Their streams are added to `heard`;
+        `shutdown_requested` is True if any frame was `serverShutdown` (the rest of the read
+        is still good data).
 
         The inlined path only takes a frame whose every check passes as it is (msgspec has
         checked each field's JSON type); anything else goes through `decode`, which names the
@@ -286,11 +287,7 @@ class BinanceDecoder:
         plain_pair = PLAIN_PAIR.fullmatch
         shutdown = False
         for raw in payloads:
-            route = (
-                trades.get(raw[11 : raw.find(b'"', 11, 80)])
-                if raw.startswith(b'{"stream":"')
-                else None
-            )
+            route = trades.get(stream_of(raw))
             if route is not None:
                 decoder, stream, symbol, native, track, seed = route
                 try:

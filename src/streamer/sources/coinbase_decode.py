@@ -48,9 +48,12 @@ from streamer.sources.coinbase_state import ProductState
 from streamer.sources.coinbase_wire import (
     BOOK_DECODER,
     BOOK_HEAD,
+    BOOK_PREFIX,
     TICKER_DECODER,
+    TICKER_PREFIX,
     TRADES_DECODER,
     TRADES_HEAD,
+    TRADES_PREFIX,
     BookEvent,
     TradeFields,
     wire_fields,
@@ -67,9 +70,6 @@ _TICKER_NUMBERS = (
     "best_bid", "best_bid_quantity", "best_ask", "best_ask_quantity", "high_24_h", "low_24_h",
     "volume_24_h", "price_percent_chg_24_h",
 )  # fmt: skip
-_TRADES_HEAD = b'{"channel":"market_trades"'
-_BOOK_HEAD = b'{"channel":"l2_data"'
-_TICKER_HEAD = b'{"channel":"ticker"'
 _new_row = tuple.__new__
 """Builds a row from a tuple in field order: a third of a keyword `Trade(...)`'s cost."""
 
@@ -205,9 +205,8 @@ class CoinbaseDecoder:
 
     def decode_read(self, payloads: list[bytes], received_at: Millis) -> list[Item]:
         """Every frame of one socket read -> its rows, in order: `decode` on each, with the
-        `market_trades` frames of one trade (the most frequent) decoded inline, in one loop.
-
-        The inlined path checks every field first and changes no state until all pass; any
+        most frequent frames (`market_trades` of one trade, inline in this loop; `l2_data`
+        updates; tickers) taken by a path that changes no state until every check passes. Any
         other frame, or one a check refuses, goes through `decode`, which names the reason of
         a reject, so both give the same rows and the same rejects.
         """
@@ -218,7 +217,7 @@ class CoinbaseDecoder:
         sides = TAKER_SIDE
         seeds = self._trade_seeds
         for raw in payloads:
-            if raw[:26] == _TRADES_HEAD:
+            if raw.startswith(TRADES_PREFIX):
                 try:
                     wire = TRADES_DECODER.decode(raw)
                 except msgspec.MsgspecError:
@@ -229,39 +228,40 @@ class CoinbaseDecoder:
                     product = products.get(t.product_id)
                     side = sides.get(t.side)
                     trade_id, price, size = t.trade_id, t.price, t.size
-                    if (
-                        product is not None
-                        and side is not None
-                        and type(trade_id) is str
-                        and trade_id.isdigit()
-                        and trade_id.isascii()
-                        and plain_pair(price + "," + size) is not None
-                    ):
-                        try:
-                            event_time = parse_rfc3339(t.time, "time")
-                        except FrameError:
-                            event_time = None
-                        if event_time is not None:
-                            assert wire is not None
-                            if not self._check_sequence(wire.sequence_num):
-                                continue
-                            track = product.trades
-                            number = int(trade_id)
-                            if number == track.last + 1:
-                                track.last = number
-                                track.last_time = event_time
-                            elif not gaps.off_sequence(track, number, event_time):
-                                self.stats.extra["duplicate_trades"] += 1
-                                continue
-                            h = seeds[t.product_id].copy()
-                            h.update(trade_id.encode())
-                            row = (EXCHANGE, t.product_id, event_time, received_at, trade_id,
-                                   price, size, side, h.hexdigest())  # fmt: skip
-                            rows.append(_new_row(Trade, row))
+                    try:  # every check first: nothing changes until all pass
+                        event_time = (
+                            parse_rfc3339(t.time, "time")
+                            if product is not None
+                            and side is not None
+                            and type(trade_id) is str
+                            and trade_id.isdigit()
+                            and trade_id.isascii()
+                            and plain_pair(price + "," + size) is not None
+                            else None
+                        )
+                    except FrameError:
+                        event_time = None
+                    if event_time is not None:
+                        assert wire is not None and product is not None
+                        if not self._check_sequence(wire.sequence_num):
                             continue
-            elif raw[:20] == _BOOK_HEAD and self._book_update(raw, received_at):
-                continue
-            elif raw[:19] == _TICKER_HEAD:
+                        track, number = product.trades, int(trade_id)
+                        if number == track.last + 1:
+                            track.last = number
+                            track.last_time = event_time
+                        elif not gaps.off_sequence(track, number, event_time):
+                            self.stats.extra["duplicate_trades"] += 1
+                            continue
+                        h = seeds[t.product_id].copy()
+                        h.update(trade_id.encode())
+                        rows.append(_new_row(Trade, (EXCHANGE, t.product_id, event_time,
+                                                     received_at, trade_id, price, size, side,
+                                                     h.hexdigest())))  # fmt: skip
+                        continue
+            elif raw.startswith(BOOK_PREFIX):
+                if self._book_update(raw, received_at):
+                    continue
+            elif raw.startswith(TICKER_PREFIX):
                 tickers = self._tickers(raw, received_at)
                 if tickers is not None:
                     rows += tickers
@@ -338,14 +338,10 @@ class CoinbaseDecoder:
                 parsed.append((t, [v or None for v in numbers]))
         if not self._check_sequence(msg.sequence_num):
             return []
-        rows: list[Item] = []
-        for t, (bid, bid_size, ask, ask_size, high, low, volume, change) in parsed:
-            symbol, price = t.product_id, t.price
-            rid = record_id(EXCHANGE, symbol, "ticker", event_time, price, volume)
-            rows.append(_new_row(Ticker, (EXCHANGE, symbol, event_time, received_at, price, bid,
-                                          bid_size, ask, ask_size, None, high, low, volume, None,
-                                          change, None, rid)))  # fmt: skip
-        return rows
+        return [
+            _ticker_row(t.product_id, event_time, received_at, t.price, numbers)
+            for t, numbers in parsed
+        ]
 
     def books_due(self) -> list[BookSnapshot]:
         """The top N of every synced book that changed since the last call, crossed ones left out.
@@ -558,14 +554,8 @@ class CoinbaseDecoder:
             for t in event["tickers"]:
                 symbol, _ = self._product(t["product_id"])
                 price = dec(t["price"], "price")
-                bid, bid_size, ask, ask_size, high, low, volume, change = opt_decimals(
-                    [t.get(f) for f in _TICKER_NUMBERS], _TICKER_NUMBERS
-                )
-                rid = record_id(EXCHANGE, symbol, "ticker", event_time, price, volume)
-                # The venue sends no 24 h open, quote volume or trade count (None).
-                rows.append(_new_row(Ticker, (EXCHANGE, symbol, event_time, received_at, price,
-                                              bid, bid_size, ask, ask_size, None, high, low,
-                                              volume, None, change, None, rid)))  # fmt: skip
+                numbers = opt_decimals([t.get(f) for f in _TICKER_NUMBERS], _TICKER_NUMBERS)
+                rows.append(_ticker_row(symbol, event_time, received_at, price, numbers))
         return rows
 
     def _candles(self, msg: _Event, received_at: Millis) -> list[Item]:
@@ -589,6 +579,18 @@ class CoinbaseDecoder:
             if self._keep_open:
                 rows.append(candle)
         return rows
+
+
+def _ticker_row(
+    symbol: str, event_time: Millis, received_at: Millis, price: str, numbers: list[Any]
+) -> Ticker:
+    """A ticker row from its checked number text (`numbers` in `_TICKER_NUMBERS` order, None
+    where absent). The venue sends no 24 h open, quote volume or trade count (None)."""
+    bid, bid_size, ask, ask_size, high, low, volume, change = numbers
+    rid = record_id(EXCHANGE, symbol, "ticker", event_time, price, volume)
+    return _new_row(Ticker, (EXCHANGE, symbol, event_time, received_at, price, bid, bid_size,
+                             ask, ask_size, None, high, low, volume, None, change, None,
+                             rid))  # fmt: skip
 
 
 def _id_order(parsed: tuple[ProductState, Trade]) -> tuple[int, str]:

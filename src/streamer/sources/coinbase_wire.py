@@ -81,10 +81,14 @@ BookEvent = tuple[Any, Any, Iterable[tuple[Any, Any, Any]]]
 """(product, event type, (side, price, new quantity) ...), as both paths hand them on."""
 
 TRADES_DECODER = msgspec.json.Decoder(WireTrades)
-TRADES_HEAD = frozenset({'{"channel":"market_trades"', b'{"channel":"market_trades"'})
+TRADES_PREFIX = b'{"channel":"market_trades"'
+TRADES_HEAD = frozenset({TRADES_PREFIX, TRADES_PREFIX.decode()})
 BOOK_DECODER = msgspec.json.Decoder(WireBook)
 TICKER_DECODER = msgspec.json.Decoder(WireTickers)
-BOOK_HEAD = frozenset({'{"channel":"l2_data"', b'{"channel":"l2_data"'})
+BOOK_PREFIX = b'{"channel":"l2_data"'
+BOOK_HEAD = frozenset({BOOK_PREFIX, BOOK_PREFIX.decode()})
+TICKER_PREFIX = b'{"channel":"ticker"'
+"""How compact frames of each channel start: `decode_read` tells its bytes apart by these."""
 
 
 def wire_fields(t: WireTrade) -> TradeFields:
