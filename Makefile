@@ -86,7 +86,7 @@ container:
 	$(PYTHON) tests/container/check.py
 
 schema: $(VENV)/.installed
-	$(BIN)/python -m streamer.schema > infra/terraform/schema.json
+	$(BIN)/python -m streamer.glue > infra/terraform/schema.json
 
 clean:
 	rm -rf $(VENV) .venv-checkov demo-lake data report .pytest_cache .mypy_cache .ruff_cache

@@ -25,9 +25,10 @@ import orjson
 
 from streamer.jsonline import encode
 from streamer.records import Millis
-from streamer.settings import BinanceSettings, CoinbaseSettings
-from streamer.sources.binance_decode import BinanceDecoder
-from streamer.sources.coinbase_decode import CoinbaseDecoder
+from streamer.venues.binance.decode import BinanceDecoder
+from streamer.venues.binance.settings import BinanceSettings
+from streamer.venues.coinbase.decode import CoinbaseDecoder
+from streamer.venues.coinbase.settings import CoinbaseSettings
 
 RECEIVED = Millis(1_790_000_000_000)
 LEVELS = 5000

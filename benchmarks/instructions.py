@@ -53,14 +53,15 @@ async def replay(stream: str, path: Path) -> int:
     """Runs in the counted process: every frame through one session and the pipeline."""
     from streamer.pipeline import _END, PipelineStats, RowQueue, _consume
     from streamer.records import Millis
-    from streamer.settings import BinanceSettings, CoinbaseSettings
     from streamer.sinks.null import NullSink
+    from streamer.venues.binance.settings import BinanceSettings
+    from streamer.venues.coinbase.settings import CoinbaseSettings
 
     frames = path.read_bytes().split(b"\n")
     queue = RowQueue(10_000)
     if stream.startswith("binance"):
-        from streamer.sources.binance import BinanceSource
-        from streamer.sources.binance import _Session as BinanceSession
+        from streamer.venues.binance.source import BinanceSource
+        from streamer.venues.binance.source import _Session as BinanceSession
 
         binance = BinanceSource(BinanceSettings(
             symbols=("BTC-USDT",), trades="aggTrade", ws_url="ws://127.0.0.1:9",
@@ -68,8 +69,8 @@ async def replay(stream: str, path: Path) -> int:
         ))  # fmt: skip
         on_frames = BinanceSession(binance, binance.plans[0], queue.put).on_frames
     else:
-        from streamer.sources.coinbase import CoinbaseSource
-        from streamer.sources.coinbase import _Session as CoinbaseSession
+        from streamer.venues.coinbase.source import CoinbaseSource
+        from streamer.venues.coinbase.source import _Session as CoinbaseSession
 
         coinbase = CoinbaseSource(CoinbaseSettings(
             symbols=("BTC-USD",), ws_url="ws://127.0.0.1:9", rest_url="http://127.0.0.1:9"

@@ -37,8 +37,8 @@ from streamer.jsonline import ENCODERS
 from streamer.records import Item
 from streamer.service import build_sources
 from streamer.settings import load
-from streamer.sources.binance import BinanceSource
 from streamer.timefmt import now_millis
+from streamer.venues.binance.source import BinanceSource
 from throughput import start_simulator  # benchmarks/ is on the path when run as a script
 
 RESULT = "RESULT "

@@ -59,9 +59,12 @@ async def main() -> None:
     parser.add_argument("--log", type=Path, help="write the service's log here")
     args = parser.parse_args()
     plan = OutagePlan(args.cut_every, args.freeze_every, args.freeze_seconds)
-    config = SimulatorConfig(port=0, rate=300, binance_symbols=SYMBOLS["binance"],
-                             coinbase_symbols=SYMBOLS["coinbase"], coingecko_coins=(),
-                             seed=14)  # fmt: skip
+    config = SimulatorConfig(
+        port=0,
+        rate=300,
+        seed=14,
+        symbols={"binance": SYMBOLS["binance"], "coinbase": SYMBOLS["coinbase"], "coingecko": ()},
+    )
     logs: list[str] = []
     loop = asyncio.get_running_loop()
     with tempfile.TemporaryDirectory(prefix="streamer-outage-") as tmp:

@@ -16,14 +16,14 @@ from websockets.http11 import Request, Response
 
 from streamer.errors import RestrictedLocation
 from streamer.records import BookSnapshot, Candle, Item, Millis, Reject, Ticker, Trade
-from streamer.settings import BinanceSettings
-from streamer.sources.binance import (
+from streamer.venues.binance.decode import BinanceDecoder, stream_names
+from streamer.venues.binance.settings import BinanceSettings
+from streamer.venues.binance.source import (
     MAX_REQUEST_TARGET,
     MAX_STREAMS_PER_CONNECTION,
     BinanceSource,
     plan_connections,
 )
-from streamer.sources.binance_decode import BinanceDecoder, stream_names
 from tests.conftest import fixture_text
 from tests.venues import Collector, venue
 

@@ -13,17 +13,17 @@ from streamer.errors import ConfigError
 from streamer.ids import record_id
 from streamer.jsonline import encode
 from streamer.records import BookSnapshot, Candle, Dec, Item, Millis, Reject, Ticker, Trade
-from streamer.settings import BinanceSettings
 from streamer.sources.base import FeedStats
-from streamer.sources.binance_decode import (
+from streamer.sources.candles import CandleLedger, Gap
+from streamer.venues.binance.decode import (
     BinanceDecoder,
     admit_candles,
     native_symbol,
     stream_names,
     ticking_streams,
 )
-from streamer.sources.binance_wire import stream_of
-from streamer.sources.candles import CandleLedger, Gap
+from streamer.venues.binance.settings import BinanceSettings
+from streamer.venues.binance.wire import stream_of
 from tests.conftest import fixture_text
 
 RECEIVED = Millis(1_790_000_000_000)

@@ -33,6 +33,7 @@ from streamer.settings import load
 from streamer.simulator import Simulator, SimulatorConfig
 from streamer.simulator.faults import FaultPlan
 from streamer.sinks.lake import LakeSink
+from streamer.venues.coinbase.simulator import CoinbaseSimOptions
 
 pytestmark = pytest.mark.slow
 
@@ -84,9 +85,14 @@ async def test_feeds_heal_themselves_under_faults(tmp_path: Path) -> None:
     def fast_clock() -> int:
         return start + (time.time_ns() // 1_000_000 - start) * SPEED
 
-    config = SimulatorConfig(port=0, rate=300, binance_symbols=SYMBOLS["binance"],
-                             coinbase_symbols=SYMBOLS["coinbase"], coingecko_coins=(),
-                             seed=12, faults=FAULTS, coinbase_truth=True)  # fmt: skip
+    config = SimulatorConfig(
+        port=0,
+        rate=300,
+        seed=12,
+        faults=FAULTS,
+        symbols={"binance": SYMBOLS["binance"], "coinbase": SYMBOLS["coinbase"], "coingecko": ()},
+        options={"coinbase": CoinbaseSimOptions(record_books=True)},
+    )
     async with Simulator(config, clock=fast_clock) as sim:
         env = sim.environment()
         env.update(
@@ -143,8 +149,8 @@ async def test_feeds_heal_themselves_under_faults(tmp_path: Path) -> None:
             for (venue, symbol, interval, t), values in sim.sent_candles.items()
             if interval == INTERVALS[venue][0]
         }
-        sent_books = dict(sim.sent_books)
-        coinbase_truth = dict(sim.sent_coinbase_books)
+        sent_books = dict(sim.truth.books["binance"])
+        coinbase_truth = dict(sim.truth.books["coinbase"])
         sent_trades = {key: dict(made) for key, made in sim.sent_trades.items()}
     assert stats.failed_sources == {}
     for kind in ("garbage", "duplicate", "reorder", "gap"):

@@ -20,8 +20,8 @@ from websockets.http11 import Request, Response
 from streamer.errors import SourceError
 from streamer.records import BookSnapshot, Item, Trade
 from streamer.retry import BACKOFF_FIRST
-from streamer.settings import CoinbaseSettings
-from streamer.sources.coinbase import (
+from streamer.venues.coinbase.settings import CoinbaseSettings
+from streamer.venues.coinbase.source import (
     CoinbaseSource,
     subscribe_messages,
 )

@@ -10,9 +10,9 @@ import orjson
 
 from streamer.ids import record_id
 from streamer.records import Millis, Reject, Trade
-from streamer.settings import CoinbaseSettings
-from streamer.sources.coinbase_decode import CoinbaseDecoder
 from streamer.timefmt import parse_rfc3339
+from streamer.venues.coinbase.decode import CoinbaseDecoder
+from streamer.venues.coinbase.settings import CoinbaseSettings
 from tests.conftest import fixture_text
 from tests.test_coinbase_decode import RECEIVED, decoder, frame, l2
 

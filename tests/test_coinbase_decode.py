@@ -11,12 +11,12 @@ import pytest
 
 from streamer.ids import record_id
 from streamer.records import BookSnapshot, Candle, Dec, Item, Millis, Reject, Ticker, Trade
-from streamer.settings import CoinbaseSettings
 from streamer.sources.candles import CandleLedger, Gap
-from streamer.sources.coinbase_decode import CoinbaseDecoder, closed_candle_gaps
-from streamer.sources.coinbase_state import TRADE_MEMORY
-from streamer.sources.coinbase_wire import BOOK_HEAD, TRADES_HEAD
 from streamer.timefmt import parse_rfc3339
+from streamer.venues.coinbase.decode import CoinbaseDecoder, closed_candle_gaps
+from streamer.venues.coinbase.settings import CoinbaseSettings
+from streamer.venues.coinbase.state import TRADE_MEMORY
+from streamer.venues.coinbase.wire import BOOK_HEAD, TRADES_HEAD
 from tests.conftest import fixture_text
 
 SNAPSHOT = "coinbase/advanced_l2_snapshot_BTC-USD_TRUNCATED_10perside_2026-09-30.json"

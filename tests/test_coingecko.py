@@ -18,14 +18,14 @@ from streamer.ids import record_id
 from streamer.jsonline import encode
 from streamer.records import Item, Market, Millis, Reject, SpotPrice
 from streamer.retry import BACKOFF_FIRST, backoff_delay
-from streamer.settings import CoinGeckoSettings
-from streamer.sources.coingecko import MAX_ATTEMPTS, CoinGeckoSource
-from streamer.sources.coingecko_decode import (
+from streamer.venues.coingecko.decode import (
     auth_headers,
     decode_markets,
     decode_simple_price,
     describe_refusal,
 )
+from streamer.venues.coingecko.settings import CoinGeckoSettings
+from streamer.venues.coingecko.source import MAX_ATTEMPTS, CoinGeckoSource
 from tests.conftest import fixture_text
 
 NOW = Millis(1_739_123_100_000)

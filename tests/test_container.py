@@ -112,9 +112,9 @@ def test_compose_services_wire_together() -> None:
     # The feeds point at the simulator's port and paths.
     sim = services["simulator"]["entrypoint"]
     sim_port = sim[sim.index("--port") + 1]
-    assert settings.binance.ws_url == f"ws://simulator:{sim_port}"
-    assert settings.coinbase.ws_url == f"ws://simulator:{sim_port}/coinbase"
-    assert settings.coingecko.url == f"http://simulator:{sim_port}/coingecko/api/v3"
+    assert settings.venues["binance"].ws_url == f"ws://simulator:{sim_port}"
+    assert settings.venues["coinbase"].ws_url == f"ws://simulator:{sim_port}/coinbase"
+    assert settings.venues["coingecko"].url == f"http://simulator:{sim_port}/coingecko/api/v3"
     # Health port published, spool on the named volume, read-only root like on Fargate.
     assert f"{settings.health_port}:{settings.health_port}" in map(resolve, app["ports"])
     (volume,) = app["volumes"]

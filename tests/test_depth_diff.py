@@ -11,9 +11,9 @@ import pytest
 from streamer.book_replay import replay
 from streamer.ids import record_id
 from streamer.records import BookSnapshot, BookUpdate, Item, Millis, Reject
-from streamer.settings import BinanceSettings
-from streamer.sources.binance_decode import BinanceDecoder, stream_names
 from streamer.sources.depth_diff import MAX_BUFFERED
+from streamer.venues.binance.decode import BinanceDecoder, stream_names
+from streamer.venues.binance.settings import BinanceSettings
 from tests.conftest import fixture_text
 
 RECEIVED = Millis(1_633_998_513_000)

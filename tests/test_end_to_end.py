@@ -41,10 +41,12 @@ async def test_lake_rows_equal_what_the_simulator_sent(tmp_path: Path) -> None:
     config = SimulatorConfig(
         port=0,
         rate=300,
-        binance_symbols=("BTC-USDT", "ETH-USDT"),
-        coinbase_symbols=("BTC-USD",),
-        coingecko_coins=("bitcoin", "ethereum"),
         seed=3,
+        symbols={
+            "binance": ("BTC-USDT", "ETH-USDT"),
+            "coinbase": ("BTC-USD",),
+            "coingecko": ("bitcoin", "ethereum"),
+        },
     )
     async with Simulator(config) as sim:
         env = sim.environment()
@@ -102,7 +104,7 @@ async def test_lake_rows_equal_what_the_simulator_sent(tmp_path: Path) -> None:
         assert bids == sorted(bids, reverse=True) and asks == sorted(asks)
         assert bids[0][0] < asks[0][0], book
         if book["exchange"] == "binance":
-            sent_bids, sent_asks = sim.sent_books[(book["symbol"], book["sequence"])]
+            sent_bids, sent_asks = sim.truth.books["binance"][(book["symbol"], book["sequence"])]
             assert bids == [(Decimal(p), Decimal(s)) for p, s in sent_bids]
             assert asks == [(Decimal(p), Decimal(s)) for p, s in sent_asks]
 

@@ -96,7 +96,9 @@ def delivered_trades(double: FirehoseDouble) -> dict[str, set[int]]:
 async def test_rows_spooled_before_a_kill_9_are_delivered_after_restart(tmp_path: Path) -> None:
     double = FirehoseDouble()
     double.outage(seconds=3600)
-    config = SimulatorConfig(port=0, rate=200, binance_symbols=("BTC-USDT", "ETH-USDT"), seed=9)
+    config = SimulatorConfig(
+        port=0, rate=200, seed=9, symbols={"binance": ("BTC-USDT", "ETH-USDT")}
+    )
     async with Simulator(config) as sim:
         with serve_firehose(double) as url:
             env = {
@@ -154,7 +156,7 @@ async def test_rows_spooled_before_a_kill_9_are_delivered_after_restart(tmp_path
     # Every trade the simulator sent from the first one received up to 2 s before the kill
     # arrived: no holes. (The market runs before the first client subscribes.)
     delivered = delivered_trades(double)
-    for symbol in config.binance_symbols:
+    for symbol in config.symbols["binance"]:
         got = delivered.get(symbol, set())
         assert got, f"no {symbol} trades delivered"
         sent = sim.sent_trades[("binance", symbol)]

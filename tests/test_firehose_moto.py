@@ -125,9 +125,16 @@ async def test_rows_read_back_from_s3_equal_the_rows_produced(
     names = provision(s3, firehose, BUCKET, "e2e")
     assert "e2e-trades" in names and "e2e-rejects" in names
 
-    config = SimulatorConfig(port=0, rate=300, binance_symbols=("BTC-USDT", "ETH-USDT"),
-                             coinbase_symbols=("BTC-USD",), coingecko_coins=("bitcoin",),
-                             seed=5)  # fmt: skip
+    config = SimulatorConfig(
+        port=0,
+        rate=300,
+        seed=5,
+        symbols={
+            "binance": ("BTC-USDT", "ETH-USDT"),
+            "coinbase": ("BTC-USD",),
+            "coingecko": ("bitcoin",),
+        },
+    )
     async with Simulator(config) as sim:
         env = sim.environment()
         env.update(

@@ -14,6 +14,7 @@ from streamer.book_replay import lake_rows, replay
 from streamer.service import run_service
 from streamer.settings import load
 from streamer.simulator import Simulator, SimulatorConfig
+from streamer.venues.coinbase.simulator import CoinbaseSimOptions
 
 SYMBOLS = {"binance": ("BTC-USDT", "ETH-USDT"), "coinbase": ("BTC-USD",)}
 
@@ -48,9 +49,13 @@ def numbers(levels: Any) -> list[tuple[Decimal, Decimal]]:
 
 async def test_replayed_book_updates_are_the_published_and_the_true_books(tmp_path: Path) -> None:
     lake = tmp_path / "lake"
-    config = SimulatorConfig(port=0, rate=300, binance_symbols=SYMBOLS["binance"],
-                             coinbase_symbols=SYMBOLS["coinbase"], coingecko_coins=(), seed=4,
-                             coinbase_truth=True)  # fmt: skip
+    config = SimulatorConfig(
+        port=0,
+        rate=300,
+        seed=4,
+        symbols={"binance": SYMBOLS["binance"], "coinbase": SYMBOLS["coinbase"], "coingecko": ()},
+        options={"coinbase": CoinbaseSimOptions(record_books=True)},
+    )
     async with Simulator(config) as sim:
         env = sim.environment()
         env.update(
@@ -71,8 +76,8 @@ async def test_replayed_book_updates_are_the_published_and_the_true_books(tmp_pa
         finally:
             stop.set()
             stats = await service
-        binance_truth = dict(sim.sent_books)
-        coinbase_truth = dict(sim.sent_coinbase_books)
+        binance_truth = dict(sim.truth.books["binance"])
+        coinbase_truth = dict(sim.truth.books["coinbase"])
         breaches = dict(sim.breaches.counts)
     assert stats.failed_sources == {} and breaches == {}
     assert rows(lake, "SELECT count(*) AS n FROM crypto_rejects")[0]["n"] == 0

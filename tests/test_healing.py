@@ -28,11 +28,11 @@ from streamer.simulator.faults import FaultPlan
 from streamer.sinks.lake import LakeSink
 from streamer.sinks.null import NullSink
 from streamer.sources.base import FeedStats
-from streamer.sources.binance_rest import BinanceRest, parse_klines
 from streamer.sources.candles import CandleLedger, Gap
 from streamer.sources.transport import WsConnection
 from streamer.sources.wsconnect import run_websocket
 from streamer.timefmt import now_millis
+from streamer.venues.binance.rest import BinanceRest, parse_klines
 from tests.conftest import fixture_text
 from tests.venues import venue
 
@@ -214,7 +214,7 @@ def test_fault_plans_parse_and_refuse_nonsense() -> None:
 
 
 def test_coinbase_rest_candles_become_closed_candles_oldest_first() -> None:
-    from streamer.sources.coinbase_rest import parse_candles
+    from streamer.venues.coinbase.rest import parse_candles
 
     body = (
         '{"candles": [{"start": "1688998800", "low": "1", "high": "2", "open": "1", '
@@ -236,9 +236,12 @@ async def test_binance_rotation_overlaps_so_no_trade_is_missed_or_doubled(tmp_pa
     """The simulator cuts every connection at 3 s (Binance's 24 h, compressed); the client
     replaces each at 1.5 s through an overlapping connection and drops the doubled rows."""
     lake = tmp_path / "lake"
-    config = SimulatorConfig(port=0, rate=200, binance_symbols=("BTC-USDT", "ETH-USDT"),
-                             coinbase_symbols=(), coingecko_coins=(),
-                             faults=FaultPlan(rotate_seconds=3.0))  # fmt: skip
+    config = SimulatorConfig(
+        port=0,
+        rate=200,
+        faults=FaultPlan(rotate_seconds=3.0),
+        symbols={"binance": ("BTC-USDT", "ETH-USDT"), "coinbase": (), "coingecko": ()},
+    )
     async with Simulator(config) as sim:
         env = sim.environment()
         env.update(
@@ -294,8 +297,11 @@ def test_ledger_publishes_each_open_time_once_and_reports_every_hole(
 async def test_stopping_a_source_closes_its_connections() -> None:
     """Cancelled mid-stream (here while handing rows to a full pipeline), a source must not
     leave a WebSocket connection behind: the venue must see every one of them close."""
-    config = SimulatorConfig(port=0, rate=0, binance_symbols=("BTC-USDT",),
-                             coinbase_symbols=("BTC-USD",), coingecko_coins=())  # fmt: skip
+    config = SimulatorConfig(
+        port=0,
+        rate=0,
+        symbols={"binance": ("BTC-USDT",), "coinbase": ("BTC-USD",), "coingecko": ()},
+    )
     async with Simulator(config) as sim:
         env = sim.environment()
         env["STREAMER_SOURCES"] = "binance,coinbase"
@@ -307,11 +313,11 @@ async def test_stopping_a_source_closes_its_connections() -> None:
         async with asyncio.timeout(30):
             while not all(s.stats.rows for s in sources):
                 await asyncio.sleep(0.05)
-        assert sim.binance.listeners and sim.coinbase.listeners
+        assert sim.venues["binance"].listeners and sim.venues["coinbase"].listeners
         stop.set()
         await pipeline
         async with asyncio.timeout(10):  # the venue sees every client go
-            while sim.binance.listeners or sim.coinbase.listeners:
+            while sim.venues["binance"].listeners or sim.venues["coinbase"].listeners:
                 await asyncio.sleep(0.02)
 
 

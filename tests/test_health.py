@@ -84,9 +84,7 @@ async def test_service_reports_its_feeds_fresh(unused_tcp_port: int) -> None:
     config = SimulatorConfig(
         port=0,
         rate=100,
-        binance_symbols=("BTC-USDT",),
-        coinbase_symbols=("BTC-USD",),
-        coingecko_coins=("bitcoin",),
+        symbols={"binance": ("BTC-USDT",), "coinbase": ("BTC-USD",), "coingecko": ("bitcoin",)},
     )
     async with Simulator(config) as sim:
         env = sim.environment()

@@ -18,8 +18,8 @@ from streamer.service import build_sources
 from streamer.settings import load
 from streamer.simulator import Simulator, SimulatorConfig
 from streamer.sinks.lake import LakeSink
-from streamer.sources.binance import BinanceSource
 from streamer.timefmt import now_millis
+from streamer.venues.binance.source import BinanceSource
 
 MARKETS = 80
 
@@ -33,8 +33,12 @@ def streams_of(source: BinanceSource) -> set[str]:
 async def test_quote_usdt_delivers_every_trading_usdt_symbol_and_nothing_else(
     tmp_path: Path,
 ) -> None:
-    config = SimulatorConfig(port=0, rate=2000, binance_symbols=(), coinbase_symbols=(),
-                             coingecko_coins=(), binance_markets=MARKETS)  # fmt: skip
+    config = SimulatorConfig(
+        port=0,
+        rate=2000,
+        symbols={"binance": (), "coinbase": (), "coingecko": ()},
+        markets={"binance": MARKETS},
+    )
     async with Simulator(config) as sim:
         env = sim.environment()
         async with httpx.AsyncClient() as client:  # what the venue says, independently
@@ -49,7 +53,7 @@ async def test_quote_usdt_delivers_every_trading_usdt_symbol_and_nothing_else(
                 "STREAMER_LAKE_DIR": str(tmp_path),
                 "STREAMER_LAKE_BUFFER_SECONDS": "0"}  # fmt: skip
         settings = await resolve(load(env), clock=now_millis)
-        assert set(settings.binance.symbols) == trading
+        assert set(settings.venues["binance"].symbols) == trading
 
         [source] = build_sources(settings)
         assert isinstance(source, BinanceSource)
@@ -83,8 +87,12 @@ def symbols_in(lake: Path) -> set[str]:
 
 
 async def test_three_shards_collect_the_selection_exactly_once() -> None:
-    config = SimulatorConfig(port=0, rate=200, binance_symbols=(), coinbase_symbols=(),
-                             coingecko_coins=(), binance_markets=MARKETS)  # fmt: skip
+    config = SimulatorConfig(
+        port=0,
+        rate=200,
+        symbols={"binance": (), "coinbase": (), "coingecko": ()},
+        markets={"binance": MARKETS},
+    )
     async with Simulator(config) as sim:
         env = sim.environment() | {"STREAMER_SOURCES": "binance",
                                    "STREAMER_BINANCE_SYMBOLS": "quote:USDT"}  # fmt: skip

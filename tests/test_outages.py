@@ -24,6 +24,7 @@ from streamer import query
 from streamer.book_replay import lake_rows, replay
 from streamer.simulator import Simulator, SimulatorConfig
 from streamer.simulator.proxy import OutagePlan, OutageProxy
+from streamer.venues.coinbase.simulator import CoinbaseSimOptions
 
 STREAMER = [sys.executable, "-m", "streamer.cli"]
 SECONDS = float(os.environ.get("STREAMER_OUTAGE_SECONDS", "30"))
@@ -67,9 +68,13 @@ async def drain(stream: asyncio.StreamReader, lines: list[str]) -> None:
 @pytest.mark.slow
 async def test_no_trade_is_lost_across_cuts_and_freezes(tmp_path: Path) -> None:
     lake = tmp_path / "lake"
-    config = SimulatorConfig(port=0, rate=300, binance_symbols=SYMBOLS["binance"],
-                             coinbase_symbols=SYMBOLS["coinbase"], coingecko_coins=(), seed=21,
-                             coinbase_truth=True)  # fmt: skip
+    config = SimulatorConfig(
+        port=0,
+        rate=300,
+        seed=21,
+        symbols={"binance": SYMBOLS["binance"], "coinbase": SYMBOLS["coinbase"], "coingecko": ()},
+        options={"coinbase": CoinbaseSimOptions(record_books=True)},
+    )
     logs: list[str] = []
     async with Simulator(config) as sim, OutageProxy(sim.port, PLAN) as proxy:
         env = {
@@ -104,8 +109,8 @@ async def test_no_trade_is_lost_across_cuts_and_freezes(tmp_path: Path) -> None:
             code = await asyncio.wait_for(run.wait(), 60)
             await reading
         sent_trades = {key: dict(made) for key, made in sim.sent_trades.items()}
-        binance_truth = dict(sim.sent_books)
-        coinbase_truth = dict(sim.sent_coinbase_books)
+        binance_truth = dict(sim.truth.books["binance"])
+        coinbase_truth = dict(sim.truth.books["coinbase"])
         cuts, freezes = proxy.cuts, proxy.freezes
     text = "".join(logs)
     assert code == 0, text[-3000:]

@@ -20,13 +20,14 @@ from streamer.errors import FrameError
 from streamer.jsonline import encode
 from streamer.records import Item, Millis, Reject
 from streamer.schema import DATASET_OF_TYPE
-from streamer.settings import BinanceSettings, CoinbaseSettings
-from streamer.sources.binance_decode import BinanceDecoder
-from streamer.sources.binance_rest import parse_klines
-from streamer.sources.coinbase_decode import CoinbaseDecoder
-from streamer.sources.coinbase_rest import parse_candles
-from streamer.sources.coingecko import decode_markets, decode_simple_price
 from streamer.timefmt import MAX_MILLIS, epoch_millis
+from streamer.venues.binance.decode import BinanceDecoder
+from streamer.venues.binance.rest import parse_klines
+from streamer.venues.binance.settings import BinanceSettings
+from streamer.venues.coinbase.decode import CoinbaseDecoder
+from streamer.venues.coinbase.rest import parse_candles
+from streamer.venues.coinbase.settings import CoinbaseSettings
+from streamer.venues.coingecko.source import decode_markets, decode_simple_price
 from tests.conftest import fixture_text
 
 NOW = Millis(1_764_000_000_000)

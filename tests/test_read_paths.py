@@ -17,9 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from streamer.records import Item, Millis
-from streamer.settings import BinanceSettings, CoinbaseSettings
-from streamer.sources.binance_decode import BinanceDecoder
-from streamer.sources.coinbase_decode import CoinbaseDecoder
+from streamer.venues.binance.decode import BinanceDecoder
+from streamer.venues.binance.settings import BinanceSettings
+from streamer.venues.coinbase.decode import CoinbaseDecoder
+from streamer.venues.coinbase.settings import CoinbaseSettings
 from tests.conftest import fixture_text
 from tests.test_parsers_fuzz import check, json_values, mutate
 

@@ -20,11 +20,11 @@ from streamer.service import build_sources
 from streamer.settings import load
 from streamer.sharding import Shard
 from streamer.simulator import Simulator, SimulatorConfig
-from streamer.sources.binance import BinanceSource
-from streamer.sources.binance_decode import BinanceDecoder
-from streamer.sources.coinbase import CoinbaseSource
 from streamer.sources.watchdog import SilenceWatchdog
 from streamer.timefmt import now_millis
+from streamer.venues.binance.decode import BinanceDecoder
+from streamer.venues.binance.source import BinanceSource
+from streamer.venues.coinbase.source import CoinbaseSource
 
 # -- the pure parts ---------------------------------------------------------------------------
 
@@ -56,7 +56,7 @@ def test_a_forgotten_stream_is_never_silent_quiet_or_awaited() -> None:
 
 
 def test_the_decoder_learns_a_new_listing() -> None:
-    settings = load({"STREAMER_BINANCE_SYMBOLS": "BTC-USDT"}).binance
+    settings = load({"STREAMER_BINANCE_SYMBOLS": "BTC-USDT"}).venues["binance"]
     decoder = BinanceDecoder(settings)
     frame = orjson.dumps({
         "stream": "newusdt@trade",
@@ -144,8 +144,12 @@ def traded(rows: list[Item]) -> set[str]:
 
 
 async def test_binance_subscribes_new_listings_and_unsubscribes_halts_live() -> None:
-    config = SimulatorConfig(port=0, rate=1500, binance_symbols=(), coinbase_symbols=(),
-                             coingecko_coins=(), binance_markets=MARKETS)  # fmt: skip
+    config = SimulatorConfig(
+        port=0,
+        rate=1500,
+        symbols={"binance": (), "coinbase": (), "coingecko": ()},
+        markets={"binance": MARKETS},
+    )
     async with Simulator(config) as sim:
         env = sim.environment()
         symbols = await listed(f"{env['STREAMER_BINANCE_REST_URL']}/api/v3/exchangeInfo")
@@ -156,10 +160,10 @@ async def test_binance_subscribes_new_listings_and_unsubscribes_halts_live() -> 
         settings = await resolve(load(env), clock=now_millis)
         [source] = build_sources(settings)
         assert isinstance(source, BinanceSource) and source.rediscovery is not None
-        assert halted not in settings.binance.symbols
-        leaving = settings.binance.symbols[0]
+        assert halted not in settings.venues["binance"].symbols
+        leaving = settings.venues["binance"].symbols[0]
         leaving_streams = {f"{leaving.replace('-', '').lower()}@{k}" for k in ("ticker", "trade")}
-        venue = sim.binance
+        venue = sim.venues["binance"]
 
         async def body(rows: list[Item]) -> None:
             await wait_for(lambda: source.stats.connects == len(source.plans) and bool(rows))
@@ -178,8 +182,12 @@ async def test_binance_subscribes_new_listings_and_unsubscribes_halts_live() -> 
 
 
 async def test_coinbase_subscribes_new_listings_and_unsubscribes_halts_live() -> None:
-    config = SimulatorConfig(port=0, rate=1500, binance_symbols=(), coinbase_symbols=(),
-                             coingecko_coins=(), coinbase_markets=MARKETS)  # fmt: skip
+    config = SimulatorConfig(
+        port=0,
+        rate=1500,
+        symbols={"binance": (), "coinbase": (), "coingecko": ()},
+        markets={"coinbase": MARKETS},
+    )
     async with Simulator(config) as sim:
         env = sim.environment()
         products = await listed(
@@ -192,8 +200,8 @@ async def test_coinbase_subscribes_new_listings_and_unsubscribes_halts_live() ->
         settings = await resolve(load(env), clock=now_millis)
         [source] = build_sources(settings)
         assert isinstance(source, CoinbaseSource) and source.rediscovery is not None
-        leaving = settings.coinbase.symbols[0]
-        venue = sim.coinbase
+        leaving = settings.venues["coinbase"].symbols[0]
+        venue = sim.venues["coinbase"]
 
         def carried(product: str) -> bool:
             return any(product in p for ch in venue.listeners.values() for p in ch.values())

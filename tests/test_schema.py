@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from streamer import records
-from streamer.schema import DATASETS, DECIMAL, PARTITION_KEYS, REJECTS, athena_ddl, glue_export
+from streamer.glue import glue_export
+from streamer.schema import DATASETS, DECIMAL, PARTITION_KEYS, REJECTS, athena_ddl
 from tests.conftest import REPO
 
 REQUIRED = {

@@ -10,14 +10,10 @@ import pytest
 from streamer.discovery import resolve
 from streamer.errors import ConfigError
 from streamer.records import Millis
-from streamer.selectors import (
-    Listing,
-    Selector,
-    binance_listings,
-    choose,
-    coinbase_listings,
-)
+from streamer.selectors import Listing, Selector, choose
 from streamer.settings import load
+from streamer.venues.binance.listings import binance_listings
+from streamer.venues.coinbase.listings import coinbase_listings
 
 
 def _symbol(native: str, base: str, quote: str, status: str = "TRADING", **extra: object) -> dict:
@@ -71,8 +67,10 @@ PRODUCTS = orjson.dumps({"products": [
 )
 def test_selectors_parse_from_the_symbol_setting(text: str, selector: Selector) -> None:
     settings = load({"STREAMER_BINANCE_SYMBOLS": text})
-    assert settings.binance.selector == selector and settings.binance.symbols == ()
-    assert load({}).binance.selector is None
+    assert (
+        settings.venues["binance"].selector == selector and settings.venues["binance"].symbols == ()
+    )
+    assert load({}).venues["binance"].selector is None
 
 
 @pytest.mark.parametrize("text", ["BTC-USDT,quote:USDT", "top:0", "top:x", "quote:usdt",
@@ -126,7 +124,7 @@ async def test_resolve_waits_out_an_outage_then_picks_the_market() -> None:
                      "STREAMER_COINBASE_SYMBOLS": "all"})  # fmt: skip
     resolved = await resolve(settings, clock=lambda: Millis(0), sleep=sleep,
                              transport=httpx.MockTransport(venue))  # fmt: skip
-    assert resolved.binance.symbols == ("BTC-USDT", "SOL-USDT")
-    assert resolved.coinbase.symbols == ("BTC-USD", "ETH-USD")
+    assert resolved.venues["binance"].symbols == ("BTC-USDT", "SOL-USDT")
+    assert resolved.venues["coinbase"].symbols == ("BTC-USD", "ETH-USD")
     assert len(slept) == 1  # the 503 was waited out once
     assert calls.count("/api/v3/exchangeInfo") == 2

@@ -7,33 +7,35 @@ from pathlib import Path
 import pytest
 
 from streamer.errors import ConfigError
-from streamer.settings import _Reader, load, names_read
-from streamer.settings_spec import KNOWN, SETTINGS
+from streamer.settings import known, load, names_read, rows
+from streamer.settings_read import Reader
 
 
 def test_defaults_need_no_configuration() -> None:
     s = load({})
     assert s.sources == ("binance", "coinbase", "coingecko")
     assert s.sink == "lake" and s.lake.root == Path("data")
-    assert s.binance.kline_interval == "1m" and s.binance.trades == "trade"
-    assert s.coinbase.max_frame_bytes >= 10 * 1024 * 1024
-    assert s.coingecko.plan == "keyless" and s.coingecko.api_key is None
+    assert s.venues["binance"].kline_interval == "1m" and s.venues["binance"].trades == "trade"
+    assert s.venues["coinbase"].max_frame_bytes >= 10 * 1024 * 1024
+    assert s.venues["coingecko"].plan == "keyless" and s.venues["coingecko"].api_key is None
 
 
 def test_environment_overrides_toml(tmp_path: Path) -> None:
     config = tmp_path / "streamer.toml"
     config.write_text('binance_symbols = ["ETH-BTC"]\nsink = "null"\nlake_dir = "/tmp/x"\n')
     s = load({"STREAMER_SINK": "lake", "STREAMER_BINANCE_KLINE_INTERVAL": "1s"}, config)
-    assert s.binance.symbols == ("ETH-BTC",)
+    assert s.venues["binance"].symbols == ("ETH-BTC",)
     assert s.sink == "lake" and s.lake.root == Path("/tmp/x")
-    assert s.binance.kline_interval == "1s"
+    assert s.venues["binance"].kline_interval == "1s"
 
 
 def test_coingecko_plans_pick_host_and_cadence() -> None:
-    demo = load({"STREAMER_COINGECKO_API_KEY": "CG-x"}).coingecko
+    demo = load({"STREAMER_COINGECKO_API_KEY": "CG-x"}).venues["coingecko"]
     assert demo.plan == "demo" and demo.url == "https://api.coingecko.com/api/v3"
     assert demo.poll_seconds == 60
-    pro = load({"STREAMER_COINGECKO_API_KEY": "k", "STREAMER_COINGECKO_PLAN": "pro"}).coingecko
+    pro = load({"STREAMER_COINGECKO_API_KEY": "k", "STREAMER_COINGECKO_PLAN": "pro"}).venues[
+        "coingecko"
+    ]
     assert pro.url == "https://pro-api.coingecko.com/api/v3"
     assert "CG-x" not in repr(demo)
 
@@ -109,17 +111,17 @@ def test_firehose_without_a_region_names_the_setting(monkeypatch: pytest.MonkeyP
 
 
 def test_load_reads_exactly_the_settings_in_the_spec() -> None:
-    assert names_read({}) == KNOWN
+    assert names_read({}) == known()
 
 
 @pytest.mark.parametrize(
     ("variable", "default"),
-    [(v, d) for s in SETTINGS for v, d in zip(s.variables, s.defaults(), strict=False)],
+    [(v, d) for s in rows() for v, d in zip(s.variables, s.defaults(), strict=False)],
 )
 def test_each_documented_default_is_the_default_load_applies(variable: str, default: str) -> None:
     assert load({variable: default}) == load({})
 
 
 def test_a_setting_missing_from_the_spec_cannot_be_read() -> None:
-    with pytest.raises(KeyError, match="settings_spec"):
-        _Reader({}, {}).raw("undocumented_knob")
+    with pytest.raises(KeyError, match="not documented"):
+        Reader({}, {}, known()).raw("undocumented_knob")

@@ -18,6 +18,7 @@ from streamer.simulator.market import Market
 from streamer.simulator.outbox import Outbox, fan_out
 from streamer.simulator.truth import Truth
 from streamer.simulator.venue import Schedule
+from streamer.venues.coinbase.simulator import CoinbaseSimOptions
 from tests.conftest import fixture_text
 
 T0 = 1_764_000_000_000
@@ -47,8 +48,12 @@ def test_trades_happen_at_the_spread_and_build_the_candle() -> None:
 
 @pytest.fixture
 async def sim() -> AsyncIterator[Simulator]:
-    config = SimulatorConfig(port=0, rate=500, binance_symbols=("BTC-USDT",),
-                             coinbase_symbols=("BTC-USD",), subscribe_timeout=0.5)  # fmt: skip
+    config = SimulatorConfig(
+        port=0,
+        rate=500,
+        symbols={"binance": ("BTC-USDT",), "coinbase": ("BTC-USD",)},
+        options={"coinbase": CoinbaseSimOptions(subscribe_timeout=0.5)},
+    )
     async with Simulator(config) as simulator:
         yield simulator
 
@@ -162,8 +167,12 @@ async def test_binance_control_messages_change_the_streams(sim: Simulator) -> No
 
 
 async def test_a_gap_fault_loses_a_numbered_frame() -> None:
-    config = SimulatorConfig(port=0, rate=500, binance_symbols=(), coinbase_symbols=("BTC-USD",),
-                             faults=FaultPlan(gap=0.2))  # fmt: skip
+    config = SimulatorConfig(
+        port=0,
+        rate=500,
+        faults=FaultPlan(gap=0.2),
+        symbols={"binance": (), "coinbase": ("BTC-USD",)},
+    )
     async with (
         Simulator(config) as gappy,
         connect(f"ws://127.0.0.1:{gappy.port}/coinbase", max_size=2**24) as ws,
@@ -179,7 +188,7 @@ def test_truth_keeps_the_newest_entries() -> None:
     truth = Truth(limit=2)
     for sequence in range(5):
         truth.book("BTC-USDT", sequence, ([], []))
-    assert list(truth.books) == [("BTC-USDT", 3), ("BTC-USDT", 4)]
+    assert list(truth.books["binance"]) == [("BTC-USDT", 3), ("BTC-USDT", 4)]
 
 
 def test_fan_out_builds_the_frame_once_and_only_for_someone() -> None:

@@ -13,7 +13,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from streamer.simulator import Simulator, SimulatorConfig
-from streamer.simulator.limits import Limits, RequestWeight, Window
+from streamer.simulator.limits import RequestWeight, Window
+from streamer.venues.binance.simulator import BinanceSimOptions
+from streamer.venues.coinbase.simulator import CoinbaseSimOptions
 from tests.conftest import fixture_text
 
 DEADLINE = 5.0  # seconds any awaited answer may take
@@ -32,17 +34,23 @@ def fake_time() -> FakeTime:
     return FakeTime()
 
 
-def _config(**limits: int) -> SimulatorConfig:
-    return SimulatorConfig(port=0, rate=200, binance_symbols=("BTC-USDT",),
-                           coinbase_symbols=("BTC-USD", "ETH-USD", "SOL-USD"),
-                           coingecko_coins=(), limits=Limits(**limits))  # fmt: skip
+BINANCE, COINBASE = BinanceSimOptions(), CoinbaseSimOptions()  # the venues' own limits
+
+
+def _config(
+    binance: BinanceSimOptions = BINANCE, coinbase: CoinbaseSimOptions = COINBASE
+) -> SimulatorConfig:
+    return SimulatorConfig(port=0, rate=200, options={"binance": binance, "coinbase": coinbase},
+                           symbols={"binance": ("BTC-USDT",),
+                                    "coinbase": ("BTC-USD", "ETH-USD", "SOL-USD"),
+                                    "coingecko": ()})  # fmt: skip
 
 
 @pytest.fixture
 async def sim(fake_time: FakeTime) -> AsyncIterator[Simulator]:
-    config = _config(binance_max_streams=4, binance_connects=3, binance_weight_per_minute=50,
-                     coinbase_max_l2_products=2, coinbase_connects_per_second=2,
-                     coinbase_messages_per_second=3, coinbase_rest_per_second=4)  # fmt: skip
+    config = _config(BinanceSimOptions(max_streams=4, connects=3, weight_per_minute=50),
+                     CoinbaseSimOptions(max_l2_products=2, connects_per_second=2,
+                                        messages_per_second=3, rest_per_second=4))  # fmt: skip
     async with Simulator(config, monotonic=fake_time) as simulator:
         yield simulator
 

@@ -14,7 +14,9 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from streamer.simulator import Simulator, SimulatorConfig
-from streamer.simulator.listing import binance_listings, coinbase_listings
+from streamer.simulator.venue import VenueConfig
+from streamer.venues.binance.simulator import listings as binance_listings
+from streamer.venues.coinbase.simulator import listings as coinbase_listings
 
 KINDS = ("ticker", "kline_1m", "depth20@100ms", "trade")
 DEPTH = "depth20@100ms"
@@ -22,7 +24,7 @@ TRADING = 971  # of the 1,000 generated symbols (the rest are in BREAK or HALT)
 
 
 def test_listings_are_named_mixed_and_partly_not_trading() -> None:
-    listed = binance_listings(("BTC-USDT",), 200, skew=1.0)
+    listed = binance_listings(VenueConfig(("BTC-USDT",), 200, 1.0))
     assert [item.symbol for item in listed[:3]] == ["BTC-USDT", "C0001-USDT", "C0002-USDT"]
     assert {item.quote for item in listed} == {"USDT", "BTC", "FDUSD", "USDC"}
     halted = {item.symbol: item.status for item in listed if not item.trading}
@@ -30,8 +32,8 @@ def test_listings_are_named_mixed_and_partly_not_trading() -> None:
     assert 0 < len(halted) <= 0.05 * len(listed)
     assert all(item.weight == 0 for item in listed if not item.trading)
     assert listed[0].weight > listed[1].weight > listed[100].weight > 0
-    assert listed == binance_listings(("BTC-USDT",), 200, skew=1.0)  # deterministic
-    products = coinbase_listings((), 100, skew=1.0)
+    assert listed == binance_listings(VenueConfig(("BTC-USDT",), 200, 1.0))  # deterministic
+    products = coinbase_listings(VenueConfig((), 100, 1.0))
     assert {(p.status, p.disabled) for p in products if not p.trading} == {
         ("delisted", False),
         ("online", True),
@@ -40,9 +42,12 @@ def test_listings_are_named_mixed_and_partly_not_trading() -> None:
 
 @pytest.fixture
 async def market() -> AsyncIterator[Simulator]:
-    config = SimulatorConfig(port=0, rate=500, binance_symbols=("BTC-USDT",),
-                             coinbase_symbols=("BTC-USD",), coingecko_coins=(),
-                             binance_markets=120, coinbase_markets=60)  # fmt: skip
+    config = SimulatorConfig(
+        port=0,
+        rate=500,
+        symbols={"binance": ("BTC-USDT",), "coinbase": ("BTC-USD",), "coingecko": ()},
+        markets={"binance": 120, "coinbase": 60},
+    )
     async with Simulator(config) as simulator:
         yield simulator
 
@@ -146,8 +151,11 @@ async def test_non_trading_coinbase_products_are_acknowledged_then_silent(
 def _plan(port: int, count: int, connections: int) -> list[tuple[str, list[list[str]]]]:
     """`connections` URLs (within 7,900 characters) with the rest of their share of `count`
     symbols x 4 streams to SUBSCRIBE in batches of 300."""
-    streams = [f"{item.symbol.replace('-', '').lower()}@{kind}"
-               for item in binance_listings((), count, 1.0) for kind in KINDS]  # fmt: skip
+    streams = [
+        f"{item.symbol.replace('-', '').lower()}@{kind}"
+        for item in binance_listings(VenueConfig((), count, 1.0))
+        for kind in KINDS
+    ]
     share = -(-len(streams) // connections)
     plans = []
     for start in range(0, len(streams), share):
@@ -160,8 +168,12 @@ def _plan(port: int, count: int, connections: int) -> list[tuple[str, list[list[
 
 
 async def test_a_thousand_symbols_on_four_connections_connect_and_trade() -> None:
-    config = SimulatorConfig(port=0, rate=2000, binance_symbols=(), coinbase_symbols=(),
-                             coingecko_coins=(), binance_markets=1000)  # fmt: skip
+    config = SimulatorConfig(
+        port=0,
+        rate=2000,
+        symbols={"binance": (), "coinbase": (), "coingecko": ()},
+        markets={"binance": 1000},
+    )
     traded: set[str] = set()
     frames = collections.Counter[str]()
     opened: list[float] = []

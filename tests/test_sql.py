@@ -34,9 +34,16 @@ async def _fill(lake: Path) -> None:
     def fast_clock() -> int:
         return start + (time.time_ns() // 1_000_000 - start) * SPEED
 
-    config = SimulatorConfig(port=0, rate=100, binance_symbols=("BTC-USDT", "ETH-USDT"),
-                             coinbase_symbols=("BTC-USD", "ETH-USD"),
-                             coingecko_coins=("bitcoin", "ethereum"), seed=4)  # fmt: skip
+    config = SimulatorConfig(
+        port=0,
+        rate=100,
+        seed=4,
+        symbols={
+            "binance": ("BTC-USDT", "ETH-USDT"),
+            "coinbase": ("BTC-USD", "ETH-USD"),
+            "coingecko": ("bitcoin", "ethereum"),
+        },
+    )
     async with Simulator(config, clock=fast_clock) as sim:
         env = sim.environment()
         env.update(

@@ -14,20 +14,23 @@ from streamer.ids import record_id, record_ids
 from streamer.records import Item, Millis, Reject, Trade
 from streamer.simulator import Simulator, SimulatorConfig
 from streamer.sources.base import FeedStats
-from streamer.sources.binance_rest import BinanceRest, parse_trades
-from streamer.sources.coinbase_rest import CoinbaseRest
 from streamer.sources.trade_backfill import TradeBackfiller
 from streamer.sources.trade_gaps import Hole, TradeGaps
 from streamer.timefmt import now_millis
+from streamer.venues.binance.rest import BinanceRest, parse_trades
+from streamer.venues.coinbase.rest import CoinbaseRest
 
 DEADLINE = 30.0
 
 
 @pytest.fixture
 async def sim() -> AsyncIterator[Simulator]:
-    config = SimulatorConfig(port=0, rate=2000, binance_symbols=("BTC-USDT",),
-                             coinbase_symbols=("BTC-USD",), coingecko_coins=(),
-                             trade_history=3000)  # fmt: skip
+    config = SimulatorConfig(
+        port=0,
+        rate=2000,
+        trade_history=3000,
+        symbols={"binance": ("BTC-USDT",), "coinbase": ("BTC-USD",), "coingecko": ()},
+    )
     async with Simulator(config) as simulator:
         yield simulator
 
@@ -74,8 +77,9 @@ async def test_binance_pages_by_id_from_the_first_missing_to_the_last(
 
 async def test_coinbase_halves_a_window_until_no_answer_is_full() -> None:
     start = now_millis()
-    config = SimulatorConfig(port=0, rate=1000, binance_symbols=(), coinbase_symbols=("BTC-USD",),
-                             coingecko_coins=())  # fmt: skip
+    config = SimulatorConfig(
+        port=0, rate=1000, symbols={"binance": (), "coinbase": ("BTC-USD",), "coingecko": ()}
+    )
     # The market's clock runs 60x: some 6 trades a market second, 50 an answer at most here.
     async with Simulator(config, clock=lambda: start + (now_millis() - start) * 60) as sim:
         await trades_made(sim, "coinbase", "BTC-USD", 600)

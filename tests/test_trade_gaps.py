@@ -9,10 +9,11 @@ from hypothesis import strategies as st
 
 from streamer.ids import record_id, record_ids
 from streamer.records import Millis, Trade
-from streamer.settings import BinanceSettings, CoinbaseSettings
-from streamer.sources.binance_decode import BinanceDecoder
-from streamer.sources.coinbase_decode import CoinbaseDecoder
 from streamer.sources.trade_gaps import MAX_HOLES, Hole, TradeGaps, merge
+from streamer.venues.binance.decode import BinanceDecoder
+from streamer.venues.binance.settings import BinanceSettings
+from streamer.venues.coinbase.decode import CoinbaseDecoder
+from streamer.venues.coinbase.settings import CoinbaseSettings
 
 RECEIVED = Millis(1_790_000_000_000)
 

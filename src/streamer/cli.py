@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from streamer import settings as settings_module
 from streamer.errors import ConfigError
 from streamer.logsetup import configure_logging
+from streamer.venues import VENUES
 
 log = logging.getLogger("streamer.cli")
 T = TypeVar("T")
@@ -77,7 +78,8 @@ def _parser() -> argparse.ArgumentParser:
     prov.add_argument("--prefix", default=None, help="stream prefix (STREAMER_FIREHOSE_PREFIX)")
     prov.add_argument("--wait", type=float, default=60.0, help="seconds to wait for the emulator")
 
-    sim = sub.add_parser("simulate", help="serve Binance, Coinbase and CoinGecko on loopback")
+    names = ", ".join(spec.name for spec in VENUES if spec.simulator is not None)
+    sim = sub.add_parser("simulate", help=f"serve the venues ({names}) on loopback")
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=8765)
     sim.add_argument("--rate", type=float, default=200.0, help="frames/s per client; 0 = max")
@@ -85,17 +87,17 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--replay", type=Path, default=None, help="directory of recorded frames")
     sim.add_argument("--seed", type=int, default=7)
     sim.add_argument(
-        "--binance-markets",
-        type=int,
-        default=0,
-        help="also generate N Binance symbols (C0001-USDT, ..., a few not trading)",
+        "--markets",
+        action="append",
+        default=[],
+        metavar="VENUE=N",
+        help="also generate N listings on VENUE (C0001-USDT, ..., a few not trading); "
+        f"venues: {', '.join(s.name for s in VENUES if s.sim_markets)}; try --rate 2000",
     )
-    sim.add_argument(
-        "--coinbase-markets",
-        type=int,
-        default=0,
-        help="also generate N Coinbase products (C0001-USD, ...); try --rate 2000",
-    )
+    for spec in VENUES:  # the short form of each: --<venue>-markets N
+        if spec.sim_markets:
+            sim.add_argument(f"--{spec.name}-markets", type=int, default=0, metavar="N",
+                             help=f"the same as --markets {spec.name}=N")  # fmt: skip
     sim.add_argument(
         "--activity-skew",
         type=float,
@@ -231,12 +233,9 @@ def _print_err(line: str) -> None:
 
 def _query(args: argparse.Namespace) -> int:
     from streamer import query
+    from streamer.lake_files import lake_root
 
-    root = args.lake
-    if root is None:
-        root = settings_module.load().lake.root
-    if not root.is_dir():
-        raise ConfigError("--lake", f"{root} is not a directory", "Point it at a lake.")
+    root = lake_root(args.lake)
     import duckdb
 
     from streamer.errors import CompactionError
@@ -279,12 +278,10 @@ async def _simulate(args: argparse.Namespace) -> int:
         raise ConfigError("--outages", str(exc), "See `streamer simulate --help`.") from None
     config = SimulatorConfig(host=args.host, port=args.port, rate=args.rate,
                              replay_dir=args.replay, seed=args.seed, faults=faults,
-                             binance_markets=args.binance_markets,
-                             coinbase_markets=args.coinbase_markets,
-                             activity_skew=args.activity_skew)  # fmt: skip
-    if args.symbols:  # every symbol asked for is simulated on both exchanges
+                             markets=_markets(args), activity_skew=args.activity_skew)  # fmt: skip
+    if args.symbols:  # every symbol asked for is simulated on every exchange
         symbols = tuple(args.symbols)
-        config = replace(config, binance_symbols=symbols, coinbase_symbols=symbols)
+        config = replace(config, symbols={s.name: symbols for s in VENUES if s.shardable})
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -294,6 +291,22 @@ async def _simulate(args: argparse.Namespace) -> int:
         await stop.wait()
         serving.cancel()
     return 0
+
+
+def _markets(args: argparse.Namespace) -> dict[str, int]:
+    """`--markets VENUE=N` (repeatable) and `--<venue>-markets N`, by venue."""
+    venues = [spec.name for spec in VENUES if spec.sim_markets]
+    out = {name: getattr(args, f"{name}_markets", 0) for name in venues}
+    for item in args.markets:
+        name, _, count = item.partition("=")
+        if name not in venues or not count.isdigit():
+            raise ConfigError(
+                "--markets",
+                f"{item!r} is not VENUE=N",
+                f"Use e.g. {venues[0]}=1000 (venues: {', '.join(venues)}).",
+            )
+        out[name] = int(count)
+    return {name: count for name, count in out.items() if count}
 
 
 def _print_flush(line: str) -> None:

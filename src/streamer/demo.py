@@ -10,6 +10,7 @@ from streamer import query
 from streamer.service import run_service
 from streamer.settings import load
 from streamer.simulator import Simulator, SimulatorConfig
+from streamer.venues import VENUES
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ EXAMPLES = (
         "  ORDER BY received_at DESC) = 1 ORDER BY market_cap_rank LIMIT 5",
     ),
     (
-        "CoinGecko spot prices (usd, eur, btc)",
+        "Aggregated spot prices (usd, eur, btc)",
         "SELECT coin_id, vs_currency, arg_max(price, received_at) AS price\n"
         "FROM crypto_spot_prices GROUP BY ALL ORDER BY ALL",
     ),
@@ -57,12 +58,10 @@ async def run_demo(seconds: float, lake: Path) -> int:
         env.update(
             STREAMER_LAKE_DIR=str(lake),
             STREAMER_LAKE_BUFFER_SECONDS="5",
-            STREAMER_BINANCE_KLINE_INTERVAL="1s",
-            STREAMER_COINGECKO_POLL_SECONDS="10",
             STREAMER_STATS_INTERVAL="10",
-            STREAMER_BINANCE_BOOK_UPDATES="true",
-            STREAMER_COINBASE_BOOK_UPDATES="true",
         )
+        for spec in VENUES:  # faster candles and polls, full books
+            env.update(spec.demo)
         settings = load(env)
         print(f"streamer demo: simulator on 127.0.0.1:{sim.port}; streaming {seconds:g} s "
               f"into {lake}/ ...", flush=True)  # fmt: skip

@@ -24,37 +24,10 @@ import duckdb
 from streamer.compaction import sql
 from streamer.compaction.layout import COMPACTED_PARTITION_KEYS, compacted_table
 from streamer.compaction.manifests import Manifest, read_all_local
+from streamer.lake_files import RAW_GLOB, files_sql, hive_types, raw_location, raw_source
 from streamer.schema import DATASETS, PARTITION_KEYS, REJECTS, Dataset
 
-RAW_GLOB = "year=*/month=*/day=*/hour=*/*.gz"
-
-
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _hive_types(keys: Sequence[str]) -> str:
-    return "{" + ", ".join(f"{_sql_text(k)}: 'VARCHAR'" for k in keys) + "}"
-
-
-def _files(paths: Sequence[Path]) -> str:
-    return "[" + ", ".join(_sql_text(str(p)) for p in paths) + "]"
-
-
-def raw_location(root: Path, dataset: Dataset) -> Path:
-    return root / dataset.prefix_template.split("year=")[0]
-
-
-def raw_source(dataset: Dataset, files: str | Sequence[Path], strict: bool = False) -> str:
-    """`read_json` of raw objects (a glob or a list of files) with the schema's types and the
-    hive partitions. `strict` fails on any unreadable line instead of skipping it."""
-    columns = ", ".join(f"{_sql_text(c.name)}: {_sql_text(c.duckdb_type)}" for c in dataset.columns)
-    where = _sql_text(files) if isinstance(files, str) else _files(files)
-    lenient = "" if strict else ", ignore_errors=true"
-    return (
-        f"read_json({where}, format='newline_delimited', columns={{{columns}}}, "
-        f"hive_partitioning=true, hive_types={_hive_types(PARTITION_KEYS)}{lenient})"
-    )
+__all__ = ["RAW_GLOB", "raw_location", "raw_source", "run", "table_counts"]
 
 
 def _empty_view(name: str, dataset: Dataset, names: Iterable[str]) -> str:
@@ -85,8 +58,8 @@ def _compacted_view(dataset: Dataset, root: Path, manifests: Sequence[Manifest])
         return _empty_view(name, dataset, names)
     select = ", ".join(sql.quote(n) for n in names)
     return (
-        f"CREATE OR REPLACE VIEW {name} AS SELECT {select} FROM read_parquet({_files(files)}, "
-        f"hive_partitioning=true, hive_types={_hive_types(COMPACTED_PARTITION_KEYS)}, "
+        f"CREATE OR REPLACE VIEW {name} AS SELECT {select} FROM read_parquet({files_sql(files)}, "
+        f"hive_partitioning=true, hive_types={hive_types(COMPACTED_PARTITION_KEYS)}, "
         "union_by_name=true)"
     )
 

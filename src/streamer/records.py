@@ -28,6 +28,9 @@ Millis = NewType("Millis", int)
 Level = tuple[Dec, Dec]
 Levels = tuple[Level, ...]
 
+RAW_LIMIT = 4096
+"""Characters of a rejected frame's raw text kept in the rejects dataset."""
+
 
 class Ticker(NamedTuple):
     """A venue's rolling 24-hour statistics for one symbol."""

@@ -200,32 +200,6 @@ def projection_parameters(keys: tuple[str, ...] = PARTITION_KEYS) -> dict[str, s
     return params
 
 
-def glue_export() -> dict[str, Any]:
-    """The schema as committed JSON (`infra/terraform/schema.json`), from which Terraform builds
-    the Firehose streams and Glue tables. `python -m streamer.schema` prints it."""
-    from streamer.compaction.catalog import compaction_export
-
-    return {
-        "database": GLUE_DATABASE,
-        "partition_keys": [{"name": k, "type": "string"} for k in PARTITION_KEYS],
-        "error_prefix": ERROR_PREFIX_TEMPLATE,
-        "projection": projection_parameters(),
-        "location_template_suffix": LOCATION_TEMPLATE_SUFFIX,
-        "tables": {
-            d.table: {
-                "dataset": d.name,
-                "description": d.description,
-                "prefix": d.prefix_template,
-                "location": d.prefix_template.split("year=")[0],
-                "columns": [{"name": c.name, "type": c.glue_type} for c in d.columns],
-                "glue_table": d.glue_table,
-            }
-            for d in (*DATASETS.values(), REJECTS)
-        },
-        "compaction": compaction_export(),
-    }
-
-
 def athena_ddl(dataset: Dataset, location: str) -> str:
     """CREATE EXTERNAL TABLE for Athena, with partition projection over the arrival hour."""
     cols = ",\n".join(f"  `{c.name}` {c.glue_type}" for c in dataset.columns)
@@ -258,9 +232,3 @@ def markdown_tables() -> str:
         out.append("| `year`, `month`, `day`, `hour` | `string` | partition (arrival hour, UTC) |")
         out.append("")
     return "\n".join(out).rstrip() + "\n"
-
-
-if __name__ == "__main__":
-    import json
-
-    print(json.dumps(glue_export(), indent=2))

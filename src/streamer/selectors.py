@@ -1,16 +1,16 @@
 """Naming a market instead of listing it: `all`, `quote:<Q>`, `top:<N>` (pure).
 
-`STREAMER_BINANCE_SYMBOLS=quote:USDT,top:100` means the 100 USDT pairs with the largest 24 h
-quote volume: selectors combine by intersection, `top` ranking what the others let through.
-The venue's own listing decides what exists and trades (`binance_listings` from
-`/api/v3/exchangeInfo`, `coinbase_listings` from `/api/v3/brokerage/market/products`); a
-normalized symbol is always built from the venue's base and quote asset, never guessed.
+`quote:USDT,top:100` (e.g. as `STREAMER_<VENUE>_SYMBOLS`) means the 100 USDT pairs with the
+largest 24 h quote volume: selectors combine by intersection, `top` ranking what the others let
+through. The venue's own listing decides what exists and trades (each venue's `listings.py`
+turns it into `Listing`s); a normalized symbol is always built from the venue's base and quote
+asset, never guessed.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,58 +89,9 @@ def choose(listings: Iterable[Listing], selector: Selector) -> tuple[str, ...]:
     return tuple(sorted(item.symbol for item in picked))
 
 
-def _object(body: bytes | str, what: str) -> Any:
+def json_body(body: bytes | str, what: str) -> Any:
+    """A listing's JSON; `FrameError` naming `what` when it is not JSON."""
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise FrameError(f"{what} is not JSON: {exc}") from None
-
-
-def binance_listings(exchange_info: bytes | str, tickers: bytes | str | None) -> list[Listing]:
-    """Spot symbols from `exchangeInfo`, with 24 h quote volumes from `ticker/24hr` if given.
-
-    Trading means `status` TRADING and SPOT among `permissions` or `permissionSets`.
-    """
-    info = _object(exchange_info, "exchangeInfo")
-    volumes: Mapping[str, float] = {}
-    if tickers is not None:
-        rows = _object(tickers, "ticker/24hr")
-        if type(rows) is not list:
-            raise FrameError("ticker/24hr is not a JSON array")
-        volumes = {r["symbol"]: float(r.get("quoteVolume") or 0) for r in rows if type(r) is dict}
-    if type(info) is not dict or type(info.get("symbols")) is not list:
-        raise FrameError("exchangeInfo has no symbols list")
-    out = []
-    for s in info["symbols"]:
-        base, quote, native = s.get("baseAsset"), s.get("quoteAsset"), s.get("symbol")
-        symbol = f"{base}-{quote}"
-        if not (NORMALIZED.fullmatch(symbol) and native == f"{base}{quote}"):
-            continue  # a name the lake cannot write as BASE-QUOTE, or not BASE+QUOTE
-        sets = s.get("permissionSets") or [s.get("permissions") or []]
-        spot = any("SPOT" in group for group in sets if type(group) is list)
-        trading = s.get("status") == "TRADING" and spot
-        out.append(Listing(symbol, native, quote, trading, volumes.get(native, 0.0)))
-    return out
-
-
-def coinbase_listings(products: bytes | str) -> list[Listing]:
-    """Spot products from `market/products`: trading means online and not disabled."""
-    body = _object(products, "market/products")
-    if type(body) is not dict or type(body.get("products")) is not list:
-        raise FrameError("market/products has no products list")
-    out = []
-    for p in body["products"]:
-        base, quote = p.get("base_currency_id"), p.get("quote_currency_id")
-        native = p.get("product_id")
-        symbol = f"{base}-{quote}"
-        if not (NORMALIZED.fullmatch(symbol) and native == symbol):
-            continue  # the product id must be the BASE-QUOTE it is subscribed by
-        trading = (
-            p.get("product_type") == "SPOT"
-            and p.get("status") == "online"
-            and not p.get("trading_disabled")
-            and not p.get("is_disabled")
-        )
-        volume = float(p.get("approximate_quote_24h_volume") or 0)
-        out.append(Listing(symbol, native, quote, trading, volume))
-    return out

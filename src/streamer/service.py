@@ -17,34 +17,35 @@ from streamer.sinks.lake import LakeSink
 from streamer.sinks.null import NullSink
 from streamer.sources.base import Clock, Source
 from streamer.timefmt import now_millis
+from streamer.venues import VENUES
 
 log = logging.getLogger(__name__)
 QUIET_LISTED = 50  # quiet streams named per feed in /health
 
 
 def build_sources(settings: Settings, clock: Clock = now_millis) -> list[Source]:
-    from streamer.discovery import Rediscovery
-    from streamer.sources.binance import BinanceSource
-    from streamer.sources.coinbase import CoinbaseSource
-    from streamer.sources.coingecko import CoinGeckoSource
+    """A feed for each venue of `settings.sources` with something to collect in this shard:
+    a shardable venue's symbols are split between shards, any other runs in shard 0."""
+    from streamer.sources.rediscovery import Rediscovery
 
     shard, every = settings.shard, settings.discovery_seconds
-    binance = replace(settings.binance, symbols=select("binance", settings.binance.symbols, shard))
-    coinbase = replace(
-        settings.coinbase, symbols=select("coinbase", settings.coinbase.symbols, shard)
-    )
-    if shard.count > 1:
-        log.info("service.shard shard=%s binance=%d coinbase=%d coingecko=%s", shard,
-                 len(binance.symbols), len(coinbase.symbols), shard.is_first)  # fmt: skip
     sources: list[Source] = []
-    if "binance" in settings.sources and binance.symbols:
-        found = Rediscovery(binance.selector, shard, every) if binance.selector else None
-        sources.append(BinanceSource(binance, clock=clock, rediscovery=found))
-    if "coinbase" in settings.sources and coinbase.symbols:
-        found = Rediscovery(coinbase.selector, shard, every) if coinbase.selector else None
-        sources.append(CoinbaseSource(coinbase, clock=clock, rediscovery=found))
-    if "coingecko" in settings.sources and settings.coingecko.coins and shard.is_first:
-        sources.append(CoinGeckoSource(settings.coingecko, clock=clock))
+    counts: dict[str, int] = {}
+    for spec in VENUES:
+        config = settings.venues[spec.name]
+        if spec.shardable:
+            config = replace(config, symbols=select(spec.name, config.symbols, shard))
+        elif not shard.is_first:
+            continue
+        counts[spec.name] = len(config.symbols)
+        if spec.name not in settings.sources or not config.symbols:
+            continue
+        selector = config.selector if spec.shardable else None
+        found = Rediscovery(selector, shard, every) if selector is not None else None
+        sources.append(spec.source(config, clock=clock, rediscovery=found))
+    if shard.count > 1:
+        log.info("service.shard shard=%s %s", shard,
+                 " ".join(f"{name}={n}" for name, n in counts.items()))  # fmt: skip
     return sources
 
 
@@ -102,14 +103,13 @@ def log_feed_stats(sources: Sequence[Source]) -> None:
 
 
 def freshness_limits(settings: Settings, sources: Sequence[Source]) -> dict[str, float]:
-    """Seconds without a frame after which a feed counts as stale."""
-    limits = {}
-    for source in sources:
-        if source.name == "coingecko":
-            limits[source.name] = 3 * settings.coingecko.poll_seconds + 30
-        else:
-            limits[source.name] = 60.0  # tickers, books and heartbeats arrive every second
-    return limits
+    """Seconds without a frame after which a feed counts as stale (its `VenueSpec.stale_after`:
+    a minute for streams, whose tickers, books and heartbeats arrive every second)."""
+    specs = {spec.name: spec for spec in VENUES}
+    return {
+        source.name: specs[source.name].stale_after(settings.venues[source.name])
+        for source in sources
+    }
 
 
 async def _watch_health(

@@ -2,7 +2,7 @@
 
 Precedence: environment variable > TOML file > default. Every value is validated once, here; a
 bad value raises `ConfigError` naming the variable and the fix. The TOML file uses the same
-names in lower case without the `STREAMER_` prefix, e.g. `binance_symbols = ["BTC-USDT"]`.
+names in lower case without the `STREAMER_` prefix, e.g. `lake_dir = "/srv/lake"`.
 """
 
 from __future__ import annotations
@@ -14,77 +14,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from streamer.errors import ConfigError
-from streamer.selectors import Selector, parse_selector
-from streamer.settings_spec import KNOWN
+from streamer.settings_read import Reader, var
+from streamer.settings_spec import SETTINGS, Setting, row
+from streamer.settings_spec import markdown_settings as _table
 from streamer.sharding import Shard, parse_shard
+from streamer.venues import VENUES
 
-SOURCES = ("binance", "coinbase", "coingecko")
 SINKS = ("lake", "firehose", "null")
-BINANCE_KLINE_INTERVALS = (
-    "1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w",
-    "1M",
-)  # fmt: skip
-COINGECKO_PLANS = ("keyless", "demo", "pro")
-COINGECKO_URLS = {
-    "keyless": "https://api.coingecko.com/api/v3",
-    "demo": "https://api.coingecko.com/api/v3",
-    "pro": "https://pro-api.coingecko.com/api/v3",
-}
-# Default poll interval per plan. Each poll costs two calls (/simple/price, /coins/markets).
-# Keyless shares ~5 calls/min per IP; Demo allows 30/min and CoinGecko caches its answers 60 s,
-# so polling faster returns the same data; paid plans are cached 20 s at the edge.
-COINGECKO_POLL_SECONDS = {"keyless": 120.0, "demo": 60.0, "pro": 20.0}
-_SYMBOL = re.compile(r"[A-Z0-9]{1,20}-[A-Z0-9]{1,20}")
 _STREAM_PREFIX = re.compile(r"[a-zA-Z0-9_.-]{1,50}")
-_COIN_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
 _ATHENA_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
-
-
-@dataclass(frozen=True, slots=True)
-class BinanceSettings:
-    symbols: tuple[str, ...] = ("BTC-USDT", "ETH-USDT", "SOL-USDT")
-    selector: Selector | None = None  # symbols chosen from the venue's listing at start
-    ws_url: str = "wss://stream.binance.com:9443"
-    rest_url: str = "https://api.binance.com"
-    kline_interval: str = "1m"
-    trades: str = "trade"  # or "aggTrade"
-    depth: int = 20  # 5, 10 or 20 (partial book stream depth<N>@100ms; top N of the full book)
-    book_updates: bool = False  # the full book from `<s>@depth@100ms`, into `book_updates`
-    keep_open_candles: bool = False
-    stale_seconds: float = 30.0  # no frame on the connection (or a ticker/book stream): reconnect
-    rotate_seconds: float = 23.5 * 3600  # replace each connection before the venue's 24 h cut
-
-
-@dataclass(frozen=True, slots=True)
-class CoinbaseSettings:
-    symbols: tuple[str, ...] = ("BTC-USD", "ETH-USD", "SOL-USD")
-    selector: Selector | None = None  # products chosen from the venue's listing at start
-    ws_url: str = "wss://advanced-trade-ws.coinbase.com"
-    rest_url: str = "https://api.coinbase.com"
-    book_depth: int = 20
-    book_interval: float = 1.0  # seconds between published top-N snapshots per symbol
-    book_updates: bool = False  # every change of the level2 book, into `book_updates`
-    max_frame_bytes: int = 64 * 1024 * 1024  # level2 snapshots of BTC-USD are several MiB
-    keep_open_candles: bool = False
-    stale_seconds: float = 30.0  # no frame (heartbeats arrive every second): reconnect
-
-
-@dataclass(frozen=True, slots=True)
-class CoinGeckoSettings:
-    coins: tuple[str, ...] = ("bitcoin", "ethereum", "solana")
-    url: str = COINGECKO_URLS["keyless"]
-    api_key: str | None = None
-    plan: str = "keyless"
-    poll_seconds: float = COINGECKO_POLL_SECONDS["keyless"]
-    vs_currencies: tuple[str, ...] = ("usd", "eur", "btc")
-    markets_per_page: int = 100
-
-    def __repr__(self) -> str:  # never print the key
-        key = "set" if self.api_key else None
-        return f"CoinGeckoSettings(plan={self.plan!r}, url={self.url!r}, api_key={key})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,11 +68,10 @@ class AthenaSettings:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    sources: tuple[str, ...] = SOURCES
+    sources: tuple[str, ...] = field(default_factory=lambda: tuple(s.name for s in VENUES))
     sink: str = "lake"
-    binance: BinanceSettings = BinanceSettings()
-    coinbase: CoinbaseSettings = CoinbaseSettings()
-    coingecko: CoinGeckoSettings = CoinGeckoSettings()
+    venues: Mapping[str, Any] = field(default_factory=lambda: {s.name: s.defaults for s in VENUES})
+    """Each venue's own settings record, by venue name (`VenueSpec.load`)."""
     lake: LakeSettings = LakeSettings()
     firehose: FirehoseSettings = FirehoseSettings()
     shard: Shard = field(default_factory=Shard)  # this process collects shard i of n
@@ -143,125 +82,6 @@ class Settings:
     stats_interval: float = 30.0
     lake_bucket: str | None = None  # `streamer compact --engine athena`
     athena: AthenaSettings = AthenaSettings()
-
-
-class _Reader:
-    """Looks a setting up in the environment, then the TOML table, and validates it."""
-
-    def __init__(self, env: Mapping[str, str], toml: Mapping[str, Any]) -> None:
-        self.env = env
-        self.toml = toml
-        self.read: set[str] = set()
-
-    def raw(self, name: str) -> Any:
-        if name not in KNOWN:
-            raise KeyError(f"setting {name!r} is missing from settings_spec.SETTINGS")
-        self.read.add(name)
-        var = f"STREAMER_{name.upper()}"
-        if var in self.env and self.env[var].strip() != "":
-            return self.env[var].strip()
-        return self.toml.get(name.lower())
-
-    def text(self, name: str, default: str) -> str:
-        value = self.raw(name)
-        if value is None:
-            return default
-        if not isinstance(value, str):
-            raise ConfigError(_var(name), f"expected text, got {value!r}", "Quote the value.")
-        return value
-
-    def choice(self, name: str, default: str, allowed: tuple[str, ...]) -> str:
-        value = self.text(name, default)
-        if value not in allowed:
-            raise ConfigError(
-                _var(name), f"{value!r} is not allowed", f"Use one of: {', '.join(allowed)}."
-            )
-        return value
-
-    def items(self, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
-        value = self.raw(name)
-        if value is None:
-            return default
-        if isinstance(value, str):
-            parts = [p.strip() for p in value.split(",")]
-        elif isinstance(value, list) and all(isinstance(p, str) for p in value):
-            parts = [p.strip() for p in value]
-        else:
-            raise ConfigError(_var(name), f"expected a list, got {value!r}", "Use a, b, c.")
-        parts = [p for p in parts if p]
-        if len(set(parts)) != len(parts):
-            raise ConfigError(_var(name), "lists an item twice", "Remove the duplicate.")
-        return tuple(parts)
-
-    def number(self, name: str, default: float, low: float, high: float) -> float:
-        value = self.raw(name)
-        if value is None:
-            return default
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(_var(name), f"{value!r} is not a number", "Use e.g. 1.5.") from None
-        if not low <= number <= high:
-            raise ConfigError(
-                _var(name), f"{number:g} is out of range", f"Use a value from {low:g} to {high:g}."
-            )
-        return number
-
-    def integer(self, name: str, default: int, low: int, high: int) -> int:
-        number = self.number(name, default, low, high)
-        if number != int(number):
-            raise ConfigError(_var(name), f"{number:g} is not a whole number", "Use e.g. 20.")
-        return int(number)
-
-    def flag(self, name: str, default: bool) -> bool:
-        value = self.raw(name)
-        if value is None:
-            return default
-        if isinstance(value, bool):
-            return value
-        lowered = str(value).lower()
-        if lowered in ("1", "true", "yes", "on"):
-            return True
-        if lowered in ("0", "false", "no", "off"):
-            return False
-        raise ConfigError(_var(name), f"{value!r} is not a boolean", "Use true or false.")
-
-    def url(self, name: str, default: str, schemes: tuple[str, ...]) -> str:
-        value = self.text(name, default).rstrip("/")
-        parts = urlsplit(value)
-        if parts.scheme not in schemes or not parts.hostname:
-            raise ConfigError(
-                _var(name),
-                f"{value!r} is not a {'/'.join(schemes)} URL",
-                f"Use e.g. {default}.",
-            )
-        return value
-
-
-def _var(name: str) -> str:
-    return f"STREAMER_{name.upper()}"
-
-
-def _market(
-    reader: _Reader, name: str, default: tuple[str, ...]
-) -> tuple[tuple[str, ...], Selector | None]:
-    """An explicit symbol list, or (no symbols yet, the selector that names them)."""
-    tokens = reader.items(name, default)
-    selector = parse_selector(tokens, _var(name))
-    if selector is not None:
-        return (), selector
-    return _symbols(tokens, name), None
-
-
-def _symbols(symbols: tuple[str, ...], name: str) -> tuple[str, ...]:
-    for symbol in symbols:
-        if not _SYMBOL.fullmatch(symbol):
-            raise ConfigError(
-                _var(name),
-                f"{symbol!r} is not a normalized symbol",
-                "Write BASE-QUOTE in upper case, e.g. BTC-USDT.",
-            )
-    return symbols
 
 
 def load(env: Mapping[str, str] | None = None, config_file: Path | None = None) -> Settings:
@@ -277,83 +97,27 @@ def load(env: Mapping[str, str] | None = None, config_file: Path | None = None) 
             ) from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError("--config", f"{config_file} is not valid TOML ({exc})", "") from None
-    return _build(_Reader(env, toml))
+    return _build(Reader(env, toml, known()))
 
 
 def names_read(env: Mapping[str, str]) -> frozenset[str]:
     """Every setting name `load(env)` looks up (for the test that the spec is complete)."""
-    reader = _Reader(env, {})
+    reader = Reader(env, {}, known())
     _build(reader)
     return frozenset(reader.read)
 
 
-def _build(r: _Reader) -> Settings:
+def _build(r: Reader) -> Settings:
     d = Settings()
 
+    names = tuple(spec.name for spec in VENUES)
     sources = r.items("sources", d.sources)
     for s in sources:
-        if s not in SOURCES:
+        if s not in names:
             raise ConfigError(
-                "STREAMER_SOURCES", f"unknown source {s!r}", f"Use any of: {', '.join(SOURCES)}."
+                "STREAMER_SOURCES", f"unknown source {s!r}", f"Use any of: {', '.join(names)}."
             )
-
-    db = d.binance
-    binance_symbols, binance_selector = _market(r, "binance_symbols", db.symbols)
-    binance = BinanceSettings(
-        symbols=binance_symbols,
-        selector=binance_selector,
-        ws_url=r.url("binance_ws_url", db.ws_url, ("ws", "wss")),
-        rest_url=r.url("binance_rest_url", db.rest_url, ("http", "https")),
-        kline_interval=r.choice(
-            "binance_kline_interval", db.kline_interval, BINANCE_KLINE_INTERVALS
-        ),
-        trades=r.choice("binance_trades", db.trades, ("trade", "aggTrade")),
-        depth=int(r.choice("binance_depth", str(db.depth), ("5", "10", "20"))),
-        book_updates=r.flag("binance_book_updates", db.book_updates),
-        keep_open_candles=r.flag("keep_open_candles", db.keep_open_candles),
-        stale_seconds=r.number("stale_seconds", db.stale_seconds, 1, 3600),
-        rotate_seconds=r.number("binance_rotate_seconds", db.rotate_seconds, 1, 86_000),
-    )
-
-    dc = d.coinbase
-    coinbase_symbols, coinbase_selector = _market(r, "coinbase_symbols", dc.symbols)
-    coinbase = CoinbaseSettings(
-        symbols=coinbase_symbols,
-        selector=coinbase_selector,
-        ws_url=r.url("coinbase_ws_url", dc.ws_url, ("ws", "wss")),
-        rest_url=r.url("coinbase_rest_url", dc.rest_url, ("http", "https")),
-        book_depth=r.integer("coinbase_book_depth", dc.book_depth, 1, 1000),
-        book_interval=r.number("coinbase_book_interval", dc.book_interval, 0.05, 3600),
-        book_updates=r.flag("coinbase_book_updates", dc.book_updates),
-        max_frame_bytes=r.integer(
-            "coinbase_max_frame_bytes", dc.max_frame_bytes, 10 * 1024 * 1024, 1024**3
-        ),
-        keep_open_candles=r.flag("keep_open_candles", dc.keep_open_candles),
-        stale_seconds=r.number("stale_seconds", dc.stale_seconds, 1, 3600),
-    )
-
-    api_key = r.text("coingecko_api_key", "") or None
-    plan = r.choice("coingecko_plan", "demo" if api_key else "keyless", COINGECKO_PLANS)
-    if plan != "keyless" and not api_key:
-        raise ConfigError(
-            "STREAMER_COINGECKO_API_KEY",
-            f"plan {plan!r} needs an API key",
-            "Set the key, or STREAMER_COINGECKO_PLAN=keyless.",
-        )
-    coingecko = CoinGeckoSettings(
-        coins=r.items("coingecko_coins", d.coingecko.coins),
-        url=r.url("coingecko_url", COINGECKO_URLS[plan], ("http", "https")),
-        api_key=api_key if plan != "keyless" else None,
-        plan=plan,
-        poll_seconds=r.number("coingecko_poll_seconds", COINGECKO_POLL_SECONDS[plan], 1, 86400),
-    )
-    for coin in coingecko.coins:
-        if not _COIN_ID.fullmatch(coin):
-            raise ConfigError(
-                "STREAMER_COINGECKO_COINS",
-                f"{coin!r} is not a CoinGecko coin id",
-                "Use API ids such as bitcoin, ethereum (see /coins/list).",
-            )
+    venues = {spec.name: spec.load(r) for spec in VENUES}
 
     df = d.firehose
     prefix = r.text("firehose_prefix", df.stream_prefix)
@@ -379,9 +143,7 @@ def _build(r: _Reader) -> Settings:
     return Settings(
         sources=sources,
         sink=r.choice("sink", d.sink, SINKS),
-        binance=binance,
-        coinbase=coinbase,
-        coingecko=coingecko,
+        venues=venues,
         lake=lake,
         firehose=firehose,
         shard=parse_shard(r.text("shard", str(d.shard))),
@@ -398,22 +160,39 @@ def _build(r: _Reader) -> Settings:
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 
-def _pattern(r: _Reader, name: str, default: str, pattern: re.Pattern[str], example: str) -> str:
+def _pattern(r: Reader, name: str, default: str, pattern: re.Pattern[str], example: str) -> str:
     value = r.text(name, default)
     if value and not pattern.fullmatch(value):
-        raise ConfigError(_var(name), f"{value!r} is not valid", f"Use {example}.")
+        raise ConfigError(var(name), f"{value!r} is not valid", f"Use {example}.")
     return value
 
 
-def _athena(r: _Reader, d: AthenaSettings) -> AthenaSettings:
+def _athena(r: Reader, d: AthenaSettings) -> AthenaSettings:
     names = {"athena_workgroup": r.text("athena_workgroup", ""),
              "athena_database": r.text("athena_database", d.database)}  # fmt: skip
     for name, value in names.items():
         if value and not _ATHENA_NAME.fullmatch(value):
             raise ConfigError(
-                _var(name),
+                var(name),
                 f"{value!r} is not an Athena name",
                 "Use letters, digits, '_', '-' or '.' (the Terraform outputs athena_workgroup "
                 "and glue_database).",
             )
     return AthenaSettings(names["athena_workgroup"] or None, names["athena_database"] or "crypto")
+
+
+def rows() -> tuple[Setting, ...]:
+    """Every documented setting: the core's, then each venue's (registry order)."""
+    names = ",".join(spec.name for spec in VENUES)
+    sources = row("sources", names, "which sources run (the venues of `streamer.venues`)")
+    return (sources, *SETTINGS, *(r for spec in VENUES for r in spec.rows))
+
+
+def known() -> frozenset[str]:
+    """Every setting name `load` may read."""
+    return frozenset(n for s in rows() for n in s.names)
+
+
+def markdown_settings(section: str) -> str:
+    """One table of the settings reference (`general`, `firehose`, `compaction`, `analytics`)."""
+    return _table(rows(), section)

@@ -39,14 +39,17 @@ class Setting:
         return parts if len(parts) == len(self.names) else ()
 
 
-def _s(
+def row(
     names: str, default: str, meaning: str, section: str = GENERAL, literal: bool = True
 ) -> Setting:
+    """One row of the settings reference: space-separated `names` share it."""
     return Setting(tuple(names.split()), default, meaning, section, literal)
 
 
+_s = row
+
+
 SETTINGS: tuple[Setting, ...] = (
-    _s("sources", "binance,coinbase,coingecko", "which sources run"),
     _s(
         "sink",
         "lake",
@@ -61,62 +64,6 @@ SETTINGS: tuple[Setting, ...] = (
         "`0` seconds writes at once",
     ),
     _s(
-        "binance_symbols",
-        "BTC-USDT,ETH-USDT,SOL-USDT",
-        "normalized `BASE-QUOTE` symbols, or a market: `all` (every trading spot symbol), "
-        "`quote:<Q>`, `top:<N>` (by 24 h quote volume), combined as an intersection, e.g. "
-        "`quote:USDT,top:100`; resolved from `exchangeInfo` at start and every "
-        "`STREAMER_DISCOVERY_SECONDS`",
-    ),
-    _s(
-        "binance_ws_url binance_rest_url",
-        "wss://stream.binance.com:9443 / https://api.binance.com",
-        "also `wss://data-stream.binance.vision`, Binance.US",
-    ),
-    _s("binance_kline_interval", "1m", "any Binance interval, `1s` included"),
-    _s("binance_trades", "trade", "`trade` or `aggTrade`"),
-    _s(
-        "binance_depth",
-        "20",
-        "levels of the published books: 5, 10 or 20, every 100 ms (the partial book stream, or "
-        "the top of the full book)",
-    ),
-    _s(
-        "binance_book_updates",
-        "false",
-        "`true`: keep each full book from the diff stream `<s>@depth@100ms` (REST snapshots of "
-        "5,000 levels, weight 250, at most 12 a minute) and write every level change to "
-        "`book_updates`; the published books are its top levels",
-    ),
-    _s(
-        "coinbase_symbols",
-        "BTC-USD,ETH-USD,SOL-USD",
-        "Coinbase product ids, or a market as for Binance (`quote:USD,top:16`), resolved from "
-        "`market/products` at start and every `STREAMER_DISCOVERY_SECONDS` (SPOT, online, trading "
-        "not disabled)",
-    ),
-    _s(
-        "coinbase_ws_url coinbase_rest_url",
-        "wss://advanced-trade-ws.coinbase.com / https://api.coinbase.com",
-        "",
-    ),
-    _s(
-        "coinbase_book_depth coinbase_book_interval",
-        "20 / 1",
-        "top-N levels published every N seconds from the local level2 book",
-    ),
-    _s(
-        "coinbase_book_updates",
-        "false",
-        "`true`: also write every change of the local level2 book (the whole book) to "
-        "`book_updates`",
-    ),
-    _s(
-        "coinbase_max_frame_bytes",
-        "67108864",
-        "level2 snapshots are several MiB (minimum 10 MiB)",
-    ),
-    _s(
         "keep_open_candles",
         "false",
         "also keep in-progress candle updates (`is_closed = false`)",
@@ -125,28 +72,6 @@ SETTINGS: tuple[Setting, ...] = (
         "stale_seconds",
         "30",
         "a WebSocket connection (or a Binance ticker/book stream) silent this long is reconnected",
-    ),
-    _s(
-        "binance_rotate_seconds",
-        "84600",
-        "replace each Binance connection through an overlapping one before the venue's 24 h cut "
-        "(23.5 h)",
-    ),
-    _s("coingecko_coins", "bitcoin,ethereum,solana", "CoinGecko API ids"),
-    _s(
-        "coingecko_api_key coingecko_plan",
-        "none / `keyless` (`demo` with a key)",
-        "`keyless`, `demo` (`x-cg-demo-api-key`) or `pro` (`pro-api.coingecko.com`, "
-        "`x-cg-pro-api-key`)",
-        literal=False,
-    ),
-    _s("coingecko_url", "by plan", "", literal=False),
-    _s(
-        "coingecko_poll_seconds",
-        "keyless 120, demo 60, pro 20",
-        "each poll makes 2 calls; Demo allows 30 calls/min and caches 60 s. A Demo key's monthly "
-        "credits (about 10,000) last about 3.5 days at 60 s: use `600` to stay inside a month",
-        literal=False,
     ),
     _s(
         "shard",
@@ -257,14 +182,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
 )
 
-KNOWN: frozenset[str] = frozenset(n for s in SETTINGS for n in s.names)
 
-
-def markdown_settings(section: str) -> str:
-    """One README settings table (`general`, `firehose`, `compaction` or `analytics`),
-    generated so it cannot drift."""
+def markdown_settings(rows: tuple[Setting, ...], section: str) -> str:
+    """One settings table (`general`, `firehose`, `compaction` or `analytics`) of `rows`,
+    generated so it cannot drift (`settings.markdown_settings` passes every row)."""
     out = ["| variable | default | meaning |", "|---|---|---|"]
-    for s in SETTINGS:
+    for s in rows:
         if s.section != section:
             continue
         variables = " / ".join(f"`{v}`" for v in s.variables)

@@ -53,10 +53,17 @@ async def fill(lake: Path) -> None:
         return start + (time.time_ns() // 1_000_000 - start) * SPEED
 
     faults = FaultPlan(garbage=0.005, duplicate=0.01, disconnect=0.0005, seed=3)
-    config = SimulatorConfig(port=0, rate=100, binance_symbols=("BTC-USDT", "ETH-USDT"),
-                             coinbase_symbols=("BTC-USD", "ETH-USD"),
-                             coingecko_coins=("bitcoin", "ethereum"), seed=5,
-                             faults=faults)  # fmt: skip
+    config = SimulatorConfig(
+        port=0,
+        rate=100,
+        seed=5,
+        faults=faults,
+        symbols={
+            "binance": ("BTC-USDT", "ETH-USDT"),
+            "coinbase": ("BTC-USD", "ETH-USD"),
+            "coingecko": ("bitcoin", "ethereum"),
+        },
+    )
     async with Simulator(config, clock=fast_clock) as sim:
         env = sim.environment()
         env.update(

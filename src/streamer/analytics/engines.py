@@ -39,9 +39,9 @@ class DuckDBEngine:
 
     def __init__(self, lake: Path) -> None:
         from streamer import query
+        from streamer.lake_files import check_lake
 
-        if not lake.is_dir():
-            raise ConfigError("--lake", f"{lake} is not a directory", "Point it at a lake.")
+        check_lake(lake)
         self.label = f"duckdb {lake}"
         self._con = query.connect(lake)
 

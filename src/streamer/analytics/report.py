@@ -313,11 +313,9 @@ def command(
         target = AthenaTarget(config.workgroup, config.database)
         db = connect(athena=target, window=window, progress=progress)
     else:
-        if lake is None:
-            from streamer import settings
+        from streamer.lake_files import lake_root
 
-            lake = settings.load().lake.root
-        db = connect(lake=lake, window=window, progress=progress)
+        db = connect(lake=lake_root(lake), window=window, progress=progress)
     with db:
         result = build(db, out, bar=bar, top=top)
     write(f"streamer report: {len(result.charts)} charts in {out / 'index.html'}")

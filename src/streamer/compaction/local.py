@@ -41,7 +41,7 @@ from streamer.compaction.manifests import (
     write_local,
 )
 from streamer.errors import CompactionError
-from streamer.query import raw_source
+from streamer.lake_files import raw_source
 from streamer.schema import Dataset
 
 log = logging.getLogger(__name__)

@@ -19,6 +19,7 @@ from streamer.compaction.layout import new_run_id, parse_day
 from streamer.compaction.local import LocalCompactor
 from streamer.compaction.manifests import Outcome
 from streamer.errors import CompactionError, ConfigError
+from streamer.lake_files import check_lake
 from streamer.metrics import EmfReporter
 from streamer.schema import DATASETS, Dataset
 from streamer.settings import Settings
@@ -140,8 +141,7 @@ def compact_command(
         compactor = athena_compactor(config)
     else:
         root = lake if lake is not None else config.lake.root
-        if not root.is_dir():
-            raise ConfigError("--lake", f"{root} is not a directory", "Point it at a lake.")
+        check_lake(root, "--lake" if lake is not None else "STREAMER_LAKE_DIR")
         compactor = LocalCompactor(root)
     report = compact_day(compactor, datasets, day)
     for line in report.lines():

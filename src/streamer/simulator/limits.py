@@ -1,21 +1,7 @@
-"""The venues' limits (pure: time is passed in), and the tally of their breaches.
+"""The building blocks of venues' limits (pure: time is passed in), and the tally of breaches.
 
-Each is a `Limits` field (default in brackets) and what the simulator does past it:
-- `binance_max_target` (8,004 characters of request target): HTTP 414, WebSocket and REST.
-- `binance_max_streams` (1024 on one connection): HTTP 400 at the handshake; a SUBSCRIBE
-  past it is answered `{"error": {"code": 2, ...}}` and ignored.
-- `binance_messages_per_second` (5 incoming frames: text, binary, ping, pong): close 1008
-  "Too many requests".
-- `binance_connects` per `binance_connect_window` (300 per 300 s per IP): HTTP 429.
-- `binance_weight_per_minute` (6000 request weight per IP per minute): HTTP 429 with
-  Retry-After; a client that keeps going is banned, HTTP 418 for `binance_ban_seconds` (120),
-  doubling per ban up to 3 days.
-- `coinbase_max_l2_products` (16 level2 products on one connection): the error
-  "too many L2 streams requested in a single session", the subscribe ignored.
-- `coinbase_connects_per_second` (8 per IP): HTTP 429.
-- `coinbase_messages_per_second` (8 incoming text/binary messages per IP): close 1008.
-- `coinbase_rest_per_second` (10 public REST requests per IP): HTTP 429.
-
+Each venue's simulator holds its own limits (its `...SimOptions`) built from these: sliding
+windows per key (`Window`, `Windows`), a per-IP request weight with bans (`RequestWeight`).
 Every window is sliding: "more than N in any `seconds`". A refused attempt still counts.
 """
 
@@ -28,25 +14,7 @@ from dataclasses import dataclass
 log = logging.getLogger(__name__)
 
 WEIGHT_WINDOW_SECONDS = 60.0
-MAX_BAN_SECONDS = 3 * 86_400.0  # Binance bans scale from 2 minutes to 3 days
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    binance_max_target: int = 8_004
-    binance_max_streams: int = 1024
-    binance_messages_per_second: int = 5
-    binance_connects: int = 300
-    binance_connect_window: float = 300.0
-    binance_weight_per_minute: int = 6000
-    binance_ban_seconds: float = 120.0
-    coinbase_max_l2_products: int = 16
-    coinbase_connects_per_second: int = 8
-    coinbase_messages_per_second: int = 8
-    coinbase_rest_per_second: int = 10
-
-
-DEFAULT_LIMITS = Limits()
+MAX_BAN_SECONDS = 3 * 86_400.0  # bans scale from minutes to 3 days
 
 
 class Window:
@@ -90,7 +58,7 @@ class _Used:
 
 
 class RequestWeight:
-    """Binance's request weight per IP in fixed minutes: past `limit` a 429, and a client that
+    """A request weight per IP in fixed minutes: past `limit` a 429, and a client that
     keeps going after its 429 is banned (418) for `ban_seconds`, doubling with each ban."""
 
     def __init__(self, limit: int, ban_seconds: float) -> None:

@@ -1,15 +1,14 @@
 """The simulator's asyncio shell: one port serving every venue, its lifecycle and routing.
 
-A WebSocket upgrade goes by path to that venue's session (Binance `/stream?streams=...`,
-Coinbase `/coinbase`); a plain HTTP GET goes to the venue with the longest `rest_prefix` it
-starts with (Binance `/api/v3`, Coinbase `/api/v3/brokerage`, CoinGecko `/coingecko/api/v3`).
-Before a request is served its venue `admit`s it (limits, and headers such as Binance's
-`X-MBX-USED-WEIGHT-1M`); each incoming WebSocket frame passes the venue's `meter` (messages per
-second). Each connection's frames leave its bounded outbox through the `FaultSender`. Unless
-replaying recorded frames, one driver task per exchange moves that venue's markets at `rate`
-events per second, drawn by activity weight (a whole market: ~2,000 for 1,000 symbols). What
-was sent is recorded (bounded) in `truth`, also readable as `sent_trades`, `sent_candles`,
-`sent_books` and `sent_coinbase_books`, for tests to compare the lake with.
+The venues are the registry's (`streamer.venues`), each built by its `VenueSpec.simulator`. A
+WebSocket upgrade goes by path to that venue's session (its `ws_path`); a plain HTTP GET goes to
+the venue with the longest `rest_prefix` it starts with. Before a request is served its venue
+`admit`s it (limits, and headers such as a used request weight); each incoming WebSocket frame
+passes the venue's `meter` (messages per second). Each connection's frames leave its bounded
+outbox through the `FaultSender`. Unless replaying recorded frames, one driver task per exchange
+moves that venue's markets at `rate` events per second, drawn by activity weight (a whole
+market: ~2,000 for 1,000 symbols). What was sent is recorded (bounded) in `truth`, also readable
+as `sent_trades` and `sent_candles`, for tests to compare the lake with.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -31,18 +30,22 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame
 from websockets.http11 import Request, Response
 
-from streamer.simulator.binance import Binance
-from streamer.simulator.coinbase import Coinbase
-from streamer.simulator.coingecko import CoinGecko
 from streamer.simulator.faults import NO_FAULTS, FaultDice, FaultPlan
-from streamer.simulator.limits import DEFAULT_LIMITS, Breaches, Limits
-from streamer.simulator.listing import binance_listings, coinbase_listings
+from streamer.simulator.limits import Breaches
 from streamer.simulator.market import TRADE_HISTORY
 from streamer.simulator.outbox import Connection, FaultSender
 from streamer.simulator.proxy import OutagePlan, OutageProxy
 from streamer.simulator.replay import Replay
 from streamer.simulator.truth import Truth
-from streamer.simulator.venue import Admission, Context, Meter, StreamingVenue, Venue
+from streamer.simulator.venue import (
+    Admission,
+    Context,
+    Meter,
+    StreamingVenue,
+    Venue,
+    VenueConfig,
+)
+from streamer.venues import VENUES
 
 log = logging.getLogger(__name__)
 
@@ -54,20 +57,23 @@ class SimulatorConfig:
     host: str = "127.0.0.1"
     port: int = 0
     rate: float = 200.0  # market events per second per venue; 0 = as fast as clients read
-    binance_symbols: tuple[str, ...] = ("BTC-USDT", "ETH-USDT", "SOL-USDT")
-    coinbase_symbols: tuple[str, ...] = ("BTC-USD", "ETH-USD", "SOL-USD")
-    coingecko_coins: tuple[str, ...] = ("bitcoin", "ethereum", "solana")
+    symbols: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Venue name -> what it lists (a venue left out lists its `VenueSpec.sim_symbols`)."""
+    markets: Mapping[str, int] = field(default_factory=dict)
+    """Venue name -> generated listings after those (`streamer simulate --markets`)."""
+    options: Mapping[str, Any] = field(default_factory=dict)
+    """Venue name -> its own options (limits, ...; e.g. `BinanceSimOptions`)."""
     replay_dir: Path | None = None
     seed: int = 7
-    subscribe_timeout: float = 5.0  # Coinbase closes connections that never subscribe
     record_limit: int = 200_000  # sent trades/candles/books remembered for tests
     trade_history: int = TRADE_HISTORY  # trades per market REST can still serve
     faults: FaultPlan = NO_FAULTS  # faults injected on purpose (see faults.py)
-    coinbase_truth: bool = False  # remember the true Coinbase book after every level2 frame
-    binance_markets: int = 0  # generated Binance symbols after the listed ones (listing.py)
-    coinbase_markets: int = 0  # generated Coinbase products after the listed ones
     activity_skew: float = 1.0  # the k-th generated symbol's share of events ~ 1/(k+1)**skew
-    limits: Limits = DEFAULT_LIMITS  # the venues' limits (limits.py)
+
+    def venue(self, name: str, default: tuple[str, ...]) -> VenueConfig:
+        """What the venue called `name` is asked to list."""
+        return VenueConfig(self.symbols.get(name, default), self.markets.get(name, 0),
+                           self.activity_skew, self.options.get(name))  # fmt: skip
 
 
 class GatedConnection(ServerConnection):
@@ -101,24 +107,21 @@ class Simulator:
         self.truth = Truth(config.record_limit)
         self.sent_trades = self.truth.trades
         self.sent_candles = self.truth.candles
-        self.sent_books = self.truth.books
-        self.sent_coinbase_books = self.truth.coinbase_books
         replay = None if config.replay_dir is None else Replay(config.replay_dir)
         self.breaches = Breaches()  # every limit breached: `breaches.counts[name]`
         context = Context(self.clock, self.rng, config.rate, config.seed, self.truth, replay,
-                          config.limits, self.breaches, monotonic or time.monotonic,
+                          self.breaches, monotonic or time.monotonic,
                           config.trade_history)  # fmt: skip
-        skew = config.activity_skew
-        binance = binance_listings(config.binance_symbols, config.binance_markets, skew)
-        coinbase = coinbase_listings(config.coinbase_symbols, config.coinbase_markets, skew)
-        self.binance = Binance(binance, context)
-        self.coinbase = Coinbase(coinbase, context,
-                                 subscribe_timeout=config.subscribe_timeout,
-                                 record_books=config.coinbase_truth)  # fmt: skip
-        self.coingecko = CoinGecko(config.coingecko_coins, context)
-        self.venues: tuple[Venue, ...] = (self.binance, self.coinbase, self.coingecko)
-        exchanges: tuple[StreamingVenue, ...] = (self.binance, self.coinbase)
-        self.streaming = {venue.ws_path: venue for venue in exchanges}
+        self.venues: dict[str, Venue] = {
+            spec.name: spec.simulator(config.venue(spec.name, spec.sim_symbols), context)
+            for spec in VENUES
+            if spec.simulator is not None
+        }
+        self.streaming: dict[str, StreamingVenue] = {
+            venue.ws_path: venue
+            for venue in self.venues.values()
+            if isinstance(venue, StreamingVenue)  # it has WebSocket sessions
+        }
         self.dice = FaultDice(config.faults)
         self.sender = FaultSender(self.dice)
         self.connections = 0
@@ -161,7 +164,7 @@ class Simulator:
         """The `STREAMER_*` settings that point `streamer run` at this simulator."""
         base = f"{self.host}:{self.port}"
         env: dict[str, str] = {}
-        for venue in self.venues:
+        for venue in self.venues.values():
             env.update(venue.environment(base))
         return env
 
@@ -235,7 +238,7 @@ class Simulator:
 
     def _venue(self, path: str) -> Venue | None:
         """The venue whose `rest_prefix` is the longest one `path` starts with."""
-        matches = [v for v in self.venues if path.startswith(f"{v.rest_prefix}/")]
+        matches = [v for v in self.venues.values() if path.startswith(f"{v.rest_prefix}/")]
         return max(matches, key=lambda v: len(v.rest_prefix)) if matches else None
 
     def _rest(self, path: str, params: Mapping[str, str]) -> tuple[int, Any]:

@@ -30,10 +30,10 @@ class Truth:
         ] = collections.defaultdict(dict)
         # (venue, symbol, interval, open time ms) -> (open, high, low, close, volume)
         self.candles: dict[tuple[str, str, str, int], tuple[str, ...]] = {}
-        # Binance: (symbol, lastUpdateId) -> the 20 levels of each side sent
-        self.books: dict[tuple[str, int], Book] = {}
-        # Coinbase: (frame time ms, sequence_num, product) -> the true top levels after the frame
-        self.coinbase_books: dict[tuple[int, int, str], Book] = {}
+        # venue -> its key of a book (e.g. (symbol, update id)) -> the levels sent or true then
+        self.books: collections.defaultdict[str, dict[tuple[Any, ...], Book]] = (
+            collections.defaultdict(dict)
+        )
 
     def trade(self, venue: str, symbol: str, trade: Trade, notation: Notation) -> None:
         record = self.trades[(venue, symbol)]
@@ -53,10 +53,7 @@ class Truth:
         self.candles[key] = (*map(notation.price, prices), notation.size(candle.volume))
         _limit(self.candles, self.limit)
 
-    def book(self, symbol: str, sequence: int, book: Book) -> None:
-        self.books[(symbol, sequence)] = book
-        _limit(self.books, self.limit)
-
-    def coinbase_book(self, stamp: int, sequence: int, product: str, book: Book) -> None:
-        self.coinbase_books[(stamp, sequence, product)] = book
-        _limit(self.coinbase_books, self.limit)
+    def book(self, venue: str, key: tuple[Any, ...], book: Book) -> None:
+        record = self.books[venue]
+        record[key] = book
+        _limit(record, self.limit)

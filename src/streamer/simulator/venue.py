@@ -1,8 +1,9 @@
 """What `server.py` routes to: a venue's REST answers and, for an exchange, its WebSocket
 sessions and the driver that moves its markets.
 
-Adding a venue is one module with a class that fits `Venue` (or `StreamingVenue`), listed in
-`Simulator.__init__`; adding an endpoint touches only the venue's module.
+A venue's simulator lives in its package (`venues/<venue>/simulator.py`), a class that fits
+`Venue` (or `StreamingVenue`), built by its `VenueSpec.simulator`; adding an endpoint touches
+only that module.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ import random
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from websockets.frames import Opcode
 
-from streamer.simulator.limits import DEFAULT_LIMITS, Breaches, Limits
+from streamer.simulator.limits import Breaches
 from streamer.simulator.listing import Listing, relisted
 from streamer.simulator.market import (
     TRADE_HISTORY,
@@ -44,10 +45,19 @@ class Context:
     seed: int
     truth: Truth
     replay: Replay | None  # recorded frames to send instead of the market's
-    limits: Limits = DEFAULT_LIMITS
     breaches: Breaches = field(default_factory=Breaches)
     monotonic: Callable[[], float] = time.monotonic  # the limits' clock, seconds
     trade_history: int = TRADE_HISTORY  # trades per market REST can still serve
+
+
+@dataclass(frozen=True, slots=True)
+class VenueConfig:
+    """What one venue's simulator is asked to list, from `SimulatorConfig`."""
+
+    symbols: tuple[str, ...]  # configured, all trading
+    markets: int = 0  # generated listings after them (`listing.generated`)
+    skew: float = 1.0  # the k-th generated one's share of events ~ 1/(k+1)**skew
+    options: Any = None  # the venue's own options (its limits...), None for its defaults
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +93,7 @@ class Venue(Protocol):
         ...
 
 
+@runtime_checkable
 class StreamingVenue(Venue, Protocol):
     """A venue that also serves WebSocket clients on `ws_path`."""
 

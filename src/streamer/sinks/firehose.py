@@ -38,12 +38,11 @@ from streamer.aws import firehose_client as make_client
 from streamer.jsonline import ENCODERS
 from streamer.metrics import DeliveryCounters
 from streamer.packing import MAX_RECORD_BYTES
-from streamer.records import Millis, Reject
+from streamer.records import RAW_LIMIT, Millis, Reject
 from streamer.retry import Sleep
 from streamer.schema import REJECTS, Dataset, stream_name
 from streamer.settings import FirehoseSettings
 from streamer.sinks.firehose_lanes import Delivery, Lane
-from streamer.sources.base import RAW_LIMIT
 from streamer.spool import SpoolBudget, StreamSpool, fsync_and_close, open_spools
 
 __all__ = ["FirehoseSink", "make_client"]

@@ -18,12 +18,9 @@ from typing import Any, Protocol
 import orjson
 
 from streamer.errors import FrameError
-from streamer.records import Item, Millis, Reject
+from streamer.records import RAW_LIMIT, Item, Millis, Reject
 
 log = logging.getLogger(__name__)
-
-RAW_LIMIT = 4096
-"""Characters of a rejected frame's raw text kept in the rejects dataset."""
 
 Emit = Callable[[Sequence[Item]], Awaitable[None]]
 """Hands one frame's items to the pipeline; awaits when the pipeline's queue is full."""

@@ -23,9 +23,8 @@ never raises. The venue quirks it handles:
   the venue's message; `serverShutdown` sets `shutdown_requested`, and the shell then closes
   that connection so `run_websocket` opens a fresh one.
 
-`admit_candles` is the candle ledger's decision on decoded rows: which closed candles are new,
-and which holes opened before them (to fetch from REST). `ticking_streams` names the streams
-the shell's watchdog expects to tick on their own.
+Stream names and the candle ledger's decisions are in `streams.py`, field checks and trade
+rows (shared with REST) in `fields.py`.
 """
 
 from __future__ import annotations
@@ -33,16 +32,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from functools import partial
-from itertools import chain
 from typing import Any
 
 import msgspec
 
 from streamer.errors import ConfigError, FrameError
-from streamer.ids import record_id, record_id_seed, record_ids
-from streamer.numbers import PLAIN_PAIR, dec, dec_pair, decimals
-from streamer.records import BookSnapshot, Candle, Item, Levels, Millis, Reject, Ticker, Trade
-from streamer.settings import BinanceSettings
+from streamer.ids import record_id_seed, record_ids
+from streamer.numbers import PLAIN_PAIR
+from streamer.records import BookSnapshot, Item, Millis, Reject, Trade
 from streamer.sources.base import (
     FRAME_FAILURES,
     FeedStats,
@@ -51,7 +48,28 @@ from streamer.sources.base import (
     reason_for,
     reject,
 )
-from streamer.sources.binance_wire import (
+from streamer.sources.depth_diff import DepthBooks
+from streamer.sources.trade_gaps import SymbolTrades, TradeGaps
+from streamer.timefmt import MAX_MILLIS, epoch_millis
+from streamer.venues.binance.fields import (
+    EXCHANGE,
+    as_sent,
+    flag,
+    kline_row,
+    levels,
+    numbers,
+    ticker_row,
+    trade_row,
+)
+from streamer.venues.binance.settings import BinanceSettings
+from streamer.venues.binance.streams import (
+    admit_candles,
+    native_symbol,
+    stream_names,
+    symbol_streams,
+    ticking_streams,
+)
+from streamer.venues.binance.wire import (
     AGG_TRADE,
     DEPTH,
     DIFF,
@@ -61,14 +79,19 @@ from streamer.sources.binance_wire import (
     WireDepthUpdate,
     stream_of,
 )
-from streamer.sources.candles import CandleLedger, Gap
-from streamer.sources.depth_diff import DepthBooks
-from streamer.sources.trade_gaps import SymbolTrades, TradeGaps
-from streamer.timefmt import MAX_MILLIS, epoch_millis
 
 log = logging.getLogger(__name__)
+__all__ = [
+    "EXCHANGE",
+    "BinanceDecoder",
+    "admit_candles",
+    "native_symbol",
+    "stream_names",
+    "symbol_streams",
+    "ticking_streams",
+    "trade_row",
+]
 
-EXCHANGE = "binance"
 SHUTDOWN_STREAM = "!serverShutdown"
 
 _new_row = tuple.__new__
@@ -77,98 +100,6 @@ _Payload = dict[str, Any]
 _Handler = Callable[[_Payload, str, Millis], list[Item]]
 _TradeRoute = tuple[msgspec.json.Decoder[Any], str, str, str, SymbolTrades, Any]
 """A trade stream's (decoder, stream, symbol, native symbol, trade ids, record-id seed)."""
-
-
-def native_symbol(symbol: str) -> str:
-    """`BTC-USDT` -> `BTCUSDT`, the symbol as Binance writes it in payloads."""
-    return symbol.replace("-", "")
-
-
-def symbol_streams(symbol: str, settings: BinanceSettings) -> tuple[str, str, str, str]:
-    """The ticker, kline, book (partial, or the diff stream for full books) and trade streams
-    of one symbol (lower case symbol)."""
-    s = native_symbol(symbol).lower()
-    book = f"{s}@depth@100ms" if settings.book_updates else f"{s}@depth{settings.depth}@100ms"
-    return (
-        f"{s}@ticker",
-        f"{s}@kline_{settings.kline_interval}",  # the interval keeps its case: 1m vs 1M
-        book,
-        f"{s}@{settings.trades}",
-    )
-
-
-def stream_names(settings: BinanceSettings) -> list[str]:
-    """Every stream to read, four per configured symbol, in order."""
-    return [name for symbol in settings.symbols for name in symbol_streams(symbol, settings)]
-
-
-def ticking_streams(streams: Iterable[str]) -> list[str]:
-    """The ticker and book streams among `streams`: they tick on their own, so silence means
-    a dead subscription (a silent trade or kline stream is only a quiet market)."""
-    return [name for name in streams if "@ticker" in name or "@depth" in name]
-
-
-def admit_candles(
-    ledger: CandleLedger, items: list[Item], stats: FeedStats
-) -> tuple[list[Item], list[Gap]]:
-    """(the rows to publish, the holes to fetch): a closed candle already published is dropped
-    (counted as `duplicate_candles`); a jump in a symbol's open times is a hole."""
-    out: list[Item] = []
-    gaps: list[Gap] = []
-    if Candle not in map(type, items):  # a read of trades and books: nothing to decide
-        return items, gaps
-    for item in items:
-        if type(item) is Candle and item.is_closed:
-            fresh, gap = ledger.admit(item.symbol, item.open_time)
-            if gap is not None:
-                gaps.append(gap)
-            if not fresh:
-                stats.extra["duplicate_candles"] += 1
-                continue
-        out.append(item)
-    return out, gaps
-
-
-def _count(value: object, field: str) -> int:
-    if type(value) is not int or value < 0:
-        raise FrameError(f"field {field!r} is not a count: {value!r}"[:200])
-    return value
-
-
-def _flag(value: object, field: str) -> bool:
-    if type(value) is not bool:
-        raise FrameError(f"field {field!r} is not a boolean: {value!r}"[:200])
-    return value
-
-
-_PAIR = frozenset({2})
-
-
-def _levels(levels: object, field: str) -> Any:
-    """One side of a partial book as sent, `[[price, size], ...]` best first: its shape."""
-    if type(levels) is not list:
-        raise TypeError(f"field {field!r} is not a list")
-    try:
-        pairs = set(map(list.__len__, levels)) <= _PAIR  # TypeError: a level is not a list
-    except TypeError:
-        pairs = False
-    if not pairs:
-        raise FrameError(f"field {field!r} holds a level that is not [price, size]")
-    return levels
-
-
-def _as_sent(levels: Any, field: str) -> Any:
-    return levels
-
-
-def _numbers(levels: Any, field: str) -> Levels:
-    """A side's prices and sizes checked with one regex call, kept as the venue's pairs."""
-    flat = list(chain.from_iterable(levels))
-    numbers = decimals(flat, field)
-    if numbers is flat:  # valid as sent
-        return tuple(map(tuple, levels))
-    it = iter(numbers)  # exponents rewritten: pair the new text two at a time
-    return tuple(zip(it, it, strict=True))
 
 
 class BinanceDecoder:
@@ -258,10 +189,10 @@ class BinanceDecoder:
                 data = frame.data
                 if type(data) is WireDepth:
                     return self._book_from(symbol, data.lastUpdateId, data.bids, data.asks,
-                                           received_at, _as_sent)  # fmt: skip
+                                           received_at, as_sent)  # fmt: skip
                 if type(data) is WireDepthUpdate:
                     return self._diff_from(symbol, data.s, data.U, data.u, data.b, data.a,
-                                           data.E, received_at, _as_sent)  # fmt: skip
+                                           data.E, received_at, as_sent)  # fmt: skip
                 trade_id = data.a if type(data) is WireAggTrade else data.t
                 return self._trade_from(symbol, data.s, trade_id, self._id_field, data.m,
                                         data.T, data.p, data.q, received_at)  # fmt: skip
@@ -367,70 +298,22 @@ class BinanceDecoder:
 
     def _ticker(self, data: _Payload, symbol: str, received_at: Millis) -> list[Item]:
         self._check_symbol(data, symbol)
-        event_time = epoch_millis(data["E"], "E")
-        return [
-            Ticker(
-                exchange=EXCHANGE,
-                symbol=symbol,
-                event_time=event_time,
-                received_at=received_at,
-                last_price=dec(data["c"], "c"),
-                best_bid=dec(data["b"], "b"),
-                best_bid_size=dec(data["B"], "B"),
-                best_ask=dec(data["a"], "a"),
-                best_ask_size=dec(data["A"], "A"),
-                open_24h=dec(data["o"], "o"),
-                high_24h=dec(data["h"], "h"),
-                low_24h=dec(data["l"], "l"),
-                volume_24h=dec(data["v"], "v"),
-                quote_volume_24h=dec(data["q"], "q"),
-                price_change_pct_24h=dec(data["P"], "P"),
-                trade_count_24h=_count(data["n"], "n"),
-                record_id=record_id(EXCHANGE, symbol, "ticker", event_time),
-            )
-        ]
+        return [ticker_row(data, symbol, received_at)]
 
     def _kline(self, data: _Payload, symbol: str, received_at: Millis) -> list[Item]:
         self._check_symbol(data, symbol)
         k = data["k"]
-        closed = _flag(k["x"], "x")
+        closed = flag(k["x"], "x")
         if not closed and not self._keep_open:
             return []
         interval = k["i"]
         if interval != self._interval:
             raise FrameError(f"field 'i' is not the subscribed interval: {interval!r}"[:200])
-        event_time = epoch_millis(data["E"], "E")
-        open_time = epoch_millis(k["t"], "t")
-        rid = (
-            record_id(EXCHANGE, symbol, "ohlcv", interval, open_time)
-            if closed
-            else record_id(EXCHANGE, symbol, "ohlcv", interval, open_time, event_time)
-        )
-        return [
-            Candle(
-                exchange=EXCHANGE,
-                symbol=symbol,
-                event_time=event_time,
-                received_at=received_at,
-                interval=interval,
-                open_time=open_time,
-                close_time=epoch_millis(k["T"], "T"),
-                open=dec(k["o"], "o"),
-                high=dec(k["h"], "h"),
-                low=dec(k["l"], "l"),
-                close=dec(k["c"], "c"),
-                volume=dec(k["v"], "v"),
-                quote_volume=dec(k["q"], "q"),
-                trade_count=_count(k["n"], "n"),
-                is_closed=closed,
-                origin="ws",
-                record_id=rid,
-            )
-        ]
+        return [kline_row(data, k, interval, closed, symbol, received_at)]
 
     def _book(self, data: _Payload, symbol: str, received_at: Millis) -> list[Item]:
         bids, asks = data["bids"], data["asks"]
-        return self._book_from(symbol, data["lastUpdateId"], bids, asks, received_at, _levels)
+        return self._book_from(symbol, data["lastUpdateId"], bids, asks, received_at, levels)
 
     def _book_from(
         self,
@@ -448,8 +331,8 @@ class BinanceDecoder:
             raise FrameError(f"field 'lastUpdateId' is not an integer: {sequence!r}"[:200])
         return [
             _new_row(BookSnapshot, (EXCHANGE, symbol, received_at, received_at, self._depth,
-                                    _numbers(shape(bids, "bids"), "bids"),
-                                    _numbers(shape(asks, "asks"), "asks"),
+                                    numbers(shape(bids, "bids"), "bids"),
+                                    numbers(shape(asks, "asks"), "asks"),
                                     sequence, self._book_ids[symbol](sequence)))
         ]  # fmt: skip
 
@@ -458,7 +341,7 @@ class BinanceDecoder:
         if data.get("e") != "depthUpdate":
             raise FrameError(f"field 'e' is not depthUpdate: {data.get('e')!r}"[:200])
         return self._diff_from(symbol, data["s"], data["U"], data["u"], data["b"], data["a"],
-                               data["E"], received_at, _levels)  # fmt: skip
+                               data["E"], received_at, levels)  # fmt: skip
 
     def _diff_from(
         self,
@@ -482,8 +365,8 @@ class BinanceDecoder:
             raise FrameError(f"update ids U={first!r} > u={final!r}"[:200])
         books = self.books
         assert books is not None  # the diff stream is read only for full books
-        return books.event(symbol, first, final, _numbers(shape(bids, "b"), "b"),
-                           _numbers(shape(asks, "a"), "a"), epoch_millis(event_time, "E"),
+        return books.event(symbol, first, final, numbers(shape(bids, "b"), "b"),
+                           numbers(shape(asks, "a"), "a"), epoch_millis(event_time, "E"),
                            received_at)  # fmt: skip
 
     def depth_snapshot(self, symbol: str, body: bytes, received_at: Millis) -> list[Item]:
@@ -495,8 +378,8 @@ class BinanceDecoder:
             last_id = msg["lastUpdateId"]
             if type(last_id) is not int:
                 raise FrameError(f"field 'lastUpdateId' is not an integer: {last_id!r}"[:200])
-            bids = _numbers(_levels(msg["bids"], "bids"), "bids")
-            asks = _numbers(_levels(msg["asks"], "asks"), "asks")
+            bids = numbers(levels(msg["bids"], "bids"), "bids")
+            asks = numbers(levels(msg["asks"], "asks"), "asks")
             assert self.books is not None
             return self.books.snapshot(symbol, last_id, bids, asks, at)
 
@@ -537,28 +420,3 @@ class BinanceDecoder:
         elif not self.trade_gaps.off_sequence(track, trade_id, event_time):  # type: ignore[arg-type]
             return []
         return [row]
-
-
-def trade_row(
-    symbol: str,
-    trade_id: object,
-    id_field: str,
-    buyer_is_maker: object,
-    event_time: object,
-    price_text: object,
-    size_text: object,
-    received_at: Millis,
-    record_id: Callable[[object], str],
-) -> Trade:
-    """A trade row from `@trade`/`@aggTrade` or REST `historicalTrades`/`aggTrades` fields,
-    each checked (`FrameError`, or `ValueError` from the numbers, names what is wrong)."""
-    if type(trade_id) is not int or trade_id < 0:
-        raise FrameError(f"field {id_field!r} is not a count: {trade_id!r}"[:200])
-    if type(buyer_is_maker) is not bool:
-        raise FrameError(f"field 'm' is not a boolean: {buyer_is_maker!r}"[:200])
-    if type(event_time) is not int or not 0 <= event_time <= MAX_MILLIS:
-        raise FrameError(f"field 'T' is not epoch milliseconds: {event_time!r}"[:200])
-    price, size = dec_pair(price_text, size_text, ("p", "q"))
-    side = "sell" if buyer_is_maker else "buy"  # the taker's side
-    return _new_row(Trade, (EXCHANGE, symbol, event_time, received_at, str(trade_id), price,
-                            size, side, record_id(trade_id)))  # fmt: skip

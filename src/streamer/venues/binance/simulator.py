@@ -19,16 +19,15 @@ market: older ids are gone, as on a venue that no longer serves them), `/trades`
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
 from websockets.frames import Opcode
 
-from streamer.simulator import binance_wire
-from streamer.simulator.binance_wire import NOTATION, interval_name, stream_prefix
 from streamer.simulator.limits import RequestWeight, Window, Windows
-from streamer.simulator.listing import Listing
+from streamer.simulator.listing import Listing, generated
 from streamer.simulator.market import Change, Market, Trade, trades_from
 from streamer.simulator.outbox import Connection, fan_out
 from streamer.simulator.venue import (
@@ -38,9 +37,12 @@ from streamer.simulator.venue import (
     Listed,
     Meter,
     Schedule,
+    VenueConfig,
     build_markets,
     drive_markets,
 )
+from streamer.venues.binance import sim_wire as binance_wire
+from streamer.venues.binance.sim_wire import NOTATION, interval_name, stream_prefix
 
 DEPTH_LEVELS = (5, 10, 20)  # the partial book streams; depth20 is remembered as truth
 TRUTH_DEPTH = 50  # levels of each side remembered after each diff event, for tests
@@ -51,12 +53,66 @@ MAX_KLINES_LIMIT = 1000
 MAX_TRADES_LIMIT = 1000
 
 
+QUOTES = ("USDT",) * 11 + ("BTC",) * 4 + ("FDUSD",) * 3 + ("USDC",) * 2
+BREAK_EVERY = 50  # generated number k with k % 50 == 17 is in BREAK (2 %)
+HALT_EVERY = 97  # k % 97 == 41 is in HALT (about 1 %)
+MARGIN_EVERY = 3  # every third USDT symbol may also be traded on margin
+
+
+@dataclass(frozen=True, slots=True)
+class BinanceSimOptions:
+    """The venue's limits, and what the simulator does past each:
+    - `max_target` (8,004 characters of request target): HTTP 414, WebSocket and REST.
+    - `max_streams` (1024 on one connection): HTTP 400 at the handshake; a SUBSCRIBE past it
+      is answered `{"error": {"code": 2, ...}}` and ignored.
+    - `messages_per_second` (5 incoming frames: text, binary, ping, pong): close 1008.
+    - `connects` per `connect_window` (300 per 300 s per IP): HTTP 429.
+    - `weight_per_minute` (6000 request weight per IP per minute): HTTP 429 with Retry-After;
+      a client that keeps going is banned, HTTP 418 for `ban_seconds` (120), doubling per ban
+      up to 3 days.
+    """
+
+    max_target: int = 8_004
+    max_streams: int = 1024
+    messages_per_second: int = 5
+    connects: int = 300
+    connect_window: float = 300.0
+    weight_per_minute: int = 6000
+    ban_seconds: float = 120.0
+
+
+def listings(config: VenueConfig) -> list[Listing]:
+    """The configured symbols (TRADING), then `config.markets` generated ones, a few in BREAK
+    or HALT."""
+
+    def make(k: int, weight: float) -> Listing:
+        base, quote = f"C{k:04d}", QUOTES[(k - 1) % len(QUOTES)]
+        status = "TRADING"
+        if k % BREAK_EVERY == 17:
+            status = "BREAK"
+        elif k % HALT_EVERY == 41:
+            status = "HALT"
+        trading = status == "TRADING"
+        margin = quote == "USDT" and k % MARGIN_EVERY == 0
+        return Listing(f"{base}-{quote}", base, quote, status, trading,
+                       weight if trading else 0.0, True, margin=margin)  # fmt: skip
+
+    return generated(config.symbols, "TRADING", config.markets, config.skew, make)
+
+
+def simulate(config: VenueConfig, context: Context) -> Binance:
+    return Binance(listings(config), context, config.options or BinanceSimOptions())
+
+
 class Binance(Listed):
     rest_prefix = "/api/v3"
     ws_path = "/stream"
 
-    def __init__(self, listings: list[Listing], context: Context) -> None:
+    def __init__(
+        self, listings: list[Listing], context: Context, options: BinanceSimOptions
+    ) -> None:
         self.context = context
+        self.options = options
         self.markets = build_markets("binance", listings, context, 60_000)
         self._list(listings)
         self.by_native = {binance_wire.native(s): m for s, m in self.markets.items()}
@@ -67,9 +123,8 @@ class Binance(Listed):
         self._depths: dict[tuple[str, int], tuple[int, dict[str, Any]]] = {}  # book cache
         # symbol -> (U, (side, price) -> size): the book changes since the last diff event
         self._diffs: dict[str, tuple[int, dict[tuple[str, int], int]]] = {}
-        limits = context.limits
-        self.connects = Windows(limits.binance_connects, limits.binance_connect_window)
-        self.weight = RequestWeight(limits.binance_weight_per_minute, limits.binance_ban_seconds)
+        self.connects = Windows(options.connects, options.connect_window)
+        self.weight = RequestWeight(options.weight_per_minute, options.ban_seconds)
 
     def environment(self, base: str) -> dict[str, str]:
         return {
@@ -81,8 +136,8 @@ class Binance(Listed):
     # ---- limits ----------------------------------------------------------------------------
 
     def admit(self, target: str, client: str, websocket: bool) -> Admission:
-        limits, breaches, now = self.context.limits, self.context.breaches, self.context.monotonic()
-        if len(target) > limits.binance_max_target:
+        limits, breaches, now = self.options, self.context.breaches, self.context.monotonic()
+        if len(target) > limits.max_target:
             breaches.record("binance.request_target", client, f"length={len(target)}")
             return Admission((414, {"code": -1, "msg": "Request-URI Too Long."}))
         if websocket:
@@ -90,7 +145,7 @@ class Binance(Listed):
                 breaches.record("binance.connects", client)
                 return Admission((429, {"code": -1003, "msg": "Too many connection attempts."}))
             names = parse_qs(urlsplit(target).query).get("streams", [""])[0].split("/")
-            if len({n for n in names if n}) > limits.binance_max_streams:
+            if len({n for n in names if n}) > limits.max_streams:
                 breaches.record("binance.streams", client, f"streams={len(names)}")
                 return Admission((400, {"code": -1, "msg": "Too many streams."}))
             return ADMITTED
@@ -104,12 +159,12 @@ class Binance(Listed):
         breaches.record(f"binance.weight_{status}", client, f"used={used}")
         headers["Retry-After"] = str(retry)
         msg = "Too much request weight used; current limit is %d request weight per 1 MINUTE."
-        body = {"code": -1003, "msg": msg % limits.binance_weight_per_minute}
+        body = {"code": -1003, "msg": msg % limits.weight_per_minute}
         return Admission((status, body), headers)
 
     def meter(self, client: str, who: str) -> Meter:
         """Five incoming messages a second on one connection, pings and pongs included."""
-        window = Window(self.context.limits.binance_messages_per_second, 1.0)
+        window = Window(self.options.messages_per_second, 1.0)
         clock, breaches = self.context.monotonic, self.context.breaches
 
         def check(opcode: Opcode) -> bool:
@@ -163,7 +218,7 @@ class Binance(Listed):
             return None
         if method == "SUBSCRIBE":
             added = set(request.get("params", [])) - streams
-            if len(streams) + len(added) > self.context.limits.binance_max_streams:
+            if len(streams) + len(added) > self.options.max_streams:
                 self.context.breaches.record("binance.streams", conn.number)
                 error = {"code": 2, "msg": "Invalid request: too many streams"}
                 return {"error": error, "id": ident}
@@ -232,7 +287,7 @@ class Binance(Listed):
                 self._depths[(prefix, levels)] = (market.sequence, payload)
             if levels == DEPTH_LEVELS[-1]:
                 book = (payload["bids"], payload["asks"])
-                self.context.truth.book(market.symbol, market.sequence, book)
+                self.context.truth.book("binance", (market.symbol, market.sequence), book)
             for name in names:
                 self._publish(name, payload)
 
@@ -249,7 +304,9 @@ class Binance(Listed):
                    "U": first, "u": market.sequence, "b": binance_wire.levels(bids),
                    "a": binance_wire.levels(asks)}  # fmt: skip
         truth = binance_wire.depth(market, TRUTH_DEPTH)
-        self.context.truth.book(market.symbol, market.sequence, (truth["bids"], truth["asks"]))
+        self.context.truth.book(
+            "binance", (market.symbol, market.sequence), (truth["bids"], truth["asks"])
+        )
         self._publish(f"{prefix}@depth@100ms", payload)
 
     def event(self, market: Market, changes: list[Change], trade: Trade | None, now: int) -> None:
@@ -278,7 +335,7 @@ class Binance(Listed):
             listings = binance_wire.select(list(self.listings.values()), params)
             if listings is None:
                 return 400, {"code": -1128, "msg": "Combination of optional parameters invalid."}
-            limit = self.context.limits.binance_weight_per_minute
+            limit = self.options.weight_per_minute
             return 200, binance_wire.exchange_info(listings, now, limit)
         if endpoint == "/ticker/24hr" and "symbol" not in params:
             wanted = orjson.loads(params["symbols"]) if "symbols" in params else None

@@ -19,8 +19,8 @@ from streamer.records import Millis
 from streamer.retry import Sleep
 from streamer.sources.attempts import AttemptWindow
 from streamer.sources.base import Clock, Emit, FeedStats
-from streamer.sources.binance_decode import BinanceDecoder, native_symbol
 from streamer.sources.rest import RestClient
+from streamer.venues.binance.decode import BinanceDecoder, native_symbol
 
 log = logging.getLogger(__name__)
 

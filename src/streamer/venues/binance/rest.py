@@ -35,10 +35,10 @@ from streamer.numbers import dec
 from streamer.records import Candle, Item, Millis, Trade
 from streamer.retry import Sleep
 from streamer.sources.base import Clock, guarded
-from streamer.sources.binance_decode import trade_row
 from streamer.sources.rest import RestClient
 from streamer.sources.trade_gaps import Hole, merge
 from streamer.timefmt import epoch_millis
+from streamer.venues.binance.decode import trade_row
 
 log = logging.getLogger(__name__)
 

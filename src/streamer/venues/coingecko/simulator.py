@@ -8,10 +8,14 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-from streamer.simulator.coingecko_wire import CoinUniverse
-from streamer.simulator.venue import ADMITTED, Admission, Context
+from streamer.simulator.venue import ADMITTED, Admission, Context, VenueConfig
+from streamer.venues.coingecko.sim_wire import CoinUniverse
 
 MAX_PER_PAGE = 250
+
+
+def simulate(config: VenueConfig, context: Context) -> CoinGecko:
+    return CoinGecko(config.symbols, context)
 
 
 class CoinGecko:

@@ -20,10 +20,8 @@ from typing import Any
 import orjson
 from websockets.frames import Opcode
 
-from streamer.simulator import coinbase_wire
-from streamer.simulator.coinbase_wire import NOTATION
 from streamer.simulator.limits import Windows
-from streamer.simulator.listing import Listing
+from streamer.simulator.listing import Listing, generated
 from streamer.simulator.market import Change, Market, Trade
 from streamer.simulator.outbox import Connection, fan_out
 from streamer.simulator.truth import Book, Truth
@@ -34,9 +32,12 @@ from streamer.simulator.venue import (
     Listed,
     Meter,
     Schedule,
+    VenueConfig,
     build_markets,
     drive_markets,
 )
+from streamer.venues.coinbase import sim_wire as coinbase_wire
+from streamer.venues.coinbase.sim_wire import NOTATION
 
 CANDLE_MS = 300_000  # the `candles` channel's only granularity
 CANDLE_INTERVAL = "5m"  # its name in the lake
@@ -65,7 +66,7 @@ class _Envelope:
     def render(self, sequence: int) -> str:
         stamp = self.clock()
         if self.book is not None:
-            self.truth.coinbase_book(stamp, sequence, *self.book)
+            self.truth.book("coinbase", (stamp, sequence, self.book[0]), self.book[1])
         envelope = {
             "channel": self.channel,
             "timestamp": coinbase_wire.rfc3339(stamp),
@@ -107,27 +108,66 @@ def replayed_candles(frames: list[str], product: str) -> list[dict[str, Any]]:
     return list(latest.values())
 
 
+QUOTES = ("USD",) * 10 + ("USDC",) * 5 + ("USDT",) * 3 + ("BTC",) * 2
+DELISTED_EVERY = 40  # k % 40 == 13: status "delisted" (2.5 %)
+DISABLED_EVERY = 60  # k % 60 == 29: "online" but trading_disabled (about 1.7 %)
+
+
+@dataclass(frozen=True, slots=True)
+class CoinbaseSimOptions:
+    """The venue's limits, and what the simulator does past each:
+    - `max_l2_products` (16 level2 products on one connection): the error "too many L2
+      streams requested in a single session", the subscribe ignored.
+    - `connects_per_second` (8 per IP): HTTP 429.
+    - `messages_per_second` (8 incoming text/binary messages per IP): close 1008.
+    - `rest_per_second` (10 public REST requests per IP): HTTP 429.
+    - `subscribe_timeout`: a connection that has not subscribed by then is closed.
+    `record_books` remembers the true book after every level2 frame (`truth.books`).
+    """
+
+    max_l2_products: int = 16
+    connects_per_second: int = 8
+    messages_per_second: int = 8
+    rest_per_second: int = 10
+    subscribe_timeout: float = 5.0
+    record_books: bool = False
+
+
+def listings(config: VenueConfig) -> list[Listing]:
+    """The configured products (online), then `config.markets` generated ones, a few delisted
+    or with trading disabled."""
+
+    def make(k: int, weight: float) -> Listing:
+        base, quote = f"C{k:04d}", QUOTES[(k - 1) % len(QUOTES)]
+        status = "delisted" if k % DELISTED_EVERY == 13 else "online"
+        disabled = k % DISABLED_EVERY == 29
+        trading = status == "online" and not disabled
+        return Listing(f"{base}-{quote}", base, quote, status, trading,
+                       weight if trading else 0.0, True, disabled=disabled)  # fmt: skip
+
+    return generated(config.symbols, "online", config.markets, config.skew, make)
+
+
+def simulate(config: VenueConfig, context: Context) -> Coinbase:
+    return Coinbase(listings(config), context, config.options or CoinbaseSimOptions())
+
+
 class Coinbase(Listed):
     rest_prefix = "/api/v3/brokerage"
     ws_path = "/coinbase"
 
     def __init__(
-        self,
-        listings: list[Listing],
-        context: Context,
-        *,
-        subscribe_timeout: float,
-        record_books: bool,
+        self, listings: list[Listing], context: Context, options: CoinbaseSimOptions
     ) -> None:
         self.context = context
-        self.subscribe_timeout = subscribe_timeout
-        self.record_books = record_books  # remember the true book after every level2 frame
+        self.options = options
+        self.subscribe_timeout = options.subscribe_timeout
+        self.record_books = options.record_books  # the true book after every level2 frame
         self.markets = build_markets("coinbase", listings, context, CANDLE_MS)
         self._list(listings)
-        limits = context.limits
-        self.connects = Windows(limits.coinbase_connects_per_second, 1.0)
-        self.messages = Windows(limits.coinbase_messages_per_second, 1.0)
-        self.requests = Windows(limits.coinbase_rest_per_second, 1.0)
+        self.connects = Windows(options.connects_per_second, 1.0)
+        self.messages = Windows(options.messages_per_second, 1.0)
+        self.requests = Windows(options.rest_per_second, 1.0)
         self.recent = {s: collections.deque[Trade](maxlen=RECENT_TRADES) for s in self.markets}
         self.listeners: dict[Connection, dict[str, set[str]]] = {}  # -> channel -> products
         self.schedule = Schedule()
@@ -214,7 +254,7 @@ class Coinbase(Listed):
         if kind == "unsubscribe":
             current.difference_update(products)
             return
-        cap = self.context.limits.coinbase_max_l2_products
+        cap = self.options.max_l2_products
         if channel == "level2" and len(current | set(products)) > cap:
             self.context.breaches.record("coinbase.l2_products", conn.number)
             conn.outbox.push(_error(TOO_MANY_L2))

@@ -19,16 +19,22 @@ from functools import partial
 
 import orjson
 
-from streamer.discovery import Change, Rediscovery, binance_symbols, rediscover
 from streamer.errors import SourceError
 from streamer.records import Item, Millis
 from streamer.retry import Sleep
 from streamer.selectors import Selector
-from streamer.settings import BinanceSettings
 from streamer.sources.attempts import AttemptWindow
 from streamer.sources.backfill import MAX_FETCHES, Backfiller
 from streamer.sources.base import Clock, Emit, FeedStats
-from streamer.sources.binance_decode import (
+from streamer.sources.candles import INTERVAL_MS, CandleLedger, Gap, RecentIds
+from streamer.sources.rediscovery import Change, Rediscovery, rediscover
+from streamer.sources.trade_backfill import TradeBackfiller
+from streamer.sources.trade_gaps import Hole
+from streamer.sources.transport import WsConnection
+from streamer.sources.watchdog import SilenceWatchdog
+from streamer.sources.wsconnect import run_websocket
+from streamer.timefmt import now_millis
+from streamer.venues.binance.decode import (
     EXCHANGE,
     BinanceDecoder,
     admit_candles,
@@ -37,15 +43,10 @@ from streamer.sources.binance_decode import (
     symbol_streams,
     ticking_streams,
 )
-from streamer.sources.binance_rest import BinanceRest
-from streamer.sources.candles import INTERVAL_MS, CandleLedger, Gap, RecentIds
-from streamer.sources.depth_snapshots import DepthSnapshots
-from streamer.sources.trade_backfill import TradeBackfiller
-from streamer.sources.trade_gaps import Hole
-from streamer.sources.transport import WsConnection
-from streamer.sources.watchdog import SilenceWatchdog
-from streamer.sources.wsconnect import run_websocket
-from streamer.timefmt import now_millis
+from streamer.venues.binance.depth_snapshots import DepthSnapshots
+from streamer.venues.binance.listings import symbols as listed
+from streamer.venues.binance.rest import BinanceRest
+from streamer.venues.binance.settings import BinanceSettings
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +188,7 @@ class BinanceSource:
 
     async def _rediscover(self, rediscovery: Rediscovery, emit: Emit) -> None:
         async def fetch(selector: Selector) -> tuple[tuple[str, ...], int]:
-            return await binance_symbols(self.rest, selector)
+            return await listed(self.rest, selector)
 
         async def apply(delta: Change) -> None:
             await self.unsubscribe(delta.removed)

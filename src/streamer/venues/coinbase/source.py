@@ -21,24 +21,25 @@ from dataclasses import replace
 
 import orjson
 
-from streamer.discovery import Change, Rediscovery, coinbase_symbols, rediscover
 from streamer.errors import SourceError
 from streamer.records import Item, Millis
 from streamer.retry import Sleep
 from streamer.selectors import Selector
-from streamer.settings import CoinbaseSettings
 from streamer.sources.attempts import AttemptWindow
 from streamer.sources.backfill import MAX_FETCHES, Backfiller
 from streamer.sources.base import Clock, Emit, FeedStats
 from streamer.sources.candles import CandleLedger, Gap
-from streamer.sources.coinbase_decode import EXCHANGE, CoinbaseDecoder, closed_candle_gaps
-from streamer.sources.coinbase_rest import CANDLE_MS, CoinbaseRest
+from streamer.sources.rediscovery import Change, Rediscovery, rediscover
 from streamer.sources.trade_backfill import TradeBackfiller
 from streamer.sources.trade_gaps import Hole, TradeGaps
 from streamer.sources.transport import WsConnection
 from streamer.sources.watchdog import SilenceWatchdog
 from streamer.sources.wsconnect import run_websocket
 from streamer.timefmt import now_millis
+from streamer.venues.coinbase.decode import EXCHANGE, CoinbaseDecoder, closed_candle_gaps
+from streamer.venues.coinbase.listings import symbols as listed
+from streamer.venues.coinbase.rest import CANDLE_MS, CoinbaseRest
+from streamer.venues.coinbase.settings import CoinbaseSettings
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +151,7 @@ class CoinbaseSource:
 
     async def _rediscover(self, rediscovery: Rediscovery, emit: Emit) -> None:
         async def fetch(selector: Selector) -> tuple[tuple[str, ...], int]:
-            return await coinbase_symbols(self.rest, selector)
+            return await listed(self.rest, selector)
 
         async def apply(delta: Change) -> None:
             await self.unsubscribe(delta.removed)

@@ -22,15 +22,14 @@ never raises. The venue quirks it handles:
 * Errors come as `{"type":"error","message":...}` without the channel envelope.
 * `client_id` is absent on the production market-data endpoint; nothing here reads it.
 
-`closed_candle_gaps` is the candle ledger's decision on decoded rows: a closed WebSocket candle
-is not published but names the candles to fetch from REST.
+`read_path.py` holds the read-at-a-time fast paths, `rows.py` the row builders and the candle
+ledger's decision on decoded rows (`closed_candle_gaps`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from itertools import chain
 from typing import Any
 
 import msgspec
@@ -38,68 +37,42 @@ import msgspec
 from streamer.book_updates import update_rows
 from streamer.errors import FrameError
 from streamer.ids import record_id, record_id_seed, record_ids
-from streamer.numbers import PLAIN_PAIR, dec, decimals, opt_decimals, plain_numbers
-from streamer.records import BookSnapshot, Candle, Dec, Item, Level, Millis, Ticker, Trade
-from streamer.settings import CoinbaseSettings
+from streamer.numbers import dec, opt_decimals
+from streamer.records import BookSnapshot, Candle, Item, Level, Millis, Trade
 from streamer.sources.base import FRAME_FAILURES, FeedStats, json_object, reason_for, reject
-from streamer.sources.candles import CandleLedger, Gap
-from streamer.sources.coinbase_rest import CANDLE_MS, INTERVAL, TAKER_SIDE, trade_row, wire_candle
-from streamer.sources.coinbase_state import ProductState
-from streamer.sources.coinbase_wire import (
+from streamer.sources.trade_gaps import TradeGaps
+from streamer.timefmt import parse_rfc3339
+from streamer.venues.coinbase.read_path import ReadPath
+from streamer.venues.coinbase.rest import trade_row, wire_candle
+from streamer.venues.coinbase.rows import (
+    EXCHANGE,
+    TICKER_NUMBERS,
+    closed,
+    closed_candle_gaps,
+    id_order,
+    levels,
+    ticker_row,
+    trade_id_text,
+)
+from streamer.venues.coinbase.settings import CoinbaseSettings
+from streamer.venues.coinbase.state import ProductState
+from streamer.venues.coinbase.wire import (
     BOOK_DECODER,
     BOOK_HEAD,
-    BOOK_PREFIX,
-    TICKER_DECODER,
-    TICKER_PREFIX,
     TRADES_DECODER,
     TRADES_HEAD,
-    TRADES_PREFIX,
     BookEvent,
     TradeFields,
     wire_fields,
 )
-from streamer.sources.trade_gaps import TradeGaps
-from streamer.timefmt import parse_rfc3339
 
 log = logging.getLogger(__name__)
-
-EXCHANGE = "coinbase"
+__all__ = ["EXCHANGE", "CoinbaseDecoder", "closed_candle_gaps"]
 
 _Event = dict[str, Any]
-_TICKER_NUMBERS = (
-    "best_bid", "best_bid_quantity", "best_ask", "best_ask_quantity", "high_24_h", "low_24_h",
-    "volume_24_h", "price_percent_chg_24_h",
-)  # fmt: skip
-_new_row = tuple.__new__
-"""Builds a row from a tuple in field order: a third of a keyword `Trade(...)`'s cost."""
 
 
-def _levels(prices: list[str], sizes: list[str]) -> list[Level]:
-    both = prices + sizes
-    try:
-        checked: list[Dec] | None = decimals(both, "price_level")  # one regex call
-    except FrameError:
-        checked = None
-    if checked is both:  # valid as sent
-        valid_prices, valid_sizes = checked[: len(prices)], checked[len(prices) :]
-    else:  # a bad value (named here) or an exponent to rewrite
-        valid_prices = decimals(prices, "price_level")
-        valid_sizes = decimals(sizes, "new_quantity")
-    # Valid number text sorts "-" before every digit, so the minimum shows any negative value.
-    if valid_sizes and min(valid_sizes).startswith("-"):
-        raise FrameError("field 'new_quantity' is negative")
-    return list(zip(valid_prices, valid_sizes, strict=True))
-
-
-def _trade_id(value: object) -> str:
-    if type(value) is str and value:
-        return value
-    if type(value) is int:
-        return str(value)
-    raise FrameError(f"field 'trade_id' is not an id: {value!r}"[:200])
-
-
-class CoinbaseDecoder:
+class CoinbaseDecoder(ReadPath):
     """Advanced Trade frames -> rows, keeping the per-connection and per-product state."""
 
     def __init__(
@@ -202,146 +175,6 @@ class CoinbaseDecoder:
             return self._decode(raw, received_at)
         except FRAME_FAILURES as exc:
             return [reject(EXCHANGE, reason_for(exc), raw, received_at)]
-
-    def decode_read(self, payloads: list[bytes], received_at: Millis) -> list[Item]:
-        """Every frame of one socket read -> its rows, in order: `decode` on each, with the
-        most frequent frames (`market_trades` of one trade, inline in this loop; `l2_data`
-        updates; tickers) taken by a path that changes no state until every check passes. Any
-        other frame, or one a check refuses, goes through `decode`, which names the reason of
-        a reject, so both give the same rows and the same rejects.
-        """
-        rows: list[Item] = []
-        products = self._products
-        gaps = self.trade_gaps
-        plain_pair = PLAIN_PAIR.fullmatch
-        sides = TAKER_SIDE
-        seeds = self._trade_seeds
-        for raw in payloads:
-            if raw.startswith(TRADES_PREFIX):
-                try:
-                    wire = TRADES_DECODER.decode(raw)
-                except msgspec.MsgspecError:
-                    wire = None
-                events = wire.events if wire is not None else ()
-                if len(events) == 1 and len(trades := events[0].trades) == 1:
-                    t = trades[0]
-                    product = products.get(t.product_id)
-                    side = sides.get(t.side)
-                    trade_id, price, size = t.trade_id, t.price, t.size
-                    try:  # every check first: nothing changes until all pass
-                        event_time = (
-                            parse_rfc3339(t.time, "time")
-                            if product is not None
-                            and side is not None
-                            and type(trade_id) is str
-                            and trade_id.isdigit()
-                            and trade_id.isascii()
-                            and plain_pair(price + "," + size) is not None
-                            else None
-                        )
-                    except FrameError:
-                        event_time = None
-                    if event_time is not None:
-                        assert wire is not None and product is not None
-                        if not self._check_sequence(wire.sequence_num):
-                            continue
-                        track, number = product.trades, int(trade_id)
-                        if number == track.last + 1:
-                            track.last = number
-                            track.last_time = event_time
-                        elif not gaps.off_sequence(track, number, event_time):
-                            self.stats.extra["duplicate_trades"] += 1
-                            continue
-                        h = seeds[t.product_id].copy()
-                        h.update(trade_id.encode())
-                        rows.append(_new_row(Trade, (EXCHANGE, t.product_id, event_time,
-                                                     received_at, trade_id, price, size, side,
-                                                     h.hexdigest())))  # fmt: skip
-                        continue
-            elif raw.startswith(BOOK_PREFIX):
-                if self._book_update(raw, received_at):
-                    continue
-            elif raw.startswith(TICKER_PREFIX):
-                tickers = self._tickers(raw, received_at)
-                if tickers is not None:
-                    rows += tickers
-                    continue
-            items = self.decode(raw, received_at)
-            if items:
-                rows += items
-        return rows
-
-    def _book_update(self, raw: bytes, received_at: Millis) -> bool:
-        """An `l2_data` frame of one `update` event for a synced book, applied if every check
-        passes (True); False, with nothing changed, sends it the general way. Only when no
-        `book_updates` rows are kept (they are built the general way)."""
-        if self._book_updates:
-            return False
-        try:
-            book = BOOK_DECODER.decode(raw)
-        except msgspec.MsgspecError:
-            return False
-        if len(book.events) != 1:
-            return False
-        event = book.events[0]
-        product = self._products.get(event.product_id)
-        if product is None or not product.synced or event.type != "update":
-            return False
-        bids: list[Level] = []
-        asks: list[Level] = []
-        for u in event.updates:
-            level = (u.price_level, u.new_quantity)
-            if u.side == "bid":
-                bids.append(level)  # type: ignore[arg-type]  # checked below
-            elif u.side == "offer":
-                asks.append(level)  # type: ignore[arg-type]
-            else:
-                return False
-        levels = bids + asks
-        numbers = ",".join(chain.from_iterable(levels))
-        if "-" in numbers or not plain_numbers(numbers, 2 * len(levels)):  # (a negative size is a
-            return False  # reject, a negative price is not: both go the general way)
-        try:
-            event_time = parse_rfc3339(book.timestamp, "timestamp")
-        except FrameError:
-            return False
-        if self._check_sequence(book.sequence_num):
-            if product.synced:  # a gap in the sequence has just dropped every book
-                product.book.update(bids, asks)
-                product.changed = True
-                product.event_time = event_time
-                product.received_at = received_at
-                product.sequence = book.sequence_num
-            else:
-                self.stats.extra["unsynced_updates"] += 1
-        return True
-
-    def _tickers(self, raw: bytes, received_at: Millis) -> list[Item] | None:
-        """A `ticker` frame's rows, if every check passes; None, with nothing changed, sends
-        it the general way (`_ticker`, the same rows)."""
-        try:
-            msg = TICKER_DECODER.decode(raw)
-            event_time = parse_rfc3339(msg.timestamp, "timestamp")
-        except (msgspec.MsgspecError, FrameError):
-            return None
-        parsed = []
-        for event in msg.events:
-            for t in event.tickers:
-                if t.product_id not in self._products:
-                    return None
-                numbers = (t.best_bid, t.best_bid_quantity, t.best_ask, t.best_ask_quantity,
-                           t.high_24_h, t.low_24_h, t.volume_24_h,
-                           t.price_percent_chg_24_h)  # fmt: skip
-                present = [t.price, *filter(None, numbers)]
-                if not plain_numbers(",".join(present), len(present)):
-                    return None
-                parsed.append((t, [v or None for v in numbers]))
-        if not self._check_sequence(msg.sequence_num):
-            return []
-        return [
-            _ticker_row(t.product_id, event_time, received_at, t.price, numbers)
-            for t, numbers in parsed
-        ]
 
     def books_due(self) -> list[BookSnapshot]:
         """The top N of every synced book that changed since the last call, crossed ones left out.
@@ -498,8 +331,8 @@ class CoinbaseDecoder:
                 ask_sizes.append(quantity)
             else:
                 raise FrameError(f"unknown book side {side!r}"[:200])
-        bids = _levels(bid_prices, bid_sizes)
-        asks = _levels(ask_prices, ask_sizes)
+        bids = levels(bid_prices, bid_sizes)
+        asks = levels(ask_prices, ask_sizes)
         return symbol, product, kind == "snapshot", bids, asks
 
     def _trades(self, msg: _Event, received_at: Millis) -> list[Item]:
@@ -521,12 +354,12 @@ class CoinbaseDecoder:
             if product is None:
                 raise FrameError(f"unknown product {symbol!r}"[:200])
             if type(trade_id) is not str or not trade_id:
-                trade_id = _trade_id(trade_id)
+                trade_id = trade_id_text(trade_id)
             trade = trade_row(symbol, trade_id, maker_side, price_text, size_text, time_text,
                               received_at, product.trades.record_id)  # fmt: skip
             parsed.append((product, trade))
         if len(parsed) > 1:
-            parsed.sort(key=_id_order)  # snapshots (and batches) come newest first
+            parsed.sort(key=id_order)  # snapshots (and batches) come newest first
         gaps = self.trade_gaps
         rows: list[Item] = []
         for product, trade in parsed:
@@ -554,8 +387,8 @@ class CoinbaseDecoder:
             for t in event["tickers"]:
                 symbol, _ = self._product(t["product_id"])
                 price = dec(t["price"], "price")
-                numbers = opt_decimals([t.get(f) for f in _TICKER_NUMBERS], _TICKER_NUMBERS)
-                rows.append(_ticker_row(symbol, event_time, received_at, price, numbers))
+                numbers = opt_decimals([t.get(f) for f in TICKER_NUMBERS], TICKER_NUMBERS)
+                rows.append(ticker_row(symbol, event_time, received_at, price, numbers))
         return rows
 
     def _candles(self, msg: _Event, received_at: Millis) -> list[Item]:
@@ -574,53 +407,8 @@ class CoinbaseDecoder:
                 if candle.open_time < current.open_time:
                     continue  # a late update of a candle already closed
                 if candle.open_time > current.open_time:
-                    rows.append(_closed(current))
+                    rows.append(closed(current))
             product.candle = candle
             if self._keep_open:
                 rows.append(candle)
         return rows
-
-
-def _ticker_row(
-    symbol: str, event_time: Millis, received_at: Millis, price: str, numbers: list[Any]
-) -> Ticker:
-    """A ticker row from its checked number text (`numbers` in `_TICKER_NUMBERS` order, None
-    where absent). The venue sends no 24 h open, quote volume or trade count (None)."""
-    bid, bid_size, ask, ask_size, high, low, volume, change = numbers
-    rid = record_id(EXCHANGE, symbol, "ticker", event_time, price, volume)
-    return _new_row(Ticker, (EXCHANGE, symbol, event_time, received_at, price, bid, bid_size,
-                             ask, ask_size, None, high, low, volume, None, change, None,
-                             rid))  # fmt: skip
-
-
-def _id_order(parsed: tuple[ProductState, Trade]) -> tuple[int, str]:
-    """Numeric order of decimal id text (shorter is smaller), without parsing it."""
-    trade_id = parsed[1].trade_id
-    return len(trade_id), trade_id
-
-
-def _closed(candle: Candle) -> Candle:
-    """The last update of a candle, marked final (a later `start` arrived)."""
-    rid = record_id(EXCHANGE, candle.symbol, "ohlcv", INTERVAL, candle.open_time)
-    return candle._replace(is_closed=True, record_id=rid)
-
-
-def closed_candle_gaps(ledger: CandleLedger, items: list[Item]) -> tuple[list[Item], list[Gap]]:
-    """(the rows to publish, the candles to fetch from REST): closed candles come from REST.
-
-    The `candles` channel sends a candle's state once a second, so its last update before the
-    next candle starts can miss the final trades. A WebSocket close therefore only names the
-    candles closed since the newest one published; REST has their final values, and the
-    ledger publishes each candle once.
-    """
-    out: list[Item] = []
-    gaps: list[Gap] = []
-    for item in items:
-        if type(item) is Candle and item.is_closed:
-            newest = ledger.newest.get(item.symbol)
-            if newest is None or item.open_time > newest:
-                start = item.open_time if newest is None else newest + CANDLE_MS
-                gaps.append(Gap(item.symbol, start, item.open_time))
-            continue
-        out.append(item)
-    return out, gaps

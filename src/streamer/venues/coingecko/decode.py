@@ -20,9 +20,9 @@ from streamer.errors import ConfigError, FrameError
 from streamer.ids import record_id
 from streamer.numbers import real
 from streamer.records import Item, Market, Millis, SpotPrice
-from streamer.settings import CoinGeckoSettings
 from streamer.sources.base import guarded, reason_for, reject
 from streamer.timefmt import MAX_MILLIS, parse_rfc3339
+from streamer.venues.coingecko.settings import CoinGeckoSettings
 
 SOURCE = "coingecko"
 MARKETS_VS_CURRENCY = "usd"

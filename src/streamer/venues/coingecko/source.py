@@ -23,9 +23,10 @@ import httpx
 from tenacity import stop_after_attempt
 
 from streamer.retry import GaveUp, Sleep
-from streamer.settings import CoinGeckoSettings
 from streamer.sources.base import Clock, Emit, FeedStats
-from streamer.sources.coingecko_decode import (
+from streamer.sources.rest import RestClient, RestRefused
+from streamer.timefmt import now_millis
+from streamer.venues.coingecko.decode import (
     SOURCE,
     Decoder,
     auth_headers,
@@ -35,8 +36,7 @@ from streamer.sources.coingecko_decode import (
     markets_params,
     simple_price_params,
 )
-from streamer.sources.rest import RestClient, RestRefused
-from streamer.timefmt import now_millis
+from streamer.venues.coingecko.settings import CoinGeckoSettings
 
 __all__ = ["MAX_ATTEMPTS", "CoinGeckoSource", "decode_markets", "decode_simple_price"]
 

@@ -1,0 +1,54 @@
+"""Binance Spot: combined-stream WebSockets, REST backfills and full books, and its simulator.
+
+Modules: `settings` (typed settings and their documented rows), `wire` (msgspec structs of the
+hottest frames), `decode` and `streams` (the pure decoder: frames -> rows), `rest` (klines,
+trades, depth snapshots within the request weight), `listings` (`exchangeInfo` -> symbols),
+`depth_snapshots` (the shell that fetches the snapshots full books ask for), `source` (the
+asyncio shell: connection plan, rotation, backfills), `simulator` and `sim_wire` (the venue
+on loopback). Binance USD-M will be a second spec here, sharing wire shapes and pacing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any
+
+from streamer.venue_spec import VenueSpec
+from streamer.venues.binance import settings
+
+if TYPE_CHECKING:
+    from streamer.simulator.venue import Context, Venue, VenueConfig
+    from streamer.sources.base import Clock, Source
+    from streamer.sources.rediscovery import Rediscovery
+
+
+def _source(config: Any, *, clock: Clock, rediscovery: Rediscovery | None) -> Source:
+    from streamer.venues.binance.source import BinanceSource
+
+    return BinanceSource(config, clock=clock, rediscovery=rediscovery)
+
+
+def _resolve(config: Any, selector: Any, **kwargs: Any) -> Awaitable[tuple[tuple[str, ...], int]]:
+    from streamer.venues.binance.listings import resolve
+
+    return resolve(config, selector, **kwargs)
+
+
+def _simulator(config: VenueConfig, context: Context) -> Venue:
+    from streamer.venues.binance.simulator import simulate
+
+    return simulate(config, context)
+
+
+VENUE = VenueSpec(
+    name="binance",
+    rows=settings.ROWS,
+    load=settings.load,
+    defaults=settings.BinanceSettings(),
+    source=_source,
+    resolve=_resolve,
+    simulator=_simulator,
+    sim_symbols=("BTC-USDT", "ETH-USDT", "SOL-USDT"),
+    sim_markets=True,
+    demo={"STREAMER_BINANCE_KLINE_INTERVAL": "1s", "STREAMER_BINANCE_BOOK_UPDATES": "true"},
+)

@@ -1,0 +1,147 @@
+"""Binance Spot's fields checked, and trade rows built: shared by the stream decoder and REST
+(pure). Each check raises `FrameError` (or `TypeError`/`ValueError`) naming what is wrong."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from itertools import chain
+from typing import Any
+
+from streamer.errors import FrameError
+from streamer.ids import record_id
+from streamer.numbers import dec, dec_pair, decimals
+from streamer.records import Candle, Levels, Millis, Ticker, Trade
+from streamer.timefmt import MAX_MILLIS, epoch_millis
+
+EXCHANGE = "binance"
+_new_row = tuple.__new__
+"""Builds a row from a tuple in field order: a third of a keyword `Trade(...)`'s cost."""
+
+
+def count(value: object, field: str) -> int:
+    if type(value) is not int or value < 0:
+        raise FrameError(f"field {field!r} is not a count: {value!r}"[:200])
+    return value
+
+
+def flag(value: object, field: str) -> bool:
+    if type(value) is not bool:
+        raise FrameError(f"field {field!r} is not a boolean: {value!r}"[:200])
+    return value
+
+
+PAIR = frozenset({2})
+
+
+def levels(levels: object, field: str) -> Any:
+    """One side of a partial book as sent, `[[price, size], ...]` best first: its shape."""
+    if type(levels) is not list:
+        raise TypeError(f"field {field!r} is not a list")
+    try:
+        pairs = set(map(list.__len__, levels)) <= PAIR  # TypeError: a level is not a list
+    except TypeError:
+        pairs = False
+    if not pairs:
+        raise FrameError(f"field {field!r} holds a level that is not [price, size]")
+    return levels
+
+
+def as_sent(levels: Any, field: str) -> Any:
+    return levels
+
+
+def numbers(levels: Any, field: str) -> Levels:
+    """A side's prices and sizes checked with one regex call, kept as the venue's pairs."""
+    flat = list(chain.from_iterable(levels))
+    numbers = decimals(flat, field)
+    if numbers is flat:  # valid as sent
+        return tuple(map(tuple, levels))
+    it = iter(numbers)  # exponents rewritten: pair the new text two at a time
+    return tuple(zip(it, it, strict=True))
+
+
+def trade_row(
+    symbol: str,
+    trade_id: object,
+    id_field: str,
+    buyer_is_maker: object,
+    event_time: object,
+    price_text: object,
+    size_text: object,
+    received_at: Millis,
+    record_id: Callable[[object], str],
+) -> Trade:
+    """A trade row from `@trade`/`@aggTrade` or REST `historicalTrades`/`aggTrades` fields,
+    each checked (`FrameError`, or `ValueError` from the numbers, names what is wrong)."""
+    if type(trade_id) is not int or trade_id < 0:
+        raise FrameError(f"field {id_field!r} is not a count: {trade_id!r}"[:200])
+    if type(buyer_is_maker) is not bool:
+        raise FrameError(f"field 'm' is not a boolean: {buyer_is_maker!r}"[:200])
+    if type(event_time) is not int or not 0 <= event_time <= MAX_MILLIS:
+        raise FrameError(f"field 'T' is not epoch milliseconds: {event_time!r}"[:200])
+    price, size = dec_pair(price_text, size_text, ("p", "q"))
+    side = "sell" if buyer_is_maker else "buy"  # the taker's side
+    return _new_row(Trade, (EXCHANGE, symbol, event_time, received_at, str(trade_id), price,
+                            size, side, record_id(trade_id)))  # fmt: skip
+
+
+def ticker_row(data: dict[str, Any], symbol: str, received_at: Millis) -> Ticker:
+    """A `24hrTicker` payload's row."""
+    event_time = epoch_millis(data["E"], "E")
+    return Ticker(
+        exchange=EXCHANGE,
+        symbol=symbol,
+        event_time=event_time,
+        received_at=received_at,
+        last_price=dec(data["c"], "c"),
+        best_bid=dec(data["b"], "b"),
+        best_bid_size=dec(data["B"], "B"),
+        best_ask=dec(data["a"], "a"),
+        best_ask_size=dec(data["A"], "A"),
+        open_24h=dec(data["o"], "o"),
+        high_24h=dec(data["h"], "h"),
+        low_24h=dec(data["l"], "l"),
+        volume_24h=dec(data["v"], "v"),
+        quote_volume_24h=dec(data["q"], "q"),
+        price_change_pct_24h=dec(data["P"], "P"),
+        trade_count_24h=count(data["n"], "n"),
+        record_id=record_id(EXCHANGE, symbol, "ticker", event_time),
+    )
+
+
+def kline_row(
+    data: dict[str, Any],
+    k: dict[str, Any],
+    interval: str,
+    closed: bool,
+    symbol: str,
+    received_at: Millis,
+) -> Candle:
+    """A `kline` payload's row (`k` its candle, `interval` and `closed` checked): a closed
+    candle's `record_id` leaves the event time out, so a REST backfill of it de-duplicates."""
+    event_time = epoch_millis(data["E"], "E")
+    open_time = epoch_millis(k["t"], "t")
+    rid = (
+        record_id(EXCHANGE, symbol, "ohlcv", interval, open_time)
+        if closed
+        else record_id(EXCHANGE, symbol, "ohlcv", interval, open_time, event_time)
+    )
+    return Candle(
+        exchange=EXCHANGE,
+        symbol=symbol,
+        event_time=event_time,
+        received_at=received_at,
+        interval=interval,
+        open_time=open_time,
+        close_time=epoch_millis(k["T"], "T"),
+        open=dec(k["o"], "o"),
+        high=dec(k["h"], "h"),
+        low=dec(k["l"], "l"),
+        close=dec(k["c"], "c"),
+        volume=dec(k["v"], "v"),
+        quote_volume=dec(k["q"], "q"),
+        trade_count=count(k["n"], "n"),
+        is_closed=closed,
+        origin="ws",
+        record_id=rid,
+    )

@@ -1,0 +1,65 @@
+"""Binance Spot's stream names, and the candle ledger's decision on decoded rows (pure).
+
+Every configured symbol gets four streams: `<s>@ticker`, `<s>@kline_<interval>`,
+`<s>@depth<N>@100ms` (or the diff stream `<s>@depth@100ms` for full books) and `<s>@trade` (or
+`<s>@aggTrade`), where `<s>` is the native symbol in lower case (`BTC-USDT` -> `btcusdt`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from streamer.records import Candle, Item
+from streamer.sources.base import FeedStats
+from streamer.sources.candles import CandleLedger, Gap
+from streamer.venues.binance.settings import BinanceSettings
+
+
+def native_symbol(symbol: str) -> str:
+    """`BTC-USDT` -> `BTCUSDT`, the symbol as Binance writes it in payloads."""
+    return symbol.replace("-", "")
+
+
+def symbol_streams(symbol: str, settings: BinanceSettings) -> tuple[str, str, str, str]:
+    """The ticker, kline, book (partial, or the diff stream for full books) and trade streams
+    of one symbol (lower case symbol)."""
+    s = native_symbol(symbol).lower()
+    book = f"{s}@depth@100ms" if settings.book_updates else f"{s}@depth{settings.depth}@100ms"
+    return (
+        f"{s}@ticker",
+        f"{s}@kline_{settings.kline_interval}",  # the interval keeps its case: 1m vs 1M
+        book,
+        f"{s}@{settings.trades}",
+    )
+
+
+def stream_names(settings: BinanceSettings) -> list[str]:
+    """Every stream to read, four per configured symbol, in order."""
+    return [name for symbol in settings.symbols for name in symbol_streams(symbol, settings)]
+
+
+def ticking_streams(streams: Iterable[str]) -> list[str]:
+    """The ticker and book streams among `streams`: they tick on their own, so silence means
+    a dead subscription (a silent trade or kline stream is only a quiet market)."""
+    return [name for name in streams if "@ticker" in name or "@depth" in name]
+
+
+def admit_candles(
+    ledger: CandleLedger, items: list[Item], stats: FeedStats
+) -> tuple[list[Item], list[Gap]]:
+    """(the rows to publish, the holes to fetch): a closed candle already published is dropped
+    (counted as `duplicate_candles`); a jump in a symbol's open times is a hole."""
+    out: list[Item] = []
+    gaps: list[Gap] = []
+    if Candle not in map(type, items):  # a read of trades and books: nothing to decide
+        return items, gaps
+    for item in items:
+        if type(item) is Candle and item.is_closed:
+            fresh, gap = ledger.admit(item.symbol, item.open_time)
+            if gap is not None:
+                gaps.append(gap)
+            if not fresh:
+                stats.extra["duplicate_candles"] += 1
+                continue
+        out.append(item)
+    return out, gaps
