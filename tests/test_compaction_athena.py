@@ -21,7 +21,7 @@ from streamer.compaction.run import compact_day
 from streamer.schema import DATASETS
 from tests import lakes
 from tests.athena_fake import FakeAthena, serve
-from tests.test_compaction_local import trades
+from tests.compaction.test_compaction_local import trades
 
 DAY = date(2025, 11, 24)
 TRADES = DATASETS["trades"]

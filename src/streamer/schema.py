@@ -2,7 +2,7 @@
 
 This module is what both sides import: sources build the records, sinks and the query layer
 read the column list from here. Glue columns, Athena DDL and DuckDB types are all generated
-from the same `Dataset` objects; `tests/test_schema.py` and the committed Glue export check
+from the same `Dataset` objects; `tests/core/test_schema.py` and the committed Glue export check
 that no copy drifts.
 """
 
@@ -140,7 +140,7 @@ them between quotes as they are: the exchange name is a constant, the symbol is 
 or discovered name (`[A-Z0-9]+-[A-Z0-9]+`, checked where it is set), the side, interval and
 origin come from the decoder's own constants or the checked settings, and a `record_id` is
 hexadecimal. Everything else a venue sent (trade ids, CoinGecko names, a reject's raw text) is
-escaped. `tests/test_parsers_fuzz.py` holds every decoded row to this."""
+escaped. `tests/venues/test_parsers_fuzz.py` holds every decoded row to this."""
 
 
 def _column(name: str, annotation: Any, plain: bool = False) -> Column:

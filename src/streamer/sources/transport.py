@@ -5,7 +5,7 @@ frame of every socket read (`last_in_buffer`). `_Listener` keeps the payloads of
 list and wakes the reader once per read, so the session loop hands a whole read to the decoder
 with one receive time and one `await`, instead of one `await` per frame.
 
-What it guarantees, each checked by `tests/test_transport.py`:
+What it guarantees, each checked by `tests/sources/test_transport.py`:
 - payloads in arrival order, fragmented messages reassembled, none larger than `max_size`
   (a bigger one closes the connection with 1009, as websockets does);
 - pings answered at once (`enable_auto_pong`: Binance drops a client that has not answered its

@@ -1,7 +1,7 @@
 """Coinbase's read-at-a-time fast paths (pure): `decode_read` takes every frame of one socket
 read, the most frequent ones (`market_trades` of one trade, `l2_data` updates, tickers) by a
 path that changes no state until every check passes; anything else goes through `decode`,
-which names a reject's reason. `tests/test_read_paths.py` holds both to the same results.
+which names a reject's reason. `tests/venues/test_read_paths.py` holds both to the same results.
 """
 
 from __future__ import annotations

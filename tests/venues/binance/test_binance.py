@@ -25,7 +25,7 @@ from streamer.venues.binance.source import (
     plan_connections,
 )
 from tests.conftest import fixture_text
-from tests.venues import Collector, venue
+from tests.wsserver import Collector, venue
 
 RECEIVED = Millis(1_790_000_000_000)
 CLOSED_KLINE = "binance/kline_1m_closed_combined_binance_us.json"

@@ -34,7 +34,7 @@ from streamer.sources.wsconnect import run_websocket
 from streamer.timefmt import now_millis
 from streamer.venues.binance.rest import BinanceRest, parse_klines
 from tests.conftest import fixture_text
-from tests.venues import venue
+from tests.wsserver import venue
 
 MINUTE = 60_000
 

@@ -22,7 +22,7 @@ from streamer.sources.transport import (
     WsConnection,
     open_connection,
 )
-from tests.venues import venue
+from tests.wsserver import venue
 
 
 async def connect(

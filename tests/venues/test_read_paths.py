@@ -22,7 +22,7 @@ from streamer.venues.binance.settings import BinanceSettings
 from streamer.venues.coinbase.decode import CoinbaseDecoder
 from streamer.venues.coinbase.settings import CoinbaseSettings
 from tests.conftest import fixture_text
-from tests.test_parsers_fuzz import check, json_values, mutate
+from tests.venues.test_parsers_fuzz import check, json_values, mutate
 
 NOW = Millis(1_764_000_000_000)
 AGG = orjson.loads(fixture_text("binance/aggTrade_combined.json"))

@@ -14,7 +14,7 @@ from streamer.timefmt import parse_rfc3339
 from streamer.venues.coinbase.decode import CoinbaseDecoder
 from streamer.venues.coinbase.settings import CoinbaseSettings
 from tests.conftest import fixture_text
-from tests.test_coinbase_decode import RECEIVED, decoder, frame, l2
+from tests.venues.coinbase.test_coinbase_decode import RECEIVED, decoder, frame, l2
 
 SNAPSHOT = "coinbase/advanced_l2_snapshot_BTC-USD_TRUNCATED_10perside_2026-09-30.json"
 SESSION = "coinbase/advanced_trade_session_excerpt_2026-09-30.jsonl"

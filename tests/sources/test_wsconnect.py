@@ -17,7 +17,7 @@ from streamer.sources.attempts import AttemptWindow
 from streamer.sources.base import FeedStats
 from streamer.sources.transport import WsConnection
 from streamer.sources.wsconnect import run_websocket
-from tests.venues import venue
+from tests.wsserver import venue
 
 
 async def nothing(ws: WsConnection) -> None:

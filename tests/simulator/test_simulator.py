@@ -187,7 +187,7 @@ async def test_a_gap_fault_loses_a_numbered_frame() -> None:
 def test_truth_keeps_the_newest_entries() -> None:
     truth = Truth(limit=2)
     for sequence in range(5):
-        truth.book("BTC-USDT", sequence, ([], []))
+        truth.book("binance", ("BTC-USDT", sequence), ([], []))
     assert list(truth.books["binance"]) == [("BTC-USDT", 3), ("BTC-USDT", 4)]
 
 

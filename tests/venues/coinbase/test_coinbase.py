@@ -26,8 +26,8 @@ from streamer.venues.coinbase.source import (
     subscribe_messages,
 )
 from tests.conftest import fixture_text
-from tests.test_coinbase_decode import candle_frame, frame, l2, trades
-from tests.venues import Collector, venue
+from tests.venues.coinbase.test_coinbase_decode import candle_frame, frame, l2, trades
+from tests.wsserver import Collector, venue
 
 SUBSCRIBE_CHANNELS = ["heartbeats", "ticker", "candles", "level2", "market_trades"]
 
