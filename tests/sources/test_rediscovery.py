@@ -167,14 +167,14 @@ async def test_binance_subscribes_new_listings_and_unsubscribes_halts_live() -> 
 
         async def body(rows: list[Item]) -> None:
             await wait_for(lambda: source.stats.connects == len(source.plans) and bool(rows))
-            connects, plans = source.stats.connects, len(source.plans)
+            connects, plans = _opened(source), len(source.plans)
             assert leaving_streams <= set(venue.subscribers)
             venue.relist(halted, "TRADING", trading=True)  # listed at runtime
             venue.relist(leaving, "BREAK", trading=False)  # halted at runtime
             await wait_for(lambda: halted in traded(rows))
             await wait_for(lambda: not leaving_streams & set(venue.subscribers))
             assert len(source.plans) == plans + 1  # the listing got a connection of its own
-            assert source.stats.connects == connects + 1  # and no other one reconnected
+            assert _opened(source) == connects + 1  # one connection more, for the listing
             assert halted in source.settings.symbols and leaving not in source.settings.symbols
             assert not any(leaving.replace("-", "").lower() in url for url in source.urls)
 
@@ -209,13 +209,19 @@ async def test_coinbase_subscribes_new_listings_and_unsubscribes_halts_live() ->
         async def body(rows: list[Item]) -> None:
             expected = len(source.groups)  # planned at start, one connection each
             await wait_for(lambda: source.stats.connects == expected and carried(leaving))
-            connects = source.stats.connects
+            connects = _opened(source)
             venue.relist(halted, "online", trading=True)
             venue.relist(leaving, "delisted", trading=False)
             await wait_for(lambda: halted in traded(rows))
             await wait_for(lambda: not carried(leaving))
             assert len(source.sessions) == expected + 1
-            assert source.stats.connects == connects + 1
+            assert _opened(source) == connects + 1  # one connection more, for the listing
             assert leaving not in source.settings.symbols
 
         await running(source, body)
+
+
+def _opened(source: BinanceSource | CoinbaseSource) -> int:
+    """Connections opened, not counting reconnects after a drop (each drop records its
+    recovery time): a loaded machine may drop one, which is not what these tests are about."""
+    return source.stats.connects - len(source.stats.recovery_ms)
