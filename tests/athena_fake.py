@@ -1,5 +1,6 @@
-"""A stand-in for Amazon Athena at its HTTP boundary: it speaks Athena's JSON protocol on
-127.0.0.1 and runs the statements on DuckDB over the objects of an S3 bucket (moto's server).
+"""A stand-in for Amazon Athena at its HTTP boundary: it speaks Athena's JSON 1.1 and REST-JSON
+protocols (whichever the installed botocore sends, `tests/athena_wire.py`) on 127.0.0.1 and
+runs the statements on DuckDB over the objects of an S3 bucket (moto's server).
 
 What cannot be real here is Athena itself; everything around it is: boto3 talks HTTP to this
 server, and the data, the CTAS output and the copies live in moto's S3. Each statement is first
@@ -34,6 +35,7 @@ from streamer import query
 from streamer.compaction import sql
 from streamer.compaction.layout import compacted_location, compacted_table
 from streamer.schema import DATASETS
+from tests import athena_wire
 
 RESULTS = "athena-results/"
 
@@ -273,23 +275,36 @@ def _empty(name: str, dataset: sql.Dataset, keys: tuple[str, ...]) -> str:
 
 @contextmanager
 def serve(fake: FakeAthena) -> Iterator[str]:
-    """Serves `fake` on 127.0.0.1 (a free port); yields its endpoint URL."""
+    """Serves `fake` on 127.0.0.1 (a free port) in both of Athena's wire protocols (JSON 1.1 and
+    REST-JSON, see `tests/athena_wire.py`); yields its endpoint URL."""
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", "0"))
-            body = json.loads(self.rfile.read(length) or b"{}")
-            action = self.headers["X-Amz-Target"].split(".", 1)[1]
+        def _any(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             try:
-                status, answer = 200, fake.handle(action, body)
+                call = athena_wire.read(self.command, self.path, self.headers, body)
+            except athena_wire.UnknownOperation as exc:
+                error = athena_wire.error_body("UnknownOperationException", str(exc))
+                self._answer(404 if "X-Amz-Target" not in self.headers else 400, error, "")
+                return
+            try:
+                status, answer = 200, fake.handle(call.operation, call.params)
             except KeyError as exc:
-                status, answer = 400, {"__type": "InvalidRequestException", "Message": str(exc)}
+                status = 400
+                answer = athena_wire.error_body("InvalidRequestException", str(exc))
+            self._answer(status, answer, call.content_type)
+
+        def _answer(self, status: int, answer: dict[str, Any], content_type: str) -> None:
             payload = json.dumps(answer, default=str).encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/x-amz-json-1.1")
+            self.send_header("Content-Type", content_type or athena_wire.REST_CONTENT_TYPE)
+            if status >= 400:
+                self.send_header("x-amzn-ErrorType", answer["__type"])
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _any
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet
             return None

@@ -21,19 +21,21 @@ from streamer.analytics import AthenaTarget, connect, sqltext
 from streamer.analytics.window import Window
 from streamer.cli import main
 from tests.analytics.test_queries import same
+from tests.athena_wire import moto_routes_athena_rest
 
 WORKGROUP = "streamer"
 
 
 @pytest.fixture(scope="module")
 def moto_url() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+    with moto_routes_athena_rest():  # botocore 1.44.18 on: REST-JSON
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        host, port = server.get_host_and_port()
+        try:
+            yield f"http://{host}:{port}"
+        finally:
+            server.stop()
 
 
 @pytest.fixture
