@@ -1,40 +1,79 @@
 # Two commands for a fresh machine with Python 3.11+: `make demo` and `make test`.
-# Each creates .venv and installs what it needs on first use.
+# Each creates .venv and installs what it needs on first use: the exact versions in uv.lock
+# (hashes checked), by uv, itself pinned and hash-checked in requirements-uv.txt (.venv-uv).
+# `make lock` re-resolves uv.lock to the newest releases; `make test-latest` runs the checks
+# against the newest releases in .venv-latest, without touching uv.lock.
 
-PYTHON ?= python3
-VENV   ?= .venv
-BIN    := $(VENV)/bin
+PYTHON  ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+UV_VENV := .venv-uv
+UV      := $(UV_VENV)/bin/uv
+LATEST  := .venv-latest
+# uv's project environment is $(VENV); it never downloads a Python (the venv's is $(PYTHON)),
+# and it trusts the system's certificate store (as pip does), not only its built-in roots.
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_PYTHON_DOWNLOADS := never
+export UV_SYSTEM_CERTS ?= 1
 
-.PHONY: demo test lint bench clean schema infra notebooks
+.PHONY: demo test lint bench clean schema infra notebooks lock test-latest venv
 
-$(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+AT_LEAST_311 := import sys; sys.exit(sys.version_info < (3, 11))
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+# Creates $(VENV) with $(PYTHON); refuses a $(VENV) that an older Python made, rather than reuse it.
+venv:
+	@if [ -e $(BIN)/python ]; then \
+	  $(BIN)/python -c '$(AT_LEAST_311)' 2>/dev/null || { \
+	    echo "make: $(VENV) was made by $$($(BIN)/python --version 2>&1 || echo 'a Python that no longer runs');" \
+	         "streamer needs Python 3.11 or newer. Remove it (rm -rf $(VENV)) and run make again," \
+	         "with PYTHON=python3.11 (or newer) if $(PYTHON) is older." >&2; exit 1; }; \
+	else \
+	  $(PYTHON) -c '$(AT_LEAST_311)' 2>/dev/null || { \
+	    echo "make: streamer needs Python 3.11 or newer, and $(PYTHON) is" \
+	         "$$($(PYTHON) --version 2>/dev/null || echo 'not found'): run make PYTHON=python3.11 (or newer)." >&2; \
+	    exit 1; }; \
+	  echo "$(PYTHON) -m venv $(VENV)"; $(PYTHON) -m venv $(VENV); \
+	fi
+
+$(UV): requirements-uv.txt
+	rm -rf $(UV_VENV)
+	$(PYTHON) -m venv $(UV_VENV)
+	$(UV_VENV)/bin/python -m pip install --quiet --require-hashes --requirement requirements-uv.txt
+	touch $@
+
+# Each install syncs $(VENV) to uv.lock (`--locked`: a pyproject.toml edited without `uv lock`
+# stops here), then stamps what $(VENV) now holds: .synced-runtime (`make demo`), .synced-dev
+# (dev and analytics extras, `make test`), .synced-notebooks. A stamp older than uv.lock or
+# pyproject.toml syncs again; an exact sync removes what it did not install, and the stamps with it.
+SYNC_DEPS := uv.lock pyproject.toml | venv $(UV)
+
+$(VENV)/.synced-runtime: $(SYNC_DEPS)
+	rm -f $(VENV)/.synced-* $(VENV)/.installed*
+	$(UV) sync --locked --quiet
 	touch $@
 
 # The tests run the report and the notebooks, so `make test` installs the analytics extra too.
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev,analytics]'
-	touch $@ $(VENV)/.installed $(VENV)/.installed-analytics
+$(VENV)/.synced-dev: $(SYNC_DEPS)
+	rm -f $(VENV)/.synced-* $(VENV)/.installed*
+	$(UV) sync --locked --quiet --extra dev --extra analytics
+	touch $@ $(VENV)/.synced-runtime
 
-$(VENV)/.installed-analytics: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[analytics]'
-	touch $@ $(VENV)/.installed
+# JupyterLab on top of whatever is there (--inexact: a `make test` venv keeps its test tools).
+$(VENV)/.synced-notebooks: $(SYNC_DEPS)
+	rm -f $@
+	$(UV) sync --locked --quiet --inexact --extra analytics --extra notebooks
+	touch $@ $(VENV)/.synced-runtime
 
-demo: $(VENV)/.installed
+demo: $(VENV)/.synced-runtime
 	rm -rf demo-lake
 	$(BIN)/streamer demo --seconds $${SECONDS_TO_RUN:-30} --lake demo-lake
 
 # JupyterLab on the notebooks, reading the lake in STREAMER_LAKE_DIR (default: demo-lake, so
 # run `make demo` first) or Athena when STREAMER_ATHENA_WORKGROUP is set.
-notebooks: $(VENV)/.installed-analytics
-	$(BIN)/python -m pip install --quiet 'jupyterlab>=4.2'
+notebooks: $(VENV)/.synced-notebooks
 	STREAMER_LAKE_DIR=$${STREAMER_LAKE_DIR:-$(CURDIR)/demo-lake} $(BIN)/jupyter lab notebooks
 
-lint: $(VENV)/.installed-dev
+lint: $(VENV)/.synced-dev
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
@@ -42,7 +81,31 @@ lint: $(VENV)/.installed-dev
 test: lint
 	$(BIN)/pytest -q
 
-bench: $(VENV)/.installed-dev
+# uv.lock re-resolved to the newest releases that pyproject.toml allows (review, then commit it).
+lock: $(UV)
+	$(UV) lock --upgrade
+
+# The same checks against the newest releases, in a throwaway $(LATEST): uv.lock is neither read
+# nor written. First the packages whose version differs from the lock's.
+test-latest: $(UV)
+	@$(PYTHON) -c '$(AT_LEAST_311)' || { echo "make: $(PYTHON) is older than Python 3.11" >&2; exit 1; }
+	rm -rf $(LATEST)
+	$(UV) venv --quiet --python $(PYTHON) $(LATEST)
+	$(UV) pip install --quiet --refresh --python $(LATEST)/bin/python -e '.[dev,analytics]'
+	@$(UV) export --frozen --quiet --no-hashes --no-header --no-annotate --no-emit-project \
+	  --extra dev --extra analytics | sed 's/ *;.*//' > $(LATEST)/locked.txt
+	@$(UV) pip freeze --quiet --python $(LATEST)/bin/python --exclude-editable > $(LATEST)/newest.txt
+	@echo "make test-latest: versions other than uv.lock's:"
+	@awk -F'==' 'NR == FNR { lock[$$1] = lock[$$1] " " $$2; next } \
+	  !($$1 in lock) { print "  " $$0 " (not in uv.lock)"; next } \
+	  index(lock[$$1] " ", " " $$2 " ") == 0 { print "  " $$1 ":" lock[$$1] " -> " $$2 }' \
+	  $(LATEST)/locked.txt $(LATEST)/newest.txt
+	$(LATEST)/bin/ruff check src tests benchmarks
+	$(LATEST)/bin/ruff format --check src tests benchmarks
+	$(LATEST)/bin/mypy
+	$(LATEST)/bin/pytest -q
+
+bench: $(VENV)/.synced-dev
 	$(BIN)/python benchmarks/throughput.py
 	$(BIN)/python benchmarks/firehose.py
 	$(BIN)/python benchmarks/vs_cryptofeed.py
@@ -85,8 +148,8 @@ infra: $(CHECKOV)
 container:
 	$(PYTHON) tests/container/check.py
 
-schema: $(VENV)/.installed
+schema: $(VENV)/.synced-runtime
 	$(BIN)/python -m streamer.glue > infra/terraform/schema.json
 
 clean:
-	rm -rf $(VENV) .venv-checkov demo-lake data report .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(UV_VENV) $(LATEST) .venv-checkov demo-lake data report .pytest_cache .mypy_cache .ruff_cache
