@@ -1,6 +1,6 @@
 # The streamer service image: `docker build -t streamer .` (`make container` builds and runs it).
-# Stage 1 builds a virtualenv with the package and its wheels; stage 2 is a slim runtime with
-# that virtualenv only (no compilers, no pip), running as an unprivileged user.
+# Stage 1 builds a virtualenv with the package and the exact wheels of uv.lock; stage 2 is a slim
+# runtime with that virtualenv only (no compilers, no pip, no uv), running as an unprivileged user.
 # No `# syntax=` line: BuildKit would fetch that frontend from a registry, and the legacy builder
 # needs none of its features. Works on Docker Hub's python:3.11-slim (Python in /usr/local/bin)
 # and on a Debian-built stand-in (Python in /usr/bin): only `python` on PATH is assumed.
@@ -8,19 +8,26 @@
 ARG PYTHON_VERSION=3.11
 
 FROM python:${PYTHON_VERSION}-slim AS build
-ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    UV_NO_CACHE=1 UV_PYTHON_DOWNLOADS=never UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy \
+    UV_SYSTEM_CERTS=1 \
+    UV_PROJECT_ENVIRONMENT=/opt/streamer
 WORKDIR /src
-# Dependencies first, from pyproject.toml alone, so a change to the code or the README reuses
-# this layer (the slow one) and only reinstalls the package itself.
-COPY pyproject.toml ./
-RUN python -m venv /opt/streamer \
- && python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-      > requirements.txt \
- && /opt/streamer/bin/pip install --requirement requirements.txt
+# uv, at the version requirements-uv.txt pins with every file's hash, in this stage only. It
+# trusts the image's certificate store (UV_SYSTEM_CERTS), as pip does, not only its built-in roots.
+COPY requirements-uv.txt ./
+RUN python -m venv /opt/uv \
+ && /opt/uv/bin/pip install --require-hashes --requirement requirements-uv.txt
+# Dependencies first, from pyproject.toml and uv.lock alone, so a change to the code or the README
+# reuses this layer (the slow one) and only reinstalls the package itself: the runtime
+# dependencies (no extras) at uv.lock's versions, hashes checked (`--locked`: a lock that is out
+# of date with pyproject.toml fails the build), into a virtualenv without pip.
+COPY pyproject.toml uv.lock ./
+RUN /opt/uv/bin/uv venv --python "$(command -v python)" /opt/streamer \
+ && /opt/uv/bin/uv sync --locked --no-default-groups --no-install-project --no-editable
 COPY README.md ./
 COPY src ./src
-RUN /opt/streamer/bin/pip install --no-deps . \
- && /opt/streamer/bin/pip uninstall --yes pip setuptools
+RUN /opt/uv/bin/uv sync --locked --no-default-groups --no-editable
 
 FROM python:${PYTHON_VERSION}-slim AS runtime
 ENV PATH=/opt/streamer/bin:$PATH \
