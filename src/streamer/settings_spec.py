@@ -71,14 +71,15 @@ SETTINGS: tuple[Setting, ...] = (
     _s(
         "stale_seconds",
         "30",
-        "a WebSocket connection (or a Binance ticker/book stream) silent this long is reconnected",
+        "a WebSocket connection (or a stream that ticks on its own, such as a ticker or a book) "
+        "silent this long is reconnected",
     ),
     _s(
         "shard",
         "0/1",
         "`<i>/<n>`: this process collects shard i (0-based) of n of each exchange's symbols "
         "(rendezvous hashing, so n processes cover them once and a new n moves few); "
-        "CoinGecko runs in shard 0 only",
+        "pollers (not split) run in shard 0 only",
     ),
     _s(
         "discovery_seconds",

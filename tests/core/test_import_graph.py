@@ -165,3 +165,51 @@ def test_sources_and_sinks_do_not_know_each_other(low: str, high: str) -> None:
 def test_no_module_is_over_450_lines() -> None:
     long = {name: n for name, p in MODULES.items() if (n := len(p.read_text().splitlines())) > 450}
     assert long == {}
+
+
+REPORTS = "streamer.analytics"
+"""The report compares named venues' prices in the lake (`exchange` values), which is data,
+not venue code: it reads no venue module and is left out of the naming check."""
+
+
+def _named(path: Path, names: tuple[str, ...]) -> list[str]:
+    """Identifiers and string literals (docstrings and comments left out) naming a venue."""
+    tree = ast.parse(path.read_text())
+    docs = {
+        id(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+    }
+    found = []
+    for node in ast.walk(tree):
+        text = None
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs:
+            text = node.value
+        elif isinstance(node, ast.Name):
+            text = node.id
+        elif isinstance(node, ast.Attribute):
+            text = node.attr
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            text = node.name
+        if text is not None and any(name in text.lower() for name in names):
+            found.append(f"{path.name}:{getattr(node, 'lineno', 0)}: {text[:60]!r}")
+    return found
+
+
+def test_the_naming_check_finds_a_venue_in_code_but_not_in_docstrings(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text('"""About Binance."""\nURL = "wss://stream.binance.com"\n')
+    assert _named(module, ("binance",)) == ["m.py:2: 'wss://stream.binance.com'"]
+
+
+def test_no_core_module_names_a_venue_in_its_code() -> None:
+    from streamer.venues import VENUES
+
+    names = tuple(spec.name for spec in VENUES)
+    named = [
+        line
+        for module, path in MODULES.items()
+        if venue_of(module) is None and module != REGISTRY and not module.startswith(REPORTS)
+        for line in _named(path, names)
+    ]
+    assert named == []

@@ -136,7 +136,7 @@ class DepthBooks:
         state.book.replace(bids, asks)
         state.update_id = last_id
         state.synced = True
-        log.info("binance.depth_synced symbol=%s bids=%d asks=%d update_id=%d", symbol,
+        log.info("%s.depth_synced symbol=%s bids=%d asks=%d update_id=%d", self.exchange, symbol,
                  len(state.book.bids), len(state.book.asks), last_id)  # fmt: skip
         rows: list[Item] = []
         rows += update_rows(self.exchange, symbol, stamp, received_at, last_id, bids, asks,
@@ -165,7 +165,7 @@ class DepthBooks:
 
     def _lose(self, symbol: str, state: DiffBook, event: DiffEvent) -> None:
         """Events were missed: discard the book and start over from `event`."""
-        log.warning("binance.depth_resync symbol=%s expected=%d got=%d", symbol,
+        log.warning("%s.depth_resync symbol=%s expected=%d got=%d", self.exchange, symbol,
                     state.update_id + 1, event.first)  # fmt: skip
         self.stats.extra["depth_resyncs"] += 1
         state.synced = False

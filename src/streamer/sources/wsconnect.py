@@ -6,7 +6,7 @@ with their local receive time. A dropped connection is logged and reconnected; s
 one (no data for `stale_after` seconds, even if pings are answered: the transport's stale
 timer). Failed attempts and sessions that end quickly back off with `retry.backoff_delay`, so
 a broken feed never becomes a tight reconnect loop. Only a refusal that retrying cannot fix
-(HTTP 451 from Binance, say) ends the loop, as a `SourceError`. The time from a drop to the
+(HTTP 451 from a venue that refuses the location, say) ends the loop, as a `SourceError`. The time from a drop to the
 next frame is kept in `FeedStats.recovery_ms`.
 """
 
@@ -43,14 +43,14 @@ FRAMES_PER_CALL = 1000
 source gets them in slices, so the pipeline's row bound holds back the rows, not a read's worth."""
 
 
-def refusal(source: str, setting: str, status: int) -> SourceError | None:
-    """The error that ends a source for a handshake refused with `status`; None: retry."""
+def refusal(source: str, setting: str, status: int, elsewhere: str = "") -> SourceError | None:
+    """The error that ends a source for a handshake refused with `status`; None: retry.
+    `elsewhere` names what to use instead when the venue refuses the location (451)."""
     if status == 451:
         return RestrictedLocation(
             f"{source}: the venue answered HTTP 451 (unavailable from a restricted "
-            f"location). Set {setting} to a venue you may use, e.g. "
-            "wss://stream.binance.us:9443 with STREAMER_BINANCE_REST_URL="
-            "https://api.binance.us"
+            f"location). Set {setting} to a venue you may use"
+            + (f", e.g. {elsewhere}" if elsewhere else "")
         )
     if status in (401, 403, 404):
         return SourceError(f"{source}: the venue answered HTTP {status}; check {setting}")
@@ -71,6 +71,7 @@ async def run_websocket(
     sleep: Sleep = asyncio.sleep,
     rng: random.Random | None = None,
     attempts: AttemptWindow | None = None,
+    elsewhere: str = "",
 ) -> None:
     """Stream frames from `url` forever, reconnecting after every drop.
 
@@ -97,7 +98,7 @@ async def run_websocket(
                 stale_after=stale_after,
             )
         except HandshakeRefused as exc:
-            fatal = refusal(source, setting, exc.status)
+            fatal = refusal(source, setting, exc.status, elsewhere)
             if fatal is not None:
                 raise fatal from None
             log.warning("ws.connect_failed source=%s error=%s", source, exc)

@@ -51,6 +51,8 @@ from streamer.venues.binance.settings import BinanceSettings
 log = logging.getLogger(__name__)
 
 SETTING = "STREAMER_BINANCE_WS_URL"
+ELSEWHERE = "wss://stream.binance.us:9443 with STREAMER_BINANCE_REST_URL=https://api.binance.us"
+"""What to use where Binance refuses the location (HTTP 451)."""
 MAX_STREAMS_PER_CONNECTION = 1024  # the venue's documented limit per connection
 MAX_REQUEST_TARGET = 7_900
 """Characters of `/stream?streams=...`: Binance has been seen to refuse request lines over
@@ -344,6 +346,7 @@ class BinanceSource:
             stale_after=self.settings.stale_seconds,
             sleep=self._sleep,
             attempts=self.attempts,
+            elsewhere=ELSEWHERE,
         )
 
 
