@@ -1,7 +1,7 @@
 """The SQL of compaction, one text for both engines (pure).
 
-Every statement here parses as Trino (Athena engine 3) and runs on DuckDB, with the same
-result: `tests/compaction/test_compaction_sql.py` checks both. Identifiers are always double-quoted (the
+Every statement here parses as Trino (Athena engine 3) and runs on DuckDB, with the same result:
+`tests/compaction/test_compaction_sql.py` checks both. Identifiers are always double-quoted (the
 OHLCV dataset has a column named `interval`), partition values are zero-padded strings.
 
 * `dedupe_select`: one day of raw rows, one row per `record_id` (the copy from the earliest

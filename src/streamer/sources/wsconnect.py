@@ -4,10 +4,10 @@
 `on_connect` (to subscribe), then hands `on_frames` the payloads of each socket read at once,
 with their local receive time. A dropped connection is logged and reconnected; so is a silent
 one (no data for `stale_after` seconds, even if pings are answered: the transport's stale
-timer). Failed attempts and sessions that end quickly back off with `retry.backoff_delay`, so
-a broken feed never becomes a tight reconnect loop. Only a refusal that retrying cannot fix
-(HTTP 451 from a venue that refuses the location, say) ends the loop, as a `SourceError`. The time from a drop to the
-next frame is kept in `FeedStats.recovery_ms`.
+timer). Failed attempts and sessions that end quickly back off with `retry.backoff_delay`, so a
+broken feed never becomes a tight reconnect loop. Only a refusal that retrying cannot fix (HTTP
+451 from a venue that refuses the location, say) ends the loop, as a `SourceError`. The time
+from a drop to the next frame is kept in `FeedStats.recovery_ms`.
 """
 
 from __future__ import annotations
