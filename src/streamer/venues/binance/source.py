@@ -13,25 +13,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from functools import partial
 
 import orjson
 
-from streamer.errors import SourceError
-from streamer.records import Item, Millis
+from streamer.records import Item
 from streamer.retry import Sleep
 from streamer.selectors import Selector
 from streamer.sources.attempts import AttemptWindow
 from streamer.sources.backfill import MAX_FETCHES, Backfiller
-from streamer.sources.base import Clock, Emit, FeedStats
+from streamer.sources.base import Clock, Emit
 from streamer.sources.candles import INTERVAL_MS, CandleLedger, Gap, RecentIds
-from streamer.sources.rediscovery import Change, Rediscovery, rediscover
+from streamer.sources.feed import Feed, FeedSession, Grouped
+from streamer.sources.rediscovery import Rediscovery
 from streamer.sources.trade_backfill import TradeBackfiller
 from streamer.sources.trade_gaps import Hole
 from streamer.sources.transport import WsConnection
-from streamer.sources.watchdog import SilenceWatchdog
 from streamer.sources.wsconnect import run_websocket
 from streamer.timefmt import now_millis
 from streamer.venues.binance.decode import (
@@ -109,10 +108,11 @@ class Planned:
         return combined_url(self.ws_url, self.streams)
 
 
-class BinanceSource:
+class BinanceSource(Feed):
     """The Binance Spot feed: one combined-stream connection per 1024 streams."""
 
-    name = EXCHANGE
+    settings: BinanceSettings
+    rest: BinanceRest
 
     def __init__(
         self,
@@ -122,18 +122,13 @@ class BinanceSource:
         sleep: Sleep = asyncio.sleep,
         rediscovery: Rediscovery | None = None,
     ) -> None:
-        self.settings = settings
-        self.stats = FeedStats()
+        super().__init__(EXCHANGE, settings, clock=clock, sleep=sleep, rediscovery=rediscovery)
         self.decoder = BinanceDecoder(settings, self.stats)
         self.plans = [
             Planned(i, settings.ws_url, batch)
             for i, batch in enumerate(plan_batches(stream_names(settings)))
         ]
-        self.rediscovery = rediscovery
-        self._group: asyncio.TaskGroup | None = None
         self._control_id = 0
-        self._clock = clock
-        self._sleep = sleep
         interval_ms = INTERVAL_MS.get(settings.kline_interval)
         self.ledger = CandleLedger(interval_ms) if interval_ms else None
         self.rest = BinanceRest(
@@ -145,8 +140,9 @@ class BinanceSource:
             if self.ledger
             else None
         )
+        self.trade_gaps = self.decoder.trade_gaps
         self.trade_backfill = TradeBackfiller(
-            EXCHANGE, self.decoder.trade_gaps, self.stats, self._fetch_trades, fetches, sleep=sleep
+            EXCHANGE, self.trade_gaps, self.stats, self._fetch_trades, fetches, sleep=sleep
         )
         self.snapshots = (
             DepthSnapshots(self.decoder, self.rest, fetches, self.stats, clock=clock, sleep=sleep)
@@ -162,43 +158,19 @@ class BinanceSource:
         """The URL of every running connection, as its next session would ask for it."""
         return [plan.url() for plan in self.plans if plan.streams]
 
-    async def run(self, emit: Emit) -> None:
-        try:
-            async with asyncio.TaskGroup() as group:
-                self._group = group
-                if self.backfill is not None:
-                    self.backfill.group = group
-                self.trade_backfill.group = group
-                if self.snapshots is not None:
-                    self.snapshots.group = group
-                for plan in self.plans:
-                    plan.task = group.create_task(self._connection(plan, emit))
-                if self.rediscovery is not None:
-                    group.create_task(self._rediscover(self.rediscovery, emit))
-        except* SourceError as group_error:
-            raise group_error.exceptions[0] from None
-        finally:
-            self._group = None
-            if self.backfill is not None:
-                self.backfill.group = None
-            self.trade_backfill.group = None
-            if self.snapshots is not None:
-                self.snapshots.group = None
-            await self.rest.aclose()
+    def grouped(self) -> Iterable[Grouped]:
+        helpers: list[Grouped] = [self.trade_backfill]
+        helpers += [h for h in (self.backfill, self.snapshots) if h is not None]
+        return helpers
+
+    def start(self, group: asyncio.TaskGroup, emit: Emit) -> None:
+        for plan in self.plans:
+            plan.task = group.create_task(self._connection(plan, emit))
+
+    async def listed(self, selector: Selector) -> tuple[tuple[str, ...], int]:
+        return await listed(self.rest, selector)
 
     # -- the market changes -------------------------------------------------------------
-
-    async def _rediscover(self, rediscovery: Rediscovery, emit: Emit) -> None:
-        async def fetch(selector: Selector) -> tuple[tuple[str, ...], int]:
-            return await listed(self.rest, selector)
-
-        async def apply(delta: Change) -> None:
-            await self.unsubscribe(delta.removed)
-            self.subscribe(delta.added, emit)
-
-        await rediscover(
-            EXCHANGE, rediscovery, lambda: self.settings.symbols, fetch, apply, self._sleep
-        )
 
     def subscribe(self, symbols: Sequence[str], emit: Emit) -> None:
         """New listings: decoded from now on, streamed on new connections of their own (the
@@ -270,10 +242,9 @@ class BinanceSource:
     def after_read(self, emit: Emit) -> None:
         """After each socket read: fill the trade holes its frames revealed, and fetch the
         snapshots full books ask for."""
-        decoder = self.decoder
-        if decoder.trade_gaps.found or decoder.trade_gaps.lost:
-            self.trade_backfill.take(emit)
-        if decoder.books is not None and decoder.books.wanted and self.snapshots is not None:
+        super().after_read(emit)
+        books = self.decoder.books
+        if books is not None and books.wanted and self.snapshots is not None:
             self.snapshots.take(emit)
 
     async def _fetch_trades(self, symbol: str, holes: list[Hole]) -> list[Item]:
@@ -354,58 +325,33 @@ def _ended(plan: Planned, session: _Session, _: object) -> None:
     plan.sessions.discard(session)
 
 
-class _Session:
-    """One session of one planned connection: its socket, its stream watchdog, and whether it
-    has delivered every watched stream yet (`ready`, what a rotation waits for)."""
+class _Session(FeedSession):
+    """One session of one planned connection: its socket, its stream watchdog (over the
+    ticker and book streams), and whether it has delivered every watched stream yet (`ready`,
+    what a rotation waits for)."""
+
+    feed: BinanceSource
+    decoder: BinanceDecoder
 
     def __init__(self, source: BinanceSource, plan: Planned, emit: Emit) -> None:
-        self.source = source
+        super().__init__(source, source.decoder, ticking_streams(plan.streams), emit, plan.index)
         self.plan = plan
-        self.index = plan.index
-        self.emit = emit
-        self.ready = asyncio.Event()
-        self.ws: WsConnection | None = None
-        self.watchdog = SilenceWatchdog(
-            ticking_streams(plan.streams), source.settings.stale_seconds, quiet=source.stats.quiet
-        )
-        self._loop = asyncio.get_running_loop()  # its clock: the watchdog's limit is real time
 
-    async def on_connect(self, ws: WsConnection) -> None:
-        self.ws = ws
-        self.watchdog.restart(self._loop.time())
-        log.info("binance.streaming connection=%d of=%d", self.index, len(self.source.plans))
-        self.source.backfill_missed(self.emit)
+    async def connected(self, ws: WsConnection) -> None:
+        log.info("binance.streaming connection=%d of=%d", self.index, len(self.feed.plans))
+        self.feed.backfill_missed(self.emit)
 
-    async def on_frames(self, payloads: list[bytes], received_at: Millis) -> None:
-        """One socket read: every frame decoded, then the rows handed on with one `emit`."""
-        source, ws, watchdog = self.source, self.ws, self.watchdog
-        decoder, stats = source.decoder, source.stats
-        now = self._loop.time()
-        rows = decoder.decode_read(payloads, received_at)
-        shutdown = decoder.shutdown_requested
-        stats.count_read(len(payloads), rows, received_at)
-        source.after_read(self.emit)
-        for stream in decoder.heard:
-            watchdog.heard(stream, now)
-        decoder.heard.clear()
-        if not self.ready.is_set() and watchdog.all_heard:
-            self.ready.set()
-        if rows:
-            rows = source.admit(rows, self.emit)
-            if rows and now < source.dedupe_until:
-                rows = source.recent.fresh_items(rows)
-            if rows:
-                await self.emit(rows)
-        if ws is None:
-            return
-        if shutdown:
-            stats.extra["server_shutdowns"] += 1
-            log.warning("binance.server_shutdown connection=%d reconnecting", self.index)
-            await ws.close(1000, "serverShutdown")
-            return
-        silent = watchdog.due(now)
-        if silent:
-            stats.stalls += 1
-            log.warning("binance.stream_stale connection=%d streams=%s (reconnecting)",
-                        self.index, ",".join(silent[:5]))  # fmt: skip
-            await ws.close(1000, "stale stream")
+    def flag(self) -> bool:
+        return self.decoder.shutdown_requested
+
+    def fresh(self, rows: list[Item], now: float) -> list[Item]:
+        source = self.feed
+        return source.recent.fresh_items(rows) if now < source.dedupe_until else rows
+
+    async def control(self, ws: WsConnection, flag: bool) -> bool:
+        if not flag:
+            return False
+        self.feed.stats.extra["server_shutdowns"] += 1
+        log.warning("binance.server_shutdown connection=%d reconnecting", self.index)
+        await ws.close(1000, "serverShutdown")
+        return True

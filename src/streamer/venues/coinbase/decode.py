@@ -17,7 +17,7 @@ never raises. The venue quirks it handles:
   (`trade_gaps`): a frame's trades are taken oldest first, a repeat is dropped, and a jump is a
   hole the shell fills from REST.
 * `candles` are five-minute buckets with no "closed" flag: a candle is final when a later
-  `start` arrives for its product. `candle_products` tells the shell's watchdog which products
+  `start` arrives for its product. `heard` tells the shell's watchdog which products
   had an update.
 * Errors come as `{"type":"error","message":...}` without the channel envelope.
 * `client_id` is absent on the production market-data endpoint; nothing here reads it.
@@ -99,7 +99,7 @@ class CoinbaseDecoder(ReadPath):
         self._last_sequence: int | None = None
         self.resync_requested = False
         """Set when the books were dropped; the shell resubscribes level2 and clears it."""
-        self.candle_products: set[str] = set()
+        self.heard: set[str] = set()
         """Products with a `candles` update since the shell last looked (its watchdog)."""
         self._channels: dict[str, Callable[[_Event, Millis], list[Item]]] = {
             "l2_data": self._level2,
@@ -397,7 +397,7 @@ class CoinbaseDecoder(ReadPath):
         for event in msg["events"]:
             for c in event["candles"]:
                 symbol, product = self._product(c["product_id"])
-                self.candle_products.add(symbol)
+                self.heard.add(symbol)
                 candle = wire_candle(c, symbol, event_time, received_at, closed=False, origin="ws")
                 parsed.append((product, candle))
         rows: list[Item] = []

@@ -21,19 +21,18 @@ from dataclasses import replace
 
 import orjson
 
-from streamer.errors import SourceError
-from streamer.records import Item, Millis
+from streamer.records import Item
 from streamer.retry import Sleep
 from streamer.selectors import Selector
 from streamer.sources.attempts import AttemptWindow
 from streamer.sources.backfill import MAX_FETCHES, Backfiller
-from streamer.sources.base import Clock, Emit, FeedStats
+from streamer.sources.base import Clock, Emit
 from streamer.sources.candles import CandleLedger, Gap
-from streamer.sources.rediscovery import Change, Rediscovery, rediscover
+from streamer.sources.feed import Feed, FeedSession, Grouped
+from streamer.sources.rediscovery import Rediscovery
 from streamer.sources.trade_backfill import TradeBackfiller
 from streamer.sources.trade_gaps import Hole, TradeGaps
 from streamer.sources.transport import WsConnection
-from streamer.sources.watchdog import SilenceWatchdog
 from streamer.sources.wsconnect import run_websocket
 from streamer.timefmt import now_millis
 from streamer.venues.coinbase.decode import EXCHANGE, CoinbaseDecoder, closed_candle_gaps
@@ -79,11 +78,12 @@ def plan_products(symbols: Iterable[str]) -> list[tuple[str, ...]]:
     return [tuple(products[i : i + step]) for i in range(0, len(products), step)]
 
 
-class CoinbaseSource:
+class CoinbaseSource(Feed):
     """The Advanced Trade feed: one WebSocket connection per 16 products (each with its own
     sequence numbers, so its own decoder) plus a book-sampling task."""
 
-    name = EXCHANGE
+    settings: CoinbaseSettings
+    rest: CoinbaseRest
 
     def __init__(
         self,
@@ -93,8 +93,7 @@ class CoinbaseSource:
         sleep: Sleep = asyncio.sleep,
         rediscovery: Rediscovery | None = None,
     ) -> None:
-        self.settings = settings
-        self.stats = FeedStats()
+        super().__init__(EXCHANGE, settings, clock=clock, sleep=sleep, rediscovery=rediscovery)
         self.groups = plan_products(settings.symbols)
         self.trade_gaps = TradeGaps()  # one for every connection's decoder: products differ
         self.decoders = [
@@ -102,10 +101,6 @@ class CoinbaseSource:
             for group in self.groups
         ]
         self.sessions: list[_Session] = []
-        self.rediscovery = rediscovery
-        self._group: asyncio.TaskGroup | None = None
-        self._clock = clock
-        self._sleep = sleep
         self.ledger = CandleLedger(CANDLE_MS)
         self.rest = CoinbaseRest(
             settings.rest_url, clock=clock, sleep=sleep, counts=self.stats.extra
@@ -125,22 +120,16 @@ class CoinbaseSource:
         """The first connection's decoder (all of them when there are 16 products or fewer)."""
         return self.decoders[0]
 
-    async def run(self, emit: Emit) -> None:
-        try:
-            async with asyncio.TaskGroup() as group:
-                self._group = group
-                self.backfill.group = self.trade_backfill.group = group
-                group.create_task(self._publish_books(emit))
-                for index, decoder in enumerate(self.decoders):
-                    self._start(_Session(self, decoder, self.groups[index], emit), index)
-                if self.rediscovery is not None:
-                    group.create_task(self._rediscover(self.rediscovery, emit))
-        except* SourceError as group_error:
-            raise group_error.exceptions[0] from None
-        finally:
-            self._group = None
-            self.backfill.group = self.trade_backfill.group = None
-            await self.rest.aclose()
+    def grouped(self) -> Iterable[Grouped]:
+        return (self.trade_backfill, self.backfill)
+
+    def start(self, group: asyncio.TaskGroup, emit: Emit) -> None:
+        group.create_task(self._publish_books(emit))
+        for index, decoder in enumerate(self.decoders):
+            self._start(_Session(self, decoder, self.groups[index], emit), index)
+
+    async def listed(self, selector: Selector) -> tuple[tuple[str, ...], int]:
+        return await listed(self.rest, selector)
 
     def _start(self, session: _Session, spacing: int) -> None:
         assert self._group is not None
@@ -148,18 +137,6 @@ class CoinbaseSource:
         session.task = self._group.create_task(self._connection(spacing, session))
 
     # -- the market changes -------------------------------------------------------------
-
-    async def _rediscover(self, rediscovery: Rediscovery, emit: Emit) -> None:
-        async def fetch(selector: Selector) -> tuple[tuple[str, ...], int]:
-            return await listed(self.rest, selector)
-
-        async def apply(delta: Change) -> None:
-            await self.unsubscribe(delta.removed)
-            self.subscribe(delta.added, emit)
-
-        await rediscover(
-            EXCHANGE, rediscovery, lambda: self.settings.symbols, fetch, apply, self._sleep
-        )
 
     def subscribe(self, products: Sequence[str], emit: Emit) -> None:
         """New listings: new connections of their own (16 products each), opened one second
@@ -224,11 +201,6 @@ class CoinbaseSource:
     def backfills_pending(self) -> int:
         return self.backfill.pending
 
-    def after_read(self, emit: Emit) -> None:
-        """After each socket read: fill the trade holes its frames revealed."""
-        if self.trade_gaps.found or self.trade_gaps.lost:
-            self.trade_backfill.take(emit)
-
     async def _fetch_trades(self, symbol: str, holes: list[Hole]) -> list[Item]:
         record_id = self.trade_gaps.tracks[symbol].record_id
         return await self.rest.trades(symbol, record_id, holes)
@@ -250,10 +222,12 @@ class CoinbaseSource:
                 await emit(books)
 
 
-class _Session:
+class _Session(FeedSession):
     """The connection's state: its socket, when level2 was last resubscribed, and the watchdog
     over the products' candles updates (the channel updates every product every second, so a
     product that goes quiet while the connection still delivers is a dead subscription)."""
+
+    decoder: CoinbaseDecoder
 
     def __init__(
         self,
@@ -262,19 +236,13 @@ class _Session:
         products: tuple[str, ...],
         emit: Emit,
     ) -> None:
+        super().__init__(source, decoder, products, emit, len(source.sessions))
         self.source = source
-        self.decoder = decoder
         self.products = products
         self.subscribe = subscribe_messages(products)
         self.resubscribe = resubscribe_level2(products)
         self.task: asyncio.Task[None] | None = None
-        self.emit = emit
-        self.ws: WsConnection | None = None
         self.last_resync = 0.0
-        self.watchdog = SilenceWatchdog(
-            products, source.settings.stale_seconds, quiet=source.stats.quiet
-        )
-        self._loop = asyncio.get_running_loop()  # its clock: the watchdog's limit is real time
 
     async def _send(self, ws: WsConnection, message: str) -> None:
         """Send within the venue's 8 unauthenticated messages a second per IP, shared by
@@ -304,44 +272,20 @@ class _Session:
                 await self._send(ws, orjson.dumps(message).decode())
         log.info("coinbase.unsubscribed products=%s", ",".join(removed))
 
-    async def on_connect(self, ws: WsConnection) -> None:
-        source = self.source
-        self.ws = ws
-        self.watchdog.restart(self._loop.time())
+    async def connected(self, ws: WsConnection) -> None:
         self.decoder.reset()
         for message in self.subscribe:
             await self._send(ws, message)
         log.info("coinbase.subscribed products=%s", ",".join(self.products))
-        source.backfill_missed(self.products, self.emit)
+        self.source.backfill_missed(self.products, self.emit)
 
-    async def on_frames(self, payloads: list[bytes], received_at: Millis) -> None:
-        """One socket read: every frame decoded, then the rows handed on with one `emit`."""
-        source, ws, watchdog = self.source, self.ws, self.watchdog
-        decoder, stats = self.decoder, source.stats
-        now = self._loop.time()
-        rows = decoder.decode_read(payloads, received_at)
-        stats.count_read(len(payloads), rows, received_at)
-        source.after_read(self.emit)
-        if decoder.candle_products:
-            for product in decoder.candle_products:
-                watchdog.heard(product, now)
-            decoder.candle_products.clear()
-        if rows:
-            rows = source.admit(rows, self.emit)
-            if rows:
-                await self.emit(rows)
-        if ws is None:
-            return
-        if decoder.resync_requested:
+    async def control(self, ws: WsConnection, flag: bool) -> bool:
+        """Resubscribe level2 when the decoder dropped the books (at most once a second)."""
+        if self.decoder.resync_requested:
             now = self._loop.time()
             if now - self.last_resync >= RESYNC_MIN_SECONDS:  # a gap storm stays under the limit
                 self.last_resync = now
-                decoder.resync_requested = False
+                self.decoder.resync_requested = False
                 for message in self.resubscribe:  # two control messages; snapshots follow
                     await self._send(ws, message)
-        silent = watchdog.due(now)
-        if silent:
-            stats.stalls += 1
-            log.warning("coinbase.product_stale products=%s (reconnecting)",
-                        ",".join(silent[:5]))  # fmt: skip
-            await ws.close(1000, "stale subscription")
+        return False
