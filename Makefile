@@ -86,7 +86,8 @@ lock: $(UV)
 	$(UV) lock --upgrade
 
 # The same checks against the newest releases, in a throwaway $(LATEST): uv.lock is neither read
-# nor written. First the packages whose version differs from the lock's.
+# nor written. First the packages whose version differs from the lock's; every check runs, and
+# the last line names those that failed.
 test-latest: $(UV)
 	@$(PYTHON) -c '$(AT_LEAST_311)' || { echo "make: $(PYTHON) is older than Python 3.11" >&2; exit 1; }
 	rm -rf $(LATEST)
@@ -97,13 +98,16 @@ test-latest: $(UV)
 	@$(UV) pip freeze --quiet --python $(LATEST)/bin/python --exclude-editable > $(LATEST)/newest.txt
 	@echo "make test-latest: versions other than uv.lock's:"
 	@awk -F'==' 'NR == FNR { lock[$$1] = lock[$$1] " " $$2; next } \
-	  !($$1 in lock) { print "  " $$0 " (not in uv.lock)"; next } \
-	  index(lock[$$1] " ", " " $$2 " ") == 0 { print "  " $$1 ":" lock[$$1] " -> " $$2 }' \
-	  $(LATEST)/locked.txt $(LATEST)/newest.txt
-	$(LATEST)/bin/ruff check src tests benchmarks
-	$(LATEST)/bin/ruff format --check src tests benchmarks
-	$(LATEST)/bin/mypy
-	$(LATEST)/bin/pytest -q
+	  !($$1 in lock) { print "  " $$0 " (not in uv.lock)"; n++; next } \
+	  index(lock[$$1] " ", " " $$2 " ") == 0 { print "  " $$1 ":" lock[$$1] " -> " $$2; n++ } \
+	  END { if (!n) print "  none" }' $(LATEST)/locked.txt $(LATEST)/newest.txt
+	@failed=""; \
+	for check in "ruff check src tests benchmarks" "ruff format --check src tests benchmarks" \
+	             "mypy" "pytest -q"; do \
+	  echo "$(LATEST)/bin/$$check"; $(LATEST)/bin/$$check || failed="$$failed, $$check"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "make test-latest: failed on the newest releases: $${failed#, }" >&2; exit 1; fi; \
+	echo "make test-latest: every check passed on the newest releases"
 
 bench: $(VENV)/.synced-dev
 	$(BIN)/python benchmarks/throughput.py
