@@ -59,7 +59,7 @@ class ReadPath:
         sides = TAKER_SIDE
         seeds = self._trade_seeds
         for raw in payloads:
-            if raw.startswith(TRADES_PREFIX):
+            if raw[:26] == TRADES_PREFIX:
                 try:
                     wire = TRADES_DECODER.decode(raw)
                 except msgspec.MsgspecError:
@@ -70,40 +70,39 @@ class ReadPath:
                     product = products.get(t.product_id)
                     side = sides.get(t.side)
                     trade_id, price, size = t.trade_id, t.price, t.size
-                    try:  # every check first: nothing changes until all pass
-                        event_time = (
-                            parse_rfc3339(t.time, "time")
-                            if product is not None
-                            and side is not None
-                            and type(trade_id) is str
-                            and trade_id.isdigit()
-                            and trade_id.isascii()
-                            and plain_pair(price + "," + size) is not None
-                            else None
-                        )
-                    except FrameError:
-                        event_time = None
-                    if event_time is not None:
-                        assert wire is not None and product is not None
-                        if not self._check_sequence(wire.sequence_num):
+                    if (
+                        product is not None
+                        and side is not None
+                        and type(trade_id) is str
+                        and trade_id.isdigit()
+                        and trade_id.isascii()
+                        and plain_pair(price + "," + size) is not None
+                    ):
+                        try:
+                            event_time = parse_rfc3339(t.time, "time")
+                        except FrameError:
+                            event_time = None
+                        if event_time is not None:
+                            assert wire is not None
+                            if not self._check_sequence(wire.sequence_num):
+                                continue
+                            track = product.trades
+                            number = int(trade_id)
+                            if number == track.last + 1:
+                                track.last = number
+                                track.last_time = event_time
+                            elif not gaps.off_sequence(track, number, event_time):
+                                self.stats.extra["duplicate_trades"] += 1
+                                continue
+                            h = seeds[t.product_id].copy()
+                            h.update(trade_id.encode())
+                            row = (EXCHANGE, t.product_id, event_time, received_at, trade_id,
+                                   price, size, side, h.hexdigest())  # fmt: skip
+                            rows.append(new_row(Trade, row))
                             continue
-                        track, number = product.trades, int(trade_id)
-                        if number == track.last + 1:
-                            track.last = number
-                            track.last_time = event_time
-                        elif not gaps.off_sequence(track, number, event_time):
-                            self.stats.extra["duplicate_trades"] += 1
-                            continue
-                        h = seeds[t.product_id].copy()
-                        h.update(trade_id.encode())  # type: ignore[union-attr]  # str, checked
-                        rows.append(new_row(Trade, (EXCHANGE, t.product_id, event_time,
-                                                     received_at, trade_id, price, size, side,
-                                                     h.hexdigest())))  # fmt: skip
-                        continue
-            elif raw.startswith(BOOK_PREFIX):
-                if self._book_update(raw, received_at):
-                    continue
-            elif raw.startswith(TICKER_PREFIX):
+            elif raw[:20] == BOOK_PREFIX and self._book_update(raw, received_at):
+                continue
+            elif raw[:19] == TICKER_PREFIX:
                 tickers = self._tickers(raw, received_at)
                 if tickers is not None:
                     rows += tickers
