@@ -1,24 +1,26 @@
-"""Binance full-depth books from the diff stream `<s>@depth@100ms` (pure: no I/O, no `await`).
+"""Full-depth books from a venue's diff stream and REST snapshots (pure: no I/O, no `await`).
 
-Each symbol's `DiffBook` follows the venue's procedure (exchanges.md 1.7):
+Each symbol's `DiffBook` follows the procedure venues with a diff stream document; what differs
+between them, how one event chains onto the book before it, is the `ChainRule` passed in
+(Binance Spot's `U`/`u` ranges, `venues/binance/streams.py`; a previous-id link such as
+Binance USD-M's `pu` or OKX's `prevSeqId` fits the same rule):
 
 1. Diff events are buffered while the book is not synced, and the symbol is named in
-   `DepthBooks.wanted` once: the shell fetches `GET /api/v3/depth?limit=5000`
-   (`depth_snapshots.py`, staggered within the request weight).
-2. A snapshot whose `lastUpdateId` is below the first buffered `U` is too old: asked again.
-3. Otherwise the book is the snapshot, its update id `lastUpdateId`; buffered events with
-   `u <= lastUpdateId` are dropped and the rest applied, then live events, each by the rule:
-   `u` <= the book's id: already in the book, ignored; `U` > the book's id + 1: events were
-   missed, so the book is discarded and the procedure starts over (`depth_resyncs`); else every
-   level is set to its new absolute size (0 removes it) and the book's id becomes `u`.
+   `DepthBooks.wanted` once: the venue's shell fetches a REST snapshot.
+2. A snapshot older than the first buffered event (`ChainRule.predates`) is asked again.
+3. Otherwise the book is the snapshot, its update id the snapshot's; buffered events it
+   already holds (`final` at or below its id) are dropped and the rest applied, then live
+   events, each by the rule: at or below the book's id, already in the book, ignored; an
+   event that does not chain onto the book (`ChainRule.continues`) means events were missed,
+   so the book is discarded and the procedure starts over (`depth_resyncs`); else every level
+   is set to its new absolute size (0 removes it) and the book's id becomes the event's.
 
 Every event applied gives its `book_updates` rows and the top-N `BookSnapshot` of the book
-after it (`event_time` the event's `E`, `sequence` its `u`: the ids a `depth<N>` frame of that
-moment would have). The snapshot gives `is_snapshot` rows with `sequence` = `lastUpdateId`;
-a REST snapshot has no time, so its `event_time` is the `E` of the first event kept on it (or,
-if none is, of the newest buffered), which sorts it after every row before and before every
-row after: a replay in (`event_time`, `sequence`) order rebuilds the book. Levels beyond the
-snapshot's 5000 a side are unknown until an event sets them.
+after it (`event_time` the event's, `sequence` its final id). The snapshot gives `is_snapshot`
+rows with `sequence` = its id; a REST snapshot has no time, so its `event_time` is the time of
+the first event kept on it (or, if none is, of the newest buffered), which sorts it after every
+row before and before every row after: a replay in (`event_time`, `sequence`) order rebuilds
+the book. Levels beyond the snapshot's are unknown until an event sets them.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from streamer.book import OrderBook
 from streamer.book_updates import update_rows
@@ -43,12 +45,26 @@ _new_row = tuple.__new__
 
 
 class DiffEvent(NamedTuple):
-    first: int  # U
-    final: int  # u
+    first: int  # the first update id it holds (Binance `U`)
+    final: int  # its last update id (Binance `u`): the book's id once applied
     bids: Levels
     asks: Levels
-    event_time: Millis  # E
+    event_time: Millis
     received_at: Millis
+    previous: int | None = None  # the final id of the event before it, where sent (`pu`)
+
+
+class ChainRule(Protocol):
+    """How a venue's diff events chain: the one thing a diff-stream book leaves to the venue."""
+
+    def continues(self, event: DiffEvent, book_id: int, after_snapshot: bool) -> bool:
+        """`event` (not yet in the book: `final` > `book_id`) applies right after a book whose
+        id is `book_id`; `after_snapshot`: it is the first event applied on a snapshot."""
+        ...
+
+    def predates(self, snapshot_id: int, first: DiffEvent) -> bool:
+        """A snapshot with `snapshot_id` is too old for the buffer that starts with `first`."""
+        ...
 
 
 class DiffBook:
@@ -74,8 +90,10 @@ class DepthBooks:
         depth: int,
         stats: FeedStats,
         book_ids: dict[str, Callable[[object], str]],
+        rule: ChainRule,
     ) -> None:
         self.exchange = exchange
+        self.rule = rule
         self.depth = depth
         self.stats = stats
         self.books: dict[str, DiffBook] = {}
@@ -98,11 +116,11 @@ class DepthBooks:
 
     def event(
         self, symbol: str, first: int, final: int, bids: Levels, asks: Levels,
-        event_time: Millis, received_at: Millis,
+        event_time: Millis, received_at: Millis, previous: int | None = None,
     ) -> list[Item]:  # fmt: skip
         """One diff event (its levels checked): the rows it gives (none while buffering)."""
         state = self.books[symbol]
-        event = DiffEvent(first, final, bids, asks, event_time, received_at)
+        event = DiffEvent(first, final, bids, asks, event_time, received_at, previous)
         if not state.synced:
             state.buffer.append(event)
             if not state.requested:
@@ -111,7 +129,7 @@ class DepthBooks:
         if final <= state.update_id:
             self.stats.extra["depth_stale_events"] += 1
             return []
-        if first > state.update_id + 1:
+        if not self.rule.continues(event, state.update_id, False):
             self._lose(symbol, state, event)
             return []
         return self._apply(symbol, state, event)
@@ -126,7 +144,7 @@ class DepthBooks:
         buffer = state.buffer
         if state.synced:
             return []  # a snapshot asked before a resync that has been answered already
-        if not buffer or last_id < buffer[0].first:
+        if not buffer or self.rule.predates(last_id, buffer[0]):
             self.stats.extra["depth_snapshots_too_old"] += 1
             self.want(symbol)
             return []
@@ -142,7 +160,7 @@ class DepthBooks:
         rows += update_rows(self.exchange, symbol, stamp, received_at, last_id, bids, asks,
                             True, self._update_ids[symbol])  # fmt: skip
         for index, event in enumerate(kept):
-            if event.first > state.update_id + 1:  # the first kept should hold lastUpdateId+1
+            if not self.rule.continues(event, state.update_id, index == 0):
                 self._lose(symbol, state, event)
                 buffer.extend(kept[index + 1 :])
                 break
@@ -165,8 +183,8 @@ class DepthBooks:
 
     def _lose(self, symbol: str, state: DiffBook, event: DiffEvent) -> None:
         """Events were missed: discard the book and start over from `event`."""
-        log.warning("%s.depth_resync symbol=%s expected=%d got=%d", self.exchange, symbol,
-                    state.update_id + 1, event.first)  # fmt: skip
+        log.warning("%s.depth_resync symbol=%s book=%d got=%d-%d", self.exchange, symbol,
+                    state.update_id, event.first, event.final)  # fmt: skip
         self.stats.extra["depth_resyncs"] += 1
         state.synced = False
         state.book.clear()

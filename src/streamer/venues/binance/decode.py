@@ -63,6 +63,7 @@ from streamer.venues.binance.fields import (
 )
 from streamer.venues.binance.settings import BinanceSettings
 from streamer.venues.binance.streams import (
+    SPOT_CHAIN,
     admit_candles,
     native_symbol,
     stream_names,
@@ -125,7 +126,7 @@ class BinanceDecoder:
         """Each symbol's newest trade id and the holes behind it (the shell backfills them)."""
         self._trades: dict[str, SymbolTrades] = {}
         self.books = (
-            DepthBooks(EXCHANGE, (), settings.depth, self.stats, self._book_ids)
+            DepthBooks(EXCHANGE, (), settings.depth, self.stats, self._book_ids, SPOT_CHAIN)
             if settings.book_updates
             else None
         )

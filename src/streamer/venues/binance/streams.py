@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from streamer.records import Candle, Item
 from streamer.sources.base import FeedStats
 from streamer.sources.candles import CandleLedger, Gap
+from streamer.sources.depth_diff import DiffEvent
 from streamer.venues.binance.settings import BinanceSettings
 
 
@@ -63,3 +64,19 @@ def admit_candles(
                 continue
         out.append(item)
     return out, gaps
+
+
+class UpdateIdRanges:
+    """Binance Spot's diff events chain by ranges of update ids (exchanges.md 1.7): an event
+    holds `U` to `u`, and applies after a book at id `n` when `U <= n + 1` (its `u > n` is
+    checked before); a snapshot whose `lastUpdateId` is below the first buffered `U` is too
+    old. (USD-M's chain is the previous id `pu`, a rule of its own.)"""
+
+    def continues(self, event: DiffEvent, book_id: int, after_snapshot: bool) -> bool:
+        return event.first <= book_id + 1
+
+    def predates(self, snapshot_id: int, first: DiffEvent) -> bool:
+        return snapshot_id < first.first
+
+
+SPOT_CHAIN = UpdateIdRanges()
