@@ -158,11 +158,17 @@ locals {
     })
   ]
 
-  # Symbols the shards split between them; CoinGecko is not split (shard 0 polls it).
-  splittable_symbols = (
-    (contains(var.sources, "binance") ? length(var.binance_symbols) : 0)
-    + (contains(var.sources, "coinbase") ? length(var.coinbase_symbols) : 0)
-  )
+  # Symbols the shards split between them: those of the venues schema.json marks shardable
+  # (a poller such as CoinGecko is not split: shard 0 runs it).
+  symbols_by_venue = {
+    binance   = var.binance_symbols
+    coinbase  = var.coinbase_symbols
+    coingecko = var.coingecko_coins
+  }
+  splittable_symbols = sum(concat([0], [
+    for v in local.schema.venues : length(lookup(local.symbols_by_venue, v.name, []))
+    if v.shardable && contains(var.sources, v.name)
+  ]))
 }
 
 # A task definition per shard: an ECS service cannot override a container's environment (only

@@ -359,12 +359,12 @@ variable "shards" {
 
 variable "sources" {
   type        = list(string)
-  description = "Sources the service runs (STREAMER_SOURCES)."
+  description = "Sources the service runs (STREAMER_SOURCES): venues of the registry, as schema.json lists them (`make schema`)."
   default     = ["binance", "coinbase", "coingecko"]
 
   validation {
-    condition     = length(var.sources) > 0 && alltrue([for s in var.sources : contains(["binance", "coinbase", "coingecko"], s)])
-    error_message = "sources may only contain binance, coinbase and coingecko."
+    condition     = length(var.sources) > 0 && alltrue([for s in var.sources : contains([for v in jsondecode(file("${path.module}/schema.json")).venues : v.name], s)])
+    error_message = "sources may only contain the venues schema.json lists: ${join(", ", [for v in jsondecode(file("${path.module}/schema.json")).venues : v.name])}."
   }
 }
 

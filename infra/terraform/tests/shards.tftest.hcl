@@ -159,3 +159,27 @@ run "more_shards_than_symbols_are_refused" {
 
   expect_failures = [aws_ecs_service.service]
 }
+
+# The venues come from schema.json (the Python registry): a poller's coins are not split.
+run "a_pollers_coins_do_not_count_as_symbols_to_split" {
+  command = plan
+
+  variables {
+    shards          = 2
+    sources         = ["binance", "coingecko"]
+    binance_symbols = ["BTC-USDT"]
+    coingecko_coins = ["bitcoin", "ethereum", "solana"]
+  }
+
+  expect_failures = [aws_ecs_service.service]
+}
+
+run "a_source_that_is_no_venue_of_schema_json_is_refused" {
+  command = plan
+
+  variables {
+    sources = ["binance", "kraken"]
+  }
+
+  expect_failures = [var.sources]
+}
