@@ -310,8 +310,13 @@ class Binance(Listed):
         self._publish(f"{prefix}@depth@100ms", payload)
 
     def event(self, market: Market, changes: list[Change], trade: Trade | None, now: int) -> None:
-        if changes and f"{stream_prefix(market.symbol)}@depth@100ms" in self.subscribers:
-            pending = self._diffs.get(market.symbol)
+        # A diff under way records every change until it is sent, even if its last subscriber
+        # left meanwhile (a client reconnecting); one starts only while someone subscribes, so
+        # changes nobody could receive leave a gap in `U` that a client sees and resyncs on.
+        pending = self._diffs.get(market.symbol)
+        if changes and (
+            pending is not None or f"{stream_prefix(market.symbol)}@depth@100ms" in self.subscribers
+        ):
             if pending is None:
                 pending = self._diffs[market.symbol] = (market.sequence, {})
             for change in changes:
