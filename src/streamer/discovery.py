@@ -37,7 +37,7 @@ async def resolve(
     venues = dict(settings.venues)
     for spec in VENUES:
         current = venues[spec.name]
-        selector = getattr(current, "selector", None)
+        selector = current.selector
         if spec.name not in settings.sources or selector is None or spec.resolve is None:
             continue
         log.info("discovery.start source=%s selector=%s", spec.name, selector)

@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from streamer.selectors import Selector
 from streamer.settings_read import Reader
 from streamer.settings_spec import Setting
 
@@ -21,20 +20,6 @@ if TYPE_CHECKING:
     from streamer.simulator.venue import Context, Venue, VenueConfig
     from streamer.sources.base import Clock, Source
     from streamer.sources.rediscovery import Rediscovery
-
-
-class VenueSettings(Protocol):
-    """What the core reads of a venue's settings (a frozen dataclass of the venue's own)."""
-
-    @property
-    def symbols(self) -> tuple[str, ...]:
-        """What it collects (normalized symbols; a poller's ids)."""
-        ...
-
-    @property
-    def selector(self) -> Selector | None:
-        """The market named instead of listed (`all`, `quote:`, `top:`), resolved at start."""
-        ...
 
 
 class SourceFactory(Protocol):
@@ -53,7 +38,9 @@ class VenueSpec:
     rows: tuple[Setting, ...]
     """Its `STREAMER_*` settings, documented (the settings reference is generated from them)."""
     load: Callable[[Reader], Any]
-    """Reads and validates its settings (a `VenueSettings`); `ConfigError` on a bad one."""
+    """Reads and validates its settings: a frozen dataclass of the venue's own, with what the
+    core reads of it: `symbols` (what it collects), `selector` (a market named instead,
+    resolved at start, or None) and `stale_seconds`; `ConfigError` on a bad one."""
     defaults: Any
     """Its settings when nothing is set."""
     source: SourceFactory

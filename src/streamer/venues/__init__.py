@@ -27,11 +27,3 @@ def register(spec: VenueSpec) -> None:
 
 def unregister(name: str) -> None:
     VENUES[:] = [s for s in VENUES if s.name != name]
-
-
-def venue(name: str) -> VenueSpec:
-    """The venue called `name`; KeyError naming the registered ones otherwise."""
-    for spec in VENUES:
-        if spec.name == name:
-            return spec
-    raise KeyError(f"no venue {name!r}; registered: {', '.join(s.name for s in VENUES)}")

@@ -161,8 +161,6 @@ class Coinbase(Listed):
     ) -> None:
         self.context = context
         self.options = options
-        self.subscribe_timeout = options.subscribe_timeout
-        self.record_books = options.record_books  # the true book after every level2 frame
         self.markets = build_markets("coinbase", listings, context, CANDLE_MS)
         self._list(listings)
         self.connects = Windows(options.connects_per_second, 1.0)
@@ -184,7 +182,7 @@ class Coinbase(Listed):
         self, channel: str, events: list[dict[str, Any]], book_of: Market | None = None
     ) -> _Envelope:
         book = None
-        if book_of is not None and self.record_books:
+        if book_of is not None and self.options.record_books:
             book = (book_of.symbol, coinbase_wire.book_top(book_of, TRUTH_DEPTH))
         return _Envelope(channel, events, self.context.clock, self.context.truth, book)
 
@@ -216,7 +214,7 @@ class Coinbase(Listed):
 
     async def session(self, conn: Connection, query: str) -> None:
         try:
-            async with asyncio.timeout(self.subscribe_timeout):
+            async with asyncio.timeout(self.options.subscribe_timeout):
                 first = await conn.ws.recv()
         except TimeoutError:
             await conn.ws.close(1008, "subscribe required within 5 seconds")

@@ -227,6 +227,7 @@ class _Session(FeedSession):
     over the products' candles updates (the channel updates every product every second, so a
     product that goes quiet while the connection still delivers is a dead subscription)."""
 
+    feed: CoinbaseSource
     decoder: CoinbaseDecoder
 
     def __init__(
@@ -237,7 +238,6 @@ class _Session(FeedSession):
         emit: Emit,
     ) -> None:
         super().__init__(source, decoder, products, emit, len(source.sessions))
-        self.source = source
         self.products = products
         self.subscribe = subscribe_messages(products)
         self.resubscribe = resubscribe_level2(products)
@@ -247,9 +247,9 @@ class _Session(FeedSession):
     async def _send(self, ws: WsConnection, message: str) -> None:
         """Send within the venue's 8 unauthenticated messages a second per IP, shared by
         every connection (a burst of subscribes would get them closed)."""
-        wait = self.source.messages.reserve(self._loop.time())
+        wait = self.feed.messages.reserve(self._loop.time())
         if wait > 0:
-            await self.source._sleep(wait)
+            await self.feed._sleep(wait)
         await ws.send(message)
 
     async def drop(self, removed: list[str]) -> None:
@@ -277,7 +277,7 @@ class _Session(FeedSession):
         for message in self.subscribe:
             await self._send(ws, message)
         log.info("coinbase.subscribed products=%s", ",".join(self.products))
-        self.source.backfill_missed(self.products, self.emit)
+        self.feed.backfill_missed(self.products, self.emit)
 
     async def control(self, ws: WsConnection, flag: bool) -> bool:
         """Resubscribe level2 when the decoder dropped the books (at most once a second)."""
