@@ -73,6 +73,12 @@ class Recorder:
     async def flush_due(self, now: Millis) -> None:
         pass
 
+    async def room(self) -> None:
+        pass
+
+    def failing_since(self) -> Millis | None:
+        return None
+
     async def aclose(self) -> None:
         pass
 

@@ -32,8 +32,11 @@ _UNITS = {
     "SpoolBytes": "Bytes",
     "BufferedBytes": "Bytes",
     "ObjectsWritten": "Count",  # the local lake's objects
+    "RowsRecovered": "Count",  # the local lake: rows of a killed run's journal, written now
+    "StorageErrors": "Count",  # failed writes (or reads) of the spool's or the lake's disk
+    "FailingSeconds": "Seconds",  # since rows could last be delivered or stored (0: they can)
 }
-GAUGES = frozenset({"SpoolBytes", "BufferedBytes"})
+GAUGES = frozenset({"SpoolBytes", "BufferedBytes", "FailingSeconds"})
 
 
 @dataclass(slots=True)
@@ -44,15 +47,17 @@ class DeliveryCounters:
     rows_spooled: int = 0
     rows_replayed: int = 0  # rows delivered from the spool
     rows_rejected: int = 0  # rows too large for a Firehose record
-    rows_dropped: int = 0  # rows lost because even the spool's disk budget was full
+    rows_dropped: int = 0  # rows lost: the spool's budget was full, or its disk at shutdown
     records_delivered: int = 0
     payload_bytes: int = 0
     billed_bytes: int = 0
     put_calls: int = 0
     throttled_calls: int = 0
     failed_calls: int = 0
+    storage_errors: int = 0  # failed spool writes, reads or removals
     spool_bytes: int = 0
     buffered_bytes: int = 0
+    failing_seconds: int = 0
 
     def snapshot(self) -> dict[str, int]:
         return {_metric_name(f.name): getattr(self, f.name) for f in fields(self)}

@@ -62,6 +62,11 @@ class RowQueue:
             self.rows += len(batch)
         self._ready.set()
 
+    def put_end(self) -> None:
+        """The end marker, past the limit: the consumer may be waiting on a failing sink."""
+        self._batches.append(_END)
+        self._ready.set()
+
     def get_nowait(self) -> Sequence[Item] | _End:
         batch = self._batches.popleft()
         if not isinstance(batch, _End):
@@ -101,7 +106,24 @@ async def _run_source(source: Source, queue: RowQueue, stats: PipelineStats) -> 
         log.exception("source.crashed source=%s", source.name)
 
 
-async def _consume(queue: RowQueue, sink: Sink, clock: Clock, stats: PipelineStats) -> None:
+async def _room(sink: Sink, stopping: asyncio.Event) -> None:
+    """Wait for the sink to take rows again (it holds all it may and cannot write): the queue
+    fills and the sources wait. Once stopping, stop waiting: `aclose` gets the last word."""
+    if stopping.is_set():
+        return
+    room = asyncio.ensure_future(sink.room())
+    stop = asyncio.ensure_future(stopping.wait())
+    try:
+        await asyncio.wait((room, stop), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (room, stop):
+            task.cancel()
+        await asyncio.gather(room, stop, return_exceptions=True)
+
+
+async def _consume(
+    queue: RowQueue, sink: Sink, clock: Clock, stats: PipelineStats, stopping: asyncio.Event
+) -> None:
     encoders = MANY_ENCODERS
     datasets = DATASET_OF_TYPE
     rows = stats.rows
@@ -134,6 +156,8 @@ async def _consume(queue: RowQueue, sink: Sink, clock: Clock, stats: PipelineSta
                 break
             batch = queue.get_nowait()
         await sink.flush_due(clock())
+        if sink.failing_since() is not None:
+            await _room(sink, stopping)
 
 
 async def run_pipeline(
@@ -151,7 +175,8 @@ async def run_pipeline(
     queue = RowQueue(queue_size)
     await sink.start()
     async with asyncio.TaskGroup() as group:
-        consumer = group.create_task(_consume(queue, sink, clock, stats))
+        closing = asyncio.Event()  # set once the sources stop (told to, or all failed)
+        consumer = group.create_task(_consume(queue, sink, clock, stats, closing))
         feeds = {group.create_task(_run_source(s, queue, stats)) for s in sources}
         stopped = group.create_task(stop.wait())
         pending: set[asyncio.Task[object]] = {stopped, *feeds}
@@ -160,10 +185,11 @@ async def run_pipeline(
             await stopped
         while stopped in pending and len(pending) > 1:
             _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        closing.set()
         stopped.cancel()
         for feed in feeds:
             feed.cancel()
         await asyncio.gather(*feeds, return_exceptions=True)
-        await queue.put(_END)
+        queue.put_end()
         await consumer
     return stats

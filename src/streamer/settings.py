@@ -33,6 +33,7 @@ class LakeSettings:
     buffer_bytes: int = 5 * 1024 * 1024  # uncompressed, like Firehose's SizeInMBs
     buffer_seconds: float = 15.0  # like Firehose's IntervalInSeconds; 0 = write at once
     stream_prefix: str = "crypto"
+    shutdown_seconds: float = 25.0  # SIGTERM to exit: a failing disk is retried this long
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,7 @@ class Settings:
     shard: Shard = field(default_factory=Shard)  # this process collects shard i of n
     discovery_seconds: float = 3600.0  # market selectors are resolved again this often
     health_port: int = 0  # GET /health on this port (the container uses 8080); 0 = off
+    undelivered_seconds: float = 60.0  # rows neither delivered nor stored this long: unhealthy
     queue_size: int = 10_000
     log_format: str = "text"  # or "json"
     stats_interval: float = 30.0
@@ -121,11 +123,13 @@ def _build(r: Reader) -> Settings:
 
     df = d.firehose
     prefix = r.text("firehose_prefix", df.stream_prefix)
+    shutdown = r.number("shutdown_seconds", df.shutdown_seconds, 1, 3600)
     lake = LakeSettings(
         root=Path(r.text("lake_dir", str(d.lake.root))),
         buffer_bytes=int(r.number("lake_buffer_mb", 5, 0.001, 128) * 1024 * 1024),
         buffer_seconds=r.number("lake_buffer_seconds", d.lake.buffer_seconds, 0, 900),
         stream_prefix=prefix,
+        shutdown_seconds=shutdown,
     )
     firehose = FirehoseSettings(
         stream_prefix=prefix,
@@ -138,7 +142,7 @@ def _build(r: Reader) -> Settings:
         spool_max_bytes=int(
             r.number("spool_max_mb", df.spool_max_bytes / 2**20, 1, 16 * 2**20) * 2**20
         ),
-        shutdown_seconds=r.number("shutdown_seconds", df.shutdown_seconds, 1, 3600),
+        shutdown_seconds=shutdown,
     )
     return Settings(
         sources=sources,
@@ -149,6 +153,7 @@ def _build(r: Reader) -> Settings:
         shard=parse_shard(r.text("shard", str(d.shard))),
         discovery_seconds=r.number("discovery_seconds", d.discovery_seconds, 1, 7 * 86400),
         health_port=r.integer("health_port", d.health_port, 0, 65535),
+        undelivered_seconds=r.number("undelivered_seconds", d.undelivered_seconds, 1, 86400),
         queue_size=r.integer("queue_size", d.queue_size, 10, 10_000_000),
         log_format=r.choice("log_format", d.log_format, ("text", "json")),
         stats_interval=r.number("stats_interval", d.stats_interval, 1, 86400),

@@ -107,6 +107,19 @@ SETTINGS: tuple[Setting, ...] = (
         "`streamer health` probes it",
     ),
     _s(
+        "undelivered_seconds",
+        "60",
+        "rows that can be neither delivered nor stored this long (a full or unwritable disk, "
+        "Firehose down with the spool failing) make `/health` unhealthy, so the container is "
+        "replaced",
+    ),
+    _s(
+        "shutdown_seconds",
+        "25",
+        "SIGTERM to exit: Firehose delivers, then spools the rest; the lake writes its buffers, "
+        "retrying a failing disk this long (rows it cannot write stay in its journal)",
+    ),
+    _s(
         "stats_interval",
         "30",
         "seconds between `feed.stats`, `pipeline.stats` and `sink.stats` log lines",
@@ -151,12 +164,6 @@ SETTINGS: tuple[Setting, ...] = (
         FIREHOSE,
     ),
     _s("spool_max_mb", "2048", "disk budget of the spool, all streams together", FIREHOSE),
-    _s(
-        "shutdown_seconds",
-        "25",
-        "SIGTERM to exit: deliver, then spool the rest",
-        FIREHOSE,
-    ),
     # `streamer compact --engine athena` (README: "Compaction").
     _s(
         "lake_bucket",

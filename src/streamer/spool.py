@@ -25,24 +25,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from streamer.storage import describe, fsync_dir, make_dirs, write_all
+
 log = logging.getLogger(__name__)
 
-_HEADER = struct.Struct(">II")
+HEADER = struct.Struct(">II")
+"""A frame's `length | crc32` (the lake's journal frames its rows the same way)."""
 SEGMENT_SUFFIX = ".seg"
 SEGMENT_BYTES = 4 * 1024 * 1024  # replay holds one segment per stream in memory
 
 
 def encode_frames(chunks: Iterable[bytes]) -> bytes:
-    return b"".join(_HEADER.pack(len(c), zlib.crc32(c)) + c for c in chunks)
+    return b"".join(HEADER.pack(len(c), zlib.crc32(c)) + c for c in chunks)
 
 
 def decode_frames(data: bytes) -> tuple[list[bytes], int]:
     """The intact frames in `data`, and how many bytes after them were unreadable."""
     chunks: list[bytes] = []
     offset, end = 0, len(data)
-    while offset + _HEADER.size <= end:
-        length, crc = _HEADER.unpack_from(data, offset)
-        start = offset + _HEADER.size
+    while offset + HEADER.size <= end:
+        length, crc = HEADER.unpack_from(data, offset)
+        start = offset + HEADER.size
         if start + length > end:
             break
         chunk = data[start : start + length]
@@ -104,8 +107,11 @@ class StreamSpool:
         if self._active is None or self._active_bytes >= self.segment_bytes:
             self._rotate()
         assert self._active is not None
-        self._active.write(frames)
-        self._active.flush()
+        try:
+            write_all(self._active, frames)
+        except OSError:
+            self._undo_partial()
+            raise
         self._active_bytes += len(frames)
         self.size += len(frames)
         self.budget.used += len(frames)
@@ -147,20 +153,33 @@ class StreamSpool:
     def close(self) -> None:
         self._close_active()
 
+    def _undo_partial(self) -> None:
+        """After a failed append (a full disk takes part of a write, then refuses the rest):
+        cut the segment back to its last whole frame, or, if even that fails, close it (its
+        torn tail is skipped when read) so the next append starts a fresh segment."""
+        assert self._active is not None
+        try:
+            os.ftruncate(self._active.fileno(), self._active_bytes)
+        except OSError:
+            self._close_active()
+
     def _rotate(self) -> None:
         self._close_active()
-        self.directory.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.directory)
         path = self.directory / f"{self._next:012d}{SEGMENT_SUFFIX}"
         self._next += 1
-        self._active = open(path, "ab")  # noqa: SIM115 - held open across appends
+        self._active = open(path, "ab", buffering=0)  # noqa: SIM115 - held open across appends
         self._active_path = path
         self._active_bytes = 0
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
 
     def _close_active(self) -> None:
         if self._active is None:
             return
-        self.sync()
+        try:
+            self.sync()
+        except OSError as exc:  # the appends reached the OS; only a host crash could lose them
+            log.error("spool.fsync_failed path=%s error=%s", self._active_path, describe(exc))
         self._active.close()
         assert self._active_path is not None
         if self._active_bytes:
@@ -171,14 +190,6 @@ class StreamSpool:
 
 
 def fsync_and_close(fd: int) -> None:
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:

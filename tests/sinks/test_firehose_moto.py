@@ -98,6 +98,12 @@ class Recording:
     async def flush_due(self, now: Millis) -> None:
         await self.inner.flush_due(now)
 
+    async def room(self) -> None:
+        await self.inner.room()
+
+    def failing_since(self) -> Millis | None:
+        return self.inner.failing_since()
+
     async def aclose(self) -> None:
         await self.inner.aclose()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import logging
 from pathlib import Path
 
 import orjson
@@ -66,14 +67,27 @@ async def test_interval_zero_writes_on_every_pass(tmp_path: Path) -> None:
     assert len(objects(tmp_path)) == 1
 
 
-async def test_no_temporary_files_remain_and_failed_writes_keep_rows(tmp_path: Path) -> None:
+async def test_a_failed_write_keeps_its_rows_and_is_retried_after_a_backoff(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     blocker = tmp_path / "crypto"
-    blocker.write_text("not a directory")  # makes the write fail
+    blocker.write_text("not a directory")  # the partition folder cannot be made: ENOTDIR
     sink = LakeSink(LakeSettings(root=tmp_path, buffer_seconds=0))
+    await sink.start()
     sink.add(TRADES, encode(trade(1)), Millis(T0))
-    with pytest.raises(OSError, match=r"Not a directory|File exists"):
-        await sink.flush_due(Millis(T0))
+    with caplog.at_level(logging.ERROR):
+        await sink.flush_due(Millis(T0))  # no exception: the rows are held
+    assert sink.failing_since() is not None
+    (line,) = [r.getMessage() for r in caplog.records if "write_failed" in r.getMessage()]
+    assert str(tmp_path / "crypto") in line and ("ENOTDIR" in line or "EEXIST" in line)
+    stats = sink.counters_snapshot()
+    assert stats["StorageErrors"] == 1 and stats["RowsDelivered"] == 0
+    sink.add(TRADES, encode(trade(2)), Millis(T0))
+    await sink.flush_due(Millis(T0))  # within the backoff: not even tried
+    assert sink.counters_snapshot()["StorageErrors"] == 1
     blocker.unlink()
-    await sink.aclose()
-    assert [r["trade_id"] for r in read_rows(tmp_path)] == ["1"]
+    await sink.aclose()  # retries until the disk takes it
+    assert [r["trade_id"] for r in read_rows(tmp_path)] == ["1", "2"]
+    assert sink.failing_since() is None
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
+    assert not (tmp_path / ".staging").exists() or not any((tmp_path / ".staging").iterdir())

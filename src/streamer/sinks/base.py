@@ -15,7 +15,8 @@ class Sink(Protocol):
     `add` only buffers (it never blocks); `flush_due` writes buffers whose size or age passed
     the sink's limits; `aclose` writes everything still buffered. Rows of one dataset are
     delivered in the order they were added. Delivery is at-least-once: a row may be written
-    twice after a crash, never silently dropped; `record_id` lets readers de-duplicate.
+    twice after a crash, never silently dropped (every row is delivered, stored, counted
+    as dropped with a reason, or still held); `record_id` lets readers de-duplicate.
     """
 
     async def start(self) -> None:
@@ -33,6 +34,17 @@ class Sink(Protocol):
         ...
 
     async def flush_due(self, now: Millis) -> None: ...
+
+    async def room(self) -> None:
+        """Return once the sink may take more rows: at once, unless it holds all it may in
+        memory because it can neither deliver nor store (a failing disk). The pipeline waits
+        here, its queue fills, and the sources wait (back-pressure) instead of rows being lost.
+        """
+        ...
+
+    def failing_since(self) -> Millis | None:
+        """Since when rows could be neither delivered nor stored (None: they can)."""
+        ...
 
     async def aclose(self) -> None: ...
 

@@ -42,8 +42,10 @@ from streamer.records import RAW_LIMIT, Millis, Reject
 from streamer.retry import Sleep
 from streamer.schema import REJECTS, Dataset, stream_name
 from streamer.settings import FirehoseSettings
-from streamer.sinks.firehose_lanes import Delivery, Lane
+from streamer.sinks.firehose_lanes import Delivery, Lane, size_of
 from streamer.spool import SpoolBudget, StreamSpool, fsync_and_close, open_spools
+from streamer.storage import describe
+from streamer.timefmt import now_millis
 
 __all__ = ["FirehoseSink", "make_client"]
 
@@ -132,6 +134,21 @@ class FirehoseSink:
             else:
                 lane.enqueue(packer.take_due(now - self._linger_ms))
 
+    async def room(self) -> None:
+        """While the spool's disk refuses and more than `buffer_bytes` is held, wait."""
+        d = self._delivery
+        while d.buffered > self.settings.buffer_bytes and any(
+            lane.held for lane in self._lanes.values()
+        ):
+            d.space.clear()
+            await d.space.wait()
+
+    def failing_since(self) -> Millis | None:
+        d = self._delivery
+        if d.storage.since_ms is not None and any(lane.held for lane in self._lanes.values()):
+            return Millis(d.storage.since_ms)
+        return None if d.over_budget_since is None else Millis(d.over_budget_since)
+
     async def aclose(self) -> None:
         """Deliver what is held within `shutdown_seconds`; spool whatever is left."""
         delivery = self._delivery
@@ -154,6 +171,11 @@ class FirehoseSink:
         for lane in self._lanes.values():
             if lane.queue:
                 lane.spool_queue([])
+            if lane.held:
+                delivery.storage.retry_at = 0.0  # a last try, whatever the backoff
+                lane.spool_held()
+            if lane.held:
+                self._lost(lane)
             lane.spool.close()
         if self._syncer is not None:
             self._syncer.cancel()
@@ -170,7 +192,24 @@ class FirehoseSink:
     def counters_snapshot(self) -> Mapping[str, int]:
         self.counters.buffered_bytes = self._delivery.buffered
         self.counters.spool_bytes = self._budget.used
+        since = self.failing_since()
+        failing = 0 if since is None else (now_millis() - since) // 1000
+        self.counters.failing_seconds = max(0, failing)
         return self.counters.snapshot()
+
+    def _lost(self, lane: Lane) -> None:
+        """Shutdown with records Firehose and the spool's disk both refused: counted, logged."""
+        rows = sum(r.rows for r in lane.held)
+        self.counters.rows_dropped += rows
+        self._delivery.release(size_of(lane.held))
+        lane.held.clear()
+        log.error(
+            "firehose.rows_lost stream=%s rows=%d reason=Firehose unavailable and the spool "
+            "unwritable at shutdown (dir %s)",
+            lane.stream,
+            rows,
+            self.settings.spool_dir,
+        )
 
     # --- lanes and oversized rows ----------------------------------------------------
 
@@ -202,5 +241,11 @@ class FirehoseSink:
             await asyncio.sleep(1.0)
             for lane in list(self._lanes.values()):
                 fd = lane.spool.sync_handle()
-                if fd is not None:
+                if fd is None:
+                    continue
+                try:
                     await asyncio.to_thread(fsync_and_close, fd)
+                except OSError as exc:  # the appends reached the OS; a host crash may lose them
+                    self.counters.storage_errors += 1
+                    log.error("firehose.spool_fsync_failed stream=%s error=%s",
+                              lane.stream, describe(exc))  # fmt: skip

@@ -18,6 +18,7 @@ import asyncio
 import functools
 import logging
 import random
+import time
 from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -40,6 +41,8 @@ from streamer.packing import (
 from streamer.retry import GaveUp, Retryable, Sleep, StopWhen, retrying, steady_delay
 from streamer.settings import FirehoseSettings
 from streamer.spool import SpoolBudget, StreamSpool
+from streamer.storage import Outage
+from streamer.timefmt import now_millis
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +76,22 @@ class Delivery:
         self.pool = ThreadPoolExecutor(settings.max_in_flight, thread_name_prefix="firehose")
         self.slots = asyncio.Semaphore(settings.max_in_flight)
         self.buffered = 0  # packed, undelivered bytes in memory, all lanes together
+        self.storage = Outage("spool", rng=rng)  # the spool's disk, all lanes together
+        self.over_budget_since: int | None = None  # the spool's budget refused rows
+        self.space = asyncio.Event()  # set when held bytes shrink (`FirehoseSink.room`)
         self.closing = False
         self.stopped = False  # workers are gone; nothing may start new ones
         self.deadline = 0.0
+
+    def release(self, size: int) -> None:
+        self.buffered -= size
+        self.space.set()
+
+    def stored(self, disk: bool) -> None:
+        """A delivery (`disk` False) or a write to the spool's disk went through."""
+        self.over_budget_since = None
+        if disk and self.storage.failing:
+            self.storage.recovered(now_millis())
 
     def past_deadline(self) -> bool:
         return self.closing and asyncio.get_running_loop().time() >= self.deadline
@@ -118,6 +134,7 @@ class Lane:
     __slots__ = (
         "delivery",
         "failures",
+        "held",
         "packer",
         "queue",
         "replay_sent",
@@ -134,6 +151,7 @@ class Lane:
         self.delivery = delivery
         self.packer = RecordPacker()
         self.queue: deque[Record] = deque()  # sealed, waiting to be sent
+        self.held: deque[Record] = deque()  # for the spool, which the disk refused for now
         self.spool = spool
         self.spooling = not spool.empty
         self.replay_state: tuple[Path, deque[list[Record]]] | None = None
@@ -149,8 +167,8 @@ class Lane:
             return
         d = self.delivery
         size = size_of(records)
-        if self.spooling or d.buffered + size > d.settings.buffer_bytes:
-            if not self.spooling:
+        if self.held or self.spooling or d.buffered + size > d.settings.buffer_bytes:
+            if not self.spooling and not self.held:
                 log.warning(
                     "firehose.memory_full stream=%s buffered=%d limit=%d (spooling)",
                     self.stream,
@@ -165,14 +183,29 @@ class Lane:
         self.wake.set()
 
     def to_spool(self, records: list[Record]) -> None:
+        """Append `records` to the spool; while the disk refuses, hold them in memory (in
+        order, behind what is held already) for the worker to retry."""
         d = self.delivery
+        if self.held:
+            self.hold(records)
+            return
         rows = sum(r.rows for r in records)
-        if self.spool.append([r.data for r in records]):
+        try:
+            appended = self.spool.append([r.data for r in records])
+        except OSError as exc:
+            d.counters.storage_errors += 1
+            d.storage.failed(exc, self.spool.directory, now_millis(), time.monotonic())
+            self.hold(records)
+            return
+        if appended:
+            d.stored(disk=True)
             d.counters.rows_spooled += rows
             if not self.spooling:
                 log.warning("firehose.spooling stream=%s", self.stream)
             self.spooling = True
         else:
+            if d.over_budget_since is None:
+                d.over_budget_since = now_millis()
             d.counters.rows_dropped += rows
             log.error(
                 "firehose.spool_full stream=%s rows_dropped=%d spool_bytes=%d limit=%d "
@@ -185,9 +218,26 @@ class Lane:
         self.start_worker()
         self.wake.set()
 
+    def hold(self, records: list[Record]) -> None:
+        self.held.extend(records)
+        self.delivery.buffered += size_of(records)
+        self.start_worker()
+        self.wake.set()
+
+    def spool_held(self) -> bool:
+        """Retry the spool with what is held (when the backoff allows); True once done."""
+        d = self.delivery
+        if not d.storage.due(time.monotonic()):
+            return False
+        records = list(self.held)
+        self.held.clear()
+        d.release(size_of(records))
+        self.to_spool(records)  # held again if the disk still refuses
+        return not self.held
+
     def spool_queue(self, first: list[Record]) -> None:
         """`first`, then every record still queued in memory, to disk in order."""
-        self.delivery.buffered -= size_of(self.queue)
+        self.delivery.release(size_of(self.queue))
         records = [*first, *self.queue]
         self.queue.clear()
         self.to_spool(records)
@@ -201,32 +251,72 @@ class Lane:
     # --- delivery (the worker task) ----------------------------------------------------
 
     async def work(self) -> None:
+        """The lane's worker; an I/O error on the spool is retried, never ends it."""
         d = self.delivery
         while True:
-            if self.spooling:
-                if await self.replay():
-                    continue
-                if d.closing:
-                    return  # safe on disk; delivered at the next start
-                await d.sleep(steady_delay(d.settings.backoff_cap, d.rng))
-                continue
-            if not self.queue:
-                if d.closing:
-                    return
-                self.wake.clear()
-                await self.wake.wait()
-                continue
-            batch = take_batch(self.queue)
-            size = size_of(batch)
             try:
-                left = await self.deliver(batch, replay=False)
-            except asyncio.CancelledError:
-                self.queue.extendleft(reversed(batch))  # shutdown: aclose spools it
-                raise
-            d.buffered -= size
-            if left:
-                # Firehose stays unavailable: this batch and all after it go to disk, in order.
-                self.spool_queue(left)
+                if await self.step():
+                    return
+            except OSError as exc:  # reading or removing a spool segment
+                d.counters.storage_errors += 1
+                delay = d.storage.failed(exc, self.spool.directory, now_millis(), time.monotonic())
+                if d.closing:
+                    return  # what is on disk stays there for the next start
+                await d.sleep(delay)
+
+    async def step(self) -> bool:
+        """One turn of the worker: spool or send what is held, replay, or send; True when
+        the worker should end (shutting down, and nothing it could still do)."""
+        d = self.delivery
+        if self.held:
+            if self.spool_held():
+                return False
+            if not self.spooling:  # nothing older on disk: what is held may go straight out
+                return await self.send_held()
+        if self.spooling:
+            if await self.replay():
+                return False
+            if d.closing:
+                return True  # safe on disk; delivered at the next start
+            await d.sleep(steady_delay(d.settings.backoff_cap, d.rng))
+            return False
+        if not self.queue:
+            if d.closing:
+                return True
+            self.wake.clear()
+            await self.wake.wait()
+            return False
+        batch = take_batch(self.queue)
+        size = size_of(batch)
+        try:
+            left = await self.deliver(batch, replay=False)
+        except asyncio.CancelledError:
+            self.queue.extendleft(reversed(batch))  # shutdown: aclose spools it
+            raise
+        d.release(size)
+        if left:
+            # Firehose stays unavailable: this batch and all after it go to disk, in order.
+            self.spool_queue(left)
+        return False
+
+    async def send_held(self) -> bool:
+        """Deliver a batch of what the disk refused; on failure wait for the disk's retry."""
+        d = self.delivery
+        batch = take_batch(self.held)
+        size = size_of(batch)
+        try:
+            left = await self.deliver(batch, replay=False)
+        except asyncio.CancelledError:
+            self.held.extendleft(reversed(batch))  # shutdown: aclose accounts for it
+            raise
+        d.release(size - size_of(left))
+        if not left:
+            return False
+        self.held.extendleft(reversed(left))
+        if d.closing:
+            return d.past_deadline()
+        await d.sleep(max(0.0, d.storage.retry_at - time.monotonic()))
+        return False
 
     async def replay(self) -> bool:
         """Send the spool oldest first; True once it is empty, False if delivery failed."""
@@ -254,6 +344,7 @@ class Lane:
                 pending.popleft()
                 self.replay_sent += 1
             self.spool.remove(segment)
+            self.delivery.stored(disk=True)
             self.replay_state = None
             self.delivery.counters.spool_bytes = self.delivery.budget.used
 
@@ -283,6 +374,7 @@ class Lane:
         except Exception as exc:
             self._undelivered(len(left), exc)
             return left
+        d.stored(disk=False)
         if self.failures:
             log.info("firehose.recovered stream=%s after_failures=%d", self.stream, self.failures)
             self.failures = 0

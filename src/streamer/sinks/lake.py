@@ -4,8 +4,17 @@ Layout: `<root>/<rendered prefix><stream>-1-YYYY-MM-DD-HH-MM-SS-<uuid>.gz`, gzip
 the prefix rendered from the arrival time of the oldest row in the object (UTC), as Firehose
 does. A buffer is written when it reaches `buffer_bytes` (uncompressed, like Firehose's
 `SizeInMBs`) or `buffer_seconds` old (`IntervalInSeconds`; 0 writes on every pipeline pass),
-and on close. Objects appear atomically: written to a hidden temporary name in the target
-directory, flushed and fsynced, then renamed.
+and on close.
+
+Durability (`lake_staging.py`): every row is appended to its dataset's journal as it arrives,
+so a killed process loses only the rows not yet handed to the sink; the next start writes a
+dead run's journals as objects. Objects appear atomically: written and fsynced in the run's
+staging folder, renamed into their partition, and the partition folder fsynced.
+
+A failed write (a full disk, a read-only remount, a path that became a file) keeps its rows,
+logs an ERROR naming the path and the errno, and is retried with backoff (`storage.Outage`).
+Meanwhile `failing_since` tells `/health`, and once a buffer is full `room` makes the pipeline
+wait, so the sources wait too instead of memory growing.
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ import asyncio
 import gzip
 import logging
 import os
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,8 +31,18 @@ from pathlib import Path
 
 from streamer.partitioning import object_name, render_prefix
 from streamer.records import Millis
-from streamer.schema import Dataset, stream_name
+from streamer.schema import DATASETS, Dataset, stream_name
 from streamer.settings import LakeSettings
+from streamer.sinks.lake_staging import (
+    Journal,
+    Orphan,
+    Staging,
+    place,
+    read_journal,
+    sweep_legacy_tmp,
+)
+from streamer.storage import Outage, write_all
+from streamer.timefmt import now_millis
 
 log = logging.getLogger(__name__)
 
@@ -36,18 +56,21 @@ class _Buffer:
     lines: list[bytes] = field(default_factory=list)
     size: int = 0
     oldest: int = 0
+    journal: Journal | None = None
+    covered: list[Journal] = field(default_factory=list)  # closed journals of these rows
 
 
-def write_object(path: Path, lines: list[bytes]) -> int:
-    """Gzip `lines` into `path` atomically; returns the compressed size."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+def write_object(tmp: Path, path: Path, lines: list[bytes]) -> int:
+    """Gzip `lines` into `tmp`, fsync, rename to `path` (atomic); returns the compressed size."""
     payload = gzip.compress(b"".join(lines), compresslevel=GZIP_LEVEL, mtime=0)
-    with open(tmp, "wb") as handle:
-        handle.write(payload)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb", buffering=0) as handle:
+            write_all(handle, payload)
+            os.fsync(handle.fileno())
+        place(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
     return len(payload)
 
 
@@ -59,63 +82,157 @@ class LakeSink:
         self.max_bytes = settings.buffer_bytes
         self.max_age_ms = int(settings.buffer_seconds * 1000)
         self.stream_prefix = settings.stream_prefix
+        self.shutdown_seconds = settings.shutdown_seconds
+        self.staging = Staging(settings.root)
+        self.outage = Outage("lake")
         self._buffers: dict[str, _Buffer] = {}
         self._full: set[str] = set()
+        self._orphans: list[Orphan] = []
         self.objects_written = 0
         self.rows_written = 0
         self.rows_in = 0
+        self.rows_recovered = 0  # rows of dead runs' journals written as objects
+        self.rows_dropped = 0
+        self.storage_errors = 0
 
     async def start(self) -> None:
-        return None
+        """Adopt what dead runs left: their journals become objects, their temp files go."""
+        swept = await asyncio.to_thread(sweep_legacy_tmp, self.root)
+        if swept:
+            log.warning("lake.tmp_removed files=%d (left by a killed process)", swept)
+        self._orphans = await asyncio.to_thread(lambda: list(self.staging.orphans()))
+        await self._recover()
 
     def counters_snapshot(self) -> dict[str, int]:
+        since = self.outage.since_ms
         return {
             "RowsIn": self.rows_in,
             "RowsDelivered": self.rows_written,
+            "RowsRecovered": self.rows_recovered,
+            "RowsDropped": self.rows_dropped,
             "ObjectsWritten": self.objects_written,
+            "StorageErrors": self.storage_errors,
+            "BufferedBytes": sum(b.size for b in self._buffers.values()),
+            "FailingSeconds": 0 if since is None else max(0, (now_millis() - since) // 1000),
         }
 
-    def add(self, dataset: Dataset, line: bytes, arrival: Millis) -> None:
+    def failing_since(self) -> Millis | None:
+        return Millis(self.outage.since_ms) if self.outage.since_ms is not None else None
+
+    # --- buffering ---------------------------------------------------------------------
+
+    def _buffer(self, dataset: Dataset, arrival: Millis) -> _Buffer:
         buffer = self._buffers.get(dataset.name)
         if buffer is None:
             buffer = self._buffers[dataset.name] = _Buffer(dataset)
         if not buffer.lines:
             buffer.oldest = arrival
-        buffer.lines.append(line)
-        buffer.size += len(line)
-        self.rows_in += 1
-        if buffer.size >= self.max_bytes:
-            self._full.add(dataset.name)
+        return buffer
+
+    def add(self, dataset: Dataset, line: bytes, arrival: Millis) -> None:
+        self.add_many(dataset, (line,), arrival)
 
     def add_many(self, dataset: Dataset, lines: Sequence[bytes], arrival: Millis) -> None:
-        buffer = self._buffers.get(dataset.name)
-        if buffer is None:
-            buffer = self._buffers[dataset.name] = _Buffer(dataset)
-        if not buffer.lines:
-            buffer.oldest = arrival
+        buffer = self._buffer(dataset, arrival)
         buffer.lines += lines
         buffer.size += sum(map(len, lines))
         self.rows_in += len(lines)
+        self._journal(buffer, lines, arrival)
         if buffer.size >= self.max_bytes:
             self._full.add(dataset.name)
+
+    def _journal(self, buffer: _Buffer, lines: Sequence[bytes], arrival: Millis) -> None:
+        journal = buffer.journal
+        if journal is None:
+            if self.staging.ready or self._open_staging():
+                journal = self.staging.new_journal(buffer.dataset.name)
+            else:
+                journal = Journal(None, broken=True)  # these rows are in memory only
+            buffer.journal = journal
+        if journal.broken:
+            return
+        try:
+            journal.append(lines, arrival)
+        except OSError as exc:
+            self._failed(exc, journal.path or self.staging.directory)
+
+    def _open_staging(self) -> bool:
+        if self.outage.failing and not self.outage.due(time.monotonic()):
+            return False
+        try:
+            self.staging.open()
+            return True
+        except OSError as exc:
+            self._failed(exc, self.staging.directory)
+            return False
+
+    # --- writing -----------------------------------------------------------------------
 
     def seconds_until_due(self, now: Millis) -> float | None:
         oldest = [b.oldest for b in self._buffers.values() if b.lines]
         if not oldest:
             return None
-        return max(0.0, (min(oldest) + self.max_age_ms - now) / 1000)
+        wait = max(0.0, (min(oldest) + self.max_age_ms - now) / 1000)
+        if self.outage.failing:
+            wait = max(wait, self.outage.retry_at - time.monotonic())
+        return wait
 
     async def flush_due(self, now: Millis) -> None:
-        for name, buffer in self._buffers.items():
+        if self.outage.failing and not self.outage.due(time.monotonic()):
+            return
+        if self._orphans:
+            await self._recover()
+        for name, buffer in list(self._buffers.items()):
             if buffer.lines and (name in self._full or now - buffer.oldest >= self.max_age_ms):
-                await self._write(buffer)
-        self._full.clear()
+                if not await self._write(buffer):
+                    return  # the disk fails: try again after the backoff
+                self._full.discard(name)
+
+    async def room(self) -> None:
+        """Wait while a write fails and a buffer is full; the sources wait meanwhile."""
+        while self.outage.failing and any(b.size >= self.max_bytes for b in self._buffers.values()):
+            await asyncio.sleep(max(0.0, self.outage.retry_at - time.monotonic()))
+            await self.flush_due(now_millis())
 
     async def aclose(self) -> None:
-        for buffer in self._buffers.values():
-            if buffer.lines:
-                await self._write(buffer)
+        """Write everything; a failing disk is retried for `shutdown_seconds`."""
+        deadline = time.monotonic() + self.shutdown_seconds
+        while True:
+            if self._orphans:
+                await self._recover()
+            pending = [b for b in self._buffers.values() if b.lines]
+            for buffer in pending:
+                if not await self._write(buffer):
+                    break
+            else:
+                if not self._orphans:
+                    break
+            if time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(max(0.0, min(self.outage.retry_at, deadline) - time.monotonic()))
         self._full.clear()
+        self._close_journals()
+
+    def _close_journals(self) -> None:
+        held = 0
+        for buffer in self._buffers.values():
+            for journal in [*buffer.covered, *([buffer.journal] if buffer.journal else [])]:
+                journal.close()
+            if buffer.lines:
+                journals = [*buffer.covered, *([buffer.journal] if buffer.journal else [])]
+                if any(j.broken for j in journals):
+                    # Some of these rows reached no journal: the disk refused them.
+                    self.rows_dropped += len(buffer.lines)
+                    log.error("lake.rows_lost dataset=%s rows=%d reason=disk unwritable at "
+                              "shutdown", buffer.dataset.name, len(buffer.lines))  # fmt: skip
+                held += len(buffer.lines)
+        for orphan in self._orphans:
+            os.close(orphan.lock)  # its journals stay for the next start
+        self._orphans = []
+        self.staging.close(keep=held > 0)
+        if held:
+            log.warning("lake.closed_with_rows rows=%d dir=%s (journaled rows are written at "
+                        "the next start)", held, self.staging.directory)  # fmt: skip
 
     def path_for(self, dataset: Dataset, oldest: int) -> Path:
         prefix = render_prefix(dataset.prefix_template, oldest)
@@ -123,18 +240,68 @@ class LakeSink:
         name = object_name(stream, STREAM_VERSION, oldest, str(uuid.uuid4())) + ".gz"
         return self.root / prefix / name
 
-    async def _write(self, buffer: _Buffer) -> None:
+    async def _write(self, buffer: _Buffer) -> bool:
+        """Write the buffer as one object; False (rows kept) when the disk refused it."""
+        if not self.staging.ready and not self._open_staging():
+            return False
         lines, size, count = buffer.lines, buffer.size, len(buffer.lines)
+        if buffer.journal is not None:  # later rows go to a new journal
+            buffer.journal.close()
+            buffer.covered.append(buffer.journal)
+            buffer.journal = None
+        covered = list(buffer.covered)
         path = self.path_for(buffer.dataset, buffer.oldest)
+        tmp = self.staging.tmp_path(path.name)
         buffer.lines, buffer.size = [], 0
         try:
-            compressed = await asyncio.to_thread(write_object, path, lines)
-        except OSError:
+            compressed = await asyncio.to_thread(write_object, tmp, path, lines)
+        except OSError as exc:
             # Keep the rows: put them back in front of anything added meanwhile.
             buffer.lines[:0] = lines
             buffer.size += size
-            log.exception("lake.write_failed path=%s rows=%d", path, count)
-            raise
+            self._failed(exc, path)
+            return False
+        for journal in covered:
+            buffer.covered.remove(journal)
+            journal.remove()
         self.objects_written += 1
         self.rows_written += count
+        self.outage.recovered(now_millis())
         log.debug("lake.object_written path=%s rows=%d bytes=%d", path, count, compressed)
+        return True
+
+    def _failed(self, exc: OSError, path: Path) -> None:
+        self.storage_errors += 1
+        self.outage.failed(exc, path, now_millis(), time.monotonic())
+
+    async def _recover(self) -> None:
+        """Write the journals of dead runs as objects; keep what the disk refuses for later."""
+        left = []
+        for orphan in self._orphans:
+            try:
+                rows = await asyncio.to_thread(self._recover_one, orphan)
+            except OSError as exc:
+                self._failed(exc, orphan.directory)
+                left.append(orphan)
+                continue
+            orphan.remove()
+            if rows:
+                self.rows_recovered += rows
+                log.warning("lake.recovered rows=%d from=%s (a killed run's journal)",
+                            rows, orphan.directory)  # fmt: skip
+        self._orphans = left
+
+    def _recover_one(self, orphan: Orphan) -> int:
+        rows = 0
+        for path in orphan.journals():
+            name = path.name.rsplit("-", 1)[0]
+            lines, oldest, torn = read_journal(path)
+            if torn:
+                log.warning("lake.journal_torn path=%s unreadable_bytes=%d", path, torn)
+            dataset = DATASETS.get(name)
+            if lines and oldest is not None and dataset is not None:
+                final = self.path_for(dataset, oldest)
+                write_object(orphan.directory / f"{final.name}.tmp", final, lines)
+                rows += len(lines)
+            path.unlink()
+        return rows

@@ -35,5 +35,11 @@ class NullSink:
     async def flush_due(self, now: Millis) -> None:
         return None
 
+    async def room(self) -> None:
+        return None
+
+    def failing_since(self) -> Millis | None:
+        return None
+
     async def aclose(self) -> None:
         return None
