@@ -1,8 +1,12 @@
-"""The health signal: is every feed delivering? Served as `GET /health` on STREAMER_HEALTH_PORT.
+"""The health signal: is every feed delivering, and can the sink deliver or store its rows?
+Served as `GET /health` on STREAMER_HEALTH_PORT.
 
 `assess` (pure) turns each source's last-frame time into a state: `starting` (no frame yet,
 within the grace period), `fresh`, `stale` (nothing for longer than its limit) or `failed`
-(the source stopped for good). The service is healthy when no feed is stale or failed; the
+(the source stopped for good). `assess_sink` turns the sink's `failing_since` into `ok`,
+`failing` or `stuck` (rows neither delivered nor stored for longer than
+STREAMER_UNDELIVERED_SECONDS). The service is healthy when no feed is stale or failed and the
+sink is not stuck; the
 container health check (`streamer health`) exits 1 otherwise, and ECS replaces the task.
 """
 
@@ -54,13 +58,35 @@ def assess(
     return out
 
 
-def healthy(feeds: list[FeedHealth]) -> bool:
-    return all(f.state in ("fresh", "starting") for f in feeds)
+@dataclass(frozen=True, slots=True)
+class SinkHealth:
+    """Can rows be delivered or stored? `failing` for longer than the limit is unhealthy."""
+
+    state: str  # ok, failing (within the limit) or stuck
+    failing_seconds: float
+    limit_seconds: float
 
 
-def report(feeds: list[FeedHealth], extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def assess_sink(failing_since: int | None, limit_seconds: float, now: int) -> SinkHealth:
+    if failing_since is None:
+        return SinkHealth("ok", 0.0, limit_seconds)
+    seconds = max(0.0, (now - failing_since) / 1000)
+    return SinkHealth("stuck" if seconds > limit_seconds else "failing", seconds, limit_seconds)
+
+
+def healthy(feeds: list[FeedHealth], sink: SinkHealth | None = None) -> bool:
+    return all(f.state in ("fresh", "starting") for f in feeds) and (
+        sink is None or sink.state != "stuck"
+    )
+
+
+def report(
+    feeds: list[FeedHealth],
+    extra: Mapping[str, Any] | None = None,
+    sink: SinkHealth | None = None,
+) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "status": "ok" if healthy(feeds) else "unhealthy",
+        "status": "ok" if healthy(feeds, sink) else "unhealthy",
         "feeds": {
             f.name: {
                 "state": f.state,
@@ -71,6 +97,12 @@ def report(feeds: list[FeedHealth], extra: Mapping[str, Any] | None = None) -> d
             for f in feeds
         },
     }
+    if sink is not None:
+        body["storage"] = {
+            "state": sink.state,
+            "failing_seconds": round(sink.failing_seconds, 1),
+            "limit_seconds": sink.limit_seconds,
+        }
     if extra:
         body.update(extra)
     return body
@@ -98,6 +130,23 @@ class StateLog:
                 feed.age_seconds,
                 feed.limit_seconds,
             )
+
+    def update_sink(self, sink: SinkHealth) -> None:
+        before = self._last.get("<sink>")
+        if before == sink.state or (before is None and sink.state == "ok"):
+            self._last["<sink>"] = sink.state
+            return
+        self._last["<sink>"] = sink.state
+        level = logging.ERROR if sink.state == "stuck" else logging.INFO
+        log.log(
+            level,
+            "sink.state state=%s was=%s failing_seconds=%.0f limit=%g%s",
+            sink.state,
+            before,
+            sink.failing_seconds,
+            sink.limit_seconds,
+            " (unhealthy: the container is replaced)" if sink.state == "stuck" else "",
+        )
 
 
 async def serve(port: int, body: Callable[[], tuple[bool, dict[str, Any]]]) -> asyncio.Server:

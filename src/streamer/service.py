@@ -16,6 +16,7 @@ from streamer.sinks.base import Sink
 from streamer.sinks.lake import LakeSink
 from streamer.sinks.null import NullSink
 from streamer.sources.base import Clock, Source
+from streamer.storage import check_writable
 from streamer.timefmt import now_millis
 from streamer.venues import VENUES
 
@@ -50,12 +51,17 @@ def build_sources(settings: Settings, clock: Clock = now_millis) -> list[Source]
 
 
 def build_sink(settings: Settings) -> Sink:
+    """The configured sink. A directory it can never write (read-only, a file in the way, no
+    permission) is a `ConfigError` here, before any feed starts; a full disk is not: the sink
+    starts, holds its rows and reports (`storage.check_writable`)."""
     if settings.sink == "lake":
+        check_writable(settings.lake.root, "STREAMER_LAKE_DIR")
         return LakeSink(settings.lake)
     if settings.sink == "null":
         return NullSink()
     from streamer.sinks.firehose import FirehoseSink, make_client
 
+    check_writable(settings.firehose.spool_dir, "STREAMER_SPOOL_DIR")
     # The client is made now, so a missing region or bad endpoint stops `run` before any feed.
     return FirehoseSink(settings.firehose, client=make_client(settings.firehose))
 
@@ -127,8 +133,11 @@ async def _watch_health(
         last = {s.name: s.stats.last_frame_at for s in sources}
         return health.assess(last, limits, stats.failed_sources, started, clock())
 
+    def storage() -> health.SinkHealth:
+        return health.assess_sink(sink.failing_since(), settings.undelivered_seconds, clock())
+
     def body() -> tuple[bool, dict[str, object]]:
-        current = feeds()
+        current, stored = feeds(), storage()
         extra = {
             "sink": settings.sink,
             "shard": str(settings.shard),
@@ -138,13 +147,14 @@ async def _watch_health(
             "quiet": {s.name: sorted(s.stats.quiet)[:QUIET_LISTED] for s in sources},
             "quiet_count": {s.name: len(s.stats.quiet) for s in sources},
         }
-        return health.healthy(current), health.report(current, extra)
+        return health.healthy(current, stored), health.report(current, extra, stored)
 
     server = await health.serve(settings.health_port, body) if settings.health_port else None
     states = health.StateLog()
     try:
         while True:
             states.update(feeds())
+            states.update_sink(storage())
             await asyncio.sleep(5)
     finally:
         if server is not None:
