@@ -107,6 +107,17 @@ SETTINGS: tuple[Setting, ...] = (
         "`streamer health` probes it",
     ),
     _s(
+        "health_host",
+        "127.0.0.1",
+        "the address `/health` listens on (`0.0.0.0` in the image, so a published port reaches it)",
+    ),
+    _s(
+        "strict_settings",
+        "false",
+        "refuse to start (exit 2) when a `STREAMER_*` variable or a key of the `--config` file "
+        "is not a setting; otherwise each one is logged as a warning naming the closest setting",
+    ),
+    _s(
         "stats_interval",
         "30",
         "seconds between `feed.stats`, `pipeline.stats` and `sink.stats` log lines",
