@@ -38,7 +38,8 @@ ENV PATH=/opt/streamer/bin:$PATH \
     STREAMER_SINK=firehose \
     STREAMER_SPOOL_DIR=/var/lib/streamer/spool \
     STREAMER_LOG_FORMAT=json \
-    STREAMER_HEALTH_PORT=8080
+    STREAMER_HEALTH_PORT=8080 \
+    STREAMER_HEALTH_HOST=0.0.0.0
 RUN groupadd --system --gid 10001 streamer \
  && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/streamer --no-create-home \
       --shell /usr/sbin/nologin streamer \

@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Coroutine, Sequence
@@ -69,7 +70,12 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--top", type=int, default=10, help="coins in the market-cap chart (10)")
 
     check = sub.add_parser("health", help="probe a running service's /health (exit 0 = healthy)")
-    check.add_argument("--port", type=int, default=None, help="default: STREAMER_HEALTH_PORT")
+    check.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="default: STREAMER_HEALTH_PORT (on STREAMER_HEALTH_HOST; with --port, 127.0.0.1)",
+    )
 
     prov = sub.add_parser(
         "provision", help="create the bucket and Firehose streams on an AWS emulator"
@@ -133,6 +139,8 @@ def run_loop(main: Coroutine[Any, Any, T]) -> T:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.command in ("query", "report", "health", "provision"):
+            _warn_unknown(settings_module.unknown_settings(os.environ))
         if args.command == "query":
             return _query(args)
         if args.command == "health":
@@ -146,6 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             config = settings_module.load(config_file=args.config)
             configure_logging(args.log_level, config.log_format)
+            _warn_unknown(config.unknown)
             return run_loop(_run(config))
         configure_logging(args.log_level, "text")
         if args.command == "demo":
@@ -160,6 +169,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return 2
+
+
+def _warn_unknown(unknown: Sequence[str]) -> None:
+    """One warning for each `STREAMER_*` variable (or config key) that is not a setting."""
+    for entry in unknown:
+        log.warning("settings.unknown %s: not a setting, ignored", entry)
 
 
 async def _run(config: settings_module.Settings) -> int:
@@ -178,8 +193,6 @@ async def _run(config: settings_module.Settings) -> int:
 
 
 def _provision(args: argparse.Namespace) -> int:
-    import os
-
     from streamer.provision import provision_from_environment
 
     if not os.environ.get("AWS_ENDPOINT_URL"):
@@ -199,16 +212,20 @@ def _compact(args: argparse.Namespace) -> int:
 
     config = settings_module.load()
     configure_logging(args.log_level, config.log_format)
+    _warn_unknown(config.unknown)
     return compact_command(config, args.day, args.dataset, args.engine, args.lake)
 
 
 def _health(args: argparse.Namespace) -> int:
     from streamer.health import probe
 
-    port = args.port if args.port is not None else settings_module.load().health_port
+    host, port = "127.0.0.1", args.port
+    if port is None:
+        config = settings_module.load()
+        host, port = config.health_host, config.health_port
     if not port:
         raise ConfigError("STREAMER_HEALTH_PORT", "no health port is set", "Set it, or --port.")
-    status, body = probe(port)
+    status, body = probe(port, host=host)
     print(body)
     return 0 if status == 200 else 1
 

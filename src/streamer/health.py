@@ -149,17 +149,31 @@ class StateLog:
         )
 
 
-async def serve(port: int, body: Callable[[], tuple[bool, dict[str, Any]]]) -> asyncio.Server:
-    """`GET /health` (or `/`): 200 with the report when healthy, 503 when not."""
+REQUEST_LINE_LIMIT = 4096
+"""Bytes of one request or header line the endpoint reads (the reader's buffer limit)."""
+HEADER_LINES_LIMIT = 32
+"""Header lines the endpoint reads; a request with more is answered 431."""
+REQUEST_SECONDS = 5.0
+"""Time a client has to send its request."""
+
+
+async def serve(
+    port: int, body: Callable[[], tuple[bool, dict[str, Any]]], host: str = "127.0.0.1"
+) -> asyncio.Server:
+    """`GET /health` (or `/`) on `host`:`port`: 200 with the report when healthy, 503 when not.
+
+    It reads at most `REQUEST_LINE_LIMIT` bytes a line and `HEADER_LINES_LIMIT` header lines
+    within `REQUEST_SECONDS`; a longer request is answered 431 and closed.
+    """
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            async with asyncio.timeout(5):
-                request = await reader.readline()
-                while (await reader.readline()) not in (b"\r\n", b"\n", b""):
-                    pass
-            parts = request.split()
-            if len(parts) < 2 or parts[0] != b"GET":
+            async with asyncio.timeout(REQUEST_SECONDS):
+                request = await _read_request(reader)
+            parts = [] if request is None else request.split()
+            if request is None:
+                status, payload = 431, {"error": "request too large"}
+            elif len(parts) < 2 or parts[0] != b"GET":
                 status, payload = 405, {"error": "only GET /health"}
             elif parts[1].split(b"?")[0] not in (b"/health", b"/"):
                 status, payload = 404, {"error": "see /health"}
@@ -167,9 +181,12 @@ async def serve(port: int, body: Callable[[], tuple[bool, dict[str, Any]]]) -> a
                 ok, payload = body()
                 status = 200 if ok else 503
             data = orjson.dumps(payload)
-            reason = {200: "OK", 404: "Not Found", 405: "Method Not Allowed"}.get(
-                status, "Service Unavailable"
-            )
+            reason = {
+                200: "OK",
+                404: "Not Found",
+                405: "Method Not Allowed",
+                431: "Request Header Fields Too Large",
+            }.get(status, "Service Unavailable")
             writer.write(
                 f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
                 f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode()
@@ -183,15 +200,31 @@ async def serve(port: int, body: Callable[[], tuple[bool, dict[str, Any]]]) -> a
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
 
-    return await asyncio.start_server(handle, "0.0.0.0", port)
+    return await asyncio.start_server(handle, host, port, limit=REQUEST_LINE_LIMIT)
 
 
-def probe(port: int, timeout: float = 3.0) -> tuple[int, str]:
-    """GET the local health endpoint (what `streamer health` runs); returns (status, body)."""
+async def _read_request(reader: asyncio.StreamReader) -> bytes | None:
+    """The request line, the headers read and dropped; None when a line is longer than the
+    reader's limit or there are more than `HEADER_LINES_LIMIT` headers."""
+    try:
+        request = await reader.readline()
+        for _ in range(HEADER_LINES_LIMIT + 1):
+            if await reader.readline() in (b"\r\n", b"\n", b""):
+                return request
+    except ValueError:  # a line over the limit (the reader dropped what it had buffered)
+        return None
+    return None
+
+
+def probe(port: int, timeout: float = 3.0, host: str = "127.0.0.1") -> tuple[int, str]:
+    """GET the health endpoint the service serves on `host` (loopback when it listens on every
+    address), as `streamer health` does; returns (status, body)."""
     import urllib.error
     import urllib.request
 
-    url = f"http://127.0.0.1:{port}/health"
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    url = f"http://{f'[{host}]' if ':' in host else host}:{port}/health"
     try:
         with urllib.request.urlopen(url, timeout=timeout) as answer:
             return int(answer.status), answer.read().decode()

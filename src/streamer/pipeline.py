@@ -20,6 +20,7 @@ from itertools import groupby
 
 from streamer.errors import SourceError
 from streamer.jsonline import MANY_ENCODERS
+from streamer.logsafe import shown
 from streamer.records import Item
 from streamer.schema import DATASET_OF_TYPE
 from streamer.sinks.base import Sink
@@ -100,7 +101,7 @@ async def _run_source(source: Source, queue: RowQueue, stats: PipelineStats) -> 
         await source.run(emit)
     except SourceError as exc:
         stats.failed_sources[source.name] = str(exc)
-        log.error("source.failed source=%s error=%s", source.name, exc)
+        log.error("source.failed source=%s error=%s", source.name, shown(exc))
     except Exception as exc:  # a bug in one feed must not take the others down
         stats.failed_sources[source.name] = repr(exc)
         log.exception("source.crashed source=%s", source.name)

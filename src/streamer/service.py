@@ -149,7 +149,11 @@ async def _watch_health(
         }
         return health.healthy(current, stored), health.report(current, extra, stored)
 
-    server = await health.serve(settings.health_port, body) if settings.health_port else None
+    server = (
+        await health.serve(settings.health_port, body, settings.health_host)
+        if settings.health_port
+        else None
+    )
     states = health.StateLog()
     try:
         while True:

@@ -7,16 +7,17 @@ names in lower case without the `STREAMER_` prefix, e.g. `lake_dir = "/srv/lake"
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from streamer.errors import ConfigError
-from streamer.settings_read import Reader, var
+from streamer.settings_read import PREFIX, Reader, var
 from streamer.settings_spec import SETTINGS, Setting, row
 from streamer.settings_spec import markdown_settings as _table
 from streamer.sharding import Shard, parse_shard
@@ -25,6 +26,14 @@ from streamer.venues import VENUES
 SINKS = ("lake", "firehose", "null")
 _STREAM_PREFIX = re.compile(r"[a-zA-Z0-9_.-]{1,50}")
 _ATHENA_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
+_HOST = re.compile(r"[A-Za-z0-9_.:-]{1,253}")
+
+READ_ELSEWHERE = frozenset(
+    {"STREAMER_FIXTURES", "STREAMER_CHAOS_SECONDS", "STREAMER_CHAOS_REPORT",
+     "STREAMER_OUTAGE_SECONDS"}
+)  # fmt: skip
+"""`STREAMER_*` variables that are not settings but are read elsewhere (the test suite's
+recorded fixtures and the length of its chaos and outage runs): never reported as unknown."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +88,15 @@ class Settings:
     discovery_seconds: float = 3600.0  # market selectors are resolved again this often
     health_port: int = 0  # GET /health on this port (the container uses 8080); 0 = off
     undelivered_seconds: float = 60.0  # rows neither delivered nor stored this long: unhealthy
+    health_host: str = "127.0.0.1"  # the address it listens on (the container: 0.0.0.0)
     queue_size: int = 10_000
     log_format: str = "text"  # or "json"
     stats_interval: float = 30.0
     lake_bucket: str | None = None  # `streamer compact --engine athena`
     athena: AthenaSettings = AthenaSettings()
+    unknown: tuple[str, ...] = ()
+    """Each `STREAMER_*` variable or config key that is not a setting, with the closest one
+    (`unknown_settings`): the CLI logs them as warnings."""
 
 
 def load(env: Mapping[str, str] | None = None, config_file: Path | None = None) -> Settings:
@@ -154,12 +167,51 @@ def _build(r: Reader) -> Settings:
         discovery_seconds=r.number("discovery_seconds", d.discovery_seconds, 1, 7 * 86400),
         health_port=r.integer("health_port", d.health_port, 0, 65535),
         undelivered_seconds=r.number("undelivered_seconds", d.undelivered_seconds, 1, 86400),
+        health_host=_pattern(r, "health_host", d.health_host, _HOST, "an address, e.g. 0.0.0.0"),
         queue_size=r.integer("queue_size", d.queue_size, 10, 10_000_000),
         log_format=r.choice("log_format", d.log_format, ("text", "json")),
         stats_interval=r.number("stats_interval", d.stats_interval, 1, 86400),
         lake_bucket=_pattern(r, "lake_bucket", "", _BUCKET, "a bucket name, e.g. my-lake") or None,
         athena=_athena(r, d.athena),
+        unknown=_unknown(r),
     )
+
+
+def unknown_settings(
+    env: Mapping[str, str], toml: Mapping[str, Any] | None = None
+) -> tuple[str, ...]:
+    """Each `STREAMER_*` variable in `env` (and each key of the TOML table) that is not a
+    setting, as `STREAMER_SINKK (did you mean STREAMER_SINK?)`. With `strict_settings` on,
+    raises `ConfigError` naming them all instead."""
+    return _unknown(Reader(env, toml or {}, known()))
+
+
+def _unknown(r: Reader) -> tuple[str, ...]:
+    names = sorted(known())
+    variables = {var(name) for name in names} | READ_ELSEWHERE
+    found = [
+        _closest(key, key.removeprefix(PREFIX).lower(), names, var)
+        for key in sorted(r.env)
+        if key.startswith(PREFIX) and key not in variables
+    ]
+    found += [
+        _closest(f"{key} (in the config file)", key, names, str)
+        for key in sorted(r.toml)
+        if key not in names
+    ]
+    if r.flag("strict_settings", False) and found:
+        raise ConfigError(
+            "STREAMER_STRICT_SETTINGS",
+            f"not settings: {'; '.join(found)}",
+            "Fix or remove them, or set STREAMER_STRICT_SETTINGS=false to only warn",
+        )
+    return tuple(found)
+
+
+def _closest(shown: str, name: str, names: list[str], spell: Callable[[str], str]) -> str:
+    """`shown`, and the setting `name` was most likely meant to be (spelt by `spell`)."""
+    match = difflib.get_close_matches(name, names, n=1)
+    return f"{shown} (did you mean {spell(match[0])}?)" if match else shown
 
 
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")

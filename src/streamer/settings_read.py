@@ -18,9 +18,12 @@ from streamer.selectors import Selector, parse_selector
 _SYMBOL = re.compile(r"[A-Z0-9]{1,20}-[A-Z0-9]{1,20}")
 
 
+PREFIX = "STREAMER_"
+
+
 def var(name: str) -> str:
     """`binance_symbols` -> `STREAMER_BINANCE_SYMBOLS`."""
-    return f"STREAMER_{name.upper()}"
+    return f"{PREFIX}{name.upper()}"
 
 
 class Reader:

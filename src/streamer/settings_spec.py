@@ -103,8 +103,8 @@ SETTINGS: tuple[Setting, ...] = (
     _s(
         "health_port",
         "0",
-        "serve `GET /health` (feed freshness) on this port (`8080` in the image; 0 = off); "
-        "`streamer health` probes it",
+        "serve `GET /health` (feed freshness, and whether rows can be stored) on this port "
+        "(`8080` in the image; 0 = off); `streamer health` probes it",
     ),
     _s(
         "undelivered_seconds",
@@ -118,6 +118,17 @@ SETTINGS: tuple[Setting, ...] = (
         "25",
         "SIGTERM to exit: Firehose delivers, then spools the rest; the lake writes its buffers, "
         "retrying a failing disk this long (rows it cannot write stay in its journal)",
+    ),
+    _s(
+        "health_host",
+        "127.0.0.1",
+        "the address `/health` listens on (`0.0.0.0` in the image, so a published port reaches it)",
+    ),
+    _s(
+        "strict_settings",
+        "false",
+        "refuse to start (exit 2) when a `STREAMER_*` variable or a key of the `--config` file "
+        "is not a setting; otherwise each one is logged as a warning naming the closest setting",
     ),
     _s(
         "stats_interval",

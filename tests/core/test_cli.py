@@ -54,3 +54,18 @@ def test_query_errors_are_reported(lake: Path, capsys: pytest.CaptureFixture[str
     assert main(["query", "SELECT nope FROM crypto_trades", "--lake", str(lake)]) == 1
     assert "query failed" in capsys.readouterr().err
     assert main(["query", "SELECT 1", "--lake", str(lake / "missing")]) == 2
+
+
+def test_other_commands_warn_of_a_misspelt_variable_or_refuse_it_when_strict(
+    lake: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("STREAMER_LAKE_DIRR", str(lake))
+    assert main(["query", "SELECT 1 AS n", "--lake", str(lake)]) == 0
+    [warning] = [r.getMessage() for r in caplog.records if "settings.unknown" in r.getMessage()]
+    assert "STREAMER_LAKE_DIRR (did you mean STREAMER_LAKE_DIR?)" in warning
+    monkeypatch.setenv("STREAMER_STRICT_SETTINGS", "true")
+    assert main(["query", "SELECT 1 AS n", "--lake", str(lake)]) == 2
+    assert "STREAMER_LAKE_DIRR" in capsys.readouterr().err

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import orjson
+
 from streamer import query
 
 STREAMER = [sys.executable, "-m", "streamer.cli"]
@@ -35,16 +37,23 @@ def test_run_against_simulate_then_sigterm_flushes(tmp_path: Path) -> None:
             "STREAMER_LAKE_BUFFER_SECONDS": "900",  # only the shutdown flush writes
             "STREAMER_LOG_FORMAT": "json",
             "STREAMER_STATS_INTERVAL": "1",
+            "STREAMER_SINKK": "firehose",  # misspelt: warned about once, then ignored
         }
         run = subprocess.Popen([*STREAMER, "run"], env=env, stderr=subprocess.PIPE, text=True)
         assert run.stderr is not None
+        read = []
         for line in run.stderr:  # wait until trades have flowed through the pipeline
+            read.append(line)
             if "pipeline.stats" in line and "'trades'" in line:
                 break
         run.send_signal(signal.SIGTERM)
         _, errors = run.communicate(timeout=60)
         assert run.returncode == 0, errors
         assert '"service.stopped' in errors or "service.stopped" in errors
+        [warning] = [line for line in read if "settings.unknown" in line]
+        assert orjson.loads(warning)["message"] == (
+            "settings.unknown STREAMER_SINKK (did you mean STREAMER_SINK?): not a setting, ignored"
+        )
         counts = query.table_counts(tmp_path)
         assert counts["crypto_trades"] > 0 and counts["crypto_order_books"] > 0
     finally:
@@ -60,6 +69,17 @@ def test_run_with_a_bad_setting_exits_2() -> None:
     done = subprocess.run([*STREAMER, "run"], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "STREAMER_BINANCE_SYMBOLS" in done.stderr and "BTC-USDT" in done.stderr
+
+
+def test_run_with_strict_settings_and_a_misspelt_one_exits_2_in_one_line() -> None:
+    env = {**os.environ, "STREAMER_SINKK": "firehose", "STREAMER_STRICT_SETTINGS": "true"}
+    done = subprocess.run([*STREAMER, "run"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "streamer: configuration error: STREAMER_STRICT_SETTINGS: not settings: STREAMER_SINKK "
+        "(did you mean STREAMER_SINK?). Fix or remove them, or set "
+        "STREAMER_STRICT_SETTINGS=false to only warn"
+    ]
 
 
 def test_run_with_the_firehose_sink_and_no_region_exits_2(tmp_path: Path) -> None:

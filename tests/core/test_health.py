@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import sys
+import tracemalloc
 from typing import Any
 
 import orjson
@@ -78,6 +80,78 @@ async def test_endpoint_answers_200_or_503_and_the_cli_exits_accordingly() -> No
         await server.wait_closed()
     status, text = await asyncio.to_thread(health.probe, port)
     assert status == 0 and "no answer" in text
+
+
+def _ok() -> tuple[bool, dict[str, Any]]:
+    return True, {"status": "ok"}
+
+
+def _exchange(port: int, request: bytes) -> bytes:
+    """Send `request` in 64 KiB pieces and read the answer; b"" when the server closed first."""
+    answer = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        view = memoryview(request)  # slices of it copy nothing
+        try:
+            for start in range(0, len(view), 65536):
+                sock.sendall(view[start : start + 65536])
+            while data := sock.recv(65536):
+                answer += data
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+    return answer
+
+
+async def test_endpoint_listens_on_loopback_unless_told_otherwise() -> None:
+    for host, expected in ((None, "127.0.0.1"), ("0.0.0.0", "0.0.0.0")):
+        server = await (health.serve(0, _ok) if host is None else health.serve(0, _ok, host))
+        try:
+            assert server.sockets[0].getsockname()[0] == expected
+            port = server.sockets[0].getsockname()[1]
+            status, _ = await asyncio.to_thread(health.probe, port, 3.0, host or "127.0.0.1")
+            assert status == 200  # `streamer health` probes loopback when it listens on all
+        finally:
+            server.close()
+            await server.wait_closed()
+
+
+async def test_a_1_mb_request_line_is_refused_without_buffering_it() -> None:
+    request = b"GET /" + b"a" * 1024 * 1024 + b" HTTP/1.1\r\n\r\n"
+    server = await health.serve(0, _ok)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        tracemalloc.start()
+        try:
+            answer = await asyncio.to_thread(_exchange, port, request)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert answer == b"" or answer.startswith(b"HTTP/1.1 431 ")
+        # The server never held the line: its peak is a few reads of the socket (256 KiB each).
+        assert peak < len(request), peak
+        normal = await asyncio.to_thread(_exchange, port, b"GET /health HTTP/1.1\r\n\r\n")
+        assert normal.startswith(b"HTTP/1.1 200 OK\r\n") and normal.endswith(b'{"status":"ok"}')
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_too_many_header_lines_get_431_and_a_normal_get_still_works() -> None:
+    server = await health.serve(0, _ok)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        headers = b"".join(b"X-Pad-%d: x\r\n" % i for i in range(health.HEADER_LINES_LIMIT + 1))
+        answer = await asyncio.to_thread(
+            _exchange, port, b"GET /health HTTP/1.1\r\n" + headers + b"\r\n"
+        )
+        assert answer.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n")
+        headers = b"".join(b"X-Pad-%d: x\r\n" % i for i in range(health.HEADER_LINES_LIMIT))
+        answer = await asyncio.to_thread(
+            _exchange, port, b"GET /health HTTP/1.1\r\n" + headers + b"\r\n"
+        )
+        assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+    finally:
+        server.close()
+        await server.wait_closed()
 
 
 async def test_service_reports_its_feeds_fresh(unused_tcp_port: int) -> None:

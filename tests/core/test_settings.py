@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from streamer.errors import ConfigError
-from streamer.settings import known, load, names_read, rows
-from streamer.settings_read import Reader
+from streamer.settings import READ_ELSEWHERE, known, load, names_read, rows, unknown_settings
+from streamer.settings_read import Reader, var
+from tests.conftest import REPO
 
 
 def test_defaults_need_no_configuration() -> None:
@@ -125,3 +127,60 @@ def test_each_documented_default_is_the_default_load_applies(variable: str, defa
 def test_a_setting_missing_from_the_spec_cannot_be_read() -> None:
     with pytest.raises(KeyError, match="not documented"):
         Reader({}, {}, known()).raw("undocumented_knob")
+
+
+def test_an_unknown_variable_is_named_with_the_closest_setting() -> None:
+    env = {"STREAMER_SINKK": "firehose", "STREAMER_LAKE_DIR": "/x", "STREAMER_FIXTURES": "/f",
+           "STREAMER_QQQQQQQQ": "1", "OTHER_SINKK": "1"}  # fmt: skip
+    s = load(env)
+    assert s.sink == "lake"  # the misspelt one is ignored ...
+    assert s.unknown == ("STREAMER_QQQQQQQQ", "STREAMER_SINKK (did you mean STREAMER_SINK?)")
+    assert unknown_settings(env) == s.unknown  # ... and reported, by `load` or on its own
+
+
+def test_an_unknown_config_key_is_named_with_the_closest_setting(tmp_path: Path) -> None:
+    config = tmp_path / "streamer.toml"
+    config.write_text('sinkk = "null"\nlake_dir = "/tmp/x"\n')
+    assert load({}, config).unknown == ("sinkk (in the config file) (did you mean sink?)",)
+
+
+def test_strict_settings_refuse_unknown_ones_in_one_message(tmp_path: Path) -> None:
+    env = {"STREAMER_SINKK": "firehose", "STREAMER_HEALTH_PROT": "8080"}
+    assert len(load(env).unknown) == 2
+    with pytest.raises(ConfigError) as info:
+        load({**env, "STREAMER_STRICT_SETTINGS": "true"})
+    assert info.value.setting == "STREAMER_STRICT_SETTINGS"
+    message = str(info.value)
+    assert "\n" not in message
+    assert "STREAMER_HEALTH_PROT (did you mean STREAMER_HEALTH_PORT?)" in message
+    assert "STREAMER_SINKK (did you mean STREAMER_SINK?)" in message
+    config = tmp_path / "streamer.toml"
+    config.write_text("strict_settings = true\nqueue_sise = 10\n")
+    with pytest.raises(
+        ConfigError, match=re.escape("queue_sise (in the config file) (did you mean queue_size?)")
+    ):
+        load({}, config)
+    assert load({"STREAMER_STRICT_SETTINGS": "true"}).unknown == ()
+
+
+def test_every_streamer_variable_the_repository_sets_or_reads_is_known() -> None:
+    """The deployment files set only settings; code reads other ones only if listed."""
+    variables = {var(name) for name in known()}
+    infra = REPO / "infra" / "terraform"
+    files = ["Dockerfile", "docker-compose.yml", "Makefile", ".ci/run",
+             *infra.glob("**/*.tf"), *infra.glob("**/*.hcl")]  # fmt: skip
+    for path in files:
+        text = (REPO / path).read_text()
+        assert set(re.findall(r"STREAMER_[A-Z0-9_]+", text)) <= variables, path
+    read = re.compile(r"""(?:environ\.get\(|environ\[|getenv\()["'](STREAMER_[A-Z0-9_]+)""")
+    for path in [*REPO.glob("src/**/*.py"), *REPO.glob("tests/**/*.py"),
+                 *REPO.glob("benchmarks/**/*.py")]:  # fmt: skip
+        assert set(read.findall(path.read_text())) <= variables | READ_ELSEWHERE, path
+
+
+def test_health_host_defaults_to_loopback_and_the_image_listens_on_all() -> None:
+    assert load({}).health_host == "127.0.0.1"
+    assert load({"STREAMER_HEALTH_HOST": "0.0.0.0"}).health_host == "0.0.0.0"
+    with pytest.raises(ConfigError, match="STREAMER_HEALTH_HOST"):
+        load({"STREAMER_HEALTH_HOST": "a b"})
+    assert "STREAMER_HEALTH_HOST=0.0.0.0" in (REPO / "Dockerfile").read_text()

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import NamedTuple
 
+from streamer.logsafe import shown
 from streamer.records import Item, Millis
 from streamer.retry import GaveUp, Sleep
 from streamer.sources.base import Clock, Emit, FeedStats
@@ -87,4 +88,4 @@ class Poller:
         code, message = self._explain(refused.status, refused.body)
         event = "auth_failed" if refused.status in (401, 403) else "http_error"
         log.error("%s.%s endpoint=%s status=%d code=%s %s: %s", self.name, event, endpoint.path,
-                  refused.status, code, self._context, message)  # fmt: skip
+                  refused.status, shown(code), self._context, shown(message))  # fmt: skip

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from streamer.logsafe import shown
 from streamer.retry import Sleep
 from streamer.selectors import Selector
 from streamer.sharding import Shard, select
@@ -70,8 +71,8 @@ async def rediscover(
             async with asyncio.timeout(timeout):
                 found, _ = await fetch(selector)
         except Exception as exc:  # any failure (REST refused, timeout): keep what runs
-            log.warning("discovery.refresh_failed source=%s error=%r (keeping %d symbols)",
-                        source, exc, len(held))  # fmt: skip
+            log.warning("discovery.refresh_failed source=%s error=%s (keeping %d symbols)",
+                        source, shown(exc), len(held))  # fmt: skip
             continue
         mine = select(source, found, shard)
         delta = change(held, mine)

@@ -31,6 +31,7 @@ from tenacity import RetryCallState
 from tenacity.stop import stop_never
 
 from streamer.errors import SourceError
+from streamer.logsafe import shown
 from streamer.retry import (
     RETRY_AFTER_DEFAULT,
     GaveUp,
@@ -134,7 +135,11 @@ class RestClient:
         except GaveUp as exc:
             self.counts["gave_up"] += 1
             log.warning(
-                "%s.gave_up path=%s attempts=%d error=%s", self.source, path, exc.attempts, exc.last
+                "%s.gave_up path=%s attempts=%d error=%s",
+                self.source,
+                path,
+                exc.attempts,
+                shown(exc.last),
             )
             raise
         return body
@@ -145,7 +150,7 @@ class RestClient:
             exc = state.outcome.exception() if state.outcome is not None else None
             log.warning(
                 "%s.rest_retry path=%s attempt=%d wait=%.1fs error=%s",
-                self.source, path, state.attempt_number, state.upcoming_sleep, exc,
+                self.source, path, state.attempt_number, state.upcoming_sleep, shown(exc),
             )  # fmt: skip
 
         return note

@@ -18,6 +18,7 @@ import random
 from collections.abc import Awaitable, Callable
 
 from streamer.errors import RestrictedLocation, SourceError
+from streamer.logsafe import shown
 from streamer.records import Millis
 from streamer.retry import Sleep, backoff_delay
 from streamer.sources.attempts import AttemptWindow
@@ -101,9 +102,9 @@ async def run_websocket(
             fatal = refusal(source, setting, exc.status, elsewhere)
             if fatal is not None:
                 raise fatal from None
-            log.warning("ws.connect_failed source=%s error=%s", source, exc)
+            log.warning("ws.connect_failed source=%s error=%s", source, shown(exc))
         except CONNECT_ERRORS as exc:
-            log.warning("ws.connect_failed source=%s error=%r", source, exc)
+            log.warning("ws.connect_failed source=%s error=%s", source, shown(exc))
         else:
             opened = clock()
             lost_at = await _session(
@@ -152,8 +153,8 @@ async def _session(
             log.warning("ws.stale source=%s (no data; reconnecting)", source)
             return last_frame  # the feed has been down since its last frame
         log.warning(
-            "ws.disconnected source=%s closed_by=%s code=%s reason=%r",
-            source, conn.closed_by, conn.close_code, conn.close_reason,
+            "ws.disconnected source=%s closed_by=%s code=%s reason=%s",
+            source, conn.closed_by, conn.close_code, shown(conn.close_reason),
         )  # fmt: skip
     finally:
         # Whatever ended the session (a stop, a cancelled task, a bug in a handler), the

@@ -482,7 +482,8 @@ async def test_network_errors_retry_and_persistent_5xx_gives_up_until_the_next_p
         assert 0 <= backoff <= BACKOFF_FIRST * 2**failures
     assert sum(harness.sleeps[:5]) == pytest.approx(60)
     assert [len(b) for b in harness.batches[:1]] == [1]
-    assert "coingecko.gave_up path=/coins/markets attempts=4 error=HTTP 502" in caplog.text
+    gave_up = "coingecko.gave_up path=/coins/markets attempts=4 error=Retryable('HTTP 502')"
+    assert gave_up in caplog.text
     assert source.stats.extra["gave_up"] >= 1 and source.stats.extra["retries"] >= 4
 
 

@@ -38,6 +38,7 @@ import msgspec
 
 from streamer.errors import ConfigError, FrameError
 from streamer.ids import record_id_seed, record_ids
+from streamer.logsafe import shown
 from streamer.numbers import PLAIN_PAIR
 from streamer.records import BookSnapshot, Item, Millis, Reject, Trade
 from streamer.sources.base import (
@@ -281,12 +282,14 @@ class BinanceDecoder:
     def _control(self, msg: _Payload, raw: str | bytes, received_at: Millis) -> list[Item]:
         """A frame without the combined wrapper: a control reply, an error or a shutdown."""
         if "result" in msg:
-            log.info("binance.control_reply id=%r result=%r", msg.get("id"), msg["result"])
+            log.info(
+                "binance.control_reply id=%s result=%s", shown(msg.get("id")), shown(msg["result"])
+            )
             return []
         error = msg.get("error", msg)  # seen on the wire nested; documented flat
         if type(error) is dict and "msg" in error:
             text = f"venue error {error.get('code')!r}: {error['msg']}"
-            log.error("binance.venue_error id=%r %s", msg.get("id"), text)
+            log.error("binance.venue_error id=%s error=%s", shown(msg.get("id")), shown(text))
             return [reject(EXCHANGE, text, raw, received_at)]
         if msg.get("e") == "serverShutdown":
             return self._shutdown(msg, "", received_at)

@@ -37,6 +37,7 @@ import msgspec
 from streamer.book_updates import update_rows
 from streamer.errors import FrameError
 from streamer.ids import record_id, record_id_seed, record_ids
+from streamer.logsafe import shown
 from streamer.numbers import dec, opt_decimals
 from streamer.records import BookSnapshot, Candle, Item, Level, Millis, Trade
 from streamer.sources.base import FRAME_FAILURES, FeedStats, json_object, reason_for, reject
@@ -258,7 +259,7 @@ class CoinbaseDecoder(ReadPath):
         text = str(msg.get("message", ""))
         if msg.get("reason"):
             text = f"{text}: {msg['reason']}"
-        log.error("coinbase.venue_error message=%r", text)
+        log.error("coinbase.venue_error message=%s", shown(text))
         return reject(EXCHANGE, f"venue error: {text}", raw, received_at)
 
     def _product(self, product_id: object) -> tuple[str, ProductState]:
@@ -272,7 +273,7 @@ class CoinbaseDecoder(ReadPath):
 
     def _subscriptions(self, msg: _Event, received_at: Millis) -> list[Item]:
         for event in msg["events"]:
-            log.info("coinbase.subscriptions active=%s", event.get("subscriptions"))
+            log.info("coinbase.subscriptions active=%s", shown(event.get("subscriptions")))
         return []
 
     def _level2(self, msg: _Event, received_at: Millis) -> list[Item]:
