@@ -1,4 +1,4 @@
-"""Shared test helpers: where the recorded exchange fixtures live."""
+"""Shared test helpers: where the recorded exchange fixtures live, and a small disk to fill."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings
+
+from tests.disks import small_disk as small_disk  # a fixture: a small tmpfs to fill
 
 # Property tests draw the same examples on every run, so `make test` and CI cannot turn red on an
 # input nobody changed code for. `HYPOTHESIS_PROFILE=explore` draws new ones (and more of them)

@@ -59,6 +59,8 @@ def make_dirs(directory: Path) -> None:
     missing = []
     path = directory
     while not path.is_dir():
+        if path.exists():  # a file where a folder should be: say so, not EEXIST
+            raise NotADirectoryError(errno.ENOTDIR, "Not a directory", str(path))
         missing.append(path)
         if path.parent == path:
             break

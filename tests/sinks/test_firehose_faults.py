@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,23 +26,6 @@ from streamer.sinks.firehose import FirehoseSink, make_client
 
 TRADES = DATASETS["trades"]
 TICKERS = DATASETS["tickers"]
-
-
-@pytest.fixture
-def double() -> FirehoseDouble:
-    return FirehoseDouble()
-
-
-@pytest.fixture
-def endpoint(double: FirehoseDouble, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """The double on port 0, with the AWS environment a container would have."""
-    with serve_firehose(double) as url:
-        monkeypatch.setenv("AWS_ENDPOINT_URL", url)
-        monkeypatch.setenv("AWS_REGION", "us-east-1")
-        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        monkeypatch.delenv("AWS_PROFILE", raising=False)
-        yield url
 
 
 def quick(tmp_path: Path, **overrides: object) -> FirehoseSettings:

@@ -303,16 +303,14 @@ class Lane:
         """Deliver a batch of what the disk refused; on failure wait for the disk's retry."""
         d = self.delivery
         batch = take_batch(self.held)
-        size = size_of(batch)
-        try:
-            left = await self.deliver(batch, replay=False)
-        except asyncio.CancelledError:
-            self.held.extendleft(reversed(batch))  # shutdown: aclose accounts for it
-            raise
-        d.release(size - size_of(left))
+        self.held.extendleft(reversed(batch))  # still held while in flight (shutdown, `room`)
+        left = await self.deliver(batch, replay=False)
+        for _ in batch:
+            self.held.popleft()
+        self.held.extendleft(reversed(left))
+        d.release(size_of(batch) - size_of(left))
         if not left:
             return False
-        self.held.extendleft(reversed(left))
         if d.closing:
             return d.past_deadline()
         await d.sleep(max(0.0, d.storage.retry_at - time.monotonic()))
