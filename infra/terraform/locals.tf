@@ -22,6 +22,9 @@ locals {
 
   athena_results_prefix = "athena-results/"
   spool_path            = "/var/lib/streamer"
+  # Ephemeral storage the spool may not take (var.spool_max_mb): the image's layers, /tmp, and
+  # the segment being written when the budget is reached.
+  ephemeral_headroom_gib = 5
 
   alarm_actions = compact([var.alarm_topic_arn, one(aws_sns_topic.alarms[*].arn)])
 

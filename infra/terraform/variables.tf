@@ -294,12 +294,19 @@ variable "ephemeral_storage_gib" {
 
 variable "spool_max_mb" {
   type        = number
-  description = "Disk budget of the service's spool (STREAMER_SPOOL_MAX_MB); keep it well under the ephemeral storage."
+  description = "Disk budget of the service's spool in MiB (STREAMER_SPOOL_MAX_MB); at most ephemeral_storage_gib less 5 GiB, which the image, /tmp and the spool's last segment need."
   default     = 16384
 
   validation {
-    condition     = var.spool_max_mb >= 1 && var.spool_max_mb <= 180000
-    error_message = "spool_max_mb must be between 1 and 180000."
+    condition     = var.spool_max_mb >= 1 && floor(var.spool_max_mb) == var.spool_max_mb
+    error_message = "spool_max_mb must be a whole number of MiB, 1 or more."
+  }
+
+  # The spool shares the task's ephemeral storage with the image's layers and the /tmp volume:
+  # a budget the disk cannot hold fails writes (StorageErrors) before the budget drops rows.
+  validation {
+    condition     = var.spool_max_mb <= (var.ephemeral_storage_gib - local.ephemeral_headroom_gib) * 1024
+    error_message = "spool_max_mb (${var.spool_max_mb} MiB) must leave ${local.ephemeral_headroom_gib} GiB of ephemeral_storage_gib (${var.ephemeral_storage_gib} GiB) free for the image and /tmp: at most ${(var.ephemeral_storage_gib - local.ephemeral_headroom_gib) * 1024} MiB."
   }
 }
 
