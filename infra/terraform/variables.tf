@@ -498,6 +498,39 @@ variable "freshness_alarm_seconds" {
   }
 }
 
+variable "no_delivery_alarm_minutes" {
+  type        = number
+  description = "Alarm when the service, all shards together, delivered no row to Firehose for this many minutes, or reported nothing at all (a stopped task, a silent producer)."
+  default     = 10
+
+  validation {
+    condition     = var.no_delivery_alarm_minutes >= 5 && var.no_delivery_alarm_minutes <= 1440 && floor(var.no_delivery_alarm_minutes) == var.no_delivery_alarm_minutes
+    error_message = "no_delivery_alarm_minutes must be a whole number from 5 (a deployment's gap is about a minute) to 1440."
+  }
+}
+
+variable "failing_alarm_minutes" {
+  type        = number
+  description = "Alarm when Firehose calls fail in every minute for this many minutes (FailedCalls), or when a shard could neither deliver nor store rows for as long (FailingSeconds)."
+  default     = 5
+
+  validation {
+    condition     = var.failing_alarm_minutes >= 1 && var.failing_alarm_minutes <= 1440 && floor(var.failing_alarm_minutes) == var.failing_alarm_minutes
+    error_message = "failing_alarm_minutes must be a whole number from 1 to 1440."
+  }
+}
+
+variable "spool_alarm_percent" {
+  type        = number
+  description = "Alarm when a shard's spool holds more than this share of spool_max_mb (SpoolBytes); at 100 % it drops rows."
+  default     = 50
+
+  validation {
+    condition     = var.spool_alarm_percent > 0 && var.spool_alarm_percent < 100
+    error_message = "spool_alarm_percent must be above 0 and below 100 (at 100 the spool already drops rows)."
+  }
+}
+
 # --- QuickSight (quicksight.tf) ------------------------------------------------------------
 
 variable "enable_quicksight" {
