@@ -38,7 +38,7 @@ resource "aws_ecs_cluster" "service" {
 }
 
 resource "aws_cloudwatch_log_group" "service" {
-  name              = "/ecs/${var.name}"
+  name              = local.log_group_names.service
   retention_in_days = var.log_retention_days
   kms_key_id        = aws_kms_key.lake.arn
 }

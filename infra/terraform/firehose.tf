@@ -2,7 +2,7 @@
 # dataset's prefix from the Python schema: the same layout the local lake renders.
 
 resource "aws_cloudwatch_log_group" "firehose" {
-  name              = "/aws/kinesisfirehose/${var.name}"
+  name              = local.log_group_names.firehose
   retention_in_days = var.log_retention_days
   kms_key_id        = aws_kms_key.lake.arn
 }

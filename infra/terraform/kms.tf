@@ -16,6 +16,11 @@ data "aws_iam_policy_document" "kms" {
     }
   }
 
+  # CloudWatch Logs names the log group it encrypts for in the encryption context
+  # (kms:EncryptionContext:aws:logs:arn), the condition AWS documents for it: only this
+  # deployment's log groups, in this account and region. Logs is not documented to send
+  # aws:SourceArn or aws:SourceAccount with these calls, and a condition on a key the request
+  # lacks would refuse every log group.
   statement {
     sid       = "CloudWatchLogsEncrypts"
     actions   = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
@@ -29,10 +34,12 @@ data "aws_iam_policy_document" "kms" {
     condition {
       test     = "ArnLike"
       variable = "kms:EncryptionContext:aws:logs:arn"
-      values   = ["arn:${data.aws_partition.current.partition}:logs:${var.region}:${local.account_id}:log-group:*"]
+      values   = [for group in local.encrypted_log_groups : "${local.logs_arn_prefix}:log-group:${group}"]
     }
   }
 
+  # CloudWatch alarms publish to the encrypted alarm topic: only alarms of this account
+  # (aws:SourceAccount) whose names this deployment gives them (aws:SourceArn), in its region.
   statement {
     sid       = "CloudWatchAlarmsPublishToEncryptedTopic"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
@@ -42,7 +49,32 @@ data "aws_iam_policy_document" "kms" {
       type        = "Service"
       identifiers = ["cloudwatch.amazonaws.com"]
     }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = [for prefix in local.alarm_name_prefixes : "${local.alarms_arn_prefix}:alarm:${prefix}-*"]
+    }
   }
+}
+
+locals {
+  logs_arn_prefix   = "arn:${data.aws_partition.current.partition}:logs:${var.region}:${local.account_id}"
+  alarms_arn_prefix = "arn:${data.aws_partition.current.partition}:cloudwatch:${var.region}:${local.account_id}"
+
+  # The service's, Firehose's, and the optional crawler's (Glue names it after its role and
+  # security configuration).
+  encrypted_log_groups = concat(values(local.log_group_names), var.enable_crawler ? ["/aws-glue/crawlers-*"] : [])
+
+  # Every alarm is named <name>-... (the service, its shards, compaction) or
+  # <stream_prefix>-<dataset>-... (the Firehose streams'); a test holds them to it.
+  alarm_name_prefixes = distinct([var.name, var.stream_prefix])
 }
 
 resource "aws_kms_key" "lake" {

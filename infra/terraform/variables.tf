@@ -294,12 +294,19 @@ variable "ephemeral_storage_gib" {
 
 variable "spool_max_mb" {
   type        = number
-  description = "Disk budget of the service's spool (STREAMER_SPOOL_MAX_MB); keep it well under the ephemeral storage."
+  description = "Disk budget of the service's spool in MiB (STREAMER_SPOOL_MAX_MB); at most ephemeral_storage_gib less 5 GiB, which the image, /tmp and the spool's last segment need."
   default     = 16384
 
   validation {
-    condition     = var.spool_max_mb >= 1 && var.spool_max_mb <= 180000
-    error_message = "spool_max_mb must be between 1 and 180000."
+    condition     = var.spool_max_mb >= 1 && floor(var.spool_max_mb) == var.spool_max_mb
+    error_message = "spool_max_mb must be a whole number of MiB, 1 or more."
+  }
+
+  # The spool shares the task's ephemeral storage with the image's layers and the /tmp volume:
+  # a budget the disk cannot hold fails writes (StorageErrors) before the budget drops rows.
+  validation {
+    condition     = var.spool_max_mb <= (var.ephemeral_storage_gib - local.ephemeral_headroom_gib) * 1024
+    error_message = "spool_max_mb (${var.spool_max_mb} MiB) must leave ${local.ephemeral_headroom_gib} GiB of ephemeral_storage_gib (${var.ephemeral_storage_gib} GiB) free for the image and /tmp: at most ${(var.ephemeral_storage_gib - local.ephemeral_headroom_gib) * 1024} MiB."
   }
 }
 
@@ -488,6 +495,39 @@ variable "freshness_alarm_seconds" {
   validation {
     condition     = var.freshness_alarm_seconds >= 60
     error_message = "freshness_alarm_seconds must be at least 60."
+  }
+}
+
+variable "no_delivery_alarm_minutes" {
+  type        = number
+  description = "Alarm when the service, all shards together, delivered no row to Firehose for this many minutes, or reported nothing at all (a stopped task, a silent producer)."
+  default     = 10
+
+  validation {
+    condition     = var.no_delivery_alarm_minutes >= 5 && var.no_delivery_alarm_minutes <= 1440 && floor(var.no_delivery_alarm_minutes) == var.no_delivery_alarm_minutes
+    error_message = "no_delivery_alarm_minutes must be a whole number from 5 (a deployment's gap is about a minute) to 1440."
+  }
+}
+
+variable "failing_alarm_minutes" {
+  type        = number
+  description = "Alarm when Firehose calls fail in every minute for this many minutes (FailedCalls), or when a shard could neither deliver nor store rows for as long (FailingSeconds)."
+  default     = 5
+
+  validation {
+    condition     = var.failing_alarm_minutes >= 1 && var.failing_alarm_minutes <= 1440 && floor(var.failing_alarm_minutes) == var.failing_alarm_minutes
+    error_message = "failing_alarm_minutes must be a whole number from 1 to 1440."
+  }
+}
+
+variable "spool_alarm_percent" {
+  type        = number
+  description = "Alarm when a shard's spool holds more than this share of spool_max_mb (SpoolBytes); at 100 % it drops rows."
+  default     = 50
+
+  validation {
+    condition     = var.spool_alarm_percent > 0 && var.spool_alarm_percent < 100
+    error_message = "spool_alarm_percent must be above 0 and below 100 (at 100 the spool already drops rows)."
   }
 }
 

@@ -1,5 +1,5 @@
 terraform {
-  required_version = ">= 1.7"
+  required_version = ">= 1.9" # validations that read other variables
 
   required_providers {
     aws = {

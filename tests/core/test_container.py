@@ -58,6 +58,12 @@ def resolve(value: str) -> str:
     return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", str(value))
 
 
+def published(port: str) -> tuple[str, str, str]:
+    """A compose port `host_ip:host_port:container_port`, defaults resolved."""
+    host_ip, host_port, container_port = resolve(port).split(":")
+    return host_ip, host_port, container_port
+
+
 def test_image_is_multi_stage_slim_and_non_root() -> None:
     build, runtime = stages()
     assert build[0].startswith("FROM python:") and build[0].endswith("AS build")
@@ -106,7 +112,7 @@ def test_compose_services_wire_together() -> None:
     settings = load({k: v for k, v in env.items() if k.startswith("STREAMER_")})
     assert settings.sink == "firehose"
     # The emulator's published port is the one the service and provisioner talk to.
-    aws_port = resolve(services["aws"]["ports"][0]).split(":")[1]
+    _, _, aws_port = published(services["aws"]["ports"][0])
     assert env["AWS_ENDPOINT_URL"] == f"http://aws:{aws_port}"
     assert services["provision"]["environment"]["AWS_ENDPOINT_URL"] == env["AWS_ENDPOINT_URL"]
     # The feeds point at the simulator's port and paths.
@@ -116,7 +122,8 @@ def test_compose_services_wire_together() -> None:
     assert settings.venues["coinbase"].ws_url == f"ws://simulator:{sim_port}/coinbase"
     assert settings.venues["coingecko"].url == f"http://simulator:{sim_port}/coingecko/api/v3"
     # Health port published, spool on the named volume, read-only root like on Fargate.
-    assert f"{settings.health_port}:{settings.health_port}" in map(resolve, app["ports"])
+    health = str(settings.health_port)
+    assert ("127.0.0.1", health, health) in map(published, app["ports"])
     (volume,) = app["volumes"]
     name, mount = volume.split(":")
     assert name in COMPOSE["volumes"] and str(settings.firehose.spool_dir).startswith(mount)
@@ -128,6 +135,12 @@ def test_compose_services_wire_together() -> None:
     assert app["depends_on"]["provision"]["condition"] == "service_completed_successfully"
     for service in ("provision", "simulator", "streamer"):
         assert services[service]["build"] == "."
+
+
+def test_compose_publishes_every_port_on_loopback_only() -> None:
+    """moto accepts any credentials: no port of the stack may be reachable from the network."""
+    ports = [port for service in COMPOSE["services"].values() for port in service.get("ports", [])]
+    assert ports and all(published(port)[0] == "127.0.0.1" for port in ports)
 
 
 def test_compose_services_have_their_own_health_checks() -> None:
