@@ -139,7 +139,7 @@ infra: $(CHECKOV)
 	  terraform -chdir=infra/terraform test; \
 	else \
 	  echo "make infra: no Terraform found. It needs either the offline runner at" \
-	       "../shared/tools/terraform/tf (beside the checkout) or a terraform >= 1.6 binary on PATH" \
+	       "../shared/tools/terraform/tf (beside the checkout) or a terraform >= 1.9 binary on PATH" \
 	       "(https://developer.hashicorp.com/terraform/install), or set TF=/path/to/tf." >&2; \
 	  exit 1; \
 	fi

@@ -39,7 +39,7 @@ from streamer.schema import DATASETS, Dataset
 from streamer.service import build_sources
 from streamer.settings import FirehoseSettings, load
 from streamer.simulator import Simulator, SimulatorConfig
-from streamer.simulator.firehose import FirehoseDouble, serve_firehose
+from streamer.simulator.firehose import Faults, FirehoseDouble, serve_firehose
 from streamer.sinks.firehose import FirehoseSink
 from streamer.timefmt import now_millis
 
@@ -289,12 +289,58 @@ async def outage(
         await sink.aclose()
 
 
+async def exposure(
+    rows: list[tuple[Dataset, bytes]],
+    seconds: float,
+    rate: float,
+    settings: FirehoseSettings,
+    down: bool,
+) -> dict[str, float]:
+    """Rows a kill -9 would lose over time (taken in, neither delivered nor on disk), while
+    Firehose throttles, fails records in part and answers 503s now and then, or (`down`)
+    refuses every call."""
+    double = FirehoseDouble(keep=False)
+    with serve_firehose(double) as url:
+        os.environ.update(aws_env(url))
+        if down:
+            double.outage(3600)
+        else:
+            double.set_faults(Faults(partial=0.1, throttle=0.2, unavailable=0.05, seed=4))
+        sink = FirehoseSink(settings)
+        await sink.start()
+        start, sent, samples = time.perf_counter(), 0, []
+        while (elapsed := time.perf_counter() - start) < seconds:
+            now = now_millis()
+            while sent < int(elapsed * rate):
+                dataset, line = rows[sent % len(rows)]
+                sink.add(dataset, line, now)
+                sent += 1
+            await sink.flush_due(now_millis())
+            c = sink.counters_snapshot()
+            safe = c["RowsDelivered"] - c["RowsReplayed"] + c["RowsSpooled"] + c["RowsDropped"]
+            samples.append(c["RowsIn"] - safe)
+            await asyncio.sleep(0.01)
+        await sink.aclose()
+        c = sink.counters_snapshot()
+    samples.sort()
+    return {
+        "median": samples[len(samples) // 2],
+        "p99": samples[int(0.99 * (len(samples) - 1))],
+        "max": samples[-1],
+        "spooled_pct": 100 * c["RowsSpooled"] / max(1, c["RowsIn"]),
+        "sent": sent,
+    }
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--hours", type=float, default=1.0, help="modelled time for the cost")
     parser.add_argument("--rows", type=int, default=400_000, help="rows for the speed run")
     parser.add_argument("--outage-seconds", type=float, default=20.0)
     parser.add_argument("--outage-rate", type=float, default=20_000.0, help="rows/s")
+    parser.add_argument("--fault-seconds", type=float, default=20.0)
+    parser.add_argument("--fault-rate", type=float, default=2_000.0, help="rows/s")
+    parser.add_argument("--only-exposure", action="store_true", help="run section 4 alone")
     args = parser.parse_args()
 
     tuning = {k: v for k, v in os.environ.items() if k.startswith("MALLOC_")}
@@ -311,10 +357,10 @@ async def main() -> None:
     if missing:
         raise SystemExit(f"no sample rows for {missing}")
 
-    events = arrivals(args.hours, seed=1)
+    events = [] if args.only_exposure else arrivals(args.hours, seed=1)
     print(f"\n1. cost: {len(events):,} rows in {args.hours:g} h of the default deployment")
     print("   linger  policy      billed/payload  calls per 1M rows  rows/record  MB/h")
-    for linger in (1.0, 2.0, 5.0, 15.0):
+    for linger in () if args.only_exposure else (1.0, 2.0, 5.0, 15.0):
         for fill in (True, False):
             r = cost(events, lines, int(linger * 1000), fill, seed=2)
             policy = "take_due" if fill else "plain"
@@ -332,10 +378,24 @@ async def main() -> None:
             load({}).firehose, linger=1.0, spool_dir=spool, retry_seconds=1.0, backoff_cap=1.0
         )
         rows = mixed(lines, args.rows)
-        print("\n2. speed: the sink alone, to a null endpoint in another process")
-        await speed(rows, settings)
-        print("\n3. outage: the spool absorbs, then drains")
-        await outage(rows, args.outage_seconds, args.outage_rate, settings)
+        if not args.only_exposure:
+            print("\n2. speed: the sink alone, to a null endpoint in another process")
+            await speed(rows, settings)
+            print("\n3. outage: the spool absorbs, then drains")
+            await outage(rows, args.outage_seconds, args.outage_rate, settings)
+        print(
+            f"\n4. kill -9 exposure: rows taken in but neither delivered nor spooled, sampled "
+            f"every 10 ms for {args.fault_seconds:g} s at {args.fault_rate:,.0f} rows/s while "
+            "Firehose throttles 20 % of calls, fails 10 % of records and answers 5 % with 503"
+        )
+        print("   Firehose   retry_seconds  median     p99     max  spooled")
+        for down in (False, True):
+            for retry in (10.0, 2.0, 0.0):
+                tuned = replace(settings, retry_seconds=retry, backoff_cap=5.0)
+                r = await exposure(rows, args.fault_seconds, args.fault_rate, tuned, down)
+                kind = "down" if down else "faults"
+                print(f"   {kind:8} {retry:15g}  {r['median']:6,.0f}  {r['p99']:6,.0f}"
+                      f"  {r['max']:6,.0f}  {r['spooled_pct']:5.1f} %")  # fmt: skip
     finally:
         shutil.rmtree(spool, ignore_errors=True)
 

@@ -50,7 +50,7 @@ class FirehoseSettings:
     stream_prefix: str = "crypto"  # streams are <prefix>-<dataset>, e.g. crypto-tickers
     linger: float = 2.0  # seconds a partly filled record may wait (billed/payload <= 1.02)
     max_in_flight: int = 4  # concurrent PutRecordBatch calls (one per stream at a time)
-    retry_seconds: float = 10.0  # a batch retries this long in memory, then goes to the spool
+    retry_seconds: float = 2.0  # a batch retries this long in memory, then goes to the spool
     backoff_base: float = 0.1
     backoff_cap: float = 5.0
     request_timeout: float = 10.0

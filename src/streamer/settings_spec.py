@@ -157,8 +157,9 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     _s(
         "firehose_retry_seconds",
-        "10",
-        "how long a batch retries in memory before it is spooled",
+        "2",
+        "how long a batch retries in memory before it is spooled (what a kill -9 can lose "
+        "besides the last `linger` seconds: see the README's delivery guarantees)",
         FIREHOSE,
     ),
     _s("firehose_request_timeout", "10", "connect and read timeout of one call", FIREHOSE),

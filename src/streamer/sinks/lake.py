@@ -7,8 +7,9 @@ does. A buffer is written when it reaches `buffer_bytes` (uncompressed, like Fir
 and on close.
 
 Durability (`lake_staging.py`): every row is appended to its dataset's journal as it arrives,
-so a killed process loses only the rows not yet handed to the sink; the next start writes a
-dead run's journals as objects. Objects appear atomically: written and fsynced in the run's
+so a killed process loses only the rows not yet handed to the sink (a host crash, at most the
+last second: journals are fsynced every second); the next start writes a dead run's journals
+as objects. Objects appear atomically: written and fsynced in the run's
 staging folder, renamed into their partition, and the partition folder fsynced.
 
 A failed write (a full disk, a read-only remount, a path that became a file) keeps its rows,
@@ -41,7 +42,8 @@ from streamer.sinks.lake_staging import (
     read_journal,
     sweep_legacy_tmp,
 )
-from streamer.storage import Outage, write_all
+from streamer.spool import fsync_and_close
+from streamer.storage import Outage, describe, write_all
 from streamer.timefmt import now_millis
 
 log = logging.getLogger(__name__)
@@ -88,6 +90,7 @@ class LakeSink:
         self._buffers: dict[str, _Buffer] = {}
         self._full: set[str] = set()
         self._orphans: list[Orphan] = []
+        self._syncer: asyncio.Task[None] | None = None
         self.objects_written = 0
         self.rows_written = 0
         self.rows_in = 0
@@ -102,6 +105,22 @@ class LakeSink:
             log.warning("lake.tmp_removed files=%d (left by a killed process)", swept)
         self._orphans = await asyncio.to_thread(lambda: list(self.staging.orphans()))
         await self._recover()
+        self._syncer = asyncio.create_task(self._sync_journals(), name="lake-journal-sync")
+
+    async def _sync_journals(self) -> None:
+        """fsync journal appends at least once a second, off the event loop."""
+        while True:
+            await asyncio.sleep(1.0)
+            for buffer in list(self._buffers.values()):
+                fd = None if buffer.journal is None else buffer.journal.sync_handle()
+                if fd is None:
+                    continue
+                try:
+                    await asyncio.to_thread(fsync_and_close, fd)
+                except OSError as exc:  # the appends reached the OS; a host crash may lose them
+                    self.storage_errors += 1
+                    log.error("lake.journal_fsync_failed dataset=%s error=%s",
+                              buffer.dataset.name, describe(exc))  # fmt: skip
 
     def counters_snapshot(self) -> dict[str, int]:
         since = self.outage.since_ms
@@ -211,6 +230,9 @@ class LakeSink:
                 break
             await asyncio.sleep(max(0.0, min(self.outage.retry_at, deadline) - time.monotonic()))
         self._full.clear()
+        if self._syncer is not None:
+            self._syncer.cancel()
+            await asyncio.gather(self._syncer, return_exceptions=True)
         self._close_journals()
 
     def _close_journals(self) -> None:

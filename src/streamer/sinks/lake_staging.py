@@ -6,7 +6,8 @@ on its `lock` file (the kernel drops it when the process dies, kill -9 included)
   so readers never see a partial object;
 - `<dataset>-<n>.journal`: the rows of a dataset's buffer, appended as they arrive (frames of
   `arrival (8 bytes) | lines`, checksummed as in `spool.py`). Written through to the OS at
-  once, it survives a killed process; it is deleted once its rows are in a lake object.
+  once, it survives a killed process; fsynced every second, a host crash too. It is deleted
+  once its rows are in a lake object.
 
 At start, every other run folder whose lock is free belongs to a dead process: its journals
 are written as lake objects, its temporary files deleted, the folder removed. Two processes
@@ -63,6 +64,7 @@ class Journal:
     path: Path | None
     handle: BinaryIO | None = None
     broken: bool = False
+    unsynced: bool = False
 
     def append(self, lines: Sequence[bytes], arrival: int) -> None:
         if self.broken or self.path is None:
@@ -75,11 +77,20 @@ class Journal:
             if self.handle is None:
                 self.handle = open(self.path, "ab", buffering=0)  # noqa: SIM115 - kept open
             expected = len(header) + len(stamp) + len(body)
+            self.unsynced = True
             if os.writev(self.handle.fileno(), (header, stamp, body)) != expected:
                 raise OSError(errno.ENOSPC, "short write to the journal")
         except OSError:
             self.broken = True
             raise
+
+    def sync_handle(self) -> int | None:
+        """A duplicate descriptor to fsync in a thread (valid even if the journal is closed
+        meanwhile), or None when nothing was appended since the last one."""
+        if self.handle is None or not self.unsynced:
+            return None
+        self.unsynced = False
+        return os.dup(self.handle.fileno())
 
     def close(self) -> None:
         if self.handle is not None:
