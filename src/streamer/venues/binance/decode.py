@@ -38,7 +38,7 @@ import msgspec
 
 from streamer.errors import ConfigError, FrameError
 from streamer.ids import record_id_seed, record_ids
-from streamer.numbers import PLAIN_PAIR
+from streamer.numbers import POSITIVE_PAIR
 from streamer.records import BookSnapshot, Item, Millis, Reject, Trade
 from streamer.sources.base import (
     FRAME_FAILURES,
@@ -216,7 +216,7 @@ class BinanceDecoder:
         heard = self.heard
         trades = self._trade_streams
         gaps = self.trade_gaps
-        plain_pair = PLAIN_PAIR.fullmatch
+        plain_pair = POSITIVE_PAIR.fullmatch
         shutdown = False
         for raw in payloads:
             route = (  # the stream name, inline: `stream_of` costs a call per frame
