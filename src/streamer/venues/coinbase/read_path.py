@@ -188,10 +188,10 @@ class ReadPath:
                     return None
                 if checked[0] is None:
                     return None
-                parsed.append((t, checked[1:]))
+                parsed.append((t.product_id, checked[0], checked[1:]))
         if not self._check_sequence(msg.sequence_num):
             return []
         return [
-            ticker_row(t.product_id, event_time, received_at, t.price, numbers)
-            for t, numbers in parsed
+            ticker_row(product_id, event_time, received_at, price, numbers)
+            for product_id, price, numbers in parsed
         ]
