@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Final
+from typing import Annotated, Final
 
 import msgspec
 
@@ -55,6 +55,9 @@ MAX_FRACTION_DIGITS: Final = 18
 SURE_FIT: Final = 20
 """Characters of number text that always fit `decimal(38,18)`: the point and one digit
 before it leave at most 18 after it, and 20 characters hold at most 20 integer digits."""
+SureFitText = Annotated[str, msgspec.Meta(max_length=SURE_FIT)]
+"""A wire struct's number field whose length msgspec checks while it parses (no cost): a
+longer value fails the typed decode, and the frame goes the general way."""
 MAX_NUMBER_TEXT: Final = 100
 """Longest number text read at all (20 + 1 + 18 digits and room for zeros past them)."""
 MAX_EXPONENT = 400
@@ -176,18 +179,15 @@ def surely_fit(values: list[str]) -> bool:
     return not values or max(map(len, values)) <= SURE_FIT
 
 
-def plain_book_side(values: list[str], prices: slice) -> bool:
+def plain_book_side(values: list[str], prices: slice, measured: bool = False) -> bool:
     """True when `values` are number text that fits as sent, with `values[prices]` (the
-    prices) positive and every other value (sizes) at least 0: one C pass for the grammar, one
-    for the lengths, one for the prices."""
+    prices) positive and every other value (sizes) at least 0: C passes for the grammar, the
+    lengths (unless `measured`: parsed as `SureFitText`) and the prices."""
     joined = ",".join(values)
-    if "-" in joined or not surely_fit(values):
+    if "-" in joined or not (measured or surely_fit(values)):
         return False
     floats = plain_floats(joined, len(values))
-    if floats is None:
-        return False
-    side_prices = floats[prices]
-    return not side_prices or min(side_prices) > 0
+    return floats is not None and 0.0 not in floats[prices]  # no "-": a price >= 0
 
 
 def decimals(values: list[str], field: str, sign: int = ANY) -> list[Dec]:
@@ -206,11 +206,13 @@ def decimals(values: list[str], field: str, sign: int = ANY) -> list[Dec]:
     return [dec(v, field, sign) for v in values]
 
 
-def book_numbers(values: list[str], prices: slice, fields: tuple[str, str]) -> list[Dec]:
+def book_numbers(
+    values: list[str], prices: slice, fields: tuple[str, str], measured: bool = False
+) -> list[Dec]:
     """A book side's numbers: `values[prices]` the prices (> 0, named `fields[0]`), the others
     sizes (>= 0, `fields[1]`). Returned as they are when they pass `plain_book_side`."""
     try:
-        if plain_book_side(values, prices):
+        if plain_book_side(values, prices, measured):
             return values  # type: ignore[return-value]  # validated: every item is Dec text
     except TypeError:  # not all strings: `dec` names the first culprit
         pass

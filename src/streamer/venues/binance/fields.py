@@ -54,10 +54,12 @@ _PRICES = slice(0, None, 2)
 _LEVEL_FIELDS = {side: (f"{side} price", f"{side} size") for side in ("bids", "asks", "b", "a")}
 
 
-def numbers(levels: Any, field: str) -> Levels:
-    """A side's prices (> 0) and sizes (>= 0) checked at once, kept as the venue's pairs."""
+def numbers(levels: Any, field: str, measured: bool = False) -> Levels:
+    """A side's prices (> 0) and sizes (>= 0) checked at once, kept as the venue's pairs
+    (`measured`: parsed as `SureFitText`)."""
     flat = list(chain.from_iterable(levels))
-    numbers = book_numbers(flat, _PRICES, _LEVEL_FIELDS.get(field) or (field, field))
+    fields = _LEVEL_FIELDS.get(field) or (field, field)
+    numbers = book_numbers(flat, _PRICES, fields, measured)
     if numbers is flat:  # valid as sent
         return tuple(map(tuple, levels))
     it = iter(numbers)  # exponents rewritten: pair the new text two at a time

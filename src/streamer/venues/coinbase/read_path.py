@@ -149,7 +149,7 @@ class ReadPath:
                 asks.append(level)  # type: ignore[arg-type]
             else:
                 return False
-        if not plain_book_side(list(chain.from_iterable(bids + asks)), _PRICES):
+        if not plain_book_side(list(chain.from_iterable(bids + asks)), _PRICES, measured=True):
             return False  # a bad number (a reject) goes the general way, which names it
         try:
             event_time = parse_rfc3339(book.timestamp, "timestamp")
