@@ -210,12 +210,16 @@ def book_numbers(
     values: list[str], prices: slice, fields: tuple[str, str], measured: bool = False
 ) -> list[Dec]:
     """A book side's numbers: `values[prices]` the prices (> 0, named `fields[0]`), the others
-    sizes (>= 0, `fields[1]`). Returned as they are when they pass `plain_book_side`."""
+    sizes (>= 0, `fields[1]`). Returned as they are when they pass `plain_book_side` (inlined
+    here: this is the order book hot path)."""
     try:
-        if plain_book_side(values, prices, measured):
-            return values  # type: ignore[return-value]  # validated: every item is Dec text
+        joined = ",".join(values)
     except TypeError:  # not all strings: `dec` names the first culprit
-        pass
+        joined = "-"
+    if "-" not in joined and (measured or surely_fit(values)):
+        floats = plain_floats(joined, len(values))
+        if floats is not None and 0.0 not in floats[prices]:
+            return values  # type: ignore[return-value]  # validated: every item is Dec text
     is_price = [False] * len(values)
     is_price[prices] = [True] * len(range(len(values))[prices])
     return [

@@ -58,8 +58,7 @@ def numbers(levels: Any, field: str, measured: bool = False) -> Levels:
     """A side's prices (> 0) and sizes (>= 0) checked at once, kept as the venue's pairs
     (`measured`: parsed as `SureFitText`)."""
     flat = list(chain.from_iterable(levels))
-    fields = _LEVEL_FIELDS.get(field) or (field, field)
-    numbers = book_numbers(flat, _PRICES, fields, measured)
+    numbers = book_numbers(flat, _PRICES, _LEVEL_FIELDS[field], measured)
     if numbers is flat:  # valid as sent
         return tuple(map(tuple, levels))
     it = iter(numbers)  # exponents rewritten: pair the new text two at a time
