@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 import orjson
 import pytest
@@ -13,8 +13,11 @@ from hypothesis import strategies as st
 from streamer.errors import FrameError
 from streamer.jsonline import encode
 from streamer.numbers import (
+    ANY,
     JSON_NUMBER,
     MAX_EXPONENT,
+    NON_NEGATIVE,
+    POSITIVE,
     dec,
     dec_pair,
     decimals,
@@ -137,16 +140,19 @@ def test_rows_sharing_received_at_each_keep_their_own_times() -> None:
 
 @pytest.mark.parametrize(
     ("a", "b"),
-    [("1", "2"), ("0.1", "-2.50"), ("86704.77000000", "0"), ("12e3", "1"), ("1", "1E-2")],
-)
+    [("1", "2"), ("0.1", "2.50"), ("86704.77000000", "0.001"), ("12e3", "1"), ("1", "1E-2"),
+     ("1.0000000000000000000000", "99999999999999999999.999999999999999999")],
+)  # fmt: skip
 def test_a_valid_decimal_pair_is_what_dec_gives(a: str, b: str) -> None:
-    assert dec_pair(a, b, ("p", "q")) == (dec(a, "p"), dec(b, "q"))
+    assert dec_pair(a, b, ("p", "q")) == (dec(a, "p", POSITIVE), dec(b, "q", POSITIVE))
 
 
 @pytest.mark.parametrize(
     ("a", "b", "culprit"),
     [("1,2", "3", "'p'"), ("1", "2,3", "'q'"), ("", "1", "'p'"), ("1", "", "'q'"),
-     ("01", "1", "'p'"), ("1", "NaN", "'q'"), (1.5, "1", "'p'"), ("1", None, "'q'")],
+     ("01", "1", "'p'"), ("1", "NaN", "'q'"), (1.5, "1", "'p'"), ("1", None, "'q'"),
+     ("0", "1", "'p' is not positive"), ("1", "-2", "'q' is not positive"),
+     ("1", "0.000", "'q' is not positive"), ("-0", "1", "'p' is not positive")],
 )  # fmt: skip
 def test_an_invalid_decimal_pair_names_its_culprit(a: object, b: object, culprit: str) -> None:
     with pytest.raises(FrameError, match=culprit):
@@ -154,7 +160,12 @@ def test_an_invalid_decimal_pair_names_its_culprit(a: object, b: object, culprit
 
 
 def _in_range(text: str) -> bool:
-    return "e" not in text.lower() or abs(Decimal(text).adjusted()) <= MAX_EXPONENT
+    """Within the exponent cap, and a value `decimal(38,18)` holds (the reference: exact)."""
+    if "e" in text.lower() and abs(Decimal(text).adjusted()) > MAX_EXPONENT:
+        return False
+    with localcontext(prec=1000):
+        value = Decimal(text)
+        return abs(value) < 10**20 and value == round(value, 18)
 
 
 @given(st.lists(st.text(alphabet="0123456789.-+eE", max_size=12), min_size=1, max_size=6))
@@ -168,11 +179,12 @@ def test_the_fast_number_checks_accept_exactly_rfc_8259_numbers(parts: list[str]
         accepted = False
     assert accepted == expected, parts
     if len(parts) == 2:
+        positive = expected and all(Decimal(p) > 0 for p in parts)
         try:
             dec_pair(parts[0], parts[1], ("a", "b"))
-            assert expected
+            assert positive, parts
         except FrameError:
-            assert not expected
+            assert not positive, parts
 
 
 @given(st.lists(st.text(alphabet="0123456789.-+eE ,\t\n\r[]tn", max_size=12), max_size=8))
@@ -187,10 +199,11 @@ def test_plain_numbers_accepts_exactly_exponent_free_rfc_8259_numbers(parts: lis
     assert plain_numbers(",".join(parts), len(parts)) == expected, parts
 
 
-def test_plain_numbers_leaves_huge_numbers_to_the_regex() -> None:
-    huge = "9" * 400
-    assert not plain_numbers(huge, 1)
-    assert decimals([huge, "1.5"], "bids") == [huge, "1.5"]  # valid all the same
+def test_numbers_too_long_for_the_fast_checks_are_checked_exactly() -> None:
+    long = "12345678901234567.123456789012345678"  # 35 digits: no double holds it
+    assert decimals([long, "1.5"], "bids") == [long, "1.5"]
+    with pytest.raises(FrameError, match="'bids' is too long for a number"):
+        decimals(["9" * 400, "1.5"], "bids")
 
 
 def test_a_huge_exponent_is_a_reject_not_a_giant_string() -> None:
@@ -201,9 +214,16 @@ def test_a_huge_exponent_is_a_reject_not_a_giant_string() -> None:
 
 def test_optional_decimals_are_checked_together_and_name_a_culprit() -> None:
     fields = ("a", "b", "c", "d")
-    assert opt_decimals(["1.5", None, "", "2"], fields) == ["1.5", None, None, "2"]
-    assert opt_decimals(["1e2", "3", None, "4"], fields) == ["100", "3", None, "4"]
+    signs = (ANY, ANY, ANY, ANY)
+    assert opt_decimals(["1.5", None, "", "2"], fields, signs) == ["1.5", None, None, "2"]
+    assert opt_decimals(["1e2", "3", None, "4"], fields, signs) == ["100", "3", None, "4"]
     with pytest.raises(FrameError, match="'c'"):
-        opt_decimals(["1", "2", "x", "4"], fields)
+        opt_decimals(["1", "2", "x", "4"], fields, signs)
     with pytest.raises(FrameError, match="'b'"):
-        opt_decimals(["1", 2.5, None, "4"], fields)
+        opt_decimals(["1", 2.5, None, "4"], fields, signs)
+    ruled = (POSITIVE, NON_NEGATIVE, ANY, POSITIVE)
+    assert opt_decimals(["1", "0", "-3", None], fields, ruled) == ["1", "0", "-3", None]
+    with pytest.raises(FrameError, match="'b' is negative"):
+        opt_decimals(["1", "-0.5", "-3", None], fields, ruled)
+    with pytest.raises(FrameError, match="'a' is not positive"):
+        opt_decimals(["0.0", "0", "-3", None], fields, ruled)

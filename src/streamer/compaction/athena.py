@@ -6,6 +6,9 @@ For one dataset and day, in this order:
 2. CTAS (`sql.create_table_as`) into a table of this run: Athena writes at most
    `MAX_FILES_PER_DAY` ZSTD Parquet files to a fresh location under the workgroup's results,
    lists them in the query's data manifest and counts the rows (`UpdateCount`);
+   Rows whose decimals did not read (a value out of range reads as NULL) are left out; a
+   second query (`sql.rejects_select`) names them, and they are written to the rejects
+   dataset (`rejects.py`);
 3. refuse to replace an earlier run that kept more rows (raw objects were expired since);
 4. if the day was compacted before: rewrite the view without it (the day reads raw, which is
    complete) and delete its manifest;
@@ -30,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from typing import Any
 
-from streamer.compaction import sql
+from streamer.compaction import rejects, sql
 from streamer.compaction.layout import (
     RAW_TAG,
     compacted_day_prefix,
@@ -105,6 +108,7 @@ class AthenaCompactor:
             execution = self._query(sql.create_table_as(dataset, day, table), what)
             rows = self._update_count(execution["QueryExecutionId"])
             staged = self._written_files(execution)
+            rejected = self._reject_left_out(dataset, day)
             if rows == 0:
                 return nothing_to_compact(dataset, day, previous)
             refuse_fewer_rows(dataset, day, rows, previous)
@@ -112,7 +116,29 @@ class AthenaCompactor:
         finally:
             self._clean_up(dataset, day, table, staged)
         self._tag(dataset, day, [key for key, _ in raw])
-        return Outcome(dataset.name, day, "compacted", manifest)
+        return Outcome(dataset.name, day, "compacted", manifest, rejected)
+
+    def _reject_left_out(self, dataset: Dataset, day: date) -> int:
+        """Writes the day's rows whose decimals did not read to the rejects dataset."""
+        select = sql.rejects_select(dataset, sql.quote(dataset.glue_table), day)
+        qid = self._query(select, f"{dataset.name} {day}: the rejects query")["QueryExecutionId"]
+        rows: list[tuple[str, str, str | None, str]] = []
+        token: str | None = None
+        while True:
+            page = self.athena.get_query_results(
+                QueryExecutionId=qid, **({"NextToken": token} if token else {})
+            )
+            for row in page["ResultSet"]["Rows"][0 if token else 1 :]:  # a header comes first
+                reason, raw, received_at, hour = (d.get("VarCharValue") for d in row["Data"])
+                rows.append((reason or "", raw or "", received_at, hour or "0"))
+            token = page.get("NextToken")
+            if not token:
+                break
+        for key, body in rejects.objects(dataset, day, rows).items():
+            self.s3.put_object(Bucket=self.bucket, Key=key, Body=body)
+        if rows:
+            log.warning("compact.rejected dataset=%s day=%s rows=%d", dataset.name, day, len(rows))
+        return len(rows)
 
     def _clean_up(
         self, dataset: Dataset, day: date, table: str, staged: list[tuple[str, str]]

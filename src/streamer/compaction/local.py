@@ -2,9 +2,11 @@
 
 The order of the steps is what makes a run idempotent and failure-safe:
 
-1. read every raw object of the day, strictly: an unreadable one fails the day, naming it;
+1. read every raw object of the day, strictly: an unreadable one (not gzip, not JSON lines)
+   fails the day, naming it;
 2. write the de-duplicated, sorted rows (`sql.dedupe_select`) as ZSTD Parquet into a hidden
-   staging directory beside the day's folder, fsynced;
+   staging directory beside the day's folder, fsynced; the rows whose decimals did not read
+   (a value out of range, read as NULL) go to the rejects dataset instead (`rejects.py`);
 3. refuse to replace an earlier run that kept more rows (raw objects were deleted since);
 4. rename the file into `crypto/compacted/<dataset>/year=/month=/day=/` under this run's name
    (the previous run's files stay, and stay the ones the views read);
@@ -25,7 +27,7 @@ from pathlib import Path
 
 import duckdb
 
-from streamer.compaction import sql
+from streamer.compaction import rejects, sql
 from streamer.compaction.layout import (
     compacted_day_prefix,
     file_key,
@@ -41,7 +43,7 @@ from streamer.compaction.manifests import (
     write_local,
 )
 from streamer.errors import CompactionError
-from streamer.lake_files import raw_source
+from streamer.lake_files import files_sql, raw_source
 from streamer.schema import Dataset
 
 log = logging.getLogger(__name__)
@@ -91,7 +93,12 @@ class LocalCompactor:
     ) -> Outcome:
         key = file_key(dataset, day, run, 0)
         staged = staging / key.rsplit("/", 1)[-1]
-        raw_rows, rows = self._write(dataset, day, raw, staged, staging)
+        raw_rows, rows, rejected = self._write(dataset, day, raw, staged, staging)
+        for reject_key, body in rejects.objects(dataset, day, rejected).items():
+            _write_atomically(self.root / reject_key, body)
+        if rejected:
+            log.warning("compact.rejected dataset=%s day=%s rows=%d", dataset.name, day,
+                        len(rejected))  # fmt: skip
         if rows == 0:
             return nothing_to_compact(dataset, day, previous)
         refuse_fewer_rows(dataset, day, rows, previous)
@@ -116,29 +123,32 @@ class LocalCompactor:
         for old in day_dir.iterdir():
             if old.name != staged.name and not old.name.startswith("."):
                 old.unlink()
-        return Outcome(dataset.name, day, "compacted", manifest)
+        return Outcome(dataset.name, day, "compacted", manifest, len(rejected))
 
     def _write(
         self, dataset: Dataset, day: date, raw: list[Path], target: Path, spill: Path
-    ) -> tuple[int, int]:
-        """(raw rows, distinct rows written to `target`)."""
+    ) -> tuple[int, int, list[tuple[str, str, str | None, str]]]:
+        """(raw rows, distinct rows written to `target`, the rows left out for rejects).
+
+        Every line must be JSON (`_lines`, strict); the values are then read with
+        `ignore_errors`, so a decimal that does not fit reads as NULL, as in Athena."""
+        table = sql.quote(dataset.glue_table)
         with duckdb.connect() as con:
             con.execute("SET TimeZone = 'UTC'")
             con.execute(f"SET temp_directory = {sql.text(str(spill / 'spill'))}")
-            con.execute(
-                f"CREATE TEMP VIEW {sql.quote(dataset.glue_table)} AS "
-                f"SELECT * FROM {raw_source(dataset, raw, strict=True)}"
-            )
-            select = sql.dedupe_select(dataset, sql.quote(dataset.glue_table), day)
+            con.execute(f"CREATE TEMP VIEW {table} AS SELECT * FROM {raw_source(dataset, raw)}")
+            select = sql.dedupe_select(dataset, table, day, "duckdb")
             try:
-                raw_rows = _count(con, f"SELECT count(*) FROM {sql.quote(dataset.glue_table)}")
+                raw_rows = _count(con, f"SELECT count(*) FROM {_lines(raw)}")
                 written = con.execute(
                     f"COPY ({select}) TO {sql.text(str(target))} "
                     f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_ROWS})"
                 ).fetchone()
+                left_out = con.execute(sql.rejects_select(dataset, table, day, "duckdb"))
+                rejected = [(r[0], r[1], r[2], r[3]) for r in left_out.fetchall()]
             except duckdb.Error as exc:
                 raise self._unreadable(dataset, day, raw, exc) from None
-        return raw_rows, int(written[0]) if written else 0
+        return raw_rows, int(written[0]) if written else 0, rejected
 
     def _unreadable(
         self, dataset: Dataset, day: date, raw: list[Path], error: duckdb.Error
@@ -148,7 +158,7 @@ class LocalCompactor:
         with duckdb.connect() as con:
             for path in raw:
                 try:
-                    con.execute(f"SELECT count(*) FROM {raw_source(dataset, [path], strict=True)}")
+                    con.execute(f"SELECT count(*) FROM {_lines([path])}")
                 except duckdb.Error as exc:
                     bad.append(f"{path.relative_to(self.root)} ({_first_line(exc)})")
         what = "; ".join(bad) if bad else _first_line(error)
@@ -156,6 +166,23 @@ class LocalCompactor:
             f"{dataset.name} {day}: cannot read raw object(s): {what}. Nothing was changed: "
             "fix or move the object(s) and run again"
         )
+
+
+def _lines(paths: list[Path]) -> str:
+    """The raw objects' lines, strictly: any that is not JSON fails the read."""
+    return (
+        f"read_json({files_sql(paths)}, format='newline_delimited', "
+        "columns={'record_id': 'VARCHAR'})"
+    )
+
+
+def _write_atomically(path: Path, body: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_bytes(body)
+    _fsync(partial)
+    os.replace(partial, path)
+    fsync_dir(path.parent)
 
 
 def _count(con: duckdb.DuckDBPyConnection, query: str) -> int:

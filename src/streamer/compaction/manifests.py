@@ -65,6 +65,8 @@ class Outcome:
     day: date
     status: str
     manifest: Manifest | None = None
+    rejected: int = 0
+    """Rows left out because a decimal did not read; written to the rejects dataset."""
 
 
 def nothing_to_compact(dataset: Dataset, day: date, previous: Manifest | None) -> Outcome:

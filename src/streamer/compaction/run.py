@@ -100,9 +100,10 @@ def _describe(outcome: Outcome) -> str:
     if outcome.status == "kept":
         return f"{head}: no raw rows left; run {m.run} ({m.rows:,} rows) stays"
     read = f", {m.raw_rows:,} rows read" if m.raw_rows >= 0 else ""
+    left_out = f", {outcome.rejected:,} rows to rejects" if outcome.rejected else ""
     return (
         f"{head}: {m.raw_objects:,} raw objects ({_mb(m.raw_bytes)}){read} -> {m.rows:,} rows "
-        f"in {len(m.files)} Parquet file(s) ({_mb(m.compacted_bytes)}), run {m.run}"
+        f"in {len(m.files)} Parquet file(s) ({_mb(m.compacted_bytes)}){left_out}, run {m.run}"
     )
 
 

@@ -8,6 +8,13 @@ OHLCV dataset has a column named `interval`), partition values are zero-padded s
   arrival hour), sorted by (exchange, symbol, event_time) where those exist, then `record_id`.
   The compacted files hold the dataset's columns and `hour`, the raw partition the row came
   from, so `hour` keeps meaning what it means for raw days.
+* `unread_decimals`: a raw row whose `decimal(38,18)` value did not fit (written by a version
+  that let any number through) reads as NULL in both engines (Athena's OpenX JSON reader gives
+  NULL for a decimal that overflows its precision; the DuckDB engine reads with
+  `ignore_errors`, which does the same). Such a row of a column that is never NULL, or of a
+  book level, is left out of the compacted rows and selected by `rejects_select` instead.
+  The one place the engines' SQL differs: a lambda over a book side (`dialect`), which Trino
+  writes `level -> ...` and DuckDB (since 1.3) `lambda level: ...`.
 * `view_select`: what `crypto_<dataset>` is. The compacted days are written into the view as
   constants (ranges of days within a month), so both engines prune partitions at planning time:
   a compacted day reads only its Parquet, any other day only its raw objects.
@@ -20,7 +27,7 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 
 from streamer.compaction.layout import MAX_FILES_PER_DAY, compacted_table
-from streamer.schema import PARTITION_KEYS, Dataset
+from streamer.schema import DECIMAL, PARTITION_KEYS, Dataset
 
 SORT_COLUMNS = ("exchange", "symbol", "event_time")
 _PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_]*")
@@ -59,12 +66,33 @@ def day_filter(day: date) -> str:
     )
 
 
-def dedupe_select(dataset: Dataset, source: str, day: date) -> str:
-    """One day of `source` (the raw table), de-duplicated and sorted: the compacted rows."""
+_UNREAD_LEVEL = {
+    "trino": "cardinality(filter({0}, level -> level.price IS NULL OR level.size IS NULL)) > 0",
+    "duckdb": "len(list_filter({0}, lambda level: level.price IS NULL OR level.size IS NULL)) > 0",
+}
+
+
+def unread_decimals(dataset: Dataset, dialect: str = "trino") -> dict[str, str]:
+    """Column -> a predicate true when its decimal did not read (NULL where it never is, or a
+    book level with a NULL price or size)."""
+    checks = {}
+    for c in dataset.columns:
+        name = quote(c.name)
+        if c.glue_type == DECIMAL and not c.nullable:
+            checks[c.name] = f"{name} IS NULL"
+        elif c.kind == "levels":
+            checks[c.name] = f"{name} IS NULL OR " + _UNREAD_LEVEL[dialect].format(name)
+    return checks
+
+
+def _unread(dataset: Dataset, dialect: str) -> str:
+    checks = unread_decimals(dataset, dialect)
+    return " OR ".join(f"({p})" for p in checks.values()) if checks else "false"
+
+
+def _raw_day(dataset: Dataset, source: str, day: date) -> str:
     columns = ", ".join(quote(c) for c in compacted_columns(dataset))
-    order = ", ".join(quote(c) for c in sort_key(dataset))
     return (
-        f"SELECT {columns}\n"
         "FROM (\n"
         f"  SELECT {columns},\n"
         f'    row_number() OVER (PARTITION BY "{DEDUPE_KEY}" ORDER BY "hour", "received_at")'
@@ -72,8 +100,41 @@ def dedupe_select(dataset: Dataset, source: str, day: date) -> str:
         f"  FROM {source}\n"
         f"  WHERE {day_filter(day)}\n"
         ") AS raw_day\n"
-        'WHERE "copy" = 1\n'
+    )
+
+
+def dedupe_select(dataset: Dataset, source: str, day: date, dialect: str = "trino") -> str:
+    """One day of `source` (the raw table), de-duplicated and sorted: the compacted rows (bar
+    those whose decimals did not read, see `rejects_select`)."""
+    columns = ", ".join(quote(c) for c in compacted_columns(dataset))
+    order = ", ".join(quote(c) for c in sort_key(dataset))
+    return (
+        f"SELECT {columns}\n"
+        f"{_raw_day(dataset, source, day)}"
+        f'WHERE "copy" = 1 AND NOT ({_unread(dataset, dialect)})\n'
         f"ORDER BY {order}"
+    )
+
+
+def rejects_select(dataset: Dataset, source: str, day: date, dialect: str = "trino") -> str:
+    """The rows `dedupe_select` leaves out: (reason, raw, received_at as text, hour), one per
+    `record_id`. The value itself did not read, so `raw` names the row by its `record_id`."""
+    named = ", ".join(
+        f"CASE WHEN {p} THEN {text(c)} END" for c, p in unread_decimals(dataset, dialect).items()
+    )
+    reason = (
+        f"{text(f'compaction of {dataset.name}: ')} || concat_ws(', ', {named}) || "
+        f"{text(f' did not read as {DECIMAL} (a value out of range): row left out')}"
+        if named
+        else "''"
+    )
+    return (
+        f'SELECT {reason} AS "reason",\n'
+        f"  'record_id ' || coalesce(\"{DEDUPE_KEY}\", 'null') AS \"raw\",\n"
+        '  CAST("received_at" AS VARCHAR) AS "received_at", "hour"\n'
+        f"{_raw_day(dataset, source, day)}"
+        f'WHERE "copy" = 1 AND ({_unread(dataset, dialect)})\n'
+        f'ORDER BY "hour", "{DEDUPE_KEY}"'
     )
 
 

@@ -39,7 +39,7 @@ import msgspec
 from streamer.errors import ConfigError, FrameError
 from streamer.ids import record_id_seed, record_ids
 from streamer.logsafe import shown
-from streamer.numbers import PLAIN_PAIR
+from streamer.numbers import POSITIVE_PAIR
 from streamer.records import BookSnapshot, Item, Millis, Reject, Trade
 from streamer.sources.base import (
     FRAME_FAILURES,
@@ -217,7 +217,7 @@ class BinanceDecoder:
         heard = self.heard
         trades = self._trade_streams
         gaps = self.trade_gaps
-        plain_pair = PLAIN_PAIR.fullmatch
+        plain_pair = POSITIVE_PAIR.fullmatch
         shutdown = False
         for raw in payloads:
             route = (  # the stream name, inline: `stream_of` costs a call per frame
@@ -337,10 +337,11 @@ class BinanceDecoder:
         checked while parsed) before the numbers are."""
         if type(sequence) is not int:
             raise FrameError(f"field 'lastUpdateId' is not an integer: {sequence!r}"[:200])
+        measured = shape is as_sent  # parsed by the wire struct, lengths checked
         return [
             _new_row(BookSnapshot, (EXCHANGE, symbol, received_at, received_at, self._depth,
-                                    numbers(shape(bids, "bids"), "bids"),
-                                    numbers(shape(asks, "asks"), "asks"),
+                                    numbers(shape(bids, "bids"), "bids", measured),
+                                    numbers(shape(asks, "asks"), "asks", measured),
                                     sequence, self._book_ids[symbol](sequence)))
         ]  # fmt: skip
 
@@ -373,9 +374,10 @@ class BinanceDecoder:
             raise FrameError(f"update ids U={first!r} > u={final!r}"[:200])
         books = self.books
         assert books is not None  # the diff stream is read only for full books
-        return books.event(symbol, first, final, numbers(shape(bids, "b"), "b"),
-                           numbers(shape(asks, "a"), "a"), epoch_millis(event_time, "E"),
-                           received_at)  # fmt: skip
+        measured = shape is as_sent  # parsed by the wire struct, lengths checked
+        return books.event(symbol, first, final, numbers(shape(bids, "b"), "b", measured),
+                           numbers(shape(asks, "a"), "a", measured),
+                           epoch_millis(event_time, "E"), received_at)  # fmt: skip
 
     def depth_snapshot(self, symbol: str, body: bytes, received_at: Millis) -> list[Item]:
         """A `GET /api/v3/depth` answer for `symbol`'s full book: the rows of the book it

@@ -9,7 +9,7 @@ from typing import Any
 
 from streamer.errors import FrameError
 from streamer.ids import record_id
-from streamer.numbers import dec, dec_pair, decimals
+from streamer.numbers import NON_NEGATIVE, POSITIVE, book_numbers, dec, dec_pair
 from streamer.records import Candle, Levels, Millis, Ticker, Trade
 from streamer.timefmt import MAX_MILLIS, epoch_millis
 
@@ -50,10 +50,15 @@ def as_sent(levels: Any, field: str) -> Any:
     return levels
 
 
-def numbers(levels: Any, field: str) -> Levels:
-    """A side's prices and sizes checked with one regex call, kept as the venue's pairs."""
+_PRICES = slice(0, None, 2)
+_LEVEL_FIELDS = {side: (f"{side} price", f"{side} size") for side in ("bids", "asks", "b", "a")}
+
+
+def numbers(levels: Any, field: str, measured: bool = False) -> Levels:
+    """A side's prices (> 0) and sizes (>= 0) checked at once, kept as the venue's pairs
+    (`measured`: parsed as `SureFitText`)."""
     flat = list(chain.from_iterable(levels))
-    numbers = decimals(flat, field)
+    numbers = book_numbers(flat, _PRICES, _LEVEL_FIELDS[field], measured)
     if numbers is flat:  # valid as sent
         return tuple(map(tuple, levels))
     it = iter(numbers)  # exponents rewritten: pair the new text two at a time
@@ -93,16 +98,16 @@ def ticker_row(data: dict[str, Any], symbol: str, received_at: Millis) -> Ticker
         symbol=symbol,
         event_time=event_time,
         received_at=received_at,
-        last_price=dec(data["c"], "c"),
-        best_bid=dec(data["b"], "b"),
-        best_bid_size=dec(data["B"], "B"),
-        best_ask=dec(data["a"], "a"),
-        best_ask_size=dec(data["A"], "A"),
-        open_24h=dec(data["o"], "o"),
-        high_24h=dec(data["h"], "h"),
-        low_24h=dec(data["l"], "l"),
-        volume_24h=dec(data["v"], "v"),
-        quote_volume_24h=dec(data["q"], "q"),
+        last_price=dec(data["c"], "c", POSITIVE),
+        best_bid=dec(data["b"], "b", NON_NEGATIVE),
+        best_bid_size=dec(data["B"], "B", NON_NEGATIVE),
+        best_ask=dec(data["a"], "a", NON_NEGATIVE),
+        best_ask_size=dec(data["A"], "A", NON_NEGATIVE),
+        open_24h=dec(data["o"], "o", POSITIVE),
+        high_24h=dec(data["h"], "h", POSITIVE),
+        low_24h=dec(data["l"], "l", POSITIVE),
+        volume_24h=dec(data["v"], "v", NON_NEGATIVE),
+        quote_volume_24h=dec(data["q"], "q", NON_NEGATIVE),
         price_change_pct_24h=dec(data["P"], "P"),
         trade_count_24h=count(data["n"], "n"),
         record_id=record_id(EXCHANGE, symbol, "ticker", event_time),
@@ -134,12 +139,12 @@ def kline_row(
         interval=interval,
         open_time=open_time,
         close_time=epoch_millis(k["T"], "T"),
-        open=dec(k["o"], "o"),
-        high=dec(k["h"], "h"),
-        low=dec(k["l"], "l"),
-        close=dec(k["c"], "c"),
-        volume=dec(k["v"], "v"),
-        quote_volume=dec(k["q"], "q"),
+        open=dec(k["o"], "o", POSITIVE),
+        high=dec(k["h"], "h", POSITIVE),
+        low=dec(k["l"], "l", POSITIVE),
+        close=dec(k["c"], "c", POSITIVE),
+        volume=dec(k["v"], "v", NON_NEGATIVE),
+        quote_volume=dec(k["q"], "q", NON_NEGATIVE),
         trade_count=count(k["n"], "n"),
         is_closed=closed,
         origin="ws",

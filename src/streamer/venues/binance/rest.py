@@ -31,7 +31,7 @@ import orjson
 
 from streamer.errors import FrameError
 from streamer.ids import record_id
-from streamer.numbers import dec
+from streamer.numbers import NON_NEGATIVE, POSITIVE, dec
 from streamer.records import Candle, Item, Millis, Trade
 from streamer.retry import Sleep
 from streamer.sources.base import Clock, guarded
@@ -125,12 +125,12 @@ def parse_klines(
                     interval=interval,
                     open_time=open_time,
                     close_time=close_time,
-                    open=dec(row[1], "open"),
-                    high=dec(row[2], "high"),
-                    low=dec(row[3], "low"),
-                    close=dec(row[4], "close"),
-                    volume=dec(row[5], "volume"),
-                    quote_volume=dec(row[7], "quoteVolume"),
+                    open=dec(row[1], "open", POSITIVE),
+                    high=dec(row[2], "high", POSITIVE),
+                    low=dec(row[3], "low", POSITIVE),
+                    close=dec(row[4], "close", POSITIVE),
+                    volume=dec(row[5], "volume", NON_NEGATIVE),
+                    quote_volume=dec(row[7], "quoteVolume", NON_NEGATIVE),
                     trade_count=_int(row[8], "trades"),
                     is_closed=True,
                     origin="rest",

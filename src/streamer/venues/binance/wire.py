@@ -18,6 +18,8 @@ from typing import Literal
 
 import msgspec
 
+from streamer.numbers import SureFitText
+
 FRAME_HEAD = b'{"stream":"'
 FRAME_HEAD_TEXT = '{"stream":"'
 
@@ -42,8 +44,8 @@ class WireTrade(msgspec.Struct, gc=False):
 
 class WireDepth(msgspec.Struct, gc=False):
     lastUpdateId: int
-    bids: list[tuple[str, str]]
-    asks: list[tuple[str, str]]
+    bids: list[tuple[SureFitText, SureFitText]]
+    asks: list[tuple[SureFitText, SureFitText]]
 
 
 class WireDepthUpdate(msgspec.Struct, gc=False):
@@ -52,8 +54,8 @@ class WireDepthUpdate(msgspec.Struct, gc=False):
     s: str
     U: int
     u: int
-    b: list[tuple[str, str]]
-    a: list[tuple[str, str]]
+    b: list[tuple[SureFitText, SureFitText]]
+    a: list[tuple[SureFitText, SureFitText]]
 
 
 class AggTradeFrame(msgspec.Struct, gc=False):

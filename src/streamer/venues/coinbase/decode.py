@@ -38,7 +38,7 @@ from streamer.book_updates import update_rows
 from streamer.errors import FrameError
 from streamer.ids import record_id, record_id_seed, record_ids
 from streamer.logsafe import shown
-from streamer.numbers import dec, opt_decimals
+from streamer.numbers import POSITIVE, dec, opt_decimals
 from streamer.records import BookSnapshot, Candle, Item, Level, Millis, Trade
 from streamer.sources.base import FRAME_FAILURES, FeedStats, json_object, reason_for, reject
 from streamer.sources.trade_gaps import TradeGaps
@@ -48,6 +48,7 @@ from streamer.venues.coinbase.rest import trade_row, wire_candle
 from streamer.venues.coinbase.rows import (
     EXCHANGE,
     TICKER_NUMBERS,
+    TICKER_SIGNS,
     closed,
     closed_candle_gaps,
     id_order,
@@ -387,8 +388,10 @@ class CoinbaseDecoder(ReadPath):
         for event in msg["events"]:
             for t in event["tickers"]:
                 symbol, _ = self._product(t["product_id"])
-                price = dec(t["price"], "price")
-                numbers = opt_decimals([t.get(f) for f in TICKER_NUMBERS], TICKER_NUMBERS)
+                price = dec(t["price"], "price", POSITIVE)
+                numbers = opt_decimals(
+                    [t.get(f) for f in TICKER_NUMBERS], TICKER_NUMBERS, TICKER_SIGNS
+                )
                 rows.append(ticker_row(symbol, event_time, received_at, price, numbers))
         return rows
 

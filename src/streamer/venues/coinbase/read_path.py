@@ -12,13 +12,19 @@ from typing import Any
 import msgspec
 
 from streamer.errors import FrameError
-from streamer.numbers import PLAIN_PAIR, plain_numbers
+from streamer.numbers import POSITIVE, POSITIVE_PAIR, opt_decimals, plain_book_side
 from streamer.records import Item, Level, Millis, Trade
 from streamer.sources.base import FeedStats
 from streamer.sources.trade_gaps import TradeGaps
 from streamer.timefmt import parse_rfc3339
 from streamer.venues.coinbase.rest import TAKER_SIDE
-from streamer.venues.coinbase.rows import EXCHANGE, new_row, ticker_row
+from streamer.venues.coinbase.rows import (
+    EXCHANGE,
+    TICKER_NUMBERS,
+    TICKER_SIGNS,
+    new_row,
+    ticker_row,
+)
 from streamer.venues.coinbase.state import ProductState
 from streamer.venues.coinbase.wire import (
     BOOK_DECODER,
@@ -28,6 +34,11 @@ from streamer.venues.coinbase.wire import (
     TRADES_DECODER,
     TRADES_PREFIX,
 )
+
+_PRICES = slice(0, None, 2)
+"""The prices of a side flattened from (price, size) levels."""
+_TICKER_FIELDS = ("price", *TICKER_NUMBERS)
+_TICKER_SIGNS = (POSITIVE, *TICKER_SIGNS)
 
 
 class ReadPath:
@@ -55,7 +66,7 @@ class ReadPath:
         rows: list[Item] = []
         products = self._products
         gaps = self.trade_gaps
-        plain_pair = PLAIN_PAIR.fullmatch
+        plain_pair = POSITIVE_PAIR.fullmatch
         sides = TAKER_SIDE
         seeds = self._trade_seeds
         for raw in payloads:
@@ -138,10 +149,8 @@ class ReadPath:
                 asks.append(level)  # type: ignore[arg-type]
             else:
                 return False
-        levels = bids + asks
-        numbers = ",".join(chain.from_iterable(levels))
-        if "-" in numbers or not plain_numbers(numbers, 2 * len(levels)):  # (a negative size is a
-            return False  # reject, a negative price is not: both go the general way)
+        if not plain_book_side(list(chain.from_iterable(bids + asks)), _PRICES, measured=True):
+            return False  # a bad number (a reject) goes the general way, which names it
         try:
             event_time = parse_rfc3339(book.timestamp, "timestamp")
         except FrameError:
@@ -173,13 +182,16 @@ class ReadPath:
                 numbers = (t.best_bid, t.best_bid_quantity, t.best_ask, t.best_ask_quantity,
                            t.high_24_h, t.low_24_h, t.volume_24_h,
                            t.price_percent_chg_24_h)  # fmt: skip
-                present = [t.price, *filter(None, numbers)]
-                if not plain_numbers(",".join(present), len(present)):
+                try:
+                    checked = opt_decimals([t.price, *numbers], _TICKER_FIELDS, _TICKER_SIGNS)
+                except FrameError:
                     return None
-                parsed.append((t, [v or None for v in numbers]))
+                if checked[0] is None:
+                    return None
+                parsed.append((t.product_id, checked[0], checked[1:]))
         if not self._check_sequence(msg.sequence_num):
             return []
         return [
-            ticker_row(t.product_id, event_time, received_at, t.price, numbers)
-            for t, numbers in parsed
+            ticker_row(product_id, event_time, received_at, price, numbers)
+            for product_id, price, numbers in parsed
         ]

@@ -29,7 +29,7 @@ import orjson
 
 from streamer.errors import FrameError
 from streamer.ids import record_id
-from streamer.numbers import dec, dec_pair
+from streamer.numbers import NON_NEGATIVE, POSITIVE, dec, dec_pair
 from streamer.records import Candle, Item, Millis, Trade
 from streamer.retry import Sleep
 from streamer.sources.attempts import AttemptWindow
@@ -104,11 +104,11 @@ def wire_candle(
         interval=INTERVAL,
         open_time=open_time,
         close_time=Millis(open_time + CANDLE_MS - 1),
-        open=dec(c["open"], "open"),
-        high=dec(c["high"], "high"),
-        low=dec(c["low"], "low"),
-        close=dec(c["close"], "close"),
-        volume=dec(c["volume"], "volume"),
+        open=dec(c["open"], "open", POSITIVE),
+        high=dec(c["high"], "high", POSITIVE),
+        low=dec(c["low"], "low", POSITIVE),
+        close=dec(c["close"], "close", POSITIVE),
+        volume=dec(c["volume"], "volume", NON_NEGATIVE),
         quote_volume=None,
         trade_count=None,
         is_closed=closed,

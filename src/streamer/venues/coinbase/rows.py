@@ -7,7 +7,7 @@ from typing import Any
 
 from streamer.errors import FrameError
 from streamer.ids import record_id
-from streamer.numbers import decimals
+from streamer.numbers import ANY, NON_NEGATIVE, POSITIVE, book_numbers
 from streamer.records import Candle, Dec, Item, Level, Millis, Ticker, Trade
 from streamer.sources.candles import CandleLedger, Gap
 from streamer.venues.coinbase.rest import CANDLE_MS, INTERVAL
@@ -18,25 +18,19 @@ TICKER_NUMBERS = (
     "best_bid", "best_bid_quantity", "best_ask", "best_ask_quantity", "high_24_h", "low_24_h",
     "volume_24_h", "price_percent_chg_24_h",
 )  # fmt: skip
+TICKER_SIGNS = (NON_NEGATIVE, NON_NEGATIVE, NON_NEGATIVE, NON_NEGATIVE, POSITIVE, POSITIVE,
+                NON_NEGATIVE, ANY)  # fmt: skip
+"""The sign rule of each of `TICKER_NUMBERS` (an empty side's best bid or ask is 0)."""
+_LEVEL_FIELDS = ("price_level", "new_quantity")
 new_row = tuple.__new__
 """Builds a row from a tuple in field order: a third of a keyword `Trade(...)`'s cost."""
 
 
 def levels(prices: list[str], sizes: list[str]) -> list[Level]:
-    both = prices + sizes
-    try:
-        checked: list[Dec] | None = decimals(both, "price_level")  # one regex call
-    except FrameError:
-        checked = None
-    if checked is both:  # valid as sent
-        valid_prices, valid_sizes = checked[: len(prices)], checked[len(prices) :]
-    else:  # a bad value (named here) or an exponent to rewrite
-        valid_prices = decimals(prices, "price_level")
-        valid_sizes = decimals(sizes, "new_quantity")
-    # Valid number text sorts "-" before every digit, so the minimum shows any negative value.
-    if valid_sizes and min(valid_sizes).startswith("-"):
-        raise FrameError("field 'new_quantity' is negative")
-    return list(zip(valid_prices, valid_sizes, strict=True))
+    """Prices (> 0) and sizes (>= 0) checked at once, paired."""
+    n = len(prices)
+    checked: list[Dec] = book_numbers(prices + sizes, slice(0, n), _LEVEL_FIELDS)
+    return list(zip(checked[:n], checked[n:], strict=True))
 
 
 def trade_id_text(value: object) -> str:

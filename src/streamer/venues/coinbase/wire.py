@@ -15,6 +15,8 @@ from typing import Any
 
 import msgspec
 
+from streamer.numbers import SureFitText
+
 
 class WireTrade(msgspec.Struct, gc=False):
     trade_id: str | int
@@ -36,8 +38,8 @@ class WireTrades(msgspec.Struct, gc=False):
 
 class WireLevel(msgspec.Struct, gc=False):
     side: str
-    price_level: str
-    new_quantity: str
+    price_level: SureFitText
+    new_quantity: SureFitText
 
 
 class WireBookEvent(msgspec.Struct, gc=False):
