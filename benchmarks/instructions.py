@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import os
 import re
 import shutil
@@ -79,7 +80,9 @@ async def replay(stream: str, path: Path) -> int:
         on_frames = session.on_frames
     t0 = 1_764_000_000_000
     stats = PipelineStats()
-    consumer = asyncio.ensure_future(_consume(queue, NullSink(), lambda: Millis(t0), stats))
+    # Older checkouts (`--baseline`) have no `stopping` argument.
+    extra = (asyncio.Event(),) if "stopping" in inspect.signature(_consume).parameters else ()
+    consumer = asyncio.ensure_future(_consume(queue, NullSink(), lambda: Millis(t0), stats, *extra))
     for i in range(0, len(frames), PER_READ):
         await on_frames(frames[i : i + PER_READ], Millis(t0 + i))
     await queue.put(_END)

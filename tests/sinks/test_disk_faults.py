@@ -189,7 +189,7 @@ from streamer.jsonline import encode
 from streamer.records import Millis
 from streamer.schema import DATASETS
 from streamer.settings import LakeSettings
-from streamer.sinks.lake import LakeSink
+from streamer.sinks.lake import JOURNAL_SECONDS, LakeSink
 from tests.sinks.test_disk_faults import trade
 
 async def main():
@@ -197,6 +197,8 @@ async def main():
     await sink.start()
     for n in range(50):
         sink.add(DATASETS["trades"], encode(trade(n)), Millis(1764000000000 + n))
+    await asyncio.sleep(JOURNAL_SECONDS)  # the next pipeline pass after this writes the journal
+    await sink.flush_due(Millis(1764000000000))
     tmp = sink.staging.tmp_path("crypto-trades-1-half.gz")
     tmp.write_bytes(b"half an object")  # as if killed in the middle of a write
     os.kill(os.getpid(), signal.SIGKILL)

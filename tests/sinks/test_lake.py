@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import logging
 from pathlib import Path
@@ -13,7 +14,7 @@ from streamer.jsonline import encode
 from streamer.records import Dec, Millis, Trade
 from streamer.schema import DATASETS
 from streamer.settings import LakeSettings
-from streamer.sinks.lake import LakeSink
+from streamer.sinks.lake import JOURNAL_SECONDS, LakeSink
 
 T0 = 1764000000000  # 2025-11-24 16:00:00 UTC
 TRADES = DATASETS["trades"]
@@ -36,7 +37,9 @@ async def test_age_flush_writes_one_object_under_the_oldest_arrival_hour(tmp_pat
     sink = LakeSink(LakeSettings(root=tmp_path, buffer_seconds=10))
     sink.add(TRADES, encode(trade(1)), Millis(T0 - 1))  # 15:59:59.999
     sink.add(TRADES, encode(trade(2)), Millis(T0 + 5))
-    await sink.flush_due(Millis(T0 + 9_000))
+    assert sink.seconds_until_due(Millis(T0 + 9_000)) <= JOURNAL_SECONDS  # the journal first
+    await asyncio.sleep(JOURNAL_SECONDS)
+    await sink.flush_due(Millis(T0 + 9_000))  # writes the journal, not the object
     assert objects(tmp_path) == []
     assert sink.seconds_until_due(Millis(T0 + 9_000)) == pytest.approx(0.999)
     await sink.flush_due(Millis(T0 + 10_000))

@@ -16,7 +16,6 @@ sharing a lake never touch each other's folder.
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import logging
 import os
@@ -24,14 +23,14 @@ import shutil
 import struct
 import uuid
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
 from streamer.spool import HEADER as _HEADER
 from streamer.spool import decode_frames
-from streamer.storage import fsync_dir, make_dirs
+from streamer.storage import fsync_dir, make_dirs, write_all
 
 log = logging.getLogger(__name__)
 
@@ -65,21 +64,25 @@ class Journal:
     handle: BinaryIO | None = None
     broken: bool = False
     unsynced: bool = False
+    pending: list[bytes] = field(default_factory=list)  # rows not yet written (the sink adds)
+    pending_arrival: int = 0  # arrival of the first of them
 
-    def append(self, lines: Sequence[bytes], arrival: int) -> None:
-        if self.broken or self.path is None:
-            self.broken = True
+    def write(self) -> None:
+        """Write the pending rows as one frame (OSError, and `broken` from then on, if the disk
+        refuses). The frame carries its first row's arrival: the partition of the object."""
+        if not self.pending:
             return
-        stamp = _ARRIVAL.pack(arrival)
+        lines, self.pending = self.pending, []
+        if self.broken or self.path is None:
+            return
+        stamp = _ARRIVAL.pack(self.pending_arrival)
         body = b"".join(lines)
         header = _HEADER.pack(len(stamp) + len(body), zlib.crc32(body, zlib.crc32(stamp)))
         try:
             if self.handle is None:
                 self.handle = open(self.path, "ab", buffering=0)  # noqa: SIM115 - kept open
-            expected = len(header) + len(stamp) + len(body)
             self.unsynced = True
-            if os.writev(self.handle.fileno(), (header, stamp, body)) != expected:
-                raise OSError(errno.ENOSPC, "short write to the journal")
+            write_all(self.handle, header + stamp + body)
         except OSError:
             self.broken = True
             raise
@@ -98,6 +101,7 @@ class Journal:
             self.handle = None
 
     def remove(self) -> None:
+        self.pending = []
         self.close()
         if self.path is not None:
             self.path.unlink(missing_ok=True)
