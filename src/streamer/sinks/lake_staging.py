@@ -16,6 +16,7 @@ sharing a lake never touch each other's folder.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -159,6 +160,8 @@ class Staging:
             return
         if not keep:
             shutil.rmtree(self.directory, ignore_errors=True)
+            with contextlib.suppress(OSError):  # the last run out leaves no empty folder
+                self.directory.parent.rmdir()
         os.close(self.lock)
         self.lock = None
 
