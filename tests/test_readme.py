@@ -193,9 +193,10 @@ def test_quoted_make_targets_exist() -> None:
 
 
 def cli() -> argparse.ArgumentParser:
-    from streamer.cli import _parser  # here, so the other checks run while the CLI cannot import
+    # Imported here, so the other checks run while the CLI cannot import.
+    from streamer.cli_parser import parser
 
-    return _parser()
+    return parser()
 
 
 def streamer_command_lines() -> Iterator[tuple[str, list[str]]]:

@@ -17,113 +17,16 @@ import signal
 import sys
 from collections.abc import Coroutine, Sequence
 from dataclasses import replace
-from pathlib import Path
 from typing import Any, TypeVar
 
 from streamer import settings as settings_module
+from streamer.cli_parser import parser
 from streamer.errors import ConfigError
 from streamer.logsetup import configure_logging
 from streamer.venues import VENUES
 
 log = logging.getLogger("streamer.cli")
 T = TypeVar("T")
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="streamer", description="Crypto market data into an S3/Athena or local lake."
-    )
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    run = sub.add_parser("run", help="stream the configured sources into the configured sink")
-    run.add_argument("--config", type=Path, help="TOML file with settings (env vars win)")
-
-    demo = sub.add_parser("demo", help="simulator -> pipeline -> local lake, then show the tables")
-    demo.add_argument("--seconds", type=float, default=30.0, help="how long to stream (30)")
-    demo.add_argument("--lake", type=Path, default=Path("demo-lake"), help="lake directory")
-
-    query = sub.add_parser("query", help="SQL over the local lake (DuckDB)")
-    query.add_argument("sql")
-    query.add_argument("--lake", type=Path, default=None, help="lake dir (STREAMER_LAKE_DIR)")
-    query.add_argument("--format", choices=("table", "csv", "json"), default="table")
-
-    comp = sub.add_parser(
-        "compact", help="one day of each dataset, de-duplicated, into Parquet (DuckDB or Athena)"
-    )
-    comp.add_argument("--day", required=True, help="YYYY-MM-DD (UTC), `yesterday` or `today`")
-    comp.add_argument(
-        "--dataset", nargs="+", action="extend", metavar="NAME", help="default: every dataset"
-    )
-    comp.add_argument("--engine", choices=("duckdb", "athena"), default="duckdb")
-    comp.add_argument("--lake", type=Path, default=None, help="lake dir (STREAMER_LAKE_DIR)")
-    report = sub.add_parser(
-        "report", help="index.html with charts from the lake (DuckDB) or Athena (analytics extra)"
-    )
-    report.add_argument("--lake", type=Path, default=None, help="lake dir (STREAMER_LAKE_DIR)")
-    report.add_argument("--out", type=Path, default=Path("report"), help="output dir (report)")
-    report.add_argument("--since", default=None, help="UTC, ISO 8601 (default: all; Athena 24 h)")
-    report.add_argument("--until", default=None, help="UTC, ISO 8601, exclusive (default: all)")
-    report.add_argument("--symbols", nargs="*", default=[], help="e.g. BTC-USDT,BTC-USD")
-    report.add_argument("--engine", choices=("duckdb", "athena"), default="duckdb")
-    report.add_argument("--bar", default=None, help="bar length, e.g. 1m, 15m, 1h (default: auto)")
-    report.add_argument("--top", type=int, default=10, help="coins in the market-cap chart (10)")
-
-    check = sub.add_parser("health", help="probe a running service's /health (exit 0 = healthy)")
-    check.add_argument(
-        "--port",
-        type=int,
-        default=None,
-        help="default: STREAMER_HEALTH_PORT (on STREAMER_HEALTH_HOST; with --port, 127.0.0.1)",
-    )
-
-    prov = sub.add_parser(
-        "provision", help="create the bucket and Firehose streams on an AWS emulator"
-    )
-    prov.add_argument("--bucket", default="streamer-lake")
-    prov.add_argument("--prefix", default=None, help="stream prefix (STREAMER_FIREHOSE_PREFIX)")
-    prov.add_argument("--wait", type=float, default=60.0, help="seconds to wait for the emulator")
-
-    names = ", ".join(spec.name for spec in VENUES if spec.simulator is not None)
-    sim = sub.add_parser("simulate", help=f"serve the venues ({names}) on loopback")
-    sim.add_argument("--host", default="127.0.0.1")
-    sim.add_argument("--port", type=int, default=8765)
-    sim.add_argument("--rate", type=float, default=200.0, help="frames/s per client; 0 = max")
-    sim.add_argument("--symbols", nargs="*", default=None, help="e.g. BTC-USDT ETH-USD")
-    sim.add_argument("--replay", type=Path, default=None, help="directory of recorded frames")
-    sim.add_argument("--seed", type=int, default=7)
-    sim.add_argument(
-        "--markets",
-        action="append",
-        default=[],
-        metavar="VENUE=N",
-        help="also generate N listings on VENUE (C0001-USDT, ..., a few not trading); "
-        f"venues: {', '.join(s.name for s in VENUES if s.sim_markets)}; try --rate 2000",
-    )
-    for spec in VENUES:  # the short form of each: --<venue>-markets N
-        if spec.sim_markets:
-            sim.add_argument(f"--{spec.name}-markets", type=int, default=0, metavar="N",
-                             help=f"the same as --markets {spec.name}=N")  # fmt: skip
-    sim.add_argument(
-        "--activity-skew",
-        type=float,
-        default=1.0,
-        help="how much busier the first generated symbols are (Zipf exponent)",
-    )
-    sim.add_argument(
-        "--faults",
-        default="",
-        help="inject faults, e.g. disconnect=0.001,stall=0.0005,garbage=0.01,rest_429=0.1 "
-        "(names: disconnect close stall garbage oversized duplicate reorder gap rest_429 "
-        "rest_5xx stall_seconds rotate_seconds seed)",
-    )
-    sim.add_argument(
-        "--outages",
-        default="",
-        help="serve through a TCP proxy that cuts every connection every N seconds and "
-        "freezes all traffic, e.g. cut_every=11,freeze_every=35,freeze_seconds=20",
-    )
-    return parser
 
 
 def run_loop(main: Coroutine[Any, Any, T]) -> T:
@@ -137,7 +40,7 @@ def run_loop(main: Coroutine[Any, Any, T]) -> T:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = parser().parse_args(argv)
     try:
         if args.command in ("query", "report", "health", "provision"):
             _warn_unknown(settings_module.unknown_settings(os.environ))

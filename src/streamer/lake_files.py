@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from streamer.errors import ConfigError
-from streamer.schema import PARTITION_KEYS, Dataset
+from streamer.schema import DATASETS, PARTITION_KEYS, Dataset
 
 RAW_GLOB = "year=*/month=*/day=*/hour=*/*.gz"
 
@@ -54,7 +54,19 @@ def lake_root(given: Path | None = None, env: Mapping[str, str] | None = None) -
     return root
 
 
+def raw_root(root: Path) -> Path:
+    """The folder every dataset's raw objects live under (`<root>/crypto/tabular`)."""
+    (common,) = {raw_location(root, d).parent for d in DATASETS.values()}
+    return common
+
+
 def check_lake(root: Path, name: str = "--lake") -> None:
-    """`ConfigError` naming `name` when `root` is not a directory."""
+    """`ConfigError` naming `name` when `root` is not a lake: not a directory, or one without
+    the raw objects' folder (`crypto/tabular`), which anything that wrote to it creates."""
+    fix = "Point it at a folder `streamer run` or `make demo` wrote, e.g. demo-lake."
     if not root.is_dir():
-        raise ConfigError(name, f"{root} is not a directory", "Point it at a lake.")
+        raise ConfigError(name, f"{root} is not a directory", fix)
+    mark = raw_root(root)
+    if not mark.is_dir():
+        missing = mark.relative_to(root).as_posix()
+        raise ConfigError(name, f"{root} is not a lake (it has no {missing} folder)", fix)

@@ -83,7 +83,7 @@ def test_an_empty_lake_gets_a_page_saying_what_is_missing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     lake, out = tmp_path / "lake", tmp_path / "out"
-    lake.mkdir()
+    (lake / "crypto" / "tabular").mkdir(parents=True)  # a lake nothing was written to yet
     assert main(["report", "--lake", str(lake), "--out", str(out)]) == 0
     page = (out / "index.html").read_text()
     assert written(out) == set()

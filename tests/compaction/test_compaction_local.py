@@ -233,10 +233,17 @@ async def test_leftovers_of_a_crashed_run_are_never_read_and_cleaned_next_time(
 
 
 def test_a_day_without_data_is_not_an_error(tmp_path: Path, capsys: Any) -> None:
+    (tmp_path / "crypto" / "tabular").mkdir(parents=True)  # a lake, with nothing that day
     assert compact(tmp_path, "--day", DAY) == 0
     out = capsys.readouterr().out
     assert all(f"{d} {DAY}: no raw rows, nothing to compact" in out for d in DATASETS)
-    assert not (tmp_path / "crypto").exists()
+    assert [p.name for p in (tmp_path / "crypto").iterdir()] == ["tabular"]  # nothing written
+
+
+def test_a_folder_that_is_not_a_lake_is_refused(tmp_path: Path, capsys: Any) -> None:
+    assert compact(tmp_path, "--day", DAY) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "--lake" in line and "is not a lake (it has no crypto/tabular folder)" in line
 
 
 @pytest.mark.parametrize(

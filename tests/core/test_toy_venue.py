@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from streamer import cli, query
+from streamer import cli_parser, query
 from streamer.service import freshness_limits, run_service
 from streamer.settings import load, markdown_settings
 from streamer.simulator import Simulator, SimulatorConfig
@@ -39,11 +39,11 @@ def test_the_toy_is_documented_and_read_like_any_venue(toy: None) -> None:
     assert "`STREAMER_TOY_WS_URL`" in table and "`STREAMER_TOY_SYMBOLS`" in table
     settings = load({"STREAMER_TOY_SYMBOLS": "ABC-USD", "STREAMER_SOURCES": "toy"})
     assert settings.venues["toy"].symbols == ("ABC-USD",) and settings.sources == ("toy",)
-    assert "toy" in cli._parser().format_help() or "toy" in _simulate_help()
+    assert "toy" in cli_parser.parser().format_help() or "toy" in _simulate_help()
 
 
 def _simulate_help() -> str:
-    parser = cli._parser()
+    parser = cli_parser.parser()
     subparsers = next(a for a in parser._actions if a.dest == "command")
     return subparsers.choices["simulate"].format_help()  # type: ignore[attr-defined,no-any-return]
 
