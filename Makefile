@@ -20,20 +20,22 @@ export UV_SYSTEM_CERTS ?= 1
 
 AT_LEAST_311 := import sys; sys.exit(sys.version_info < (3, 11))
 
-# Creates $(VENV) with $(PYTHON); refuses a $(VENV) that an older Python made, rather than reuse it.
+# A $(VENV) whose Python is older than 3.11 or no longer runs (made by another Python, or moved)
+# is removed as the Makefile is read, before any target is judged up to date, and made again.
+ifneq ($(wildcard $(VENV)),)
+ifneq ($(shell $(BIN)/python -c '$(AT_LEAST_311)' 2>/dev/null && echo ok),ok)
+$(info make: $(VENV) was made by $(shell $(BIN)/python --version 2>&1 || echo 'a Python that no longer runs'); making it again with $(PYTHON))
+$(shell rm -rf $(VENV))
+endif
+endif
+
+# Creates $(VENV) with $(PYTHON) (3.11 or newer).
 venv:
-	@if [ -e $(BIN)/python ]; then \
-	  $(BIN)/python -c '$(AT_LEAST_311)' 2>/dev/null || { \
-	    echo "make: $(VENV) was made by $$($(BIN)/python --version 2>&1 || echo 'a Python that no longer runs');" \
-	         "streamer needs Python 3.11 or newer. Remove it (rm -rf $(VENV)) and run make again," \
-	         "with PYTHON=python3.11 (or newer) if $(PYTHON) is older." >&2; exit 1; }; \
-	else \
-	  $(PYTHON) -c '$(AT_LEAST_311)' 2>/dev/null || { \
-	    echo "make: streamer needs Python 3.11 or newer, and $(PYTHON) is" \
-	         "$$($(PYTHON) --version 2>/dev/null || echo 'not found'): run make PYTHON=python3.11 (or newer)." >&2; \
-	    exit 1; }; \
-	  echo "$(PYTHON) -m venv $(VENV)"; $(PYTHON) -m venv $(VENV); \
-	fi
+	@$(PYTHON) -c '$(AT_LEAST_311)' 2>/dev/null || { \
+	  echo "make: streamer needs Python 3.11 or newer, and $(PYTHON) is" \
+	       "$$($(PYTHON) --version 2>/dev/null || echo 'not found'): run make PYTHON=python3.11 (or newer)." >&2; \
+	  exit 1; }
+	@if [ ! -e $(BIN)/python ]; then echo "$(PYTHON) -m venv $(VENV)"; $(PYTHON) -m venv $(VENV); fi
 
 $(UV): requirements-uv.txt
 	rm -rf $(UV_VENV)

@@ -29,8 +29,9 @@ resource "aws_iam_role" "task" {
 
 data "aws_iam_policy_document" "task" {
   statement {
-    sid       = "PutToOwnStreams"
-    actions   = ["firehose:PutRecord", "firehose:PutRecordBatch"]
+    sid = "PutToOwnStreams"
+    # DescribeDeliveryStream: the service checks at start that each stream exists.
+    actions   = ["firehose:DescribeDeliveryStream", "firehose:PutRecord", "firehose:PutRecordBatch"]
     resources = [for stream in aws_kinesis_firehose_delivery_stream.dataset : stream.arn]
   }
 }

@@ -9,12 +9,15 @@ three answers a caller needs: throttled, transient (both worth retrying) or perm
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any, Literal
 
 from streamer.errors import ConfigError
 from streamer.retry import Retryable
 from streamer.settings import FirehoseSettings
+
+log = logging.getLogger(__name__)
 
 Kind = Literal["throttled", "transient", "permanent"]
 
@@ -97,3 +100,49 @@ def classify(exc: BaseException) -> Kind:
     if isinstance(exc, BotoCoreError):
         return "transient"
     return "permanent"  # a bug (TypeError, ...) is not cured by waiting
+
+
+def check_streams(client: Any, streams: list[str]) -> None:
+    """Before the first row: credentials that work and every delivery stream in place.
+
+    `ConfigError` (one line, exit 2) when no credentials are found or AWS rejects them, and
+    when a stream does not exist; anything else (the network, throttling, a role that may
+    put but not describe) is logged and the sink starts anyway, spooling if it must.
+    """
+    from botocore.exceptions import ClientError, NoCredentialsError, PartialCredentialsError
+
+    region = client.meta.region_name
+    for stream in streams:
+        try:
+            answer = client.describe_delivery_stream(DeliveryStreamName=stream, Limit=1)
+        except (NoCredentialsError, PartialCredentialsError):
+            raise ConfigError(
+                "AWS credentials",
+                "none were found (environment, profile, web identity or the ECS task role)",
+                "Set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+            ) from None
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in ("UnrecognizedClientException", "InvalidSignatureException",
+                        "ExpiredTokenException", "InvalidClientTokenId"):  # fmt: skip
+                raise ConfigError(
+                    "AWS credentials",
+                    f"AWS rejects them ({code})",
+                    "Check AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or renew them",
+                ) from None
+            if code == "ResourceNotFoundException":
+                raise ConfigError(
+                    "STREAMER_FIREHOSE_PREFIX",
+                    f"the delivery stream {stream} does not exist in {region}",
+                    "Create the streams (infra/terraform, or `streamer provision` on an "
+                    "emulator), or set the prefix and AWS_REGION they were made with",
+                ) from None
+            log.warning("firehose.unchecked stream=%s error=%s (starting anyway)", stream, code)
+            return
+        except Exception as exc:  # the network: the sink retries and spools
+            log.warning("firehose.unchecked stream=%s error=%s (starting anyway)",
+                        stream, type(exc).__name__)  # fmt: skip
+            return
+        status = answer.get("DeliveryStreamDescription", {}).get("DeliveryStreamStatus")
+        if status != "ACTIVE":
+            log.warning("firehose.stream_not_active stream=%s status=%s", stream, status)

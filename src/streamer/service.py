@@ -59,11 +59,17 @@ def build_sink(settings: Settings) -> Sink:
         return LakeSink(settings.lake)
     if settings.sink == "null":
         return NullSink()
+    from streamer.aws import check_streams
+    from streamer.schema import DATASETS
     from streamer.sinks.firehose import FirehoseSink, make_client
 
     check_writable(settings.firehose.spool_dir, "STREAMER_SPOOL_DIR")
-    # The client is made now, so a missing region or bad endpoint stops `run` before any feed.
-    return FirehoseSink(settings.firehose, client=make_client(settings.firehose))
+    # The client is made and asked now, so missing credentials, region or streams stop `run`
+    # before any feed (`aws.check_streams`).
+    client = make_client(settings.firehose)
+    sink = FirehoseSink(settings.firehose, client=client)
+    check_streams(client, [sink.stream_name(d) for d in DATASETS.values()])
+    return sink
 
 
 def report_metrics(sink: Sink, reporter: EmfReporter, clock: Clock) -> None:
@@ -169,10 +175,11 @@ async def _watch_health(
 async def run_service(
     settings: Settings, stop: asyncio.Event, clock: Clock = now_millis
 ) -> PipelineStats:
-    from streamer.discovery import resolve
+    from streamer.discovery import check_symbols, resolve
 
     sink = build_sink(settings)  # first: a bad sink setting stops before any venue is asked
     settings = await resolve(settings, clock=clock)
+    await check_symbols(settings, clock=clock)
     sources = build_sources(settings, clock)
     log.info("service.start sources=%s sink=%s", ",".join(s.name for s in sources), settings.sink)
     stats = PipelineStats()

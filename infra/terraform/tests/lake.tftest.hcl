@@ -96,8 +96,8 @@ run "task_role_may_only_put_to_its_streams" {
   }
 
   assert {
-    condition     = toset(data.aws_iam_policy_document.task.statement[0].actions) == toset(["firehose:PutRecord", "firehose:PutRecordBatch"])
-    error_message = "the task role may only PutRecord and PutRecordBatch"
+    condition     = toset(data.aws_iam_policy_document.task.statement[0].actions) == toset(["firehose:DescribeDeliveryStream", "firehose:PutRecord", "firehose:PutRecordBatch"])
+    error_message = "the task role may only describe its streams and put to them"
   }
 
   assert {

@@ -27,15 +27,23 @@ _NO_END = datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)
 BAR_LADDER = ("1s", "5s", "15s", "1m", "5m", "15m", "1h", "4h", "1d")
 
 
-def parse_time(text: str, name: str) -> datetime:
-    """An ISO 8601 date or date-time; without an offset it is UTC."""
+def parse_time(text: str, name: str, now: datetime | None = None) -> datetime:
+    """An ISO 8601 date or date-time (without an offset it is UTC), or `today` or `yesterday`:
+    the start of that UTC day."""
+    if text in ("today", "yesterday"):
+        day = (
+            (now or datetime.now(UTC))
+            .astimezone(UTC)
+            .replace(hour=0, minute=0, second=0, microsecond=0)
+        )
+        return day - timedelta(days=1) if text == "yesterday" else day
     try:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise ConfigError(
             name,
             f"{text!r} is not a date or time",
-            "Use ISO 8601, e.g. 2025-11-24 or 2025-11-24T16:30.",
+            "Use ISO 8601, e.g. 2025-11-24 or 2025-11-24T16:30, or today or yesterday.",
         ) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)

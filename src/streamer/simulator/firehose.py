@@ -1,7 +1,8 @@
 """A Firehose PutRecordBatch endpoint on loopback that can misbehave on purpose.
 
 It speaks the real wire protocol (AWS JSON 1.1, `X-Amz-Target:
-Firehose_20150804.PutRecordBatch`, base64 record blobs), so a stock boto3 client pointed at it
+Firehose_20150804.PutRecordBatch`, base64 record blobs; DescribeDeliveryStream for the service's
+start check), so a stock boto3 client pointed at it
 with `endpoint_url` cannot tell it from Firehose. It enforces the service's hard limits (500
 records, 1,000 KiB per record, 4 MiB per call), which boto3 and moto do not, and keeps every
 accepted record so tests can check what arrived.
@@ -112,8 +113,31 @@ class FirehoseDouble:
 
     # --- one call ----------------------------------------------------------------------
 
+    def _describe(self, body: bytes) -> tuple[int, dict[str, Any] | None, float]:
+        """DescribeDeliveryStream, the part the service's start check reads."""
+        try:
+            stream = str(orjson.loads(body)["DeliveryStreamName"])
+        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            return 400, _error("SerializationException", f"bad request: {exc}"), 0.0
+        if self.streams is not None and stream not in self.streams:
+            message = f"Firehose {stream} under account 123456789012 not found."
+            return 400, _error("ResourceNotFoundException", message), 0.0
+        arn = f"arn:aws:firehose:us-east-1:123456789012:deliverystream/{stream}"
+        description = {
+            "DeliveryStreamName": stream,
+            "DeliveryStreamARN": arn,
+            "DeliveryStreamStatus": "ACTIVE",
+            "DeliveryStreamType": "DirectPut",
+            "VersionId": "1",
+            "Destinations": [],
+            "HasMoreDestinations": False,
+        }
+        return 200, {"DeliveryStreamDescription": description}, 0.0
+
     def answer(self, target: str, body: bytes) -> tuple[int, dict[str, Any] | None, float]:
         """(status, JSON body or None to drop the connection, seconds to wait first)."""
+        if target == TARGET + "DescribeDeliveryStream":
+            return self._describe(body)
         if target != TARGET + "PutRecordBatch":
             return 400, _error("UnknownOperationException", f"not served here: {target}"), 0.0
         try:
