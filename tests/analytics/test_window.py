@@ -43,7 +43,7 @@ def test_times_parse_as_utc() -> None:
 @pytest.mark.parametrize(
     ("call", "named"),
     [
-        (lambda: parse_time("yesterday", "--since"), "--since"),
+        (lambda: parse_time("last week", "--since"), "--since"),
         (lambda: bar_seconds("5 minutes"), "--bar"),
         (lambda: parse_symbols(["btc_usdt"]), "--symbols"),
         (lambda: Window(datetime(2025, 1, 2, tzinfo=UTC), datetime(2025, 1, 1, tzinfo=UTC)),

@@ -98,7 +98,9 @@ async def test_replayed_frames_reach_the_lake_exactly(tmp_path: Path) -> None:
     replay, lake = tmp_path / "replay", tmp_path / "lake"
     replay.mkdir()
     write_replay(replay)
-    config = SimulatorConfig(host="127.0.0.1", port=0, replay_dir=replay)
+    # Its listings name the replayed symbols, which `run` checks its settings against.
+    listed = {"binance": ("BTC-USDT", "OMG-BUSD"), "coinbase": ("BTC-USD", "ETH-USD")}
+    config = SimulatorConfig(host="127.0.0.1", port=0, replay_dir=replay, symbols=listed)
     async with Simulator(config) as sim:
         env = sim.environment()
         env.update(
