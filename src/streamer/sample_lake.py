@@ -21,11 +21,6 @@ from streamer.simulator.faults import FaultPlan
 from streamer.sinks.lake import LakeSink
 
 SPEED = 60
-SYMBOLS = {
-    "binance": ("BTC-USDT", "ETH-USDT"),
-    "coinbase": ("BTC-USD", "ETH-USD"),
-    "coingecko": ("bitcoin", "ethereum"),
-}
 
 
 async def write_sample_lake(lake: Path, seconds: float = 60.0, *, seed: int = 5) -> None:
@@ -38,7 +33,7 @@ async def write_sample_lake(lake: Path, seconds: float = 60.0, *, seed: int = 5)
     # A few garbage frames, duplicates and cut connections: rejects, de-duplication and REST
     # backfills for the data-health charts, as on a real day.
     faults = FaultPlan(garbage=0.005, duplicate=0.01, disconnect=0.0005, seed=seed)
-    config = SimulatorConfig(port=0, rate=100, seed=seed, symbols=SYMBOLS, faults=faults)
+    config = SimulatorConfig(port=0, rate=100, seed=seed, faults=faults)  # each venue's symbols
     async with Simulator(config, clock=fast_clock) as sim:
         env = sim.environment()
         env.update(
