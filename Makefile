@@ -16,7 +16,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 export UV_SYSTEM_CERTS ?= 1
 
-.PHONY: demo test lint bench clean schema infra notebooks lock test-latest venv
+.PHONY: demo test lint bench clean schema infra notebooks lab lock test-latest venv
 
 AT_LEAST_311 := import sys; sys.exit(sys.version_info < (3, 11))
 
@@ -45,7 +45,8 @@ $(UV): requirements-uv.txt
 
 # Each install syncs $(VENV) to uv.lock (`--locked`: a pyproject.toml edited without `uv lock`
 # stops here), then stamps what $(VENV) now holds: .synced-runtime (`make demo`), .synced-dev
-# (dev and analytics extras, `make test`), .synced-notebooks. A stamp older than uv.lock or
+# (dev and analytics extras, `make test`), .synced-analytics (`make notebooks`), .synced-lab
+# (`make lab`). A stamp older than uv.lock or
 # pyproject.toml syncs again; an exact sync removes what it did not install, and the stamps with it.
 SYNC_DEPS := uv.lock pyproject.toml | venv $(UV)
 
@@ -60,20 +61,33 @@ $(VENV)/.synced-dev: $(SYNC_DEPS)
 	$(UV) sync --locked --quiet --extra dev --extra analytics
 	touch $@ $(VENV)/.synced-runtime
 
-# JupyterLab on top of whatever is there (--inexact: a `make test` venv keeps its test tools).
-$(VENV)/.synced-notebooks: $(SYNC_DEPS)
+# The analytics extra (pandas, matplotlib, nbclient, ipykernel) on top of whatever is there
+# (--inexact: a `make test` venv keeps its test tools).
+$(VENV)/.synced-analytics: $(SYNC_DEPS)
+	rm -f $@
+	$(UV) sync --locked --quiet --inexact --extra analytics
+	touch $@ $(VENV)/.synced-runtime
+
+# JupyterLab (the `notebooks` extra, which CI never installs) on top of whatever is there.
+$(VENV)/.synced-lab: $(SYNC_DEPS)
 	rm -f $@
 	$(UV) sync --locked --quiet --inexact --extra analytics --extra notebooks
-	touch $@ $(VENV)/.synced-runtime
+	touch $@ $(VENV)/.synced-analytics $(VENV)/.synced-runtime
 
 demo: $(VENV)/.synced-runtime
 	rm -rf demo-lake
 	$(BIN)/streamer demo --seconds $${SECONDS_TO_RUN:-30} --lake demo-lake
 
-# JupyterLab on the notebooks, reading the lake in STREAMER_LAKE_DIR (default: demo-lake, so
-# run `make demo` first) or Athena when STREAMER_ATHENA_WORKGROUP is set.
-notebooks: $(VENV)/.synced-notebooks
-	STREAMER_LAKE_DIR=$${STREAMER_LAKE_DIR:-$(CURDIR)/demo-lake} $(BIN)/jupyter lab notebooks
+# Runs notebooks/*.ipynb headless on a sample lake (a minute of the simulator at 60x, in a
+# temporary folder) and stores them with their outputs, for GitHub to show: commit the result.
+# LAKE=dir runs them on that lake instead. tests/analytics/test_notebooks.py checks the copies.
+notebooks: $(VENV)/.synced-analytics
+	$(BIN)/python -m streamer.analytics.run_notebooks $(if $(LAKE),--lake $(LAKE))
+
+# JupyterLab on the notebooks: they read the lake in STREAMER_LAKE_DIR, or Athena when
+# STREAMER_ATHENA_WORKGROUP is set, or else demo-lake/ (run `make demo` first).
+lab: $(VENV)/.synced-lab
+	$(BIN)/jupyter lab notebooks
 
 lint: $(VENV)/.synced-dev
 	$(BIN)/ruff check src tests benchmarks

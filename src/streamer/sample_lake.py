@@ -1,0 +1,50 @@
+"""A small lake from the bundled simulator: an hour of market in a minute.
+
+The simulator's and the clients' clocks run `speed` times faster than the wall clock, so
+1-minute candles close every second and Coinbase's 5-minute candles every 5 s at 60x. The
+real clients and pipeline write it, as in `streamer demo`, with a few injected faults;
+`make notebooks` runs the notebooks on it, so their stored charts show a dozen bars or more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from streamer.pipeline import run_pipeline
+from streamer.records import Millis
+from streamer.service import build_sources
+from streamer.settings import load
+from streamer.simulator import Simulator, SimulatorConfig
+from streamer.simulator.faults import FaultPlan
+from streamer.sinks.lake import LakeSink
+
+SPEED = 60
+
+
+async def write_sample_lake(lake: Path, seconds: float = 60.0, *, seed: int = 5) -> None:
+    """Streams `seconds` of wall-clock time (`seconds * SPEED` of market time) into `lake`."""
+    start = time.time_ns() // 1_000_000
+
+    def fast_clock() -> Millis:
+        return Millis(start + (time.time_ns() // 1_000_000 - start) * SPEED)
+
+    # A few garbage frames, duplicates and cut connections: rejects, de-duplication and REST
+    # backfills for the data-health charts, as on a real day.
+    faults = FaultPlan(garbage=0.005, duplicate=0.01, disconnect=0.0005, seed=seed)
+    config = SimulatorConfig(port=0, rate=100, seed=seed, faults=faults)  # each venue's symbols
+    async with Simulator(config, clock=fast_clock) as sim:
+        env = sim.environment()
+        env.update(
+            STREAMER_LAKE_DIR=str(lake),
+            STREAMER_LAKE_BUFFER_SECONDS="0.5",
+            STREAMER_BINANCE_KLINE_INTERVAL="1m",
+            STREAMER_COINBASE_BOOK_INTERVAL="0.2",
+            STREAMER_COINGECKO_POLL_SECONDS="2",
+        )
+        settings = load(env)
+        stop = asyncio.Event()
+        asyncio.get_running_loop().call_later(seconds, stop.set)
+        sources = build_sources(settings, clock=fast_clock)
+        await run_pipeline(sources, LakeSink(settings.lake), stop, clock=fast_clock)
