@@ -157,3 +157,22 @@ def test_bad_arguments_exit_2_naming_them(
     assert main([*base, *args]) == 2
     err = capsys.readouterr().err
     assert f"configuration error: {named}" in err and "Traceback" not in err
+
+
+def test_a_filter_that_matches_nothing_says_so_per_chart(
+    pipeline_lake: Path, tmp_path: Path
+) -> None:
+    args = [
+        "report",
+        "--lake",
+        str(pipeline_lake),
+        "--out",
+        str(tmp_path),
+        "--symbols",
+        "DOGE-USDT",
+    ]
+    assert main(args) == 0
+    page = (tmp_path / "index.html").read_text()
+    for needs in ("closed candles (crypto_ohlcv)", "crypto_order_books", "crypto_trades"):
+        assert f"no rows for {needs} for DOGE-USDT in the whole lake" in page
+    assert "<img" not in page.split('id="market_caps"')[0]  # no empty chart for DOGE
