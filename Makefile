@@ -16,7 +16,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 export UV_SYSTEM_CERTS ?= 1
 
-.PHONY: demo test lint bench clean schema infra notebooks lab lock test-latest venv
+.PHONY: demo report test lint bench clean schema infra notebooks lab lock test-latest venv
 
 AT_LEAST_311 := import sys; sys.exit(sys.version_info < (3, 11))
 
@@ -45,8 +45,8 @@ $(UV): requirements-uv.txt
 
 # Each install syncs $(VENV) to uv.lock (`--locked`: a pyproject.toml edited without `uv lock`
 # stops here), then stamps what $(VENV) now holds: .synced-runtime (`make demo`), .synced-dev
-# (dev and analytics extras, `make test`), .synced-analytics (`make notebooks`), .synced-lab
-# (`make lab`). A stamp older than uv.lock or
+# (dev and analytics extras, `make test`), .synced-analytics (`make demo`, `make report`,
+# `make notebooks`), .synced-lab (`make lab`). A stamp older than uv.lock or
 # pyproject.toml syncs again; an exact sync removes what it did not install, and the stamps with it.
 SYNC_DEPS := uv.lock pyproject.toml | venv $(UV)
 
@@ -59,10 +59,10 @@ $(VENV)/.synced-runtime: $(SYNC_DEPS)
 $(VENV)/.synced-dev: $(SYNC_DEPS)
 	rm -f $(VENV)/.synced-* $(VENV)/.installed*
 	$(UV) sync --locked --quiet --extra dev --extra analytics
-	touch $@ $(VENV)/.synced-runtime
+	touch $@ $(VENV)/.synced-runtime $(VENV)/.synced-analytics
 
 # The analytics extra (pandas, matplotlib, nbclient, ipykernel) on top of whatever is there
-# (--inexact: a `make test` venv keeps its test tools).
+# (--inexact: a `make test` venv keeps its test tools): `make demo`, `report`, `notebooks`.
 $(VENV)/.synced-analytics: $(SYNC_DEPS)
 	rm -f $@
 	$(UV) sync --locked --quiet --inexact --extra analytics
@@ -74,9 +74,20 @@ $(VENV)/.synced-lab: $(SYNC_DEPS)
 	$(UV) sync --locked --quiet --inexact --extra analytics --extra notebooks
 	touch $@ $(VENV)/.synced-analytics $(VENV)/.synced-runtime
 
-demo: $(VENV)/.synced-runtime
+# The demo ends with the report of its lake; the last line is the page to open.
+demo: $(VENV)/.synced-analytics
 	rm -rf demo-lake
 	$(BIN)/streamer demo --seconds $${SECONDS_TO_RUN:-30} --lake demo-lake
+	@$(MAKE) --no-print-directory report STREAMER_LAKE_DIR=demo-lake
+
+# `streamer report` on the lake in STREAMER_LAKE_DIR (default: demo-lake) into ./report, its
+# per-query progress kept in $(VENV)/report.log; the last line is the page to open.
+report: $(VENV)/.synced-analytics
+	rm -rf report
+	@$(BIN)/streamer report --lake "$${STREAMER_LAKE_DIR:-demo-lake}" --out report \
+	  2> $(VENV)/report.log || { cat $(VENV)/report.log >&2; exit 1; }
+	@grep -v '^streamer report: query ' $(VENV)/report.log || true
+	@echo "$(CURDIR)/report/index.html"
 
 # Runs notebooks/*.ipynb headless on a sample lake (a minute of the simulator at 60x, in a
 # temporary folder) and stores them with their outputs, for GitHub to show: commit the result.

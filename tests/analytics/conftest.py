@@ -94,3 +94,13 @@ def pipeline_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("analytics-lake")
     asyncio.run(fill(root))
     return root
+
+
+@pytest.fixture(scope="session")
+def demo_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A lake `streamer demo` wrote (its settings: Binance 1-second candles, real time), 8 s."""
+    from streamer.demo import run_demo
+
+    root = tmp_path_factory.mktemp("demo") / "demo-lake"
+    asyncio.run(run_demo(8, root))
+    return root

@@ -132,10 +132,10 @@ def test_the_report_on_athena_runs_every_query_there(
     page = (out / "index.html").read_text()
     assert "athena streamer/markets" in page
     assert "2025-11-24 00:00 UTC to 2025-11-25 00:00 UTC" in page  # the default 24 hours
-    assert "no closed candles" in page and "the lake has no rows" in page
+    assert "no rows for closed candles" in page and "the lake has no rows" in page
     runs = executions(athena)
     assert {r["QueryExecutionContext"]["Database"] for r in runs} == {"markets"}
-    names = ["candle_intervals", "book_top", "basis", "volume_by_side", "top_market_caps",
+    names = ["candle_intervals", "spans", "book_top", "basis", "volume_by_side", "top_market_caps",
              "rejects", "candle_origins", "candle_gaps"]  # fmt: skip
     texts = {r["Query"] for r in runs}
     for name in names:

@@ -20,8 +20,9 @@ def db(pipeline_lake: Path) -> Analytics:
     return connect(lake=pipeline_lake)
 
 
-def x_of(times: pd.Series) -> np.ndarray:
-    return np.asarray(mdates.date2num(times.to_numpy()))
+def x_of(times: pd.Series, bar_seconds: int = 0) -> np.ndarray:
+    """Where a bar starting at `times` is drawn: its middle."""
+    return np.asarray(mdates.date2num((times + pd.Timedelta(seconds=bar_seconds / 2)).to_numpy()))
 
 
 def bars(ax: Axes, gid: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -34,12 +35,19 @@ def bars(ax: Axes, gid: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def lines(ax: Axes) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Labelled lines: x as matplotlib date numbers, y as floats."""
+    """Labelled lines: x as matplotlib date numbers (as drawn), y as floats."""
     return {
-        str(line.get_label()): (np.asarray(mdates.date2num(np.asarray(line.get_xdata()))),
+        str(line.get_label()): (_date_numbers(line.get_xdata()),
                                 np.asarray(line.get_ydata(), dtype=float))
         for line in ax.get_lines() if not str(line.get_label()).startswith("_")
     }  # fmt: skip
+
+
+def _date_numbers(x: object) -> np.ndarray:
+    values = np.asarray(x)
+    if np.issubdtype(values.dtype, np.number):
+        return values.astype(float)
+    return np.asarray(mdates.date2num(values))
 
 
 def close(actual: object, expected: object) -> None:
@@ -49,31 +57,34 @@ def close(actual: object, expected: object) -> None:
 def test_candlesticks_draw_each_bar(db: Analytics) -> None:
     frame = db.candles("2m")
     part = frame[frame["symbol"] == "BTC-USDT"]
-    fig = charts.candlesticks(part, "binance BTC-USDT")
+    fig = charts.candlesticks(part, "binance BTC-USDT", 120, 60)
     price, volume = fig.axes
     (wicks,) = [c for c in price.collections if c.get_gid() == "wicks"]
     assert isinstance(wicks, LineCollection)
     segments = np.array(wicks.get_segments())
-    close(segments[:, 0, 0], x_of(part["bar_start"]))
+    close(segments[:, 0, 0], x_of(part["bar_start"], 120))
     close(segments[:, 0, 1], part["low"])
     close(segments[:, 1, 1], part["high"])
+    full = (part["candles"] == 2).to_numpy()
     centre, bottom, height = bars(price, "bodies")
-    close(centre, x_of(part["bar_start"]))
-    close(bottom, np.minimum(part["open"], part["close"]))
-    close(bottom + height, np.maximum(part["open"], part["close"]))
-    centre, _, height = bars(volume, "volume")
-    close(centre, x_of(part["bar_start"]))
-    close(height, part["volume"])
+    close(centre, x_of(part["bar_start"], 120)[full])
+    close(bottom, np.minimum(part["open"], part["close"])[full])
+    close(bottom + height, np.maximum(part["open"], part["close"])[full])
+    centre, _, height = bars(volume, "volume_bodies")
+    close(centre, x_of(part["bar_start"], 120)[full])
+    close(height, part["volume"][full])
+    centre, _, _ = bars(price, "partial")
+    close(centre, x_of(part["bar_start"], 120)[~full])
     assert len(part) > 3
 
 
 def test_book_chart_draws_spread_and_depth(db: Analytics) -> None:
     frame = db.book_top("1m")
-    fig = charts.book(frame)
+    fig = charts.book(frame, 60)
     spread, depth = lines(fig.axes[0]), lines(fig.axes[1])
     for (exchange, symbol), part in frame.groupby(["exchange", "symbol"]):
         label = f"{exchange} {symbol}"
-        close(spread[label][0], x_of(part["bar_start"]))
+        close(spread[label][0], x_of(part["bar_start"], 60))
         close(spread[label][1], part["spread_bps"])
         close(depth[f"{label} bid"][1], part["bid_depth_quote"])
         close(depth[f"{label} ask"][1], part["ask_depth_quote"])
@@ -82,19 +93,20 @@ def test_book_chart_draws_spread_and_depth(db: Analytics) -> None:
 
 def test_basis_chart_draws_every_difference(db: Analytics) -> None:
     frame = db.basis("1m")
-    fig = charts.basis(frame)
-    venues, gecko = lines(fig.axes[0]), lines(fig.axes[1])
-    for base, part in frame.groupby("base"):
-        close(venues[base][0], x_of(part["bar_start"]))
+    fig = charts.basis(frame, 60)
+    assert len(fig.axes) == 4  # a row per coin, each on its own scale
+    for row, (base, part) in enumerate(frame.groupby("base")):
+        venues, gecko = lines(fig.axes[2 * row]), lines(fig.axes[2 * row + 1])
+        close(venues[base][0], x_of(part["bar_start"], 60))
         close(venues[base][1], part["coinbase_vs_binance_bps"])
         for column, name in charts.BASIS_LINES[1:]:
             close(gecko[f"{base}: {name}"][1], part[column])
-    assert set(venues) == {"BTC", "ETH"}
+    assert list(frame.groupby("base").groups) == ["BTC", "ETH"]
 
 
 def test_volume_chart_draws_buys_up_and_sells_down(db: Analytics) -> None:
     frame = db.volume_by_side("1m")
-    fig = charts.volume_by_side(frame)
+    fig = charts.volume_by_side(frame, 60)
     panels = {ax.get_title(): ax for ax in fig.axes if ax.get_visible()}
     assert len(panels) == 4
     for (exchange, symbol), part in frame.groupby(["exchange", "symbol"]):
@@ -102,7 +114,7 @@ def test_volume_chart_draws_buys_up_and_sells_down(db: Analytics) -> None:
         for side, sign in (("buy", 1), ("sell", -1)):
             rows = part[part["side"] == side]
             centre, _, height = bars(ax, side)
-            close(centre, x_of(rows["bar_start"]))
+            close(centre, x_of(rows["bar_start"], 60))
             close(height, sign * rows["quote_volume"])
 
 

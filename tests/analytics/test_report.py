@@ -4,6 +4,7 @@ bad arguments exit 2 with a message naming them."""
 
 from __future__ import annotations
 
+import base64
 import re
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pandas as pd
 import pytest
 
 from streamer.analytics import connect
+from streamer.analytics import report as report_module
 from streamer.cli import main
 from streamer.jsonline import encode
 from streamer.records import Dec, Millis, Trade
@@ -21,7 +23,11 @@ from tests.analytics.test_queries import same
 
 
 def links(page: str) -> set[str]:
-    return set(re.findall(r'(?:src|href)="([^"#]+)"', page))
+    return set(re.findall(r'href="([^"#]+)"', page))
+
+
+def images(page: str) -> list[str]:
+    return re.findall(r'<img[^>]* src="([^"]+)"', page)
 
 
 def written(out: Path) -> set[str]:
@@ -43,6 +49,12 @@ def test_the_page_links_every_chart_and_table_written(report: Path) -> None:
             "candles_binance_BTC-USDT.png", "candles_binance_ETH-USDT.png"} == pngs  # fmt: skip
     for png in pngs:
         assert (report / png).read_bytes().startswith(b"\x89PNG")
+    embedded = images(page)  # the page alone shows every chart: no image is fetched
+    assert len(embedded) == len(pngs)
+    assert all(src.startswith("data:image/png;base64,") for src in embedded)
+    assert {base64.b64decode(src.partition(",")[2]) for src in embedded} == {
+        (report / png).read_bytes() for png in pngs
+    }
     assert "coinbase: its 5m candles cannot make 2m bars" in page
 
 
@@ -68,15 +80,26 @@ def test_each_table_is_its_query_result(report: Path, pipeline_lake: Path) -> No
         same(table, frame)
 
 
-def test_the_bar_defaults_to_one_every_exchange_can_make(
+def test_each_exchange_and_chart_gets_the_bar_its_own_data_fits(
     pipeline_lake: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["report", "--lake", str(pipeline_lake), "--out", str(tmp_path)]) == 0
     assert {"candles_binance.csv", "candles_coinbase.csv"} <= written(tmp_path)
-    assert "bar: <b>5m</b>" in (tmp_path / "index.html").read_text()
+    db = connect(lake=pipeline_lake)
+    chosen = report_module.candle_bars(db.intervals())
+    # Binance's 1m candles are not coarsened to Coinbase's 5m: each its own bar
+    assert chosen["binance"][:2] == ("1m", 60) and chosen["coinbase"][:2] == ("5m", 300)
+    for exchange, (_, _, seconds) in chosen.items():
+        starts = pd.read_csv(tmp_path / f"candles_{exchange}.csv", parse_dates=["bar_start"])
+        assert set(starts["bar_start"].diff().dropna().dt.total_seconds() % seconds) == {0}
+    span = db.intervals().query("exchange == 'binance' and interval == '1m'")
+    minutes = (span["last_open"].max() - span["first_open"].min()).total_seconds() / 60 + 1
+    assert minutes / (chosen["binance"][2] / 60) <= 150  # at most about 150 bars
+    page = (tmp_path / "index.html").read_text()
+    assert "bars: <b>chosen per chart from the data</b>" in page
     err = capsys.readouterr().err
     assert "query candles ..." in err and re.search(r"query candles: \d+ rows in", err)
-    assert f"charts in {tmp_path / 'index.html'}" in err
+    assert err.rstrip().splitlines()[-1].endswith(f"charts in {tmp_path / 'index.html'}")
 
 
 def test_an_empty_lake_gets_a_page_saying_what_is_missing(
@@ -106,7 +129,7 @@ async def test_a_lake_of_trades_only_charts_the_trades(tmp_path: Path) -> None:
     assert main(["report", "--lake", str(tmp_path / "lake"), "--out", str(out)]) == 0
     page = (out / "index.html").read_text()
     assert {"volume.png", "basis.png", "health.png"} <= written(out)
-    assert "no closed candles (crypto_ohlcv)" in page
+    assert "no rows for closed candles (crypto_ohlcv) in the whole lake" in page
     empty = "crypto_book_updates, crypto_markets, crypto_ohlcv, crypto_order_books"
     assert f"no rows in: {empty}" in page
     volume = pd.read_csv(out / "volume.csv")
@@ -134,3 +157,22 @@ def test_bad_arguments_exit_2_naming_them(
     assert main([*base, *args]) == 2
     err = capsys.readouterr().err
     assert f"configuration error: {named}" in err and "Traceback" not in err
+
+
+def test_a_filter_that_matches_nothing_says_so_per_chart(
+    pipeline_lake: Path, tmp_path: Path
+) -> None:
+    args = [
+        "report",
+        "--lake",
+        str(pipeline_lake),
+        "--out",
+        str(tmp_path),
+        "--symbols",
+        "DOGE-USDT",
+    ]
+    assert main(args) == 0
+    page = (tmp_path / "index.html").read_text()
+    for needs in ("closed candles (crypto_ohlcv)", "crypto_order_books", "crypto_trades"):
+        assert f"no rows for {needs} for DOGE-USDT in the whole lake" in page
+    assert "<img" not in page.split('id="market_caps"')[0]  # no empty chart for DOGE

@@ -8,41 +8,23 @@ them with `figure.savefig(path)`, which renders with Agg, or display them in a n
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
-import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from streamer.analytics import axes
+
 UP = "#26a69a"
 DOWN = "#ef5350"
 WIDE = (11.0, 6.0)
-
-
-def dates(values: object) -> np.ndarray:
-    """Times as matplotlib date numbers (days), the x of bars and wicks."""
-    return np.asarray(mdates.date2num(values))  # type: ignore[no-untyped-call]
+dates = axes.dates
 
 
 def _figure(size: tuple[float, float] = WIDE) -> Figure:
     return Figure(figsize=size, dpi=100, layout="constrained")
-
-
-def _bar_width(times: pd.Series) -> float:
-    """Bar width in days (matplotlib date units): 80 % of the smallest step, 1 s if single."""
-    values = np.unique(dates(times.to_numpy()))
-    if len(values) < 2:
-        return 0.8 / 86400
-    return float(np.min(np.diff(values))) * 0.8
-
-
-def _time_axis(ax: Axes) -> None:
-    locator = mdates.AutoDateLocator()  # type: ignore[no-untyped-call]
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
-    ax.grid(True, alpha=0.3)
 
 
 def series(frame: pd.DataFrame, *keys: str) -> Iterator[tuple[tuple[str, ...], pd.DataFrame]]:
@@ -51,50 +33,95 @@ def series(frame: pd.DataFrame, *keys: str) -> Iterator[tuple[tuple[str, ...], p
         yield tuple(str(k) for k in key), part
 
 
-def candlesticks(candles: pd.DataFrame, title: str) -> Figure:
-    """One symbol's bars: wicks from low to high, bodies from open to close (green up, red
-    down), and volume below."""
+def nothing(title: str, text: str, size: tuple[float, float] = (11.0, 3.0)) -> Figure:
+    """A figure that says there were no rows for it (instead of an empty frame)."""
+    fig = _figure(size)
+    ax = fig.subplots()
+    ax.set_title(title)
+    axes.empty(ax, text)
+    return fig
+
+
+def candlesticks(
+    candles: pd.DataFrame,
+    title: str,
+    bar_seconds: int | None = None,
+    interval_seconds: int | None = None,
+) -> Figure:
+    """One symbol's bars [bar_start, bar_start + bar): wicks from low to high, bodies from
+    open to close (green up, red down), volume below. A bar made of fewer candles than it holds
+    (`candles` < bar / `interval_seconds`: the first and last of a window, or a hole) is drawn
+    pale and hatched."""
+    if candles.empty:
+        return nothing(title, f"no rows for {title}")
+    bar_seconds = axes.bar_of(candles["bar_start"], bar_seconds)
     fig = _figure()
     price, volume = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1))
-    x = dates(candles["bar_start"].to_numpy())
-    width = _bar_width(candles["bar_start"])
+    x = axes.centres(candles["bar_start"], bar_seconds)
+    width = axes.width(bar_seconds)
     up = (candles["close"] >= candles["open"]).to_numpy()
     colors = np.where(up, UP, DOWN)
+    full = bar_seconds // interval_seconds if interval_seconds else 1  # bars per candle
+    short = (
+        (candles["candles"] < full).to_numpy() if "candles" in candles else np.zeros(len(x), bool)
+    )
     price.vlines(x, candles["low"], candles["high"], colors=colors, linewidth=1, gid="wicks")
-    bottom = np.minimum(candles["open"], candles["close"])
-    height = np.abs(candles["close"] - candles["open"])
-    price.bar(x, height, width, bottom=bottom, color=colors, gid="bodies")
-    volume.bar(x, candles["volume"], width, color=colors, gid="volume")
+    bottom = np.minimum(candles["open"].to_numpy(), candles["close"].to_numpy())
+    height = np.abs(candles["close"].to_numpy() - candles["open"].to_numpy())
+    for mask, gid in ((~short, "bodies"), (short, "partial")):
+        style = {"alpha": axes.PARTIAL_ALPHA, "hatch": "//"} if gid == "partial" else {}
+        label = f"partial bar (fewer than {full} candles)" if gid == "partial" else None
+        if mask.any():
+            price.bar(x[mask], height[mask], width, bottom=bottom[mask], color=colors[mask],
+                      gid=gid, label=label, **style)  # fmt: skip
+            volume.bar(x[mask], candles["volume"].to_numpy()[mask], width, color=colors[mask],
+                       gid=f"volume_{gid}", **style)  # fmt: skip
+    if short.any():
+        price.legend(fontsize="small", loc="upper left")
     price.set_title(title)
     price.set_ylabel("price")
     volume.set_ylabel("volume")
-    _time_axis(price)
-    _time_axis(volume)
+    axes.plain(price)
+    axes.compact_axis(volume)
+    axes.time_axis(price)
+    axes.time_axis(volume)
     price.margins(y=0.1)
     return fig
 
 
-def book(top: pd.DataFrame) -> Figure:
+def book(top: pd.DataFrame, bar_seconds: int | None = None) -> Figure:
     """Spread (mean, basis points) and top-of-book depth (quote value of the best bid, solid,
-    and best ask, dashed) over time, a line per exchange and symbol."""
+    and best ask, dashed) per bar, a line per exchange and symbol at the bars' middles; each
+    panel goes logarithmic when its values span orders of magnitude."""
+    if top.empty:
+        return nothing("Bid/ask spread and depth", "no rows for order-book snapshots")
+    bar_seconds = axes.bar_of(top["bar_start"], bar_seconds)
     fig = _figure((11.0, 7.0))
     spread, depth = fig.subplots(2, 1, sharex=True)
     for (exchange, symbol), part in series(top, "exchange", "symbol"):
         label = f"{exchange} {symbol}"
-        (line,) = spread.plot(part["bar_start"], part["spread_bps"], label=label, marker=".")
+        x = axes.centres(part["bar_start"], bar_seconds)
+        (line,) = spread.plot(x, part["spread_bps"], label=label, marker=".")
         color = line.get_color()
-        depth.plot(part["bar_start"], part["bid_depth_quote"], color=color, label=f"{label} bid")
+        depth.plot(x, part["bid_depth_quote"], color=color, label=f"{label} bid")
         depth.plot(
-            part["bar_start"], part["ask_depth_quote"], color=color, linestyle="--",
-            label=f"{label} ask",
+            x, part["ask_depth_quote"], color=color, linestyle="--", label=f"{label} ask",
         )  # fmt: skip
-    spread.set_title("Bid/ask spread (mean per bar)")
+    log = axes.fit_scale(spread, top["spread_bps"])
+    spread.set_title("Bid/ask spread (mean per bar" + (", log scale)" if log else ")"))
     spread.set_ylabel("basis points")
-    depth.set_title("Top-of-book depth (quote value at the best level; bid solid, ask dashed)")
+    log = axes.fit_scale(depth, pd.concat([top["bid_depth_quote"], top["ask_depth_quote"]]))
+    if not log:
+        axes.compact_axis(depth)
+    depth.set_title(
+        "Top-of-book depth (quote value at the best level; bid solid, ask dashed"
+        + (", log scale)" if log else ")")
+    )
     depth.set_ylabel("quote")
-    spread.legend(fontsize="small", ncols=2)
+    fig.legend(*spread.get_legend_handles_labels(), loc="outside lower center", ncols=3,
+               fontsize="small")  # fmt: skip
     for ax in (spread, depth):
-        _time_axis(ax)
+        axes.time_axis(ax)
     return fig
 
 
@@ -105,63 +132,80 @@ BASIS_LINES = (
 )
 
 
-def basis(frame: pd.DataFrame) -> Figure:
-    """The cross-venue basis per coin: Coinbase against Binance on top, each venue against
-    CoinGecko below (points: CoinGecko is polled, so few bars have its price)."""
-    fig = _figure((11.0, 7.0))
-    venues, gecko = fig.subplots(2, 1, sharex=True)
-    for (base,), part in series(frame, "base"):
+def basis(frame: pd.DataFrame, bar_seconds: int | None = None) -> Figure:
+    """The cross-venue basis, a row of panels per coin (each its own scale: a coin's basis is
+    not squashed by another's): Coinbase against Binance on the left, each venue against
+    CoinGecko on the right (points: CoinGecko is polled, so few bars have its price)."""
+    if frame.empty:
+        return nothing("Cross-venue basis", "no rows for Binance USDT and Coinbase USD trades")
+    bar_seconds = axes.bar_of(frame["bar_start"], bar_seconds)
+    groups = list(series(frame, "base"))
+    fig = _figure((11.0, max(3.5, 2.6 * len(groups))))
+    grid = np.atleast_2d(fig.subplots(len(groups), 2, sharex=True, squeeze=False))
+    for (venues, gecko), ((base,), part) in zip(grid, groups, strict=True):
+        x = axes.centres(part["bar_start"], bar_seconds)
         column, name = BASIS_LINES[0]
-        (line,) = venues.plot(part["bar_start"], part[column], marker=".", label=base)
-        for column, name in BASIS_LINES[1:]:
-            marker = "o" if column.startswith("binance") else "x"
-            gecko.plot(
-                part["bar_start"], part[column], marker=marker, linestyle="none",
-                color=line.get_color(), label=f"{base}: {name}",
-            )  # fmt: skip
-    venues.axhline(0, color="grey", linewidth=0.8)
-    gecko.axhline(0, color="grey", linewidth=0.8)
-    venues.set_title(f"{BASIS_LINES[0][1]} (last trade per bar)")
-    venues.set_ylabel("basis points")
-    gecko.set_title("Each venue vs CoinGecko's USD price (o Binance, x Coinbase)")
-    gecko.set_ylabel("basis points")
-    venues.legend(fontsize="small")
-    for ax in (venues, gecko):
-        _time_axis(ax)
+        venues.plot(x, part[column], marker=".", label=base)
+        venues.set_title(f"{base}: {name} (last trade per bar)", fontsize="medium")
+        for (column, name), marker in zip(BASIS_LINES[1:], ("o", "x"), strict=True):
+            gecko.plot(x, part[column], marker=marker, linestyle="none", label=f"{base}: {name}")
+        gecko.set_title(f"{base}: each venue vs CoinGecko USD (o Binance, x Coinbase)",
+                        fontsize="medium")  # fmt: skip
+        for ax, columns in ((venues, BASIS_LINES[:1]), (gecko, BASIS_LINES[1:])):
+            ax.set_ylabel("basis points")
+            ax.axhline(0, color="grey", linewidth=0.8)
+            axes.time_axis(ax)
+            if part[[c for c, _ in columns]].isna().all(axis=None):
+                axes.empty(ax, f"no rows for {base} in these bars", shared_x=True)
     return fig
 
 
-def volume_by_side(frame: pd.DataFrame) -> Figure:
-    """Taker buy volume up, sell volume down (quote units), a panel per exchange and symbol."""
+def volume_by_side(
+    frame: pd.DataFrame,
+    bar_seconds: int | None = None,
+    spans: Mapping[str, tuple[pd.Timestamp, pd.Timestamp]] | None = None,
+) -> Figure:
+    """Taker buy volume up, sell volume down (quote units), a panel per exchange and symbol.
+    With `spans` (exchange: first and last trade time), bars the trades cover only in part
+    are drawn pale and hatched."""
+    if frame.empty:
+        return nothing("Traded volume by taker side", "no rows for trades")
+    bar_seconds = axes.bar_of(frame["bar_start"], bar_seconds)
     groups = list(series(frame, "exchange", "symbol"))
     columns = 2 if len(groups) > 1 else 1
     rows = max(1, -(-len(groups) // columns))
     fig = _figure((11.0, max(3.0, 2.4 * rows)))
-    axes = np.atleast_1d(fig.subplots(rows, columns, sharex=True, squeeze=False)).ravel()
-    for ax, ((exchange, symbol), part) in zip(axes, groups, strict=False):
-        width = _bar_width(part["bar_start"])
-        buys = part[part["side"] == "buy"]
-        sells = part[part["side"] == "sell"]
-        ax.bar(
-            dates(buys["bar_start"].to_numpy()), buys["quote_volume"], width,
-            color=UP, label="buy", gid="buy",
-        )  # fmt: skip
-        ax.bar(
-            dates(sells["bar_start"].to_numpy()), -sells["quote_volume"], width,
-            color=DOWN, label="sell", gid="sell",
-        )  # fmt: skip
+    grid = np.atleast_1d(fig.subplots(rows, columns, sharex=True, squeeze=False)).ravel()
+    width = axes.width(bar_seconds)
+    for ax, ((exchange, symbol), part) in zip(grid, groups, strict=False):
+        for side, sign, color in (("buy", 1, UP), ("sell", -1, DOWN)):
+            rows_ = part[part["side"] == side]
+            x = axes.centres(rows_["bar_start"], bar_seconds)
+            height = sign * rows_["quote_volume"].to_numpy()
+            short = np.zeros(len(rows_), bool)
+            if spans and exchange in spans:
+                short = axes.partial(rows_["bar_start"], bar_seconds, *spans[exchange])
+            ax.bar(x[~short], height[~short], width, color=color, label=side, gid=side)
+            if short.any():
+                ax.bar(x[short], height[short], width, color=color, gid=f"{side}_partial",
+                       alpha=axes.PARTIAL_ALPHA, hatch="//",
+                       label="partial bar" if side == "buy" else None)  # fmt: skip
         ax.axhline(0, color="grey", linewidth=0.8)
         ax.set_title(f"{exchange} {symbol}", fontsize="medium")
-        _time_axis(ax)
-    for ax in axes[len(groups) :]:
+        axes.compact_axis(ax)
+        axes.time_axis(ax)
+    for ax in grid[len(groups) :]:
         ax.set_visible(False)
-    axes[0].legend(fontsize="small")
+    grid[0].legend(fontsize="small")
     fig.suptitle("Traded volume by taker side (quote units; buys up, sells down)")
     return fig
 
 
 def market_caps(frame: pd.DataFrame, vs_currency: str = "usd") -> Figure:
-    """CoinGecko's top coins by market cap, largest on top."""
+    """CoinGecko's top coins by market cap, largest on top; a log axis when the smallest is
+    far below the largest, so every bar can be read."""
+    if frame.empty:
+        return nothing("Top market caps", "no rows for CoinGecko markets")
     fig = _figure((9.0, max(3.0, 0.35 * len(frame) + 1.2)))
     ax = fig.subplots()
     labels = [f"{s} ({n})" for s, n in zip(frame["symbol"], frame["name"], strict=True)]
@@ -169,9 +213,18 @@ def market_caps(frame: pd.DataFrame, vs_currency: str = "usd") -> Figure:
     ax.barh(y, frame["market_cap"], color="#5c6bc0", gid="market_cap")
     ax.set_yticks(y, labels)
     ax.invert_yaxis()
-    ax.set_xlabel(f"market cap ({vs_currency.upper()})")
+    log = axes.fit_scale(ax, frame["market_cap"], axis="x")
+    if log:  # bars start at the power of ten below the smallest, not at an arbitrary edge
+        ax.set_xlim(left=10 ** np.floor(np.log10(frame["market_cap"].min())))
+    else:
+        axes.compact_axis(ax, axis="x")
+    scale = ", log scale" if log else ""
+    ax.set_xlabel(f"market cap ({vs_currency.upper()}{scale})")
     ax.set_title("CoinGecko: top coins by market cap (latest poll in the window)")
     ax.grid(True, axis="x", alpha=0.3)
+    for position, value in zip(y, frame["market_cap"], strict=True):
+        ax.annotate(axes.compact(value), (value, position), xytext=(3, 0),
+                    textcoords="offset points", va="center", fontsize="small")  # fmt: skip
     return fig
 
 
@@ -193,7 +246,9 @@ def health(
         hours.legend(fontsize="small")
         first, last = rows_per_hour["hour_start"].min(), rows_per_hour["hour_start"].max()
         hours.set_xlim(first - pd.Timedelta(hours=1), last + pd.Timedelta(hours=1))
-    _time_axis(hours)
+        axes.time_axis(hours)
+    else:
+        axes.empty(hours, "no rows in the lake")
 
     reasons = rejects.head(10)
     _barh(rejected, [f"{s}: {r[:40]}" for s, r in zip(reasons["source"], reasons["reason"],
@@ -214,7 +269,7 @@ def health(
     if labels:
         origin.legend(fontsize="small")
     else:
-        _empty(origin, "no candles")
+        axes.empty(origin, "no rows for closed candles")
 
     missing = _missing(gaps)
     _barh(holes, list(missing.index), missing.to_numpy(), "#8d6e63", "no gaps")
@@ -228,13 +283,7 @@ def _barh(ax: Axes, labels: list[str], values: object, color: str, empty: str) -
     ax.set_yticks(y, labels, fontsize="small")
     ax.invert_yaxis()
     if not labels:
-        _empty(ax, empty)
-
-
-def _empty(ax: Axes, text: str) -> None:
-    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes)
-    ax.set_xticks([])
-    ax.set_yticks([])
+        axes.empty(ax, empty)
 
 
 def _series_label(frame: pd.DataFrame) -> pd.Series:

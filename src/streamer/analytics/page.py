@@ -1,8 +1,10 @@
-"""The report's index.html: one self-contained page (inline CSS, no scripts) linking each
-chart's PNG and its data CSV, written beside it with relative links."""
+"""The report's index.html: one self-contained page (inline CSS, no scripts, every chart
+embedded as a `data:` URI), so the file alone can be mailed or archived; each chart's PNG and
+its data CSV are also written beside it, linked relatively."""
 
 from __future__ import annotations
 
+import base64
 import html
 from dataclasses import dataclass, field
 
@@ -23,6 +25,15 @@ th { background: #f5f5f5; } nav a { margin-right: 1rem; }
 """
 
 
+@dataclass(frozen=True, slots=True)
+class Chart:
+    png: str
+    """the file name of the PNG beside the page"""
+    caption: str
+    image: bytes
+    """the PNG itself, embedded in the page"""
+
+
 @dataclass
 class Section:
     """One part of the page: its charts and tables, or notes on what is missing."""
@@ -30,10 +41,9 @@ class Section:
     key: str
     title: str
     about: str
-    charts: list[tuple[str, str]] = field(default_factory=list)
-    """(png file name, caption)"""
+    charts: list[Chart] = field(default_factory=list)
     tables: list[tuple[str, pd.DataFrame, str]] = field(default_factory=list)
-    """(caption, data, csv file name)"""
+    """(caption, data as the page shows it, csv file name)"""
     missing: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
 
@@ -56,24 +66,25 @@ def render(title: str, facts: list[tuple[str, str]], sections: list[Section]) ->
         out.append(f'<h2 id="{section.key}">{_e(section.title)}</h2><p>{_e(section.about)}</p>')
         out.extend(f'<p class="failed">Query failed: {_e(f)}</p>' for f in section.failed)
         out.extend(f'<p class="missing">{_e(m)}</p>' for m in section.missing)
-        for png, caption in section.charts:
+        for chart in section.charts:
+            data = base64.b64encode(chart.image).decode("ascii")
             out.append(
-                f'<figure><a href="{_e(png)}"><img src="{_e(png)}" alt="{_e(caption)}"></a>'
-                f"<figcaption>{_e(caption)}</figcaption></figure>"
+                f'<figure><img src="data:image/png;base64,{data}" alt="{_e(chart.caption)}">'
+                f'<figcaption>{_e(chart.caption)} (<a href="{_e(chart.png)}">PNG</a>)'
+                "</figcaption></figure>"
             )
         for caption, frame, csv in section.tables:
+            if frame.empty:
+                out.append(f'<p class="missing">no rows for {_e(caption)}</p>')
+                continue
             shown = min(len(frame), TABLE_ROWS)
             out.append(
                 f"<p><b>{_e(caption)}</b> ({len(frame)} rows{', first ' + str(shown) if shown < len(frame) else ''}; "  # noqa: E501
                 f'<a href="{_e(csv)}">all as CSV</a>)</p>'
             )
-            out.append(frame.head(TABLE_ROWS).to_html(index=False, na_rep="", float_format=_num))
+            out.append(frame.head(TABLE_ROWS).to_html(index=False, na_rep=""))
     out.append("</body></html>")
     return "\n".join(out) + "\n"
-
-
-def _num(value: float) -> str:
-    return f"{value:,.6g}"
 
 
 def _e(text: str) -> str:

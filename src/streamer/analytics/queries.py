@@ -108,6 +108,11 @@ class Analytics:
         """The closed candle intervals per exchange: candles, first_open, last_open."""
         return self.run("candle_intervals", window)
 
+    def spans(self, window: Window | None = None) -> pd.DataFrame:
+        """Per dataset (crypto_trades, crypto_order_books) and exchange: first_time, last_time,
+        row_count of the window's rows (what the report's bars are chosen from)."""
+        return self.run("spans", window)
+
     def rows_per_hour(self, window: Window | None = None) -> pd.DataFrame:
         """Rows per dataset (rejects included) and arrival hour: dataset, hour_start,
         row_count. Hours of the window only (by partition)."""

@@ -1,14 +1,15 @@
 """`streamer report`: run the analytics queries once and write index.html with PNG charts.
 
 Each section runs its queries, draws its chart from exactly what came back and writes the
-chart (`<name>.png`) and its data (`<name>.csv`) into the output directory. A section whose
+chart (`<name>.png`, also embedded in the page) and its data (`<name>.csv`) into the output
+directory. A later page (derivatives, completeness) is another list of sections. A section whose
 data is absent says so (what dataset, which window); a failing query is reported on the page
 and the rest of the report still gets written.
 """
 
 from __future__ import annotations
 
-import math
+import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,9 +20,9 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from streamer.analytics import charts
+from streamer.analytics import charts, tables
 from streamer.analytics.engines import QueryFailed
-from streamer.analytics.page import Section, render
+from streamer.analytics.page import Chart, Section, render
 from streamer.analytics.queries import Analytics
 from streamer.analytics.window import BAR_UNITS, Window, auto_bar, bar_seconds
 
@@ -36,7 +37,7 @@ class Result:
 
     @property
     def charts(self) -> list[Path]:
-        return [self.out / png for s in self.sections for png, _ in s.charts]
+        return [self.out / c.png for s in self.sections for c in s.charts]
 
     @property
     def missing(self) -> list[str]:
@@ -50,54 +51,27 @@ def build(
     top: int = 10,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Result:
-    """Write `out/index.html`, its charts and CSVs for `db`'s window. Returns what was written."""
+    """Write `out/index.html`, its charts and CSVs for `db`'s window. Returns what was written.
+
+    Without `bar`, each chart gets its own: the shortest of `BAR_LADDER` that cuts the time its
+    data covers (per exchange for candles, per dataset otherwise) into at most about 150 bars.
+    """
     out.mkdir(parents=True, exist_ok=True)
     result = Result(out)
     writer = _Writer(out)
-    candles = Section("candles", "Candles", "OHLCV bars with volume per symbol, rolled up from "
-                      "the finest closed candle interval each exchange wrote.")  # fmt: skip
-    chosen_bar = _candles(db, bar, candles, writer)
-    seconds = chosen_bar or (bar_seconds(bar) if bar else 60)
-    bar_text = _bar_text(seconds)
-    result.sections.append(candles)
-    result.sections.append(
-        _one_chart(
-            writer, "book", "Spread and depth",
-            f"Bid/ask spread and best-level depth from the order-book snapshots, per {bar_text} bar.",  # noqa: E501
-            lambda: db.book_top(seconds), charts.book, "crypto_order_books",
-            db.window,
-        )
-    )  # fmt: skip
-    result.sections.append(
-        _one_chart(
-            writer, "basis", "Cross-venue basis",
-            f"Binance <BASE>-USDT against Coinbase <BASE>-USD (last trade per {bar_text} bar), "
-            "and either against CoinGecko's USD price, in basis points.",
-            lambda: db.basis(seconds), charts.basis,
-            "Binance USDT and Coinbase USD trades of one coin (crypto_trades)", db.window,
-        )
-    )  # fmt: skip
-    result.sections.append(
-        _one_chart(
-            writer, "volume", "Buy/sell volume",
-            f"Traded quote volume by taker side per {bar_text} bar.",
-            lambda: db.volume_by_side(seconds), charts.volume_by_side, "crypto_trades",
-            db.window,
-        )
-    )  # fmt: skip
-    result.sections.append(
-        _one_chart(
-            writer, "market_caps", f"Top {top} market caps",
-            "CoinGecko's latest markets poll in the window.",
-            lambda: db.top_market_caps(top), charts.market_caps, "crypto_markets", db.window,
-        )
-    )  # fmt: skip
+    known: dict[str, int] = {}  # decimals per symbol, from the candles' prices
+    spans = _Spans(db)
+    result.sections.append(_candles(db, bar, writer, known))
+    result.sections.append(_book(db, bar, writer, spans, known))
+    result.sections.append(_basis(db, bar, writer, spans))
+    result.sections.append(_volume(db, bar, writer, spans))
+    result.sections.append(_market_caps(db, top, writer))
     result.sections.append(_health(db, writer))
     facts = [
         ("engine", db.engine.label),
         ("window", _window_text(db.window)),
         ("symbols", ", ".join(db.window.symbols) or "all"),
-        ("bar", bar_text),
+        ("bars", bar or "chosen per chart from the data"),
         ("generated", now().strftime("%Y-%m-%d %H:%M:%S UTC")),
     ]
     page = render("streamer report", facts, result.sections)
@@ -111,13 +85,24 @@ class _Writer:
 
     def chart(self, section: Section, name: str, figure: Figure, caption: str) -> None:
         png = f"{_FILE_SAFE.sub('_', name)}.png"
-        figure.savefig(self.out / png, dpi=100)
-        section.charts.append((png, caption))
+        image = io.BytesIO()
+        figure.savefig(image, format="png", dpi=100)
+        (self.out / png).write_bytes(image.getvalue())
+        section.charts.append(Chart(png, caption, image.getvalue()))
 
-    def table(self, section: Section, name: str, frame: pd.DataFrame, caption: str) -> None:
+    def table(
+        self,
+        section: Section,
+        name: str,
+        frame: pd.DataFrame,
+        caption: str,
+        prices: dict[str, dict[str, int]] | None = None,
+        key: str = "",
+    ) -> None:
         csv = f"{_FILE_SAFE.sub('_', name)}.csv"
-        frame.to_csv(self.out / csv, index=False)
-        section.tables.append((caption, frame, csv))
+        if not frame.empty:  # an empty table is a line on the page saying so, no file
+            frame.to_csv(self.out / csv, index=False)
+        section.tables.append((caption, tables.shown(frame, prices, key), csv))
 
 
 def _query(section: Section, run: Callable[[], pd.DataFrame]) -> pd.DataFrame | None:
@@ -128,26 +113,130 @@ def _query(section: Section, run: Callable[[], pd.DataFrame]) -> pd.DataFrame | 
         return None
 
 
+class _Spans:
+    """The first and last times of the trades and books per exchange (`Analytics.spans`),
+    queried once, on first use."""
+
+    def __init__(self, db: Analytics) -> None:
+        self.db = db
+        self.frame: pd.DataFrame | None = None
+        self.failed: list[str] = []
+
+    def of(self, dataset: str) -> dict[str, tuple[pd.Timestamp, pd.Timestamp]]:
+        if self.frame is None and not self.failed:
+            holder = Section("spans", "", "")
+            self.frame = _query(holder, self.db.spans)
+            self.failed = holder.failed
+        if self.frame is None or self.frame.empty:
+            return {}
+        rows = self.frame[self.frame["dataset"] == dataset]
+        return {
+            str(e): (pd.Timestamp(f), pd.Timestamp(t))
+            for e, f, t in zip(rows["exchange"], rows["first_time"], rows["last_time"], strict=True)
+        }
+
+    def bar(self, dataset: str, bar: str | None, section: Section) -> int:
+        """`bar`, or the one that fits the time `dataset`'s rows cover (1m if unknown)."""
+        if bar is not None:
+            return bar_seconds(bar)
+        found = self.of(dataset)
+        section.failed.extend(f"sizing the bars: {f}" for f in self.failed)
+        if not found:
+            return 60
+        first = min(f for f, _ in found.values())
+        last = max(t for _, t in found.values())
+        return auto_bar((last - first).to_pytimedelta(), 1)
+
+
+def _window_needs(needs: str, window: Window) -> str:
+    symbols = f" for {', '.join(window.symbols)}" if window.symbols else ""
+    return f"no rows for {needs}{symbols} in {_window_text(window)}"
+
+
 def _one_chart(
     writer: _Writer,
-    key: str,
-    title: str,
-    about: str,
+    section: Section,
     run: Callable[[], pd.DataFrame],
     draw: Callable[[pd.DataFrame], Figure],
     needs: str,
     window: Window,
+    prices: Callable[[pd.DataFrame], tuple[dict[str, dict[str, int]], str]] | None = None,
 ) -> Section:
-    section = Section(key, title, about)
     frame = _query(section, run)
     if frame is None:
         return section
     if frame.empty:
-        section.missing.append(f"no rows: needs {needs} in {_window_text(window)}")
+        section.missing.append(_window_needs(needs, window))
         return section
-    writer.chart(section, key, draw(frame), title)
-    writer.table(section, key, frame, f"{title}: the chart's data")
+    writer.chart(section, section.key, draw(frame), section.title)
+    places, key = prices(frame) if prices else ({}, "")
+    writer.table(section, section.key, frame, f"{section.title}: the chart's data", places, key)
     return section
+
+
+def _book(
+    db: Analytics, bar: str | None, writer: _Writer, spans: _Spans, known: dict[str, int]
+) -> Section:
+    section = Section("book", "Spread and depth", "")
+    seconds = spans.bar("crypto_order_books", bar, section)
+    section.about = (
+        "Bid/ask spread and best-level depth from the order-book snapshots, per "
+        f"{_bar_text(seconds)} bar (mid prices with the decimals of the symbol's candles, "
+        "plus one for the half tick)."
+    )
+
+    def prices(frame: pd.DataFrame) -> tuple[dict[str, dict[str, int]], str]:
+        return {"mid": {s: d + 1 for s, d in known.items()}}, "symbol"
+
+    return _one_chart(
+        writer, section, lambda: db.book_top(seconds), partial(charts.book, bar_seconds=seconds),
+        "crypto_order_books", db.window, prices,
+    )  # fmt: skip
+
+
+def _basis(db: Analytics, bar: str | None, writer: _Writer, spans: _Spans) -> Section:
+    section = Section("basis", "Cross-venue basis", "")
+    seconds = spans.bar("crypto_trades", bar, section)
+    section.about = (
+        f"Binance <BASE>-USDT against Coinbase <BASE>-USD (last trade per {_bar_text(seconds)} "
+        "bar), and either against CoinGecko's USD price, in basis points; a row per coin."
+    )
+
+    def prices(frame: pd.DataFrame) -> tuple[dict[str, dict[str, int]], str]:
+        columns = ("binance_usdt", "coinbase_usd", "coingecko_usd")
+        return {c: tables.decimals_per(frame, "base", [c]) for c in columns}, "base"
+
+    return _one_chart(
+        writer, section, lambda: db.basis(seconds), partial(charts.basis, bar_seconds=seconds),
+        "Binance USDT and Coinbase USD trades of one coin (crypto_trades)", db.window, prices,
+    )  # fmt: skip
+
+
+def _volume(db: Analytics, bar: str | None, writer: _Writer, spans: _Spans) -> Section:
+    section = Section("volume", "Buy/sell volume", "")
+    seconds = spans.bar("crypto_trades", bar, section)
+    section.about = (
+        f"Traded quote volume by taker side per {_bar_text(seconds)} bar; bars the trades cover "
+        "only in part (the first and last) are pale and hatched."
+    )
+    draw = partial(charts.volume_by_side, bar_seconds=seconds, spans=spans.of("crypto_trades"))
+    return _one_chart(
+        writer, section, lambda: db.volume_by_side(seconds), draw, "crypto_trades", db.window,
+    )  # fmt: skip
+
+
+def _market_caps(db: Analytics, top: int, writer: _Writer) -> Section:
+    section = Section(
+        "market_caps", f"Top {top} market caps", "CoinGecko's latest markets poll in the window."
+    )
+
+    def prices(frame: pd.DataFrame) -> tuple[dict[str, dict[str, int]], str]:
+        return {"price": tables.decimals_per(frame, "symbol", ["price"])}, "symbol"
+
+    return _one_chart(
+        writer, section, lambda: db.top_market_caps(top), charts.market_caps, "crypto_markets",
+        db.window, prices,
+    )  # fmt: skip
 
 
 def finest_intervals(intervals: pd.DataFrame) -> dict[str, tuple[str, int]]:
@@ -166,25 +255,37 @@ def finest_intervals(intervals: pd.DataFrame) -> dict[str, tuple[str, int]]:
     return best
 
 
-def _candles(db: Analytics, bar: str | None, section: Section, writer: _Writer) -> int | None:
-    """Candlestick charts; returns the bar length used (None if there were no candles)."""
+def candle_bars(intervals: pd.DataFrame, bar: str | None = None) -> dict[str, tuple[str, int, int]]:
+    """Per exchange: its finest interval (name, seconds) and the bar to roll it up to, `bar`
+    or else the one that fits the time that exchange's candles cover (each exchange its own:
+    Coinbase's 5-minute candles do not coarsen Binance's 1-second ones)."""
+    chosen: dict[str, tuple[str, int, int]] = {}
+    for exchange, (interval, seconds) in finest_intervals(intervals).items():
+        if bar is not None:
+            chosen[exchange] = (interval, seconds, bar_seconds(bar))
+            continue
+        rows = intervals[(intervals["exchange"] == exchange) & (intervals["interval"] == interval)]
+        span = rows["last_open"].max() - rows["first_open"].min() + pd.Timedelta(seconds=seconds)
+        chosen[exchange] = (interval, seconds, auto_bar(span.to_pytimedelta(), seconds))
+    return chosen
+
+
+def _candles(db: Analytics, bar: str | None, writer: _Writer, known: dict[str, int]) -> Section:
+    """Candlestick charts, each exchange at its own bar; fills `known` with the decimals of
+    each symbol's prices."""
+    section = Section("candles", "Candles", "OHLCV bars with volume per symbol, rolled up from "
+                      "the finest closed candle interval each exchange wrote, at a bar chosen "
+                      "per exchange; a bar holding fewer candles than it spans is pale and "
+                      "hatched.")  # fmt: skip
     intervals = _query(section, db.intervals)
     if intervals is None:
-        return None
-    finest = finest_intervals(intervals)
-    if not finest:
-        section.missing.append(f"no closed candles (crypto_ohlcv) in {_window_text(db.window)}")
-        return None
-    if bar is not None:
-        seconds = bar_seconds(bar)
-    else:
-        span = (
-            db.window.span()
-            or (intervals["last_open"].max() - intervals["first_open"].min()).to_pytimedelta()
-        )
-        seconds = auto_bar(span, math.lcm(*(s for _, s in finest.values())))
+        return section
+    chosen = candle_bars(intervals, bar)
+    if not chosen:
+        section.missing.append(_window_needs("closed candles (crypto_ohlcv)", db.window))
+        return section
     charted = 0
-    for exchange, (interval, interval_seconds) in sorted(finest.items()):
+    for exchange, (interval, interval_seconds, seconds) in sorted(chosen.items()):
         if seconds % interval_seconds:
             section.missing.append(
                 f"{exchange}: its {interval} candles cannot make {_bar_text(seconds)} bars"
@@ -193,6 +294,11 @@ def _candles(db: Analytics, bar: str | None, section: Section, writer: _Writer) 
         frame = _query(section, partial(db.candles, seconds, interval, exchange))
         if frame is None:
             continue
+        if frame.empty:
+            section.missing.append(_window_needs(f"{exchange} {interval} candles", db.window))
+            continue
+        places = tables.decimals_per(frame, "symbol", ("open", "high", "low", "close"))
+        known.update(places)
         for (symbol,), part in charts.series(frame, "symbol"):
             if charted == MAX_CANDLE_CHARTS:
                 section.missing.append(
@@ -201,10 +307,13 @@ def _candles(db: Analytics, bar: str | None, section: Section, writer: _Writer) 
                 break
             caption = f"{exchange} {symbol}: {_bar_text(seconds)} bars from {interval} candles"
             name = f"candles_{exchange}_{symbol}"
-            writer.chart(section, name, charts.candlesticks(part, caption), caption)
+            figure = charts.candlesticks(part, caption, seconds, interval_seconds)
+            writer.chart(section, name, figure, caption)
             charted += 1
-        writer.table(section, f"candles_{exchange}", frame, f"{exchange} bars")
-    return seconds
+        prices = {c: places for c in ("open", "high", "low", "close")}
+        writer.table(section, f"candles_{exchange}", frame,
+                     f"{exchange} {_bar_text(seconds)} bars", prices, "symbol")  # fmt: skip
+    return section
 
 
 def _health(db: Analytics, writer: _Writer) -> Section:
@@ -318,7 +427,7 @@ def command(
         db = connect(lake=lake_root(lake), window=window, progress=progress)
     with db:
         result = build(db, out, bar=bar, top=top)
-    write(f"streamer report: {len(result.charts)} charts in {out / 'index.html'}")
     for line in result.missing:
         write(f"streamer report: missing: {line}")
+    write(f"streamer report: {len(result.charts)} charts in {out / 'index.html'}")
     return 0
