@@ -106,14 +106,14 @@ def test_small_png_keeps_the_picture_size_in_fewer_bytes() -> None:
 
 
 def test_a_set_lake_wins_over_the_demo_lake(tmp_path: Path) -> None:
-    (tmp_path / "demo-lake").mkdir()
-    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "demo-lake" / "crypto" / "tabular").mkdir(parents=True)
+    (tmp_path / "elsewhere" / "crypto" / "tabular").mkdir(parents=True)
     db = notebooks.connect_notebook({"STREAMER_LAKE_DIR": str(tmp_path / "elsewhere")}, tmp_path)
     assert db.engine.label == f"duckdb {tmp_path / 'elsewhere'}"
 
 
 def test_the_demo_lake_is_found_in_the_folder_or_above(tmp_path: Path) -> None:
-    (tmp_path / "demo-lake").mkdir()
+    (tmp_path / "demo-lake" / "crypto" / "tabular").mkdir(parents=True)
     (tmp_path / "notebooks" / "deeper").mkdir(parents=True)
     assert notebooks.find_demo_lake(tmp_path) == Path("demo-lake")
     assert notebooks.find_demo_lake(tmp_path / "notebooks" / "deeper") == Path("../../demo-lake")
