@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from streamer.pipeline import run_pipeline
@@ -23,8 +24,17 @@ from streamer.sinks.lake import LakeSink
 SPEED = 60
 
 
-async def write_sample_lake(lake: Path, seconds: float = 60.0, *, seed: int = 5) -> None:
-    """Streams `seconds` of wall-clock time (`seconds * SPEED` of market time) into `lake`."""
+async def write_sample_lake(
+    lake: Path,
+    seconds: float = 60.0,
+    *,
+    seed: int = 5,
+    symbols: Mapping[str, tuple[str, ...]] | None = None,
+    until: Callable[[], bool] | None = None,
+) -> None:
+    """Streams `seconds` of wall-clock time (`seconds * SPEED` of market time) into `lake`, or,
+    with `until`, until it holds (checked every half second; `TimeoutError` after `seconds`).
+    `symbols`: each venue's simulated listings (default: each simulator's own)."""
     start = time.time_ns() // 1_000_000
 
     def fast_clock() -> Millis:
@@ -33,7 +43,7 @@ async def write_sample_lake(lake: Path, seconds: float = 60.0, *, seed: int = 5)
     # A few garbage frames, duplicates and cut connections: rejects, de-duplication and REST
     # backfills for the data-health charts, as on a real day.
     faults = FaultPlan(garbage=0.005, duplicate=0.01, disconnect=0.0005, seed=seed)
-    config = SimulatorConfig(port=0, rate=100, seed=seed, faults=faults)  # each venue's symbols
+    config = SimulatorConfig(port=0, rate=100, seed=seed, faults=faults, symbols=symbols or {})
     async with Simulator(config, clock=fast_clock) as sim:
         env = sim.environment()
         env.update(
@@ -45,6 +55,22 @@ async def write_sample_lake(lake: Path, seconds: float = 60.0, *, seed: int = 5)
         )
         settings = load(env)
         stop = asyncio.Event()
-        asyncio.get_running_loop().call_later(seconds, stop.set)
         sources = build_sources(settings, clock=fast_clock)
-        await run_pipeline(sources, LakeSink(settings.lake), stop, clock=fast_clock)
+        pipeline = asyncio.create_task(
+            run_pipeline(sources, LakeSink(settings.lake), stop, clock=fast_clock)
+        )
+        try:
+            if until is None:
+                await asyncio.sleep(seconds)
+            else:
+                async with asyncio.timeout(seconds):
+                    await _poll(until)
+        finally:
+            stop.set()
+            await pipeline
+
+
+async def _poll(condition: Callable[[], bool]) -> None:
+    """Return once `condition()` holds (it reads the lake: checked every half second)."""
+    while not condition():  # noqa: ASYNC110 - nothing to wait on but the files
+        await asyncio.sleep(0.5)

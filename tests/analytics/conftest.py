@@ -9,18 +9,12 @@ into it, as on a real day.
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 import pytest
 
 from streamer import query
-from streamer.pipeline import run_pipeline
-from streamer.service import build_sources
-from streamer.settings import load
-from streamer.simulator import Simulator, SimulatorConfig
-from streamer.simulator.faults import FaultPlan
-from streamer.sinks.lake import LakeSink
+from streamer.sample_lake import write_sample_lake
 
 SPEED = 60
 
@@ -47,45 +41,12 @@ def _ready(lake: Path) -> bool:
 
 
 async def fill(lake: Path) -> None:
-    start = time.time_ns() // 1_000_000
-
-    def fast_clock() -> int:
-        return start + (time.time_ns() // 1_000_000 - start) * SPEED
-
-    faults = FaultPlan(garbage=0.005, duplicate=0.01, disconnect=0.0005, seed=3)
-    config = SimulatorConfig(
-        port=0,
-        rate=100,
-        seed=5,
-        faults=faults,
-        symbols={
-            "binance": ("BTC-USDT", "ETH-USDT"),
-            "coinbase": ("BTC-USD", "ETH-USD"),
-            "coingecko": ("bitcoin", "ethereum"),
-        },
-    )
-    async with Simulator(config, clock=fast_clock) as sim:
-        env = sim.environment()
-        env.update(
-            STREAMER_LAKE_DIR=str(lake),
-            STREAMER_LAKE_BUFFER_SECONDS="0.5",
-            STREAMER_BINANCE_KLINE_INTERVAL="1m",
-            STREAMER_COINBASE_BOOK_INTERVAL="0.2",
-            STREAMER_COINGECKO_POLL_SECONDS="2",
-        )
-        settings = load(env)
-        sources = build_sources(settings, clock=fast_clock)
-        stop = asyncio.Event()
-        service = asyncio.create_task(
-            run_pipeline(sources, LakeSink(settings.lake), stop, clock=fast_clock)
-        )
-        try:
-            async with asyncio.timeout(120):
-                while not _ready(lake):
-                    await asyncio.sleep(0.5)
-        finally:
-            stop.set()
-            await service
+    symbols = {
+        "binance": ("BTC-USDT", "ETH-USDT"),
+        "coinbase": ("BTC-USD", "ETH-USD"),
+        "coingecko": ("bitcoin", "ethereum"),
+    }
+    await write_sample_lake(lake, 120, seed=5, symbols=symbols, until=lambda: _ready(lake))
 
 
 @pytest.fixture(scope="session")
