@@ -2,9 +2,10 @@
 
 When a venue's symbols setting names a market (`all`, `quote:USDT`, `top:100`, see
 `selectors.py`), `resolve` asks that venue what trades (its `VenueSpec.resolve`, e.g. Binance's
-`exchangeInfo`). When it lists symbols, `check_symbols` asks the same question and refuses a
-symbol the venue does not trade, naming the nearest it does (a typo would otherwise reconnect
-forever); a venue that does not answer in time is not checked, with a warning. The venue's
+`exchangeInfo`). When it lists symbols, `check_symbols` reads the same listing and refuses a
+symbol the venue does not list at all, naming the nearest it does (a typo would otherwise
+reconnect forever); one listed but halted is kept (it may trade again, and `/health` names its
+quiet streams); a venue that does not answer in time is not checked, with a warning. The venue's
 REST client retries until the venue answers (capped, jittered
 backoff; request weight and Retry-After honoured), logging what it waits for, so a service
 started during an outage comes up on its own once the venue is back. While the service runs,
@@ -65,8 +66,8 @@ async def check_symbols(
     transport: httpx.AsyncBaseTransport | None = None,
     within: float = CHECK_SECONDS,
 ) -> None:
-    """`ConfigError` for a listed symbol its venue does not trade (the setting, the symbols,
-    the nearest listed names); a venue without a listing in `within` seconds is skipped."""
+    """`ConfigError` for a symbol its venue does not list (the setting, the symbols, the
+    nearest listed names); a venue without a listing in `within` seconds is skipped."""
     for spec in VENUES:
         current = settings.venues[spec.name]
         if spec.name not in settings.sources or spec.resolve is None:
@@ -75,20 +76,20 @@ async def check_symbols(
             continue
         try:
             async with asyncio.timeout(within):
-                trading, _ = await spec.resolve(
-                    current, Selector(), clock=clock, sleep=sleep, transport=transport
+                listed, _ = await spec.resolve(
+                    current, Selector(listed=True), clock=clock, sleep=sleep, transport=transport
                 )
         except Exception as exc:  # any failure only skips the check
             log.warning("discovery.unchecked source=%s symbols=%d (no listing: %s)",
                         spec.name, len(current.symbols), type(exc).__name__)  # fmt: skip
             continue
-        listed = set(trading)
-        unknown = [s for s in current.symbols if s not in listed]
+        known = set(listed)
+        unknown = [s for s in current.symbols if s not in known]
         if unknown:
-            near = sorted({n for s in unknown[:10] for n in _nearest(s, trading)})
+            near = sorted({n for s in unknown[:10] for n in _nearest(s, listed)})
             raise ConfigError(
                 f"STREAMER_{spec.name.upper()}_SYMBOLS",
-                f"{spec.name} does not trade {', '.join(unknown[:10])}"
+                f"{spec.name} does not list {', '.join(unknown[:10])}"
                 + (f" (and {len(unknown) - 10} more)" if len(unknown) > 10 else ""),
                 f"Nearest it lists: {', '.join(near) or 'none'}. Symbols are BASE-QUOTE, as the "
                 "venue lists them",

@@ -29,11 +29,14 @@ class Selector:
 
     quote: str | None = None
     top: int | None = None
+    listed: bool = False
+    """Every listed symbol, trading or not (the start check of explicit symbols; no setting
+    names this: a halted symbol is not collected by a selector)."""
 
     def __str__(self) -> str:
         parts = [f"quote:{self.quote}"] if self.quote else []
         parts += [f"top:{self.top}"] if self.top else []
-        return ",".join(parts) or "all"
+        return ",".join(parts) or ("listed" if self.listed else "all")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +82,9 @@ def parse_selector(tokens: Iterable[str], setting: str) -> Selector | None:
 
 
 def choose(listings: Iterable[Listing], selector: Selector) -> tuple[str, ...]:
-    """The trading symbols the selector picks, sorted (by volume when ranked)."""
-    picked = [item for item in listings if item.trading]
+    """The trading symbols the selector picks (every listed one if `listed`), sorted (by
+    volume when ranked)."""
+    picked = [item for item in listings if item.trading or selector.listed]
     if selector.quote is not None:
         picked = [item for item in picked if item.quote == selector.quote]
     if selector.top is not None:

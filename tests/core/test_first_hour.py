@@ -50,24 +50,27 @@ async def test_a_symbol_the_venue_does_not_trade_is_named_with_the_nearest_it_do
     tmp_path: Path,
 ) -> None:
     lake = tmp_path / "lake"
-    config = SimulatorConfig(port=0, symbols={"binance": ("BTC-USDT", "ETH-USDT")})
+    config = SimulatorConfig(port=0, symbols={"binance": ("BTC-USDT", "ETH-USDT")},
+                             markets={"binance": 20})  # fmt: skip
     async with Simulator(config) as sim:
+        listing = sim.venues["binance"].listings
+        (halted, *_) = [item.symbol for item in listing.values() if not item.trading]
         env = {**sim.environment(), "STREAMER_SOURCES": "binance,coinbase",
                "STREAMER_BINANCE_SYMBOLS": "BTC-USDT,BTC-XYZ"}  # fmt: skip
         with pytest.raises(ConfigError) as caught:
             await check_symbols(load(env), clock=now_millis)
         message = str(caught.value)
-        assert message.startswith("STREAMER_BINANCE_SYMBOLS: binance does not trade BTC-XYZ.")
+        assert message.startswith("STREAMER_BINANCE_SYMBOLS: binance does not list BTC-XYZ.")
         assert "Nearest it lists: BTC-USDT" in message
-        # Listed symbols pass; so does a selector (resolved, not checked).
-        env["STREAMER_BINANCE_SYMBOLS"] = "ETH-USDT"
+        # Listed symbols pass, and so does one listed but halted (it may trade again).
+        env["STREAMER_BINANCE_SYMBOLS"] = f"ETH-USDT,{halted}"
         await check_symbols(load(env), clock=now_millis)
 
         env.update(STREAMER_BINANCE_SYMBOLS="BTC-XYZ", STREAMER_LAKE_DIR=str(lake))
         code, lines = await streamer("run", env=clean_env(**env))
     assert code == 2
     (line,) = [x for x in lines if "configuration error" in x]
-    assert "STREAMER_BINANCE_SYMBOLS: binance does not trade BTC-XYZ" in line
+    assert "STREAMER_BINANCE_SYMBOLS: binance does not list BTC-XYZ" in line
     assert not [x for x in lines if "Traceback" in x]
 
 
