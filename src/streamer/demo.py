@@ -14,6 +14,18 @@ from streamer.venues import VENUES
 
 log = logging.getLogger(__name__)
 
+AWAITING_SOURCE = frozenset(
+    {
+        "crypto_instruments",
+        "crypto_derivative_tickers",
+        "crypto_open_interest",
+        "crypto_funding_rates",
+        "crypto_liquidations",
+    }
+)
+"""Tables no simulated venue fills yet: the Binance USD-M source and its simulator (issue 24)
+will; until then the demo shows them empty and does not fail on them."""
+
 EXAMPLES = (
     (
         "Latest trade price per exchange and symbol",
@@ -79,4 +91,4 @@ async def run_demo(seconds: float, lake: Path) -> int:
         names, rows = query.run(lake, sql)
         print(query.format_table(names, rows))
     print(f'\nTry your own: streamer query "SELECT * FROM crypto_trades LIMIT 5" --lake {lake}')
-    return 0 if all(counts.values()) else 1
+    return 0 if all(n for table, n in counts.items() if table not in AWAITING_SOURCE) else 1

@@ -130,7 +130,11 @@ async def test_a_lake_of_trades_only_charts_the_trades(tmp_path: Path) -> None:
     page = (out / "index.html").read_text()
     assert {"volume.png", "basis.png", "health.png"} <= written(out)
     assert "no rows for closed candles (crypto_ohlcv) in the whole lake" in page
-    empty = "crypto_book_updates, crypto_markets, crypto_ohlcv, crypto_order_books"
+    empty = (
+        "crypto_book_updates, crypto_derivative_tickers, crypto_funding_rates, "
+        "crypto_instruments, crypto_liquidations, crypto_markets, crypto_ohlcv, "
+        "crypto_open_interest, crypto_order_books"
+    )
     assert f"no rows in: {empty}" in page
     volume = pd.read_csv(out / "volume.csv")
     assert volume["quote_volume"].tolist() == [86000.5 * 0.25] * 2
