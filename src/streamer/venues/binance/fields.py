@@ -75,9 +75,11 @@ def trade_row(
     size_text: object,
     received_at: Millis,
     record_id: Callable[[object], str],
+    exchange: str = EXCHANGE,
 ) -> Trade:
     """A trade row from `@trade`/`@aggTrade` or REST `historicalTrades`/`aggTrades` fields,
-    each checked (`FrameError`, or `ValueError` from the numbers, names what is wrong)."""
+    each checked (`FrameError`, or `ValueError` from the numbers, names what is wrong);
+    `exchange` is `binance_usdm` for USD-M's."""
     if type(trade_id) is not int or trade_id < 0:
         raise FrameError(f"field {id_field!r} is not a count: {trade_id!r}"[:200])
     if type(buyer_is_maker) is not bool:
@@ -86,7 +88,7 @@ def trade_row(
         raise FrameError(f"field 'T' is not epoch milliseconds: {event_time!r}"[:200])
     price, size = dec_pair(price_text, size_text, ("p", "q"))
     side = "sell" if buyer_is_maker else "buy"  # the taker's side
-    return _new_row(Trade, (EXCHANGE, symbol, event_time, received_at, str(trade_id), price,
+    return _new_row(Trade, (exchange, symbol, event_time, received_at, str(trade_id), price,
                             size, side, record_id(trade_id)))  # fmt: skip
 
 

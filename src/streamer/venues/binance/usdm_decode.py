@@ -1,0 +1,358 @@
+"""Binance USD-M combined-stream frames -> normalized rows (pure: no sockets, no `await`).
+
+Streams, each routed by its combined-stream name (`usdm_streams`):
+
+* `!markPrice@arr@1s`: the whole market's mark prices in one array a second, filtered to the
+  selected symbols -> `derivative_tickers` (mark, index and estimated settle price, the
+  predicted funding rate and the next funding time; a dated contract's `T` is 0 and its `r`
+  empty or zero, so both funding columns are null for it).
+* `!forceOrder@arr`: every symbol's liquidations, filtered -> `liquidations` (`side` the
+  liquidated order's, `o.S`; price `o.p`, average price `o.ap`, quantity `o.q`, filled
+  quantity `o.z`, status `o.X`, time `o.T`).
+* `<s>@aggTrade` (id `a`) or `<s>@trade` (id `t`) -> `trades`, ids tracked for holes as on
+  Spot. A `@trade` whose `X` is not `MARKET` (an insurance-fund, ADL or `NA` fill) is tracked
+  but not published, as tardis does; `aggTrade` carries no `X`, so its rows include them.
+* `<s>@depth@100ms` -> `book_updates` and `order_books` through `depth_diff.DepthBooks` with
+  the futures chain rule (`usdm_streams.PREVIOUS_ID_CHAIN`); `depth_snapshot` takes the
+  `GET /fapi/v1/depth?limit=1000` answers the books ask for.
+
+`decode(raw, received_at)` never raises: a bad frame is one `Reject` (reason and raw text). In
+an all-market array, a selected symbol's bad element is a `Reject` of its own (the rest of the
+array is still good data); another symbol's element is not looked at beyond its `s`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import msgspec
+import orjson
+
+from streamer.errors import ConfigError, FrameError
+from streamer.ids import record_id, record_ids
+from streamer.logsafe import shown
+from streamer.numbers import NON_NEGATIVE, POSITIVE, dec, opt_dec
+from streamer.records import DerivativeTicker, Item, Liquidation, Millis, Reject
+from streamer.sources.base import FRAME_FAILURES, FeedStats, guarded, json_object, reason_for
+from streamer.sources.base import reject as make_reject
+from streamer.sources.depth_diff import DepthBooks
+from streamer.sources.trade_gaps import SymbolTrades, TradeGaps
+from streamer.timefmt import epoch_millis
+from streamer.venues.binance.fields import as_sent, levels, numbers, trade_row
+from streamer.venues.binance.usdm_streams import (
+    EXCHANGE_USDM,
+    LIQUIDATION_STREAM,
+    MARK_PRICE_STREAM,
+    PREVIOUS_ID_CHAIN,
+    depth_stream,
+    native_symbol,
+    trade_stream,
+)
+from streamer.venues.binance.usdm_wire import FUTURES_DIFF, MARK_PRICES, WireMarkPrice
+from streamer.venues.binance.wire import stream_of
+
+log = logging.getLogger(__name__)
+
+TRADE_KINDS = ("aggTrade", "trade")
+_SIDES = {"BUY": "buy", "SELL": "sell"}
+_Payload = Any
+_Handler = Callable[[_Payload, str, Millis, str | bytes], list[Item]]
+
+
+class UsdmDecoder:
+    """USD-M frames -> rows. Its state: each symbol's newest trade id (`trade_gaps`), the full
+    books (`books`, when kept) and the stream of the last frame (`last_stream`)."""
+
+    def __init__(
+        self,
+        symbols: Iterable[str],
+        *,
+        trades: str = "aggTrade",
+        depth: int = 20,
+        books: bool = True,
+        stats: FeedStats | None = None,
+    ) -> None:
+        if trades not in TRADE_KINDS:
+            raise ConfigError(
+                "STREAMER_BINANCE_USDM_TRADES", f"{trades!r}", "Use aggTrade or trade."
+            )
+        self.stats = FeedStats() if stats is None else stats
+        self._trades_kind = trades
+        self._id_field = "a" if trades == "aggTrade" else "t"
+        self._symbols: dict[str, str] = {}  # native -> normalized, the only way back
+        self._book_ids: dict[str, Callable[[object], str]] = {}
+        self._trades: dict[str, SymbolTrades] = {}
+        self._routes: dict[str, tuple[_Handler, str]] = {
+            MARK_PRICE_STREAM: (self._mark_prices, ""),
+            LIQUIDATION_STREAM: (self._liquidation, ""),
+        }
+        self.trade_gaps = TradeGaps()
+        """Each symbol's newest trade id and the holes behind it (the shell backfills them)."""
+        self.books = (
+            DepthBooks(EXCHANGE_USDM, (), depth, self.stats, self._book_ids, PREVIOUS_ID_CHAIN)
+            if books
+            else None
+        )
+        """The full books kept from `<s>@depth@100ms` with the futures chain rule."""
+        self.last_stream: str | None = None
+        """Stream of the last decoded frame (the shell's per-stream watchdog reads it)."""
+        self.add_symbols(symbols)
+
+    def add_symbols(self, symbols: Iterable[str]) -> None:
+        """Decode the streams of `symbols` (normalized: `BTC-USDT-PERP`) too."""
+        new = [symbol for symbol in symbols if symbol not in self._trades]
+        for symbol in new:
+            native = native_symbol(symbol)
+            if native in self._symbols:
+                raise ConfigError(
+                    "STREAMER_BINANCE_USDM_SYMBOLS",
+                    f"{self._symbols[native]} and {symbol} are both {native} on Binance USD-M",
+                    "List only one of them.",
+                )
+            self._symbols[native] = symbol
+            self._book_ids[symbol] = record_ids(EXCHANGE_USDM, symbol, "book")
+            ids = record_ids(EXCHANGE_USDM, symbol, self._trades_kind)
+            self._trades[symbol] = self.trade_gaps.track(symbol, ids)
+            self._routes[trade_stream(symbol, self._trades_kind)] = (self._trade, symbol)
+            if self.books is not None:
+                self._routes[depth_stream(symbol)] = (self._diff, symbol)
+        if self.books is not None:
+            self.books.add(new)
+
+    @property
+    def streams(self) -> list[str]:
+        """Every stream these symbols need: the two all-market ones, then per symbol."""
+        return list(self._routes)
+
+    def decode(self, raw: str | bytes, received_at: Millis) -> list[Item]:
+        """One frame -> rows (possibly none), or a `Reject`. Never raises."""
+        try:
+            msg = json_object(raw)
+            stream = msg.get("stream")
+            if stream is None:
+                return self._control(msg, raw, received_at)
+            route = self._routes.get(stream) if type(stream) is str else None
+            if route is None:
+                raise FrameError(f"unsubscribed/unknown stream {stream!r}"[:200])
+            handler, symbol = route
+            self.last_stream = stream
+            return handler(msg["data"], symbol, received_at, raw)
+        except FRAME_FAILURES as exc:
+            return [make_reject(EXCHANGE_USDM, reason_for(exc), raw, received_at)]
+
+    def _control(self, msg: dict[str, Any], raw: str | bytes, received_at: Millis) -> list[Item]:
+        if "result" in msg:
+            log.info("binance_usdm.control_reply id=%s result=%s", shown(msg.get("id")),
+                     shown(msg["result"]))  # fmt: skip
+            return []
+        error = msg.get("error", msg)
+        if type(error) is dict and "msg" in error:
+            text = f"venue error {error.get('code')!r}: {error['msg']}"
+            log.error("binance_usdm.venue_error id=%s error=%s", shown(msg.get("id")), shown(text))
+            return [make_reject(EXCHANGE_USDM, text, raw, received_at)]
+        raise FrameError("frame is neither a combined stream event nor a control reply")
+
+    def _symbol_of(self, native: object, symbol: str) -> str:
+        """The configured symbol of a per-symbol stream's payload (its `s` must match)."""
+        if type(native) is not str or self._symbols.get(native) != symbol:
+            raise FrameError(f"unknown symbol {native!r} on the stream of {symbol}"[:200])
+        return symbol
+
+    # -- derivative tickers ---------------------------------------------------------------
+
+    def _mark_prices(
+        self, data: _Payload, _: str, received_at: Millis, raw: str | bytes
+    ) -> list[Item]:
+        """`!markPrice@arr@1s`: the selected symbols' elements, typed where they fit."""
+        wanted = self._symbols
+        try:
+            frame = MARK_PRICES.decode(raw)
+        except msgspec.MsgspecError:
+            frame = None
+        if frame is not None:
+            rows: list[Item] = []
+            for item in frame.data:
+                symbol = wanted.get(item.s)
+                if symbol is not None:
+                    rows += self._guarded_mark(item, symbol, received_at)
+            return rows
+        if type(data) is not list:
+            raise FrameError("field 'data' of the mark price stream is not an array")
+        out: list[Item] = []
+        for index, element in enumerate(data):
+            if type(element) is not dict or type(element.get("s")) is not str:
+                raise FrameError(f"element {index} is not a mark price event"[:200])
+            symbol = wanted.get(element["s"])
+            if symbol is not None:
+                out += self._guarded_mark(element, symbol, received_at)
+        return out
+
+    def _guarded_mark(self, item: Any, symbol: str, received_at: Millis) -> list[Item]:
+        try:
+            return [mark_price_row(item, symbol, received_at)]
+        except FRAME_FAILURES as exc:
+            text = (
+                orjson.dumps(item).decode()
+                if type(item) is dict
+                else msgspec.json.encode(item).decode()
+            )
+            reason = f"{symbol}: {reason_for(exc)}"
+            return [make_reject(EXCHANGE_USDM, reason, text, received_at)]
+
+    # -- liquidations ---------------------------------------------------------------------
+
+    def _liquidation(
+        self, data: _Payload, _: str, received_at: Millis, raw: str | bytes
+    ) -> list[Item]:
+        """`!forceOrder@arr` (one event per frame, despite the name), filtered."""
+        if type(data) is not dict or data.get("e") != "forceOrder":
+            raise FrameError("field 'e' is not forceOrder")
+        order = data["o"]
+        if type(order) is not dict:
+            raise FrameError("field 'o' is not an object")
+        symbol = self._symbols.get(order["s"]) if type(order.get("s")) is str else None
+        if symbol is None:
+            if type(order.get("s")) is not str:
+                raise FrameError(f"field 's' is not a symbol: {order.get('s')!r}"[:200])
+            return []  # another symbol's liquidation
+        return [liquidation_row(order, symbol, received_at)]
+
+    # -- trades ---------------------------------------------------------------------------
+
+    def _trade(
+        self, data: _Payload, symbol: str, received_at: Millis, raw: str | bytes
+    ) -> list[Item]:
+        """`@aggTrade` or `@trade`: checked, built, its id tracked; a repeat is dropped."""
+        if type(data) is not dict:
+            raise FrameError("field 'data' is not an object")
+        self._symbol_of(data["s"], symbol)
+        id_field = self._id_field
+        trade_id = data[id_field]
+        track = self._trades[symbol]
+        row = trade_row(symbol, trade_id, id_field, data["m"], data["T"], data["p"], data["q"],
+                        received_at, track.record_id, EXCHANGE_USDM)  # fmt: skip
+        kind = data.get("X", "MARKET")
+        if type(kind) is not str:
+            raise FrameError(f"field 'X' is not an order type: {kind!r}"[:200])
+        if trade_id == track.last + 1:
+            track.last = trade_id
+            track.last_time = row.event_time
+        elif not self.trade_gaps.off_sequence(track, trade_id, row.event_time):
+            return []
+        return [row] if kind == "MARKET" else []
+
+    # -- books ----------------------------------------------------------------------------
+
+    def _diff(
+        self, data: _Payload, symbol: str, received_at: Millis, raw: str | bytes
+    ) -> list[Item]:
+        """`<s>@depth@100ms`: typed where it fits, else checked field by field."""
+        try:
+            event = FUTURES_DIFF.decode(raw).data
+        except msgspec.MsgspecError:
+            event = None
+        if event is not None:
+            return self._diff_from(symbol, event.s, event.U, event.u, event.pu, event.b,
+                                   event.a, event.E, received_at, as_sent)  # fmt: skip
+        if type(data) is not dict or data.get("e") != "depthUpdate":
+            raise FrameError("field 'e' is not depthUpdate")
+        return self._diff_from(symbol, data["s"], data["U"], data["u"], data["pu"], data["b"],
+                               data["a"], data["E"], received_at, levels)  # fmt: skip
+
+    def _diff_from(
+        self, symbol: str, native: object, first: object, final: object, previous: object,
+        bids: Any, asks: Any, event_time: object, received_at: Millis,
+        shape: Callable[[Any, str], Any],
+    ) -> list[Item]:  # fmt: skip
+        self._symbol_of(native, symbol)
+        for value, name in ((first, "U"), (final, "u"), (previous, "pu")):
+            if type(value) is not int or value < 0:
+                raise FrameError(f"field {name!r} is not an update id: {value!r}"[:200])
+        assert type(first) is int and type(final) is int and type(previous) is int
+        if first > final:
+            raise FrameError(f"update ids U={first!r} > u={final!r}"[:200])
+        books = self.books
+        assert books is not None  # the diff stream is routed only for full books
+        measured = shape is as_sent
+        return books.event(symbol, first, final, numbers(shape(bids, "b"), "b", measured),
+                           numbers(shape(asks, "a"), "a", measured),
+                           epoch_millis(event_time, "E"), received_at, previous)  # fmt: skip
+
+    def depth_snapshot(self, symbol: str, body: bytes, received_at: Millis) -> list[Item]:
+        """A `GET /fapi/v1/depth` answer for `symbol`'s book: the rows of the book it starts
+        (none if too old: asked again), or one Reject (asked again too)."""
+
+        def decode(raw: str | bytes, at: Millis) -> list[Item]:
+            msg = json_object(raw)
+            last_id = msg["lastUpdateId"]
+            if type(last_id) is not int or last_id < 0:
+                raise FrameError(f"field 'lastUpdateId' is not an update id: {last_id!r}"[:200])
+            bids = numbers(levels(msg["bids"], "bids"), "bids")
+            asks = numbers(levels(msg["asks"], "asks"), "asks")
+            assert self.books is not None
+            return self.books.snapshot(symbol, last_id, bids, asks, at)
+
+        items = guarded(f"{EXCHANGE_USDM}:rest", decode, body, received_at)
+        if items and type(items[0]) is Reject and self.books is not None:
+            self.books.want(symbol)
+        return items
+
+
+def _field(item: Any, name: str) -> Any:
+    """A field of a mark price element, typed (`WireMarkPrice`) or a dict."""
+    if type(item) is WireMarkPrice:
+        return getattr(item, name)
+    return item[name] if name in "eEspT" else item.get(name)
+
+
+def mark_price_row(item: Any, symbol: str, received_at: Millis) -> DerivativeTicker:
+    """One `markPriceUpdate` (typed or a dict) of `symbol` -> its `derivative_tickers` row."""
+    if _field(item, "e") != "markPriceUpdate":
+        raise FrameError(f"field 'e' is not markPriceUpdate: {_field(item, 'e')!r}"[:200])
+    event_time = epoch_millis(_field(item, "E"), "E")
+    next_funding = _field(item, "T")
+    if type(next_funding) is not int or next_funding < 0:
+        raise FrameError(f"field 'T' is not epoch milliseconds: {next_funding!r}"[:200])
+    funds = next_funding > 0  # a dated contract: T is 0 and r "" or zero
+    rate = _field(item, "r")
+    if not funds and rate not in ("", None) and type(rate) is str:
+        dec(rate, "r")  # still a number, though not a funding rate
+    return DerivativeTicker(
+        exchange=EXCHANGE_USDM,
+        symbol=symbol,
+        event_time=event_time,
+        received_at=received_at,
+        mark_price=dec(_field(item, "p"), "p", POSITIVE),
+        index_price=opt_dec(_field(item, "i"), "i", NON_NEGATIVE),
+        estimated_settle_price=opt_dec(_field(item, "P"), "P", NON_NEGATIVE),
+        funding_rate=dec(rate, "r") if funds else None,
+        next_funding_time=epoch_millis(next_funding, "T") if funds else None,
+        open_interest=None,
+        last_price=None,
+        record_id=record_id(EXCHANGE_USDM, symbol, "derivative_ticker", event_time),
+    )
+
+
+def liquidation_row(order: dict[str, Any], symbol: str, received_at: Millis) -> Liquidation:
+    """A `forceOrder` event's order `o` of `symbol` -> its `liquidations` row. Binance gives no
+    id: the `record_id` is the order's time, side, prices and quantities."""
+    side = _SIDES.get(order["S"]) if type(order["S"]) is str else None
+    if side is None:
+        raise FrameError(f"field 'S' is not BUY or SELL: {order['S']!r}"[:200])
+    status = order["X"]
+    if type(status) is not str or not status.isidentifier() or len(status) > 32:
+        raise FrameError(f"field 'X' is not an order status: {status!r}"[:200])
+    event_time = epoch_millis(order["T"], "T")
+    price = dec(order["p"], "p", POSITIVE)
+    average = opt_dec(order.get("ap"), "ap", NON_NEGATIVE)
+    quantity = dec(order["q"], "q", POSITIVE)
+    filled = dec(order["z"], "z", NON_NEGATIVE)
+    rid = record_id(EXCHANGE_USDM, symbol, "liquidation", event_time, side, price, quantity,
+                    filled, status)  # fmt: skip
+    return Liquidation(EXCHANGE_USDM, symbol, event_time, received_at, side, price, average,
+                       quantity, filled, status, rid)  # fmt: skip
+
+
+__all__ = ["EXCHANGE_USDM", "UsdmDecoder", "liquidation_row", "mark_price_row", "stream_of"]
