@@ -57,6 +57,8 @@ log = logging.getLogger(__name__)
 
 TRADE_KINDS = ("aggTrade", "trade")
 _SIDES = {"BUY": "buy", "SELL": "sell"}
+_REQUIRED_MARK_FIELDS = frozenset({"e", "E", "s", "p", "r", "T"})
+"""A mark price element's fields that must be there (`i` and `P` are missing before 2020)."""
 _Payload = Any
 _Handler = Callable[[_Payload, str, Millis, str | bytes], list[Item]]
 
@@ -304,7 +306,7 @@ def _field(item: Any, name: str) -> Any:
     """A field of a mark price element, typed (`WireMarkPrice`) or a dict."""
     if type(item) is WireMarkPrice:
         return getattr(item, name)
-    return item[name] if name in "eEspT" else item.get(name)
+    return item[name] if name in _REQUIRED_MARK_FIELDS else item.get(name)
 
 
 def mark_price_row(item: Any, symbol: str, received_at: Millis) -> DerivativeTicker:
