@@ -5,7 +5,9 @@ hottest frames), `decode` and `streams` (the pure decoder: frames -> rows), `res
 trades, depth snapshots within the request weight), `listings` (`exchangeInfo` -> symbols),
 `depth_snapshots` (the shell that fetches the snapshots full books ask for), `source` (the
 asyncio shell: connection plan, rotation, backfills), `simulator` and `sim_wire` (the venue
-on loopback). Binance USD-M will be a second spec here, sharing wire shapes and pacing.
+on loopback). Binance USD-M (`binance_usdm`) is a second spec here, sharing wire shapes and
+pacing; its pure part exists: `usdm_streams` (symbols, stream names, the `pu` chain rule),
+`usdm_wire`, `usdm_decode` (frames -> rows) and `usdm_rest` (listing, open interest, funding).
 """
 
 from __future__ import annotations
