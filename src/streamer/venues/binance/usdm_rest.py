@@ -110,7 +110,7 @@ def instrument_row(
 def listings(rows: list[Item]) -> list[Listing]:
     """The selectors' view of `instruments` rows: trading means status `TRADING`."""
     return [
-        Listing(row.symbol, row.venue_symbol, row.quote, row.status == "TRADING")
+        Listing(row.symbol, row.venue_symbol, row.quote, row.status == "TRADING", kind=row.kind)
         for row in rows
         if type(row) is Instrument
     ]
