@@ -100,6 +100,8 @@ class UsdmDecoder:
         """The full books kept from `<s>@depth@100ms` with the futures chain rule."""
         self.last_stream: str | None = None
         """Stream of the last decoded frame (the shell's per-stream watchdog reads it)."""
+        self.heard: set[str] = set()
+        """Streams that delivered since the shell last looked (`decode_read` adds them)."""
         self.add_symbols(symbols)
 
     def add_symbols(self, symbols: Iterable[str]) -> None:
@@ -143,6 +145,20 @@ class UsdmDecoder:
             return handler(msg["data"], symbol, received_at, raw)
         except FRAME_FAILURES as exc:
             return [make_reject(EXCHANGE_USDM, reason_for(exc), raw, received_at)]
+
+    def decode_read(self, payloads: list[bytes], received_at: Millis) -> list[Item]:
+        """Every frame of one socket read -> its rows, in order; their streams join `heard`."""
+        rows: list[Item] = []
+        heard = self.heard
+        for raw in payloads:
+            self.last_stream = None
+            items = self.decode(raw, received_at)
+            if self.last_stream is not None:
+                heard.add(self.last_stream)
+            if items:
+                rows += items
+        self.last_stream = None
+        return rows
 
     def _control(self, msg: dict[str, Any], raw: str | bytes, received_at: Millis) -> list[Item]:
         if "result" in msg:

@@ -86,6 +86,31 @@ def depth_stream(symbol: str) -> str:
     return f"{native_symbol(symbol).lower()}@depth@100ms"
 
 
+PUBLIC, MARKET = "public", "market"
+"""The routed paths of the WebSocket host (venues.md 1.2, mandatory since 2026-04-23)."""
+_PUBLIC_KINDS = ("@depth", "@bookTicker", "@rpiDepth")
+
+
+def route(stream: str) -> str:
+    """The path a stream must be asked on: `/public` for `depth*`, `bookTicker` and `@trade`;
+    `/market` for the rest (`aggTrade`, `markPrice`, `kline`, `ticker`, `forceOrder`...). On
+    the wrong path (or none) a `/market` stream is acknowledged and then never delivers."""
+    if stream.endswith("@trade") or any(kind in stream for kind in _PUBLIC_KINDS):
+        return PUBLIC
+    return MARKET
+
+
+SPARSE_BY_NATURE = ("forceOrder", "@aggTrade", "@trade", "@kline_")
+"""Streams whose silence means a quiet market, not a dead subscription: liquidations (minutes
+or hours apart), trades and candles of an illiquid contract."""
+
+
+def watched(streams: list[str]) -> list[str]:
+    """The streams that tick on their own (`!markPrice@arr@1s` every second, each diff depth
+    stream, tickers): silent for the stale limit, they are a dead subscription."""
+    return [name for name in streams if not any(kind in name for kind in SPARSE_BY_NATURE)]
+
+
 class PreviousUpdateId:
     """USD-M's chain: an event follows the book when its `pu` is the book's id. The first event
     on a snapshot with id `n` follows it when `U <= n` (`u > n` is checked before), or when its
