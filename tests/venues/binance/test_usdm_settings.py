@@ -79,3 +79,13 @@ def test_a_bad_value_names_its_setting_and_the_fix(env: dict[str, str], named: s
         read(**env)
     assert named in str(caught.value)
     assert "Use" in str(caught.value)
+
+
+def test_registered_but_off_until_named_in_streamer_sources() -> None:
+    from streamer import settings
+
+    assert settings.load({}).sources == ("binance", "coinbase", "coingecko")
+    chosen = settings.load({"STREAMER_SOURCES": "binance,binance_usdm",
+                            "STREAMER_BINANCE_USDM_SYMBOLS": "quote:USDT,top:5"})  # fmt: skip
+    assert chosen.sources == ("binance", "binance_usdm")
+    assert chosen.venues["binance_usdm"].selector == Selector("USDT", 5, ("perpetual",))

@@ -16,7 +16,7 @@ from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from streamer.venue_spec import VenueSpec
-from streamer.venues.binance import settings
+from streamer.venues.binance import settings, usdm_settings
 
 if TYPE_CHECKING:
     from streamer.simulator.venue import Context, Venue, VenueConfig
@@ -32,6 +32,20 @@ def _source(config: Any, *, clock: Clock, rediscovery: Rediscovery | None) -> So
 
 def _resolve(config: Any, selector: Any, **kwargs: Any) -> Awaitable[tuple[tuple[str, ...], int]]:
     from streamer.venues.binance.listings import resolve
+
+    return resolve(config, selector, **kwargs)
+
+
+def _usdm_source(config: Any, *, clock: Clock, rediscovery: Rediscovery | None) -> Source:
+    from streamer.venues.binance.usdm_source import UsdmSource
+
+    return UsdmSource(config, clock=clock, rediscovery=rediscovery)
+
+
+def _usdm_resolve(
+    config: Any, selector: Any, **kwargs: Any
+) -> Awaitable[tuple[tuple[str, ...], int]]:
+    from streamer.venues.binance.usdm_client import resolve
 
     return resolve(config, selector, **kwargs)
 
@@ -54,3 +68,16 @@ VENUE = VenueSpec(
     sim_markets=True,
     demo={"STREAMER_BINANCE_KLINE_INTERVAL": "1s", "STREAMER_BINANCE_BOOK_UPDATES": "true"},
 )
+
+USDM = VenueSpec(
+    name="binance_usdm",
+    rows=usdm_settings.ROWS,
+    load=usdm_settings.load,
+    defaults=usdm_settings.UsdmSettings(),
+    source=_usdm_source,
+    resolve=_usdm_resolve,
+    shardable=True,
+    default_on=False,  # until its simulator lands: the demo and `streamer run` stay as they were
+    simulator=None,
+)
+"""Binance USD-M futures (`binance_usdm`): runs when `STREAMER_SOURCES` names it."""
