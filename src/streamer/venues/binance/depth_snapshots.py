@@ -104,3 +104,5 @@ class DepthSnapshots:
                 await emit(rows)
         finally:
             self.running.discard(symbol)
+        if self.books.wanted:  # asked again (too old, a break while applying the buffer)
+            self.take(emit)

@@ -67,6 +67,10 @@ MAX_CONTROL_PER_SECOND = 10  # incoming messages a connection may send (over: cu
 CONNECT_ATTEMPTS, CONNECT_WINDOW_SECONDS = 280, 300.0  # Spot's 300 per 5 minutes, less 20
 SNAPSHOTS_PER_MINUTE = 30  # 600 of the 2400 weight a minute at most
 PATHS = (PUBLIC, MARKET)
+WATCH_CHECKS_PER_PERIOD = 4  # the timer looks this often per watchdog period
+STALE_CONNECTION_FACTOR = 3.0
+"""A wholly silent connection is closed after this many `stale_seconds`: the stream watchdog
+(which names the silent subscriptions) speaks first, the transport's timer is the backstop."""
 
 
 def plan_routes(
@@ -252,7 +256,7 @@ class UsdmSource(Feed):
             on_frames=session.on_frames,
             stats=self.stats,
             clock=self._clock,
-            stale_after=self.settings.stale_seconds,
+            stale_after=self.settings.stale_seconds * STALE_CONNECTION_FACTOR,
             sleep=self._sleep,
             attempts=self.attempts,
         )
@@ -261,7 +265,8 @@ class UsdmSource(Feed):
         """The watchdog between reads: a connection whose streams all went silent has none."""
         loop = asyncio.get_running_loop()
         while True:
-            await asyncio.sleep(session.watchdog.every)  # real time, as the watchdog's limit
+            # real time, as the watchdog's limit; `due` answers at most once per `every`
+            await asyncio.sleep(session.watchdog.every / WATCH_CHECKS_PER_PERIOD)
             ws = session.ws
             if ws is None or ws.close_code is not None:
                 continue  # between connections: the next one restarts the watchdog
