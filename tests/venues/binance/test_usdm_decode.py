@@ -258,6 +258,22 @@ def test_the_first_event_may_link_to_the_snapshot_by_pu() -> None:
     assert d.stats.extra["depth_resyncs"] == 0
 
 
+def test_a_snapshot_newer_than_every_buffered_event_syncs_on_the_next_live_one() -> None:
+    # The snapshot (160) came back between two 100 ms events: nothing buffered reaches it,
+    # and the next live event (U=159 <= 160 <= u=163, pu=158) is its first event.
+    d = decoder()
+    d.decode(diff(150, 158, 149, [["8490.00", "1.000"]]), NOW)
+    assert d.depth_snapshot(PERP, SNAPSHOT, NOW) != []  # the book starts at 160
+    rows = d.decode(diff(159, 163, 158, [["8491.00", "1.000"]], 100), NOW)
+    assert [r.sequence for r in rows if type(r) is BookSnapshot] == [163]
+    rows = d.decode(diff(170, 171, 163, [["8492.00", "0.500"]], 200), NOW)  # then by pu
+    assert [r.sequence for r in rows if type(r) is BookSnapshot] == [171]
+    assert d.stats.extra["depth_resyncs"] == 0
+    # A later event is judged by pu alone: U <= book id is no excuse for a broken link.
+    assert d.decode(diff(171, 175, 170, [["8493.00", "1.000"]], 300), NOW) == []
+    assert d.stats.extra["depth_resyncs"] == 1
+
+
 def test_a_snapshot_older_than_the_buffer_is_asked_again() -> None:
     d = decoder()
     d.decode(diff(170, 175, 168, [["8490.00", "1.000"]]), NOW)  # 161-168 never seen
