@@ -56,6 +56,12 @@ def _simulator(config: VenueConfig, context: Context) -> Venue:
     return simulate(config, context)
 
 
+def _usdm_simulator(config: VenueConfig, context: Context) -> Venue:
+    from streamer.venues.binance.usdm_simulator import simulate
+
+    return simulate(config, context)
+
+
 VENUE = VenueSpec(
     name="binance",
     rows=settings.ROWS,
@@ -77,7 +83,8 @@ USDM = VenueSpec(
     source=_usdm_source,
     resolve=_usdm_resolve,
     shardable=True,
-    default_on=False,  # until its simulator lands: the demo and `streamer run` stay as they were
-    simulator=None,
+    default_on=False,  # until the demo, the report and Terraform cover its datasets
+    simulator=_usdm_simulator,
+    sim_symbols=("BTC-USDT-PERP", "ETH-USDT-PERP", "SOL-USDT-PERP"),
 )
 """Binance USD-M futures (`binance_usdm`): runs when `STREAMER_SOURCES` names it."""
