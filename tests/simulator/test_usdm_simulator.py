@@ -6,7 +6,7 @@ from __future__ import annotations
 import collections
 import itertools
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -27,8 +27,6 @@ from streamer.records import (
 from streamer.records import Trade as TradeRow
 from streamer.simulator import Simulator, SimulatorConfig
 from streamer.simulator.venue import VenueConfig
-from streamer.venue_spec import VenueSpec
-from streamer.venues import VENUES, register, unregister
 from streamer.venues.binance import usdm_rest
 from streamer.venues.binance.usdm_decode import UsdmDecoder
 from streamer.venues.binance.usdm_sim_listing import listings, quarter_ends
@@ -38,7 +36,6 @@ from streamer.venues.binance.usdm_simulator import (
     UsdmSimOptions,
     delivered,
     route_of,
-    simulate,
 )
 
 NAME = "binance_usdm"
@@ -46,25 +43,6 @@ SYMBOLS = ("BTC-USDT-PERP", "ETH-USDT-PERP")
 EIGHT_HOURS = 8 * 3_600_000
 T0 = 1_764_000_000_000  # 2025-11-24
 AT = Millis(0)  # when a frame was received: not what these tests check
-
-
-def _no_source(config: Any, **kwargs: Any) -> Any:
-    raise AssertionError("the simulator tests run no source")
-
-
-@pytest.fixture(autouse=True)
-def usdm_registered() -> Iterator[None]:
-    """TEST HOOK: until the registration (branch i24-source) lands, register a bare spec whose
-    simulator is `simulate`, so `Simulator` builds the venue as it will then."""
-    if any(spec.name == NAME for spec in VENUES):
-        yield
-        return
-    register(VenueSpec(name=NAME, rows=(), load=lambda reader: None, defaults=None,
-                       source=_no_source, simulator=simulate, sim_symbols=SYMBOLS))  # fmt: skip
-    try:
-        yield
-    finally:
-        unregister(NAME)
 
 
 class ShiftedClock:
