@@ -68,21 +68,24 @@ class RateLimited(Retryable):
 
 
 class PollStop(stop_base):
-    """tenacity stop for a periodic poll: after `attempts` failed tries, except that a rate
-    limit is always waited out (the venue said when to come back; giving up would only send
-    the poll's next request into the same limit)."""
+    """tenacity stop for a periodic poll: after `attempts` failures other than rate limits,
+    which are always waited out (the venue said when to come back; giving up would only send
+    the poll's next request into the same limit). It counts: one per call (`poll_stop`)."""
 
     def __init__(self, attempts: int) -> None:
         self.attempts = attempts
+        self.failures = 0
 
     def __call__(self, retry_state: RetryCallState) -> bool:
         outcome = retry_state.outcome
         if outcome is not None and isinstance(outcome.exception(), RateLimited):
             return False
-        return retry_state.attempt_number >= self.attempts
+        self.failures += 1
+        return self.failures >= self.attempts
 
 
 def poll_stop(attempts: int = 3) -> Stop:
+    """A fresh `PollStop` for one call."""
     return PollStop(attempts)
 
 
