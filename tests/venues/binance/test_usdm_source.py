@@ -54,12 +54,15 @@ def diff(first: int, final: int, previous: int, bids: Any, asks: Any) -> str:
 
 
 def rest(answers: dict[str, Any], asked: list[str]) -> Any:
-    """`process_request` serving REST paths (plain HTTP on the same port) from `answers`."""
+    """`process_request` serving REST paths (plain HTTP on the same port) from `answers`,
+    each kept in `asked`; others (the source's polls) are refused with a 404."""
 
     def process(connection: ServerConnection, request: Request) -> Response | None:
         url = urlsplit(request.path)
         if not url.path.startswith("/fapi/"):
             return None  # a WebSocket
+        if url.path not in answers:
+            return connection.respond(HTTPStatus.NOT_FOUND, '{"code":-1,"msg":"Not found"}')
         asked.append(request.path)
         answer = answers[url.path]
         body = answer(parse_qs(url.query)) if callable(answer) else answer

@@ -7,7 +7,9 @@ trades, depth snapshots within the request weight), `listings` (`exchangeInfo` -
 asyncio shell: connection plan, rotation, backfills), `simulator` and `sim_wire` (the venue
 on loopback). Binance USD-M (`binance_usdm`) is a second spec here, sharing wire shapes and
 pacing; its pure part exists: `usdm_streams` (symbols, stream names, the `pu` chain rule),
-`usdm_wire`, `usdm_decode` (frames -> rows) and `usdm_rest` (listing, open interest, funding).
+`usdm_wire`, `usdm_decode` (frames -> rows) and `usdm_rest` (listing, open interest, funding);
+its REST-driven datasets run in `usdm_polls` (open interest), `usdm_funding` (settled funding)
+and `usdm_instruments`.
 """
 
 from __future__ import annotations

@@ -3,8 +3,10 @@
 `UsdmRest` is Spot's `BinanceRest` with USD-M's paths and weights (venues.md 1.2): 2,400
 request weight a minute per IP; `/fapi/v1/depth` weighs 2 to 20 by `limit` (1,000 levels, the
 most, weigh 20); `/fapi/v1/aggTrades` and `historicalTrades` 20; `openInterest` 1;
-`exchangeInfo` 1; `ticker/24hr` of every symbol 40. Trades are backfilled by `fromId`, 1,000 a
-page, as on Spot.
+`exchangeInfo` 1; `ticker/24hr` of every symbol 40. `fundingRate` and `fundingInfo` are counted
+at 1 here, and paced apart (`usdm_funding`): Binance's docs give them a limit of their own, 500
+requests per 5 minutes per IP, shared by the two (verify; not in venues.md). Trades are
+backfilled by `fromId`, 1,000 a page, as on Spot.
 """
 
 from __future__ import annotations
@@ -27,8 +29,11 @@ DEPTH_PATH = "/fapi/v1/depth"
 SNAPSHOT_LEVELS = 1000  # the most a futures snapshot gives
 EXCHANGE_INFO = "/fapi/v1/exchangeInfo"
 TICKERS = "/fapi/v1/ticker/24hr"
+OPEN_INTEREST = "/fapi/v1/openInterest"
+FUNDING_RATE = "/fapi/v1/fundingRate"
+FUNDING_INFO = "/fapi/v1/fundingInfo"
 _WEIGHTS = {"/fapi/v1/aggTrades": 20, "/fapi/v1/historicalTrades": 20, EXCHANGE_INFO: 1,
-            "/fapi/v1/openInterest": 1, "/fapi/v1/fundingRate": 1}  # fmt: skip
+            OPEN_INTEREST: 1, FUNDING_RATE: 1, FUNDING_INFO: 1}  # fmt: skip
 _DEPTH_WEIGHTS = ((50, 2), (100, 5), (500, 10))  # limit up to -> weight; above: 20
 
 

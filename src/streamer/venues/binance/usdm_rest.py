@@ -11,8 +11,10 @@
 * `GET /fapi/v1/openInterest` -> one `open_interest` row at the venue's `time`.
 * `GET /fapi/v1/fundingRate` -> `funding_rates`, the settled rates (never the predicted one of
   `markPrice`), one per `fundingTime`.
+* `GET /fapi/v1/fundingInfo` -> `funding_intervals`: the symbols off the default 8 h interval.
 
-Each parser returns rows, or exactly one `Reject` naming what is wrong (never raises).
+Each parser returns rows (or the intervals), or exactly one `Reject` naming what is wrong
+(never raises).
 """
 
 from __future__ import annotations
@@ -23,9 +25,18 @@ from typing import Any
 from streamer.errors import FrameError
 from streamer.ids import record_id
 from streamer.numbers import NON_NEGATIVE, POSITIVE, dec, opt_dec
-from streamer.records import Dec, FundingRate, Hours, Instrument, Item, Millis, OpenInterest
+from streamer.records import (
+    Dec,
+    FundingRate,
+    Hours,
+    Instrument,
+    Item,
+    Millis,
+    OpenInterest,
+    Reject,
+)
 from streamer.selectors import Listing, json_body
-from streamer.sources.base import guarded, json_object
+from streamer.sources.base import FRAME_FAILURES, guarded, json_object, reason_for, reject
 from streamer.timefmt import epoch_millis
 from streamer.venues.binance.usdm_streams import (
     CONTRACT_KINDS,
@@ -157,3 +168,26 @@ def funding_rates(
         return rows
 
     return guarded(REST_SOURCE, decode, body, received_at)
+
+
+MAX_FUNDING_HOURS = 24 * 7  # an interval past a week is not one Binance has: a malformed row
+
+
+def funding_intervals(body: bytes | str, received_at: Millis) -> dict[str, int] | Reject:
+    """`fundingInfo` -> venue symbol -> its funding interval in hours (only the symbols whose
+    interval is not the default are listed), or one `Reject`."""
+    try:
+        answer = json_body(body, "fundingInfo")
+        if type(answer) is not list:
+            raise FrameError("fundingInfo is not a JSON array")
+        intervals: dict[str, int] = {}
+        for entry in answer:
+            if type(entry) is not dict or type(entry.get("symbol")) is not str:
+                raise FrameError(f"an entry is not a symbol's funding info: {entry!r}"[:200])
+            hours = entry["fundingIntervalHours"]
+            if type(hours) is not int or not 0 < hours <= MAX_FUNDING_HOURS:
+                raise FrameError(f"fundingIntervalHours of {entry['symbol']} is {hours!r}"[:200])
+            intervals[entry["symbol"]] = hours
+        return intervals
+    except FRAME_FAILURES as exc:
+        return reject(REST_SOURCE, reason_for(exc), body, received_at)

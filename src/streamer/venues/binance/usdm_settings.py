@@ -68,12 +68,14 @@ ROWS: tuple[Setting, ...] = (
     row(
         "binance_usdm_open_interest_seconds",
         "60",
-        "how often `/fapi/v1/openInterest` (weight 1) is polled for each symbol",
+        "how often `/fapi/v1/openInterest` (weight 1) is polled for each symbol (the symbols' "
+        "polls spread over the interval) into `open_interest`",
     ),
     row(
         "binance_usdm_funding_lookback_hours",
         "24",
-        "settled funding rates (`/fapi/v1/fundingRate`) fetched at start, this far back",
+        "settled funding rates (`/fapi/v1/fundingRate`) fetched at start, this far back (0: "
+        "none); each one is fetched once it settles in any case",
     ),
 )
 

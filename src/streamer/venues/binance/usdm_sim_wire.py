@@ -28,10 +28,13 @@ DELIVERY_HOUR = 8  # dated contracts deliver at 08:00 UTC
 
 @dataclass(frozen=True, slots=True)
 class Contract:
-    """What `exchangeInfo` says of a listing beyond its names: `contractType`, `deliveryDate`."""
+    """What `exchangeInfo` says of a listing beyond its names: `contractType`, `deliveryDate`,
+    and the `PRICE_FILTER`'s `tickSize` it lists (a test may change it; the market itself
+    keeps its 0.01 ticks)."""
 
     contract_type: str  # PERPETUAL, CURRENT_QUARTER, NEXT_QUARTER
     delivery_ms: int
+    tick_size: str = "0.01"
 
     @property
     def perpetual(self) -> bool:
@@ -184,7 +187,7 @@ def symbol_info(listing: Listing, contract: Contract) -> dict[str, Any]:
         "triggerProtect": "0.0500", "liquidationFee": "0.012500", "marketTakeBound": "0.05",
         "filters": [
             {"minPrice": "0.01", "maxPrice": "1000000", "filterType": "PRICE_FILTER",
-             "tickSize": "0.01"},
+             "tickSize": contract.tick_size},
             {"stepSize": "0.00000001", "filterType": "LOT_SIZE", "maxQty": "1000",
              "minQty": "0.00000001"},
             {"stepSize": "0.00000001", "filterType": "MARKET_LOT_SIZE", "maxQty": "120",

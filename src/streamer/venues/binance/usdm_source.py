@@ -20,6 +20,12 @@ the mark prices every second, each depth stream) and the sparse ones it ignores
 connection whose every stream is silent gets no reads), so a silent one is flagged within
 `stale_seconds`: `binance_usdm.subscription_silent`, `subscriptions_silent` in the feed's
 stats, and a fresh connection.
+
+REST-driven datasets run beside the connections, each one task in the feed's group, on the same
+`UsdmRest` (`usdm_polls`): `open_interest` (`OpenInterestPolls`, every `open_interest_seconds`),
+`funding_rates` (`usdm_funding`: a backfill of `funding_lookback_hours`, then each settled rate)
+and `instruments` (`usdm_instruments`: at start and on every change, looked at each rediscovery
+period). They read the selection as it is now, so rediscovery's changes are followed.
 """
 
 from __future__ import annotations
@@ -48,6 +54,14 @@ from streamer.venues.binance.depth_snapshots import DepthSnapshots
 from streamer.venues.binance.source import MAX_REQUEST_TARGET, combined_url, plan_batches
 from streamer.venues.binance.usdm_client import DEPTH_PATH, SNAPSHOT_LEVELS, UsdmRest, symbols
 from streamer.venues.binance.usdm_decode import UsdmDecoder
+from streamer.venues.binance.usdm_funding import FundingSettlements
+from streamer.venues.binance.usdm_instruments import INSTRUMENTS_SECONDS, InstrumentWatch
+from streamer.venues.binance.usdm_polls import (
+    FUNDING_REQUESTS,
+    FUNDING_WINDOW_SECONDS,
+    FundingIntervals,
+    OpenInterestPolls,
+)
 from streamer.venues.binance.usdm_settings import UsdmSettings
 from streamer.venues.binance.usdm_streams import (
     EXCHANGE_USDM,
@@ -148,6 +162,25 @@ class UsdmSource(Feed):
             else None
         )
         self.attempts = AttemptWindow(CONNECT_ATTEMPTS, CONNECT_WINDOW_SECONDS)
+        self._polls(clock, sleep)
+
+    def _polls(self, clock: Clock, sleep: Sleep) -> None:
+        """The REST-driven datasets: open interest, settled funding, instruments."""
+        rest, stats = self.rest, self.stats
+        every = self.rediscovery.every if self.rediscovery is not None else INSTRUMENTS_SECONDS
+        pace = AttemptWindow(FUNDING_REQUESTS, FUNDING_WINDOW_SECONDS)
+        intervals = FundingIntervals(rest, stats, pace, every, clock=clock, sleep=sleep)
+        self.open_interest = OpenInterestPolls(rest, self._selected,
+                                               self.settings.open_interest_seconds, stats,
+                                               clock=clock, sleep=sleep)  # fmt: skip
+        self.funding = FundingSettlements(rest, self._selected, intervals, pace,
+                                          self.settings.funding_lookback_hours, stats,
+                                          clock=clock, sleep=sleep)  # fmt: skip
+        self.instruments = InstrumentWatch(rest, self._selected, intervals, every, stats,
+                                           clock=clock, sleep=sleep)  # fmt: skip
+
+    def _selected(self) -> tuple[str, ...]:
+        return tuple(self.settings.symbols)
 
     def _add_plans(self, streams: Sequence[str]) -> list[Planned]:
         added = [
@@ -171,6 +204,8 @@ class UsdmSource(Feed):
     def start(self, group: asyncio.TaskGroup, emit: Emit) -> None:
         for plan in self.plans:
             self._open(group, plan, emit)
+        for poll in (self.open_interest, self.funding, self.instruments):
+            group.create_task(poll.run(emit))
 
     def _open(self, group: asyncio.TaskGroup, plan: Planned, emit: Emit) -> None:
         session = plan.session = _Session(self, plan, emit)
