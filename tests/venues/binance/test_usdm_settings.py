@@ -9,7 +9,7 @@ from streamer.selectors import Listing, Selector, choose, parse_selector
 from streamer.settings_read import Reader
 from streamer.venues.binance.usdm_settings import ROWS, UsdmSettings, load
 
-KNOWN = frozenset(n for r in ROWS for n in r.names) | {"stale_seconds"}
+KNOWN = frozenset(n for r in ROWS for n in r.names) | {"stale_seconds", "keep_open_candles"}
 
 
 def read(**env: str) -> UsdmSettings:

@@ -4,7 +4,9 @@
 request weight a minute per IP; `/fapi/v1/depth` weighs 2 to 20 by `limit` (1,000 levels, the
 most, weigh 20); `/fapi/v1/aggTrades` and `historicalTrades` 20; `openInterest` 1;
 `exchangeInfo` 1; `ticker/24hr` of every symbol 40. Trades are backfilled by `fromId`, 1,000 a
-page, as on Spot.
+page, as on Spot; candles from `/fapi/v1/klines`, 1,000 a page, which weighs 1, 2, 5 or 10 by
+`limit` (under 100, under 500, up to 1,000, above: Binance's Kline-Candlestick-Data page;
+venues.md does not list it), so a page of 1,000 weighs 5.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ DEPTH_PATH = "/fapi/v1/depth"
 SNAPSHOT_LEVELS = 1000  # the most a futures snapshot gives
 EXCHANGE_INFO = "/fapi/v1/exchangeInfo"
 TICKERS = "/fapi/v1/ticker/24hr"
+KLINES_PATH = "/fapi/v1/klines"
+_KLINE_WEIGHTS = ((99, 1), (499, 2), (1000, 5))  # limit up to -> weight; above: 10
 _WEIGHTS = {"/fapi/v1/aggTrades": 20, "/fapi/v1/historicalTrades": 20, EXCHANGE_INFO: 1,
             "/fapi/v1/openInterest": 1, "/fapi/v1/fundingRate": 1}  # fmt: skip
 _DEPTH_WEIGHTS = ((50, 2), (100, 5), (500, 10))  # limit up to -> weight; above: 20
@@ -37,6 +41,9 @@ def request_weight(path: str, params: Mapping[str, str]) -> int:
     if path == DEPTH_PATH:
         limit = int(params["limit"]) if params.get("limit", "").isdigit() else 500
         return next((w for top, w in _DEPTH_WEIGHTS if limit <= top), 20)
+    if path == KLINES_PATH:
+        limit = int(params["limit"]) if params.get("limit", "").isdigit() else 500
+        return next((w for top, w in _KLINE_WEIGHTS if limit <= top), 10)
     if path == TICKERS:
         return 1 if "symbol" in params else 40
     return _WEIGHTS.get(path, 1)
@@ -51,6 +58,7 @@ class UsdmRest(BinanceRest):
         "trade": "/fapi/v1/historicalTrades",
         "aggTrade": "/fapi/v1/aggTrades",
     }
+    klines_path: ClassVar[str] = KLINES_PATH
 
     def request_weight(self, path: str, params: Mapping[str, str]) -> int:
         return request_weight(path, params)
