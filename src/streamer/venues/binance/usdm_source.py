@@ -270,6 +270,10 @@ class UsdmSource(Feed):
         for gap in self.ledger.missing(symbols, self._clock()):
             self.backfill.later(gap, emit)
 
+    @property
+    def backfills_pending(self) -> int:
+        return self.backfill.pending if self.backfill is not None else 0
+
     async def _fetch_candles(self, gap: Gap) -> list[Item]:
         return await self.rest.klines(gap.symbol, native_symbol(gap.symbol),
                                       self.settings.kline_interval, gap.start, gap.end)  # fmt: skip
