@@ -5,6 +5,7 @@ rejects (`usdm_decode`); REST klines become closed `rest` candles at USD-M's wei
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -18,8 +19,10 @@ from streamer.records import Candle, Millis, Reject, Ticker
 from streamer.venues.binance.rest import parse_klines
 from streamer.venues.binance.usdm_client import request_weight
 from streamer.venues.binance.usdm_decode import UsdmDecoder
+from streamer.venues.binance.usdm_source import UsdmSource
 from streamer.venues.binance.usdm_streams import MARKET, route, watched
 from tests.conftest import fixture_text
+from tests.venues.binance.test_usdm_settings import read
 from tests.venues.test_parsers_fuzz import FUZZ, check, json_values, mutate
 
 NOW = Millis(1_764_000_000_000)
@@ -42,6 +45,18 @@ def closed_kline() -> dict[str, Any]:
     frame = orjson.loads(usdm(KLINE))
     frame["data"]["k"]["x"] = True
     return frame  # type: ignore[no-any-return]
+
+
+def test_the_interval_and_open_candles_come_from_their_settings_into_the_streams() -> None:
+    assert (read().kline_interval, read().keep_open_candles) == ("1m", False)
+    settings = read(binance_usdm_kline_interval="1M", keep_open_candles="true")
+    assert (settings.kline_interval, settings.keep_open_candles) == ("1M", True)
+    source = UsdmSource(replace(settings, book_updates=False))
+    [url] = source.urls
+    assert url.endswith("/market/stream?streams=!markPrice@arr@1s/!forceOrder@arr/"
+                        "btcusdt@aggTrade/btcusdt@kline_1M/btcusdt@ticker/ethusdt@aggTrade/"
+                        "ethusdt@kline_1M/ethusdt@ticker")  # fmt: skip
+    assert source.ledger is None  # a calendar month has no fixed length: not backfilled
 
 
 def test_kline_and_ticker_streams_are_read_per_symbol_on_the_market_path() -> None:

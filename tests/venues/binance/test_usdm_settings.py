@@ -70,6 +70,7 @@ def test_choose_keeps_only_the_named_kinds() -> None:
     [
         ({"binance_usdm_streams_per_connection": "2000"}, "STREAMER_BINANCE_USDM_STREAMS_PER"),
         ({"binance_usdm_trades": "bookTicker"}, "STREAMER_BINANCE_USDM_TRADES"),
+        ({"binance_usdm_kline_interval": "1s"}, "STREAMER_BINANCE_USDM_KLINE_INTERVAL"),
         ({"binance_usdm_ws_url": "https://fstream.binance.com"}, "STREAMER_BINANCE_USDM_WS_URL"),
         ({"binance_usdm_open_interest_seconds": "0"}, "STREAMER_BINANCE_USDM_OPEN_INTEREST"),
     ],
