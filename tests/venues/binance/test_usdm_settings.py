@@ -9,7 +9,7 @@ from streamer.selectors import Listing, Selector, choose, parse_selector
 from streamer.settings_read import Reader
 from streamer.venues.binance.usdm_settings import ROWS, UsdmSettings, load
 
-KNOWN = frozenset(n for r in ROWS for n in r.names) | {"stale_seconds"}
+KNOWN = frozenset(n for r in ROWS for n in r.names) | {"stale_seconds", "keep_open_candles"}
 
 
 def read(**env: str) -> UsdmSettings:
@@ -70,6 +70,7 @@ def test_choose_keeps_only_the_named_kinds() -> None:
     [
         ({"binance_usdm_streams_per_connection": "2000"}, "STREAMER_BINANCE_USDM_STREAMS_PER"),
         ({"binance_usdm_trades": "bookTicker"}, "STREAMER_BINANCE_USDM_TRADES"),
+        ({"binance_usdm_kline_interval": "1s"}, "STREAMER_BINANCE_USDM_KLINE_INTERVAL"),
         ({"binance_usdm_ws_url": "https://fstream.binance.com"}, "STREAMER_BINANCE_USDM_WS_URL"),
         ({"binance_usdm_open_interest_seconds": "0"}, "STREAMER_BINANCE_USDM_OPEN_INTEREST"),
     ],

@@ -89,12 +89,14 @@ async def test_each_stream_kind_is_asked_on_its_routed_path() -> None:
                 while len(paths) < 2:
                     await asyncio.sleep(0.01)
     assert sorted(paths) == [
-        "/market/stream?streams=!markPrice@arr@1s/!forceOrder@arr/btcusdt@aggTrade",
+        "/market/stream?streams=!markPrice@arr@1s/!forceOrder@arr/btcusdt@aggTrade/"
+        "btcusdt@kline_1m/btcusdt@ticker",
         "/public/stream?streams=btcusdt@depth@100ms",
     ]
     trade = UsdmSource(UsdmSettings(symbols=(SYMBOL,), trades="trade", book_updates=False))
     assert sorted(trade.urls) == [
-        "wss://fstream.binance.com/market/stream?streams=!markPrice@arr@1s/!forceOrder@arr",
+        "wss://fstream.binance.com/market/stream?streams=!markPrice@arr@1s/!forceOrder@arr/"
+        "btcusdt@kline_1m/btcusdt@ticker",
         "wss://fstream.binance.com/public/stream?streams=btcusdt@trade",
     ]
 
@@ -104,7 +106,7 @@ def test_connections_hold_at_most_the_streams_per_connection_setting() -> None:
     settings = UsdmSettings(symbols=symbols, streams_per_connection=3, book_updates=False)
     urls = UsdmSource(settings).urls
     counts = [len(u.split("streams=")[1].split("/")) for u in urls]
-    assert counts == [3, 3, 1]  # 2 all-market + 5 aggTrade streams, all on /market
+    assert counts == [3, 3, 3, 3, 3, 2]  # 2 all-market + 5 aggTrade, kline, ticker: /market
     assert all("/market/stream?" in u for u in urls)
 
 

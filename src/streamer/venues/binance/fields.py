@@ -92,19 +92,26 @@ def trade_row(
                             size, side, record_id(trade_id)))  # fmt: skip
 
 
-def ticker_row(data: dict[str, Any], symbol: str, received_at: Millis) -> Ticker:
-    """A `24hrTicker` payload's row."""
+def ticker_row(
+    data: dict[str, Any],
+    symbol: str,
+    received_at: Millis,
+    exchange: str = EXCHANGE,
+    quotes: bool = True,
+) -> Ticker:
+    """A `24hrTicker` payload's row. USD-M's (`exchange` "binance_usdm", `quotes` False) has no
+    best bid and ask (`b`, `B`, `a`, `A` are `bookTicker`'s): those four columns are null."""
     event_time = epoch_millis(data["E"], "E")
     return Ticker(
-        exchange=EXCHANGE,
+        exchange=exchange,
         symbol=symbol,
         event_time=event_time,
         received_at=received_at,
         last_price=dec(data["c"], "c", POSITIVE),
-        best_bid=dec(data["b"], "b", NON_NEGATIVE),
-        best_bid_size=dec(data["B"], "B", NON_NEGATIVE),
-        best_ask=dec(data["a"], "a", NON_NEGATIVE),
-        best_ask_size=dec(data["A"], "A", NON_NEGATIVE),
+        best_bid=dec(data["b"], "b", NON_NEGATIVE) if quotes else None,
+        best_bid_size=dec(data["B"], "B", NON_NEGATIVE) if quotes else None,
+        best_ask=dec(data["a"], "a", NON_NEGATIVE) if quotes else None,
+        best_ask_size=dec(data["A"], "A", NON_NEGATIVE) if quotes else None,
         open_24h=dec(data["o"], "o", POSITIVE),
         high_24h=dec(data["h"], "h", POSITIVE),
         low_24h=dec(data["l"], "l", POSITIVE),
@@ -112,7 +119,7 @@ def ticker_row(data: dict[str, Any], symbol: str, received_at: Millis) -> Ticker
         quote_volume_24h=dec(data["q"], "q", NON_NEGATIVE),
         price_change_pct_24h=dec(data["P"], "P"),
         trade_count_24h=count(data["n"], "n"),
-        record_id=record_id(EXCHANGE, symbol, "ticker", event_time),
+        record_id=record_id(exchange, symbol, "ticker", event_time),
     )
 
 
@@ -123,18 +130,20 @@ def kline_row(
     closed: bool,
     symbol: str,
     received_at: Millis,
+    exchange: str = EXCHANGE,
 ) -> Candle:
     """A `kline` payload's row (`k` its candle, `interval` and `closed` checked): a closed
-    candle's `record_id` leaves the event time out, so a REST backfill of it de-duplicates."""
+    candle's `record_id` leaves the event time out, so a REST backfill of it de-duplicates.
+    USD-M's payload has the same shape (`exchange` "binance_usdm")."""
     event_time = epoch_millis(data["E"], "E")
     open_time = epoch_millis(k["t"], "t")
     rid = (
-        record_id(EXCHANGE, symbol, "ohlcv", interval, open_time)
+        record_id(exchange, symbol, "ohlcv", interval, open_time)
         if closed
-        else record_id(EXCHANGE, symbol, "ohlcv", interval, open_time, event_time)
+        else record_id(exchange, symbol, "ohlcv", interval, open_time, event_time)
     )
     return Candle(
-        exchange=EXCHANGE,
+        exchange=exchange,
         symbol=symbol,
         event_time=event_time,
         received_at=received_at,

@@ -100,9 +100,15 @@ def _int(value: Any, name: str) -> int:
 
 
 def parse_klines(
-    body: str | bytes, symbol: str, interval: str, received_at: Millis, now: Millis
+    body: str | bytes,
+    symbol: str,
+    interval: str,
+    received_at: Millis,
+    now: Millis,
+    exchange: str = EXCHANGE,
 ) -> list[Item]:
-    """A `/api/v3/klines` answer -> closed candles (close time before `now`), or a Reject."""
+    """A `/api/v3/klines` answer -> closed candles (close time before `now`), or a Reject.
+    USD-M's `/fapi/v1/klines` rows have the same shape (`exchange` "binance_usdm")."""
 
     def decode(raw: str | bytes, at: Millis) -> list[Item]:
         rows = orjson.loads(raw)
@@ -118,7 +124,7 @@ def parse_klines(
                 continue  # still open
             out.append(
                 Candle(
-                    exchange=EXCHANGE,
+                    exchange=exchange,
                     symbol=symbol,
                     event_time=close_time,
                     received_at=at,
@@ -134,12 +140,12 @@ def parse_klines(
                     trade_count=_int(row[8], "trades"),
                     is_closed=True,
                     origin="rest",
-                    record_id=record_id(EXCHANGE, symbol, "ohlcv", interval, open_time),
+                    record_id=record_id(exchange, symbol, "ohlcv", interval, open_time),
                 )
             )
         return out
 
-    return guarded(f"{EXCHANGE}:rest", decode, body, received_at)
+    return guarded(f"{exchange}:rest", decode, body, received_at)
 
 
 def parse_trades(
@@ -179,11 +185,12 @@ class BinanceRest(RestClient):
     """`RestClient` that keeps under Binance's request weight (6000 per minute per IP).
 
     USD-M's client (`usdm_client.UsdmRest`) is this one with its own `exchange`,
-    `weight_limit`, `trades_paths` and `request_weight`."""
+    `weight_limit`, `trades_paths`, `klines_path` and `request_weight`."""
 
     exchange = EXCHANGE
     weight_limit = WEIGHT_LIMIT
     trades_paths: ClassVar[Mapping[str, str]] = TRADES_PATHS
+    klines_path: ClassVar[str] = "/api/v3/klines"
 
     def __init__(self, base_url: str, *, clock: Clock, sleep: Sleep = asyncio.sleep,
                  timeout: float = 10.0, rng: random.Random | None = None,
@@ -232,8 +239,9 @@ class BinanceRest(RestClient):
         while cursor <= end:
             params = {"symbol": native, "interval": interval, "startTime": str(cursor),
                       "endTime": str(end), "limit": str(PAGE)}  # fmt: skip
-            body = await self.get("/api/v3/klines", params)
-            items = parse_klines(body, symbol, interval, self.clock(), self.clock())
+            body = await self.get(self.klines_path, params)
+            now = self.clock()
+            items = parse_klines(body, symbol, interval, now, now, self.exchange)
             out.extend(items)
             candles = [i for i in items if isinstance(i, Candle)]
             if len(candles) < PAGE or not candles:

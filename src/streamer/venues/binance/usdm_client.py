@@ -6,7 +6,9 @@ most, weigh 20); `/fapi/v1/aggTrades` and `historicalTrades` 20; `openInterest` 
 `exchangeInfo` 1; `ticker/24hr` of every symbol 40. `fundingRate` and `fundingInfo` are counted
 at 1 here, and paced apart (`usdm_funding`): Binance's docs give them a limit of their own, 500
 requests per 5 minutes per IP, shared by the two (verify; not in venues.md). Trades are
-backfilled by `fromId`, 1,000 a page, as on Spot.
+backfilled by `fromId`, 1,000 a page, as on Spot; candles from `/fapi/v1/klines`, 1,000 a page,
+which weighs 1, 2, 5 or 10 by `limit` (under 100, under 500, up to 1,000, above: Binance's
+Kline-Candlestick-Data page; venues.md does not list it), so a page of 1,000 weighs 5.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ TICKERS = "/fapi/v1/ticker/24hr"
 OPEN_INTEREST = "/fapi/v1/openInterest"
 FUNDING_RATE = "/fapi/v1/fundingRate"
 FUNDING_INFO = "/fapi/v1/fundingInfo"
+KLINES_PATH = "/fapi/v1/klines"
+_KLINE_WEIGHTS = ((99, 1), (499, 2), (1000, 5))  # limit up to -> weight; above: 10
 _WEIGHTS = {"/fapi/v1/aggTrades": 20, "/fapi/v1/historicalTrades": 20, EXCHANGE_INFO: 1,
             OPEN_INTEREST: 1, FUNDING_RATE: 1, FUNDING_INFO: 1}  # fmt: skip
 _DEPTH_WEIGHTS = ((50, 2), (100, 5), (500, 10))  # limit up to -> weight; above: 20
@@ -42,6 +46,9 @@ def request_weight(path: str, params: Mapping[str, str]) -> int:
     if path == DEPTH_PATH:
         limit = int(params["limit"]) if params.get("limit", "").isdigit() else 500
         return next((w for top, w in _DEPTH_WEIGHTS if limit <= top), 20)
+    if path == KLINES_PATH:
+        limit = int(params["limit"]) if params.get("limit", "").isdigit() else 500
+        return next((w for top, w in _KLINE_WEIGHTS if limit <= top), 10)
     if path == TICKERS:
         return 1 if "symbol" in params else 40
     return _WEIGHTS.get(path, 1)
@@ -56,6 +63,7 @@ class UsdmRest(BinanceRest):
         "trade": "/fapi/v1/historicalTrades",
         "aggTrade": "/fapi/v1/aggTrades",
     }
+    klines_path: ClassVar[str] = KLINES_PATH
 
     def request_weight(self, path: str, params: Mapping[str, str]) -> int:
         return request_weight(path, params)

@@ -15,6 +15,13 @@ Streams, each routed by its combined-stream name (`usdm_streams`):
 * `<s>@depth@100ms` -> `book_updates` and `order_books` through `depth_diff.DepthBooks` with
   the futures chain rule (`usdm_streams.PREVIOUS_ID_CHAIN`); `depth_snapshot` takes the
   `GET /fapi/v1/depth?limit=1000` answers the books ask for.
+* `<s>@kline_<interval>` -> `ohlcv` as on Spot (`fields.kline_row`): closed candles (`x`
+  true) only, unless `keep_open_candles`; the shell's ledger drops repeats and backfills holes.
+* `<s>@ticker` -> `tickers` (`fields.ticker_row`): futures' `24hrTicker` carries no best bid
+  or ask, so those columns are null (the top of the book is in `order_books`, every 100 ms).
+
+Klines and tickers go the general way (`json_object`), not through msgspec structs: a symbol
+sends at most four klines and one ticker a second, against ten diff events and its trades.
 
 `decode(raw, received_at)` never raises: a bad frame is one `Reject` (reason and raw text). In
 an all-market array, a selected symbol's bad element is a `Reject` of its own (the rest of the
@@ -40,14 +47,24 @@ from streamer.sources.base import reject as make_reject
 from streamer.sources.depth_diff import DepthBooks
 from streamer.sources.trade_gaps import SymbolTrades, TradeGaps
 from streamer.timefmt import epoch_millis
-from streamer.venues.binance.fields import as_sent, levels, numbers, trade_row
+from streamer.venues.binance.fields import (
+    as_sent,
+    flag,
+    kline_row,
+    levels,
+    numbers,
+    ticker_row,
+    trade_row,
+)
 from streamer.venues.binance.usdm_streams import (
     EXCHANGE_USDM,
     LIQUIDATION_STREAM,
     MARK_PRICE_STREAM,
     PREVIOUS_ID_CHAIN,
     depth_stream,
+    kline_stream,
     native_symbol,
+    ticker_stream,
     trade_stream,
 )
 from streamer.venues.binance.usdm_wire import FUTURES_DIFF, MARK_PRICES, WireMarkPrice
@@ -74,8 +91,12 @@ class UsdmDecoder:
         trades: str = "aggTrade",
         depth: int = 20,
         books: bool = True,
+        kline_interval: str | None = None,
+        tickers: bool = False,
+        keep_open_candles: bool = False,
         stats: FeedStats | None = None,
     ) -> None:
+        """`kline_interval` (None: no candles) and `tickers` add those streams of each symbol."""
         if trades not in TRADE_KINDS:
             raise ConfigError(
                 "STREAMER_BINANCE_USDM_TRADES", f"{trades!r}", "Use aggTrade or trade."
@@ -83,6 +104,9 @@ class UsdmDecoder:
         self.stats = FeedStats() if stats is None else stats
         self._trades_kind = trades
         self._id_field = "a" if trades == "aggTrade" else "t"
+        self._interval = kline_interval
+        self._tickers = tickers
+        self._keep_open = keep_open_candles
         self._symbols: dict[str, str] = {}  # native -> normalized, the only way back
         self._book_ids: dict[str, Callable[[object], str]] = {}
         self._trades: dict[str, SymbolTrades] = {}
@@ -119,11 +143,22 @@ class UsdmDecoder:
             self._book_ids[symbol] = record_ids(EXCHANGE_USDM, symbol, "book")
             ids = record_ids(EXCHANGE_USDM, symbol, self._trades_kind)
             self._trades[symbol] = self.trade_gaps.track(symbol, ids)
-            self._routes[trade_stream(symbol, self._trades_kind)] = (self._trade, symbol)
-            if self.books is not None:
-                self._routes[depth_stream(symbol)] = (self._diff, symbol)
+            handlers = (self._trade, self._diff, self._kline, self._ticker)
+            for name, handler in zip(self.symbol_streams(symbol), handlers, strict=True):
+                if name is not None:
+                    self._routes[name] = (handler, symbol)
         if self.books is not None:
             self.books.add(new)
+
+    def symbol_streams(self, symbol: str) -> tuple[str, str | None, str | None, str | None]:
+        """`symbol`'s trade, depth, kline and ticker streams (None: not read)."""
+        interval = self._interval
+        return (
+            trade_stream(symbol, self._trades_kind),
+            depth_stream(symbol) if self.books is not None else None,
+            kline_stream(symbol, interval) if interval is not None else None,
+            ticker_stream(symbol) if self._tickers else None,
+        )
 
     @property
     def streams(self) -> list[str]:
@@ -260,6 +295,35 @@ class UsdmDecoder:
         elif not self.trade_gaps.off_sequence(track, trade_id, row.event_time):
             return []
         return [row] if kind == "MARKET" else []
+
+    # -- candles and tickers --------------------------------------------------------------
+
+    def _kline(
+        self, data: _Payload, symbol: str, received_at: Millis, raw: str | bytes
+    ) -> list[Item]:
+        """`<s>@kline_<interval>`: a closed candle (an open one only if kept)."""
+        if type(data) is not dict or data.get("e") != "kline":
+            raise FrameError("field 'e' is not kline")
+        self._symbol_of(data["s"], symbol)
+        k = data["k"]
+        if type(k) is not dict:
+            raise FrameError("field 'k' is not an object")
+        closed = flag(k["x"], "x")
+        if not closed and not self._keep_open:
+            return []
+        interval = k["i"]
+        if interval != self._interval:
+            raise FrameError(f"field 'i' is not the subscribed interval: {interval!r}"[:200])
+        return [kline_row(data, k, interval, closed, symbol, received_at, EXCHANGE_USDM)]
+
+    def _ticker(
+        self, data: _Payload, symbol: str, received_at: Millis, raw: str | bytes
+    ) -> list[Item]:
+        """`<s>@ticker`: the rolling 24 h statistics, without a best bid or ask."""
+        if type(data) is not dict or data.get("e") != "24hrTicker":
+            raise FrameError("field 'e' is not 24hrTicker")
+        self._symbol_of(data["s"], symbol)
+        return [ticker_row(data, symbol, received_at, EXCHANGE_USDM, quotes=False)]
 
     # -- books ----------------------------------------------------------------------------
 

@@ -20,6 +20,10 @@ KINDS = (PERPETUAL, DELIVERY)
 MAX_STREAMS_PER_CONNECTION = 1024
 """The most the venue is documented to take (venues.md 1.2); other copies of its docs say 200."""
 DEFAULT_STREAMS_PER_CONNECTION = 200
+KLINE_INTERVALS = (
+    "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1M",
+)  # fmt: skip
+"""USD-M's kline intervals (Kline-Candlestick-Streams): Spot's without `1s`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +34,8 @@ class UsdmSettings:
     rest_url: str = "https://fapi.binance.com"
     streams_per_connection: int = DEFAULT_STREAMS_PER_CONNECTION
     trades: str = "aggTrade"  # or "trade"
+    kline_interval: str = "1m"  # `<s>@kline_<interval>` -> ohlcv, backfilled from REST klines
+    keep_open_candles: bool = False  # the shared STREAMER_KEEP_OPEN_CANDLES
     depth: int = 20  # levels of the published `order_books`
     book_updates: bool = True  # full books from `<s>@depth@100ms` (and `book_updates` rows)
     open_interest_seconds: float = 60.0
@@ -50,7 +56,7 @@ ROWS: tuple[Setting, ...] = (
         "binance_usdm_ws_url binance_usdm_rest_url",
         "wss://fstream.binance.com / https://fapi.binance.com",
         "the routed paths `/public` (depth, trade) and `/market` (aggTrade, mark prices, "
-        "liquidations) are added to the WebSocket URL",
+        "liquidations, klines, tickers) are added to the WebSocket URL",
     ),
     row(
         "binance_usdm_streams_per_connection",
@@ -58,6 +64,12 @@ ROWS: tuple[Setting, ...] = (
         "streams per connection (the venue's copies of its docs say 200 or 1024; at most 1024)",
     ),
     row("binance_usdm_trades", "aggTrade", "`aggTrade` (backfilled by id) or `trade`"),
+    row(
+        "binance_usdm_kline_interval",
+        "1m",
+        "candles of `<s>@kline_<interval>` (any USD-M interval; no `1s`), holes filled from "
+        "`/fapi/v1/klines`; tickers come from `<s>@ticker`, which has no best bid or ask",
+    ),
     row("binance_usdm_depth", "20", "levels of the published books: 5, 10 or 20"),
     row(
         "binance_usdm_book_updates",
@@ -102,6 +114,8 @@ def load(r: Reader) -> UsdmSettings:
         rest_url=r.url("binance_usdm_rest_url", d.rest_url, ("http", "https")),
         streams_per_connection=per_connection,
         trades=r.choice("binance_usdm_trades", d.trades, ("aggTrade", "trade")),
+        kline_interval=r.choice("binance_usdm_kline_interval", d.kline_interval, KLINE_INTERVALS),
+        keep_open_candles=r.flag("keep_open_candles", d.keep_open_candles),
         depth=int(r.choice("binance_usdm_depth", str(d.depth), ("5", "10", "20"))),
         book_updates=r.flag("binance_usdm_book_updates", d.book_updates),
         open_interest_seconds=r.number(

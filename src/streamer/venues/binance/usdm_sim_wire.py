@@ -24,6 +24,7 @@ RATE_UNIT = 10**8  # mark prices and funding rates are integers of 1e-8
 PERPETUAL_DELIVERY_MS = 4_133_404_800_000  # 2100-12-25 08:00 UTC: a perpetual's `deliveryDate`
 ONBOARD_MS = 1_569_398_400_000  # 2019-09-25, BTCUSDT's `onboardDate`
 DELIVERY_HOUR = 8  # dated contracts deliver at 08:00 UTC
+MAX_KLINES_LIMIT = 1500
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +123,23 @@ def kline(m: Market, c: Candle, interval: str, closed: bool, event_time: int) ->
     }  # fmt: skip
 
 
+def rest_kline(c: Candle) -> list[Any]:
+    """A `GET /fapi/v1/klines` row: open time, open, high, low, close, volume, close time, quote
+    volume, trades, taker buy volume and quote volume, and an ignored "0" (as on Spot)."""
+    return [c.open_time, _p(c.open), _p(c.high), _p(c.low), _p(c.close), size_text(c.volume),
+            c.close_time, quote_text(c.quote_volume), c.trades, size_text(c.volume // 2),
+            quote_text(c.quote_volume // 2), "0"]  # fmt: skip
+
+
+def klines(candles: list[Candle], params: Mapping[str, str]) -> list[list[Any]]:
+    """`GET /fapi/v1/klines` of `candles` (oldest first, the open one last, as Binance includes
+    it): those opened in `startTime` to `endTime`, at most `limit` (500 unless asked, 1500 at
+    most)."""
+    start, end = int(params.get("startTime", 0)), int(params.get("endTime", 2**62))
+    limit = min(int(params.get("limit", 500)), MAX_KLINES_LIMIT)
+    return [rest_kline(c) for c in candles if start <= c.open_time <= end][:limit]
+
+
 def ticker(m: Market, event_time: int) -> dict[str, Any]:
     """`<s>@ticker`: futures' 24hrTicker has no best bid and ask (those are `bookTicker`)."""
     change = m.last_price - m.open_24h
@@ -135,6 +153,20 @@ def ticker(m: Market, event_time: int) -> dict[str, Any]:
         "O": event_time - 86_400_000, "C": event_time, "F": m.first_trade_id,
         "L": m.next_trade_id - 1, "n": m.trade_count,
     }  # fmt: skip
+
+
+def rest_ticker(m: Market, now: int) -> dict[str, Any]:
+    """`GET /fapi/v1/ticker/24hr` of one symbol: the stream's fields under their REST names."""
+    streamed = ticker(m, now)
+    return {name: streamed[key] for name, key in _REST_TICKER.items()}
+
+
+_REST_TICKER = {  # GET /fapi/v1/ticker/24hr field -> the stream's 24hrTicker field
+    "symbol": "s", "priceChange": "p", "priceChangePercent": "P", "weightedAvgPrice": "w",
+    "lastPrice": "c", "lastQty": "Q", "openPrice": "o", "highPrice": "h", "lowPrice": "l",
+    "volume": "v", "quoteVolume": "q", "openTime": "O", "closeTime": "C", "firstId": "F",
+    "lastId": "L", "count": "n",
+}  # fmt: skip
 
 
 def mark_price(
@@ -219,17 +251,23 @@ def exchange_info(
 
 
 _DEPTH_WEIGHTS = ((50, 2), (100, 5), (500, 10))  # limit up to -> weight; up to 1000: 20
-_FIXED_WEIGHTS = {"/aggTrades": 20, "/trades": 5, "/historicalTrades": 20, "/klines": 5}
+_KLINE_WEIGHTS = ((99, 1), (499, 2), (1000, 5))  # limit up to -> weight; above: 10
+_FIXED_WEIGHTS = {"/aggTrades": 20, "/trades": 5, "/historicalTrades": 20}
 
 
 def weight(endpoint: str, params: Mapping[str, str]) -> int:
     """USD-M's request weight of a GET (venues.md 1.2: depth 2/5/10/20 by limit, aggTrades
-    20, openInterest 1); 1 otherwise (`exchangeInfo`, `fundingRate`, `fundingInfo`, `time`,
-    `ping`); `ticker/24hr` without a symbol 40."""
+    20, openInterest 1; klines 1/2/5/10 by limit, Binance's Kline-Candlestick-Data); 1
+    otherwise (`exchangeInfo`, `fundingRate`, `fundingInfo`, `time`, `ping`); `ticker/24hr`
+    without a symbol 40."""
     if endpoint == "/depth":
         raw = params.get("limit", "500")
         limit = int(raw) if raw.isdigit() else 500
         return next((w for top, w in _DEPTH_WEIGHTS if limit <= top), 20)
+    if endpoint == "/klines":
+        raw = params.get("limit", "500")
+        limit = int(raw) if raw.isdigit() else 500
+        return next((w for top, w in _KLINE_WEIGHTS if limit <= top), 10)
     if endpoint == "/ticker/24hr" and "symbol" not in params:
         return 40
     return _FIXED_WEIGHTS.get(endpoint, 1)

@@ -27,8 +27,9 @@ liquidates an order, and `!forceOrder@arr` pushes only the latest one per symbol
 as Binance does (`liquidations` counts them all, `sent_liquidations` keeps what went out).
 
 REST (`/fapi/v1`): `exchangeInfo`, `depth` (up to 1000 levels), `aggTrades` (`fromId`, or a
-time window, or the newest), `openInterest`, `fundingRate` (settled, from a backfilled
-history), `fundingInfo`, `ticker/24hr`, `time`, `ping`; each charged USD-M's weight
+time window, or the newest), `klines` (of the interval asked, built from then on), `openInterest`,
+`fundingRate` (settled, from a backfilled history), `fundingInfo`, `ticker/24hr`, `time`,
+`ping`; each charged USD-M's weight
 (`usdm_sim_wire.weight`) against `limits.RequestWeight`.
 """
 
@@ -409,25 +410,27 @@ class BinanceUsdm(Listed):
         if endpoint == "/fundingRate":
             return self.funding.history(params)
         if endpoint == "/ticker/24hr" and "symbol" not in params:
-            return 200, [self._rest_ticker(m, now) for m in self.by_native.values()]
+            return 200, [wire.rest_ticker(m, now) for m in self.by_native.values()]
         market = self.by_native.get(params.get("symbol", ""))
         if market is None:
             return 400, {"code": -1121, "msg": "Invalid symbol."}
         if endpoint == "/depth":
             limit = min(int(params.get("limit", 500)), MAX_DEPTH_LIMIT)
             return 200, wire.depth(market, limit, now)
+        if endpoint == "/klines":
+            interval = INTERVALS_MS.get(params.get("interval", ""))
+            if interval is None:
+                return 400, {"code": -1120, "msg": "Invalid interval."}
+            market.track(interval)
+            return 200, wire.klines([*market.closed[interval], market.candles[interval]], params)
         if endpoint == "/aggTrades":
             return 200, [wire.rest_agg_trade(t) for t in self._trades(market, params)]
         if endpoint == "/openInterest":
             units = self.derivatives[market.symbol].open_interest
             return 200, wire.open_interest(native_symbol(market.symbol), units, now)
         if endpoint == "/ticker/24hr":
-            return 200, self._rest_ticker(market, now)
+            return 200, wire.rest_ticker(market, now)
         return 404, {"code": -1, "msg": "Not found"}
-
-    def _rest_ticker(self, market: Market, now: int) -> dict[str, Any]:
-        streamed = wire.ticker(market, now)
-        return {name: streamed[key] for name, key in _REST_TICKER.items()}
 
     def _trades(self, market: Market, params: Mapping[str, str]) -> list[Trade]:
         """From `fromId` on (the oldest still kept if it is older), or in `startTime` to
@@ -440,11 +443,3 @@ class BinanceUsdm(Listed):
             start, end = int(params.get("startTime", 0)), int(params.get("endTime", 2**62))
             return [t for t in history if start <= t.time <= end][:limit]
         return list(history)[-limit:]
-
-
-_REST_TICKER = {  # GET /fapi/v1/ticker/24hr field -> the stream's 24hrTicker field
-    "symbol": "s", "priceChange": "p", "priceChangePercent": "P", "weightedAvgPrice": "w",
-    "lastPrice": "c", "lastQty": "Q", "openPrice": "o", "highPrice": "h", "lowPrice": "l",
-    "volume": "v", "quoteVolume": "q", "openTime": "O", "closeTime": "C", "firstId": "F",
-    "lastId": "L", "count": "n",
-}  # fmt: skip

@@ -9,14 +9,20 @@ of at most `streams_per_connection` (a setting, 200 by default) and a request li
 accepts; the streams ride in the URL, so no control message is sent at start, and the few sent
 later (`UNSUBSCRIBE`) are paced under `MAX_CONTROL_PER_SECOND` per connection.
 
+Candles and tickers (`<s>@kline_<interval>`, `<s>@ticker`) ride `/market` too. Closed candles
+pass the `CandleLedger` (`admit`), which drops repeats and reports a jump in open times; that
+hole, and after each (re)connect every candle closed since the newest published (`connected`),
+is fetched from `/fapi/v1/klines` by the shared `Backfiller` within `UsdmRest`'s weight, as on
+Spot.
+
 Full books: the decoder's `DepthBooks` with the `pu` chain rule asks for REST snapshots
 (`GET /fapi/v1/depth?limit=1000`, weight 20), fetched by `DepthSnapshots` under the shared
 weight budget. Trade holes are filled by id from `/fapi/v1/aggTrades` (`fromId`, weight 20).
 
 A subscription can be acknowledged and then deliver nothing (a `/market` stream on the wrong
 path). Each connection's watchdog knows the streams that always tick (`usdm_streams.watched`:
-the mark prices every second, each depth stream) and the sparse ones it ignores
-(`forceOrder`, trades); it is checked on every read and once a second by a timer (a
+the mark prices every second, each depth and ticker stream) and the sparse ones it ignores
+(`forceOrder`, trades, klines); it is checked on every read and once a second by a timer (a
 connection whose every stream is silent gets no reads), so a silent one is flagged within
 `stale_seconds`: `binance_usdm.subscription_silent`, `subscriptions_silent` in the feed's
 stats, and a fresh connection.
@@ -41,8 +47,9 @@ from streamer.records import Item
 from streamer.retry import Sleep
 from streamer.selectors import Selector
 from streamer.sources.attempts import AttemptWindow
-from streamer.sources.backfill import MAX_FETCHES
+from streamer.sources.backfill import MAX_FETCHES, Backfiller
 from streamer.sources.base import Clock, Emit
+from streamer.sources.candles import INTERVAL_MS, CandleLedger, Gap
 from streamer.sources.feed import Feed, FeedSession, Grouped
 from streamer.sources.rediscovery import Rediscovery
 from streamer.sources.trade_backfill import TradeBackfiller
@@ -52,6 +59,7 @@ from streamer.sources.wsconnect import run_websocket
 from streamer.timefmt import now_millis
 from streamer.venues.binance.depth_snapshots import DepthSnapshots
 from streamer.venues.binance.source import MAX_REQUEST_TARGET, combined_url, plan_batches
+from streamer.venues.binance.streams import admit_candles
 from streamer.venues.binance.usdm_client import DEPTH_PATH, SNAPSHOT_LEVELS, UsdmRest, symbols
 from streamer.venues.binance.usdm_decode import UsdmDecoder
 from streamer.venues.binance.usdm_funding import FundingSettlements
@@ -67,10 +75,9 @@ from streamer.venues.binance.usdm_streams import (
     EXCHANGE_USDM,
     MARKET,
     PUBLIC,
-    depth_stream,
+    kline_stream,
     native_symbol,
     route,
-    trade_stream,
     watched,
 )
 
@@ -135,12 +142,23 @@ class UsdmSource(Feed):
         super().__init__(EXCHANGE_USDM, settings, clock=clock, sleep=sleep,
                          rediscovery=rediscovery)  # fmt: skip
         self.decoder = UsdmDecoder(settings.symbols, trades=settings.trades, depth=settings.depth,
-                                   books=settings.book_updates, stats=self.stats)  # fmt: skip
+                                   books=settings.book_updates,
+                                   kline_interval=settings.kline_interval, tickers=True,
+                                   keep_open_candles=settings.keep_open_candles,
+                                   stats=self.stats)  # fmt: skip
         self.plans: list[Planned] = []
         self._add_plans(self.decoder.streams)
         self._control_id = 0
         self.rest = UsdmRest(settings.rest_url, clock=clock, sleep=sleep, counts=self.stats.extra)
         fetches = asyncio.Semaphore(MAX_FETCHES)  # every REST fetch of this source together
+        interval_ms = INTERVAL_MS.get(settings.kline_interval)  # `1M` has no fixed length
+        self.ledger = CandleLedger(interval_ms) if interval_ms else None
+        fetch = self._fetch_candles
+        self.backfill = (
+            Backfiller(EXCHANGE_USDM, self.ledger, self.stats, fetch, fetches=fetches)
+            if self.ledger is not None
+            else None
+        )
         self.trade_gaps = self.decoder.trade_gaps
         self.trade_backfill = TradeBackfiller(
             EXCHANGE_USDM, self.trade_gaps, self.stats, self._fetch_trades, fetches, sleep=sleep
@@ -199,7 +217,7 @@ class UsdmSource(Feed):
 
     def grouped(self) -> Iterable[Grouped]:
         helpers: list[Grouped] = [self.trade_backfill]
-        return helpers + ([self.snapshots] if self.snapshots is not None else [])
+        return helpers + [h for h in (self.snapshots, self.backfill) if h is not None]
 
     def start(self, group: asyncio.TaskGroup, emit: Emit) -> None:
         for plan in self.plans:
@@ -225,8 +243,7 @@ class UsdmSource(Feed):
             return
         self.decoder.add_symbols(new)
         self.settings = replace(self.settings, symbols=(*self.settings.symbols, *new))
-        streams = [trade_stream(s, self.settings.trades) for s in new]
-        streams += [depth_stream(s) for s in new] if self.settings.book_updates else []
+        streams = [n for s in new for n in self.decoder.symbol_streams(s) if n is not None]
         for plan in self._add_plans(streams):
             self._open(self._group, plan, emit)
             log.info("binance_usdm.connection_added connection=%d streams=%d", plan.index,
@@ -236,8 +253,7 @@ class UsdmSource(Feed):
         """Delisted contracts: `UNSUBSCRIBE`d live (paced), a connection left empty closed."""
         if not symbols:
             return
-        gone = {trade_stream(s, self.settings.trades) for s in symbols}
-        gone |= {depth_stream(s) for s in symbols}
+        gone = {n for s in symbols for n in self.decoder.symbol_streams(s) if n is not None}
         dropped = set(symbols)
         self.settings = replace(
             self.settings, symbols=tuple(s for s in self.settings.symbols if s not in dropped)
@@ -265,6 +281,37 @@ class UsdmSource(Feed):
                 self._control_id += 1
                 message = {"method": "UNSUBSCRIBE", "params": removed, "id": self._control_id}
                 await session.ws.send(orjson.dumps(message).decode())
+
+    # -- candles without holes (as on Spot: `candles`, `backfill`) ------------------------
+
+    def admit(self, items: list[Item], emit: Emit) -> list[Item]:
+        """Drop closed candles already published; a jump in open times starts a backfill."""
+        ledger, backfill = self.ledger, self.backfill
+        if ledger is None or backfill is None:
+            return items
+        items, gaps = admit_candles(ledger, items, self.stats)
+        for gap in gaps:
+            backfill.later(gap, emit)
+        return items
+
+    def backfill_missed(self, streams: Sequence[str], emit: Emit) -> None:
+        """After a (re)connect carrying `streams`: fetch every candle of their symbols that
+        closed since the newest published."""
+        if self.ledger is None or self.backfill is None:
+            return
+        carried = set(streams)
+        interval = self.settings.kline_interval
+        symbols = [s for s in self.settings.symbols if kline_stream(s, interval) in carried]
+        for gap in self.ledger.missing(symbols, self._clock()):
+            self.backfill.later(gap, emit)
+
+    @property
+    def backfills_pending(self) -> int:
+        return self.backfill.pending if self.backfill is not None else 0
+
+    async def _fetch_candles(self, gap: Gap) -> list[Item]:
+        return await self.rest.klines(gap.symbol, native_symbol(gap.symbol),
+                                      self.settings.kline_interval, gap.start, gap.end)  # fmt: skip
 
     # -- books and trades ---------------------------------------------------------------
 
@@ -322,6 +369,7 @@ class _Session(FeedSession):
     async def connected(self, ws: WsConnection) -> None:
         log.info("binance_usdm.streaming connection=%d path=%s streams=%d", self.index,
                  self.plan.base.rsplit("/", 1)[-1], len(self.plan.streams))  # fmt: skip
+        self.feed.backfill_missed(self.plan.streams, self.emit)
 
     async def silent(self, ws: WsConnection, streams: list[str]) -> None:
         """An acknowledged subscription delivers nothing: flagged, then a fresh connection."""

@@ -86,6 +86,16 @@ def depth_stream(symbol: str) -> str:
     return f"{native_symbol(symbol).lower()}@depth@100ms"
 
 
+def kline_stream(symbol: str, interval: str) -> str:
+    """`<s>@kline_<interval>` (`/market` path); the interval keeps its case (`1m` vs `1M`)."""
+    return f"{native_symbol(symbol).lower()}@kline_{interval}"
+
+
+def ticker_stream(symbol: str) -> str:
+    """`<s>@ticker`, the rolling 24 h `24hrTicker` (`/market` path)."""
+    return f"{native_symbol(symbol).lower()}@ticker"
+
+
 PUBLIC, MARKET = "public", "market"
 """The routed paths of the WebSocket host (venues.md 1.2, mandatory since 2026-04-23)."""
 _PUBLIC_KINDS = ("@depth", "@bookTicker", "@rpiDepth")
@@ -102,7 +112,9 @@ def route(stream: str) -> str:
 
 SPARSE_BY_NATURE = ("forceOrder", "@aggTrade", "@trade", "@kline_")
 """Streams whose silence means a quiet market, not a dead subscription: liquidations (minutes
-or hours apart), trades and candles of an illiquid contract."""
+or hours apart), trades, and candles of an illiquid contract (USD-M's kline stream pushes
+"every 250 milliseconds (if existing)", Kline-Candlestick-Streams: a candle nobody trades in
+may not change for its whole interval, an hour or a day)."""
 
 
 def watched(streams: list[str]) -> list[str]:
