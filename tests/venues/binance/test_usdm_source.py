@@ -16,7 +16,9 @@ import pytest
 from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request, Response
 
+from streamer.metrics import EmfReporter
 from streamer.records import BookSnapshot, Item, Trade
+from streamer.service import feed_counters
 from streamer.venues.binance.usdm_settings import UsdmSettings
 from streamer.venues.binance.usdm_source import UsdmSource
 from tests.wsserver import Collector, venue
@@ -135,6 +137,12 @@ async def test_an_acknowledged_but_silent_subscription_is_flagged_within_the_sta
     [record] = [r for r in caplog.records if "subscription_silent" in r.getMessage()]
     assert "!markPrice@arr@1s" in record.getMessage()
     assert "forceOrder" not in record.getMessage()
+    # and alarmed: the count is a CloudWatch metric of its own
+    event = EmfReporter({"Service": "streamer"}).event(feed_counters([source]), 0)
+    assert event["SilentSubscriptions"] == source.stats.extra["subscriptions_silent"] > 0
+    assert {"Name": "SilentSubscriptions", "Unit": "Count"} in (
+        event["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+    )
 
 
 async def test_a_pu_break_resyncs_from_rest_and_the_book_equals_one_rebuilt_from_frames() -> None:
