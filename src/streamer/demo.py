@@ -65,7 +65,8 @@ EXAMPLES = (
     ),
     (
         "Liquidations by side (buy: shorts closed, sell: longs closed)",
-        "SELECT symbol, side, count(*) AS orders, sum(filled_quantity * price) AS notional\n"
+        "SELECT symbol, side, count(*) AS orders, round(sum(\n"
+        "       CAST(filled_quantity AS DOUBLE) * CAST(price AS DOUBLE)), 2) AS notional\n"
         "FROM crypto_liquidations GROUP BY ALL ORDER BY ALL",
     ),
     (
