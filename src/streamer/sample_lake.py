@@ -19,6 +19,7 @@ from streamer.settings import load
 from streamer.simulator import Simulator, SimulatorConfig
 from streamer.simulator.faults import FaultPlan
 from streamer.sinks.lake import LakeSink
+from streamer.venues import VENUES
 
 SPEED = 60
 
@@ -42,6 +43,8 @@ async def write_sample_lake(lake: Path, seconds: float = 60.0, *, seed: int = 5)
             STREAMER_BINANCE_KLINE_INTERVAL="1m",
             STREAMER_COINBASE_BOOK_INTERVAL="0.2",
             STREAMER_COINGECKO_POLL_SECONDS="2",
+            # every simulated venue, Binance USD-M (off by default) too
+            STREAMER_SOURCES=",".join(spec.name for spec in VENUES if spec.simulator),
         )
         settings = load(env)
         stop = asyncio.Event()

@@ -1,4 +1,5 @@
-"""One lake per test session, written by the real pipeline from the bundled simulator.
+"""One lake per test session, written by the real pipeline from the bundled simulator (every
+simulated venue, Binance USD-M's perpetuals too).
 
 The simulator's and the clients' clocks run at 60x, so 1-minute candles close every second,
 Coinbase's 5-minute candles every 5 s and an hour of partitions fills in a minute; a few faults
@@ -22,6 +23,8 @@ from streamer.settings import load
 from streamer.simulator import Simulator, SimulatorConfig
 from streamer.simulator.faults import FaultPlan
 from streamer.sinks.lake import LakeSink
+from streamer.venues import VENUES
+from streamer.venues.binance.usdm_simulator import UsdmSimOptions
 
 SPEED = 60
 
@@ -39,6 +42,7 @@ def _ready(lake: Path) -> bool:
     _, rejects = query.run(lake, "SELECT count(*) FROM crypto_rejects")
     return (
         candles.get("binance", 0) >= 24
+        and counts["crypto_derivative_tickers"] >= 200
         and candles.get("coinbase", 0) >= 4
         and counts["crypto_markets"] >= 100
         and rejects[0][0] > 0
@@ -68,7 +72,10 @@ async def fill(lake: Path) -> None:
             "binance": ("BTC-USDT", "ETH-USDT"),
             "coinbase": ("BTC-USD", "ETH-USD"),
             "coingecko": ("bitcoin", "ethereum"),
+            "binance_usdm": ("BTC-USDT-PERP", "ETH-USDT-PERP"),
         },
+        # liquidations ten times as often as by default: some in every lake
+        options={"binance_usdm": UsdmSimOptions(liquidation_probability=0.02)},
     )
     async with Simulator(config, clock=fast_clock) as sim:
         env = sim.environment()
@@ -78,6 +85,7 @@ async def fill(lake: Path) -> None:
             STREAMER_BINANCE_KLINE_INTERVAL="1m",
             STREAMER_COINBASE_BOOK_INTERVAL="0.2",
             STREAMER_COINGECKO_POLL_SECONDS="2",
+            STREAMER_SOURCES=",".join(spec.name for spec in VENUES if spec.simulator),
         )
         settings = load(env)
         sources = build_sources(settings, clock=fast_clock)
