@@ -14,15 +14,6 @@ from streamer.venues import VENUES
 
 log = logging.getLogger(__name__)
 
-AWAITING_SOURCE = frozenset(
-    {
-        "crypto_instruments",
-        "crypto_open_interest",
-        "crypto_funding_rates",
-    }
-)
-"""Tables no simulated venue fills yet: the Binance USD-M source's REST pollers (issue 24)
-will; until then the demo shows them empty and does not fail on them."""
 RARE = frozenset({"crypto_liquidations"})
 """Tables a short run may leave empty: the simulated market liquidates in bursts minutes apart."""
 
@@ -107,5 +98,4 @@ async def run_demo(seconds: float, lake: Path) -> int:
         names, rows = query.run(lake, sql)
         print(query.format_table(names, rows))
     print(f'\nTry your own: streamer query "SELECT * FROM crypto_trades LIMIT 5" --lake {lake}')
-    allowed_empty = AWAITING_SOURCE | RARE
-    return 0 if all(n for table, n in counts.items() if table not in allowed_empty) else 1
+    return 0 if all(n for table, n in counts.items() if table not in RARE) else 1

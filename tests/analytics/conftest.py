@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from streamer import query
-from streamer.demo import AWAITING_SOURCE
 from streamer.pipeline import run_pipeline
 from streamer.service import build_sources
 from streamer.settings import load
@@ -46,13 +45,8 @@ def _ready(lake: Path) -> bool:
         and candles.get("coinbase", 0) >= 4
         and counts["crypto_markets"] >= 100
         and rejects[0][0] > 0
-        # every dataset but the opt-in full-depth books (off by default, as here) and those no
-        # simulated venue fills yet
-        and all(
-            n
-            for table, n in counts.items()
-            if table != "crypto_book_updates" and table not in AWAITING_SOURCE
-        )
+        # every dataset but the opt-in full-depth books (off by default, as here)
+        and all(n for table, n in counts.items() if table != "crypto_book_updates")
     )
 
 

@@ -39,8 +39,9 @@ def test_the_pages_link_each_other_and_every_file_written(report: Path) -> None:
     page = (report / "derivatives.html").read_text()
     assert "derivatives.html" in links(index) and "index.html" in links(page)
     assert links(index) | links(page) == written(report) | {"index.html", "derivatives.html"}
-    assert {"funding.png", "mark_basis.png", "liquidations.png"} <= written(report)
-    assert len(images(page)) == 3  # open interest: no poller in the simulated lake yet
+    charts = {"funding.png", "open_interest.png", "mark_basis.png", "liquidations.png"}
+    assert charts <= written(report)
+    assert len(images(page)) == len(charts)
     for section in ("Funding rates", "Open interest", "Mark against index", "Liquidations"):
         assert f">{section}</h2>" in page
 

@@ -7,6 +7,7 @@ same from both engines.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -20,6 +21,8 @@ from streamer.errors import ConfigError
 
 Bar = str | int
 """A bar length: `5m`, `1h`, ... or seconds."""
+
+_EXCHANGE = re.compile(r"[a-z][a-z0-9_]*")  # an `exchange` value (interpolated into SQL)
 
 
 class Analytics:
@@ -70,7 +73,7 @@ class Analytics:
                 f"{seconds} s bars cannot be made of {source_interval} candles",
                 f"Use a multiple of {source_interval}.",
             )
-        if exchange and not exchange.isalpha():
+        if exchange and not _EXCHANGE.fullmatch(exchange):
             raise ConfigError("exchange", f"{exchange!r} is not an exchange", "Use e.g. binance.")
         return self.run(
             "candles",

@@ -85,8 +85,9 @@ USDM = VenueSpec(
     source=_usdm_source,
     resolve=_usdm_resolve,
     shardable=True,
-    default_on=False,  # until the demo, the report and Terraform cover its datasets
+    default_on=False,  # opt-in: name it in STREAMER_SOURCES (the demo and Terraform can)
     simulator=_usdm_simulator,
     sim_symbols=("BTC-USDT-PERP", "ETH-USDT-PERP", "SOL-USDT-PERP"),
+    demo={"STREAMER_BINANCE_USDM_OPEN_INTEREST_SECONDS": "5"},  # a row per contract in seconds
 )
 """Binance USD-M futures (`binance_usdm`): runs when `STREAMER_SOURCES` names it."""
