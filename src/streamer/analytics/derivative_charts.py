@@ -88,7 +88,9 @@ def funding(
                                      _panels(settled, panels, grid), strict=True):  # fmt: skip
         if len(part):
             x = axes.centres(part["bar_start"], bar)
+            # the latest prediction a dot too: a short run's line is a sliver on a day's axis
             ax.plot(x, part["funding_rate"] * 100, drawstyle="steps-mid", label="predicted",
+                    marker="o", markersize=4, markevery=[len(part) - 1], clip_on=False,
                     gid="predicted")  # fmt: skip
         if len(done):
             x = axes.dates(done["funding_time"].to_numpy())
