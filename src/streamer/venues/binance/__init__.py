@@ -86,5 +86,6 @@ USDM = VenueSpec(
     default_on=False,  # until the demo, the report and Terraform cover its datasets
     simulator=_usdm_simulator,
     sim_symbols=("BTC-USDT-PERP", "ETH-USDT-PERP", "SOL-USDT-PERP"),
+    sim_markets=True,  # C0001-USDT-PERP...: `streamer simulate --binance-usdm-markets N`
 )
 """Binance USD-M futures (`binance_usdm`): runs when `STREAMER_SOURCES` names it."""
