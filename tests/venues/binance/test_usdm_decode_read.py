@@ -84,3 +84,16 @@ def test_typed_mark_prices_equal_mark_price_row_element_by_element() -> None:
     assert rows[6].estimated_settle_price == "1.000000000000000000"  # type: ignore[union-attr]
     assert [type(r) for r in rows].count(Reject) == 2
     assert decoder.heard == {"!markPrice@arr@1s"}
+
+
+def test_trades_and_mark_price_arrays_take_the_fast_paths() -> None:
+    """Guard for the tests above: a decoder whose `decode` fails still decodes them."""
+    decoder = UsdmDecoder(SYMBOLS, books=False)
+
+    def refuse(raw: object, at: object) -> list[Item]:
+        raise AssertionError("took the general path")
+
+    decoder.decode = refuse  # type: ignore[method-assign]
+    marks = orjson.dumps({"stream": "!markPrice@arr@1s", "data": [mark("BTCUSDT")]})
+    trade, ticker = decoder.decode_read([agg(7), marks], NOW)
+    assert type(trade) is Trade and type(ticker) is DerivativeTicker
