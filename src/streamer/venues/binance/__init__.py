@@ -6,10 +6,12 @@ trades, depth snapshots within the request weight), `listings` (`exchangeInfo` -
 `depth_snapshots` (the shell that fetches the snapshots full books ask for), `source` (the
 asyncio shell: connection plan, rotation, backfills), `simulator` and `sim_wire` (the venue
 on loopback). Binance USD-M (`binance_usdm`) is a second spec here, sharing wire shapes and
-pacing; its pure part exists: `usdm_streams` (symbols, stream names, the `pu` chain rule),
-`usdm_wire`, `usdm_decode` (frames -> rows) and `usdm_rest` (listing, open interest, funding);
-its REST-driven datasets run in `usdm_polls` (open interest), `usdm_funding` (settled funding)
-and `usdm_instruments`.
+pacing: `usdm_settings`, `usdm_streams` (symbols, stream names, routes, the `pu` chain rule),
+`usdm_wire`, `usdm_decode` (frames -> rows), `usdm_rows` (the all-market streams' rows),
+`usdm_rest` (listing, open interest, funding decoders), `usdm_client` (REST within USD-M's
+weight), `usdm_source` (routed connections, books, backfills, the silent-stream watchdog), its
+REST-driven datasets in `usdm_polls` (open interest), `usdm_funding` (settled funding) and
+`usdm_instruments`, and the simulated venue in `usdm_simulator` and `usdm_sim_*`.
 """
 
 from __future__ import annotations
@@ -88,6 +90,7 @@ USDM = VenueSpec(
     default_on=False,  # opt-in: name it in STREAMER_SOURCES (the demo and Terraform can)
     simulator=_usdm_simulator,
     sim_symbols=("BTC-USDT-PERP", "ETH-USDT-PERP", "SOL-USDT-PERP"),
+    sim_markets=True,  # C0001-USDT-PERP...: `streamer simulate --binance-usdm-markets N`
     demo={"STREAMER_BINANCE_USDM_OPEN_INTEREST_SECONDS": "5"},  # a row per contract in seconds
 )
 """Binance USD-M futures (`binance_usdm`): runs when `STREAMER_SOURCES` names it."""
