@@ -1,5 +1,5 @@
-"""The whole market: N Binance symbols x 4 streams from the bundled simulator, in one process or
-spread over shard processes.
+"""The whole market: N Binance symbols x 4 streams (or, `--venue binance_usdm`, every USD-M
+perpetual) from the bundled simulator, in one process or spread over shard processes.
 
 The simulator runs in its own process (`streamer simulate --binance-markets N --rate R`, every
 connection cut at `--cut` seconds so the whole feed reconnects at once). Each client resolves
@@ -12,8 +12,18 @@ RSS; and the venue's `X-MBX-USED-WEIGHT-1M` (one IP: every shard's requests toge
 discovery and after the mass reconnect. A sharded run also checks that the shards together
 cover the market exactly once.
 
-    python benchmarks/market.py [--markets 1000] [--rate 2000] [--seconds 40] [--cut 20]
-                                [--kline 1s] [--shards 1]
+`--venue binance_usdm`: the simulator generates `--markets` perpetuals
+(`--binance-usdm-markets N`; two in fifty do not trade, so 510 give ~500 with the three named
+ones) and the client runs `STREAMER_BINANCE_USDM_SYMBOLS=all` (every trading perpetual): per
+symbol `<s>@aggTrade` (`/market`) and `<s>@depth@100ms` (`/public`, full books from REST
+snapshots of weight 20, paced at 30 a minute), and the all-market `!markPrice@arr@1s` and
+`!forceOrder@arr`. The used weight is read from `/fapi/v1/time` (weight 1). Printed besides:
+the time until every symbol gave a row of each kind (mark prices, trades, books) and the REST
+weight the client itself spent.
+
+    python benchmarks/market.py [--venue binance] [--markets 1000] [--rate 2000] [--seconds 40]
+                                [--cut 20] [--kline 1s] [--shards 1]
+    python benchmarks/market.py --venue binance_usdm --markets 510 --rate 4000 --seconds 120
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import IO, Any
 
 import httpx
@@ -37,28 +48,49 @@ from streamer.jsonline import ENCODERS
 from streamer.records import Item
 from streamer.service import build_sources
 from streamer.settings import load
+from streamer.sources.feed import Feed
 from streamer.timefmt import now_millis
-from streamer.venues.binance.source import BinanceSource
 from throughput import start_simulator  # benchmarks/ is on the path when run as a script
 
 RESULT = "RESULT "
 
 
-async def used_weight(rest_url: str) -> str:
-    async with httpx.AsyncClient() as client:  # /api/v3/time weighs 1
-        answer = await client.get(f"{rest_url}/api/v3/time")
+@dataclass(frozen=True)
+class Venue:
+    source: str  # STREAMER_SOURCES
+    prefix: str  # of its settings
+    markets_flag: str  # `streamer simulate`'s
+    time_path: str  # REST, weight 1: its answer carries the used weight
+    streams: str  # what each symbol is subscribed to
+
+
+VENUES = {
+    "binance": Venue("binance", "STREAMER_BINANCE", "--binance-markets", "/api/v3/time",
+                     "4 streams"),
+    "binance_usdm": Venue("binance_usdm", "STREAMER_BINANCE_USDM", "--binance-usdm-markets",
+                          "/fapi/v1/time", "aggTrade + depth@100ms (+ 2 all-market streams)"),
+}  # fmt: skip
+KINDS = {"DerivativeTicker": "mark prices", "Trade": "trades", "BookSnapshot": "books"}
+"""Row types whose per-symbol coverage is timed (`--venue binance_usdm`)."""
+
+
+async def used_weight(venue: Venue, rest_url: str) -> str:
+    async with httpx.AsyncClient() as client:
+        answer = await client.get(f"{rest_url}{venue.time_path}")
     return answer.headers.get("x-mbx-used-weight-1m", "?")
 
 
-async def client(env: dict[str, str], seconds: float) -> dict[str, Any]:
+async def client(venue: Venue, env: dict[str, str], seconds: float) -> dict[str, Any]:
     """One client (one shard, or the whole market) for `seconds`: its figures."""
-    env = env | {"STREAMER_SOURCES": "binance", "STREAMER_BINANCE_SYMBOLS": "all"}
+    env = env | {"STREAMER_SOURCES": venue.source, f"{venue.prefix}_SYMBOLS": "all"}
     settings = await resolve(load(env), clock=now_millis)
-    weight = await used_weight(env["STREAMER_BINANCE_REST_URL"])
+    weight = await used_weight(venue, env[f"{venue.prefix}_REST_URL"])
     [source] = build_sources(settings)
-    assert isinstance(source, BinanceSource)
+    assert isinstance(source, Feed)
     symbols = set(source.settings.symbols)  # this shard's part
     seen: set[str] = set()
+    by_kind: dict[str, set[str]] = {kind: set() for kind in KINDS.values()}
+    kind_after: dict[str, float] = {}
     started = time.perf_counter()
     all_seen_after: float | None = None
 
@@ -70,6 +102,13 @@ async def client(env: dict[str, str], seconds: float) -> dict[str, Any]:
             seen.update(getattr(i, "symbol", "") for i in items)
             if symbols <= seen:
                 all_seen_after = time.perf_counter() - started
+        if len(kind_after) < len(by_kind):
+            for item in items:
+                kind = KINDS.get(type(item).__name__)
+                if kind is not None and kind not in kind_after:
+                    by_kind[kind].add(item.symbol)  # type: ignore[attr-defined]
+                    if symbols <= by_kind[kind]:
+                        kind_after[kind] = time.perf_counter() - started
 
     cpu0 = time.process_time()
     task = asyncio.create_task(source.run(emit))
@@ -81,7 +120,7 @@ async def client(env: dict[str, str], seconds: float) -> dict[str, Any]:
     return {
         "shard": str(settings.shard),
         "symbols": sorted(symbols),
-        "connections": len(source.urls),
+        "connections": len(source.urls),  # type: ignore[attr-defined]
         "all_seen_after": all_seen_after,
         "seen": len(seen & symbols),
         "frames_per_s": stats.frames / wall,
@@ -93,12 +132,15 @@ async def client(env: dict[str, str], seconds: float) -> dict[str, Any]:
         "stalls": stats.stalls,
         "backfilled": stats.backfilled,
         "weight_after_discovery": weight,
+        "kinds": {k: [kind_after.get(k), len(v & symbols)] for k, v in by_kind.items() if v},
+        "rest_weight": stats.extra.get("weight", 0),
+        "rest_calls": stats.extra.get("calls", 0),
     }
 
 
-def show(result: dict[str, Any]) -> None:
+def show(venue: Venue, result: dict[str, Any]) -> None:
     seen_after = result["all_seen_after"]
-    print(f"  shard {result['shard']}: {len(result['symbols'])} symbols x 4 streams on"
+    print(f"  shard {result['shard']}: {len(result['symbols'])} symbols x {venue.streams} on"
           f" {result['connections']} connections; every symbol delivered after"
           f" {seen_after if seen_after is not None else float('nan'):.1f} s"
           f" ({result['seen']} of {len(result['symbols'])} by the end)")  # fmt: skip
@@ -107,11 +149,19 @@ def show(result: dict[str, Any]) -> None:
           f" µs/frame, peak RSS {result['rss_mib']:.0f} MiB, connects {result['connects']},"
           f" stalls {result['stalls']}, candles backfilled {result['backfilled']},"
           f" REST weight after its discovery {result['weight_after_discovery']}")  # fmt: skip
+    for kind, (after, count) in result["kinds"].items():
+        took = f"after {after:.1f} s" if after is not None else "not within the run"
+        print(f"    every symbol's {kind}: {took} ({count} of {len(result['symbols'])})")
+    if venue.source == "binance_usdm":
+        print(f"    its own REST: {result['rest_calls']} calls, weight {result['rest_weight']}")
 
 
-async def sharded(env: dict[str, str], shards: int, seconds: float) -> list[dict[str, Any]]:
+async def sharded(
+    venue: Venue, env: dict[str, str], shards: int, seconds: float
+) -> list[dict[str, Any]]:
     """n shard processes at once against the same simulator; their figures."""
-    command = [sys.executable, __file__, "--as-client", "--seconds", str(seconds)]
+    command = [sys.executable, __file__, "--as-client", "--seconds", str(seconds),
+               "--venue", venue.source]  # fmt: skip
     procs = [
         await asyncio.create_subprocess_exec(
             *command,
@@ -130,9 +180,10 @@ async def sharded(env: dict[str, str], shards: int, seconds: float) -> list[dict
 
 async def run_market(args: argparse.Namespace, log: IO[str]) -> tuple[list[dict[str, Any]], str]:
     """The simulator (its log to `log`) and the clients; their figures and the used weight."""
+    venue = VENUES[args.venue]
     sim, env = start_simulator(
         [],
-        "--binance-markets",
+        venue.markets_flag,
         str(args.markets),
         "--faults",
         f"rotate_seconds={args.cut}",
@@ -142,10 +193,10 @@ async def run_market(args: argparse.Namespace, log: IO[str]) -> tuple[list[dict[
     env["STREAMER_BINANCE_KLINE_INTERVAL"] = args.kline
     try:
         if args.shards == 1:
-            results = [await client(env, args.seconds)]
+            results = [await client(venue, env, args.seconds)]
         else:
-            results = await sharded(env, args.shards, args.seconds)
-        return results, await used_weight(env["STREAMER_BINANCE_REST_URL"])
+            results = await sharded(venue, env, args.shards, args.seconds)
+        return results, await used_weight(venue, env[f"{venue.prefix}_REST_URL"])
     finally:
         sim.terminate()
         sim.wait()
@@ -153,6 +204,7 @@ async def run_market(args: argparse.Namespace, log: IO[str]) -> tuple[list[dict[
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--venue", choices=list(VENUES), default="binance")
     parser.add_argument("--markets", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=2000)
     parser.add_argument("--seconds", type=float, default=40)
@@ -167,24 +219,26 @@ async def main() -> None:
     args = parser.parse_args()
     if args.as_client:  # one shard process of a sharded run; the settings are in its env
         env = {k: v for k, v in os.environ.items() if k.startswith("STREAMER_")}
-        print(RESULT + json.dumps(await client(env, args.seconds)), flush=True)
+        print(RESULT + json.dumps(await client(VENUES[args.venue], env, args.seconds)),
+              flush=True)  # fmt: skip
         return
     with tempfile.TemporaryFile("w+") as log:
         results, weight = await run_market(args, log)
         log.seek(0)
         breaches = [line.strip() for line in log if "simulator.limit" in line]
     every = [s for r in results for s in r["symbols"]]
-    print(f"market: {len(set(every))} trading symbols, {args.shards} client process(es),"
-          f" {args.rate:g} events/s, every connection cut at {args.cut:g} s,"
-          f" {args.kline} candles")  # fmt: skip
+    cut = f"every connection cut at {args.cut:g} s" if args.cut else "no cut"
+    candles = f", {args.kline} candles" if args.venue == "binance" else ""
+    print(f"{args.venue} market: {len(set(every))} trading symbols, {args.shards} client"
+          f" process(es), {args.rate:g} events/s, {cut}{candles}")  # fmt: skip
     for result in results:
-        show(result)
+        show(VENUES[args.venue], result)
     if args.shards > 1:
         total = sum(r["frames_per_s"] for r in results)
         print(f"  together: {total:,.0f} frames/s, CPU {sum(r['cpu_share'] for r in results):.0%}"
               f" of a core, symbols covered once: {len(every) == len(set(every))}")  # fmt: skip
-    print(f"  X-MBX-USED-WEIGHT-1M at the end (discovery of every client and the mass"
-          f" reconnect at {args.cut:g} s, within the minute): {weight}")  # fmt: skip
+    print(f"  X-MBX-USED-WEIGHT-1M at the end (the last minute's: discovery, snapshots,"
+          f" backfills{', the mass reconnect' if args.cut else ''}): {weight}")  # fmt: skip
     print(f"  venue limits breached (the simulator's log): {len(breaches)}")
     for line in breaches[:10]:
         print(f"    {line}")

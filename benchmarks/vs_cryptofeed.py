@@ -12,10 +12,28 @@ messages sent. Clients alternate A B A B within one run, so the ratio holds on a
 - cryptofeed 2.4.1 (installed into benchmarks/.venv-cryptofeed on first use; it builds from
   source) runs its FeedHandler on uvloop with a TRADES callback that only counts.
 
-Each client reports how many trades it handled when it stops, and a round counts only if that
-equals the messages sent.
+Binance USD-M (`binance_usdm`) against cryptofeed's `BinanceFutures`. cryptofeed asks
+`<ws>/stream?streams=<s>@aggTrade/<s>@markPrice` (no routed path; `FUNDING` is the per-symbol
+`<s>@markPrice`), with TRADES and FUNDING callbacks that only count. streamer runs as
+`STREAMER_SOURCES=binance_usdm`, `STREAMER_BINANCE_USDM_BOOK_UPDATES=false` (no depth streams,
+no snapshots), which opens one `<ws>/market/stream?streams=<s>@aggTrade/!markPrice@arr@1s/
+!forceOrder@arr` connection. The server here answers any path, and REST with empty results.
 
-    python benchmarks/vs_cryptofeed.py [--messages 200000] [--rounds 3] [--venues binance coinbase]
+- `binance_usdm-trades`: the same futures `aggTrade` frames to both; the figure is CPU per trade.
+- mark prices: cryptofeed subscribes each symbol's `<s>@markPrice` and streamer the all-market
+  `!markPrice@arr@1s`, so the frames differ; the entries are the same (same symbols, prices,
+  times, in the same order), and the figure is CPU per mark price entry (a `Funding` for
+  cryptofeed, a `derivative_tickers` row for streamer). `binance_usdm-markprice-1`: one symbol,
+  each entry a frame of its own for both (streamer's arrays hold one element: its worst case).
+  `binance_usdm-markprice-100`: 100 symbols; cryptofeed gets one frame per entry as it
+  subscribes, streamer the same entries 100 to an array, as the venue sends them (the real
+  array holds every contract, ~500 a second).
+
+Each client reports how many trades (or mark prices) it handled when it stops, and a round
+counts only if that equals the entries sent.
+
+    python benchmarks/vs_cryptofeed.py [--messages 200000] [--rounds 3]
+        [--venues binance coinbase binance_usdm] [--streams binance-trades ...]
 """
 
 from __future__ import annotations
@@ -143,6 +161,85 @@ def coinbase_books(n: int) -> list[bytes]:
     return out
 
 
+USDM_WIDTH = 100  # symbols (entries per streamer array) of `binance_usdm-markprice-100`
+
+
+def usdm_natives(count: int) -> list[str]:
+    """BTCUSDT, then C0001USDT...: the venue symbols of `count` perpetuals."""
+    return ["BTCUSDT", *(f"C{k:04d}USDT" for k in range(1, count))]
+
+
+def usdm_trades(n: int) -> list[bytes]:
+    """Combined-stream USD-M `aggTrade` messages (no `M`, unlike Spot), consecutive ids."""
+    t0 = 1_764_000_000_000
+    out = []
+    for i in range(n):
+        data = {
+            "e": "aggTrade",
+            "E": t0 + i,
+            "s": "BTCUSDT",
+            "a": 1_000_000 + i,
+            "p": f"{67000 + (i % 997) / 10:.1f}",
+            "q": f"{0.001 + (i % 89) / 1000:.3f}",
+            "f": 5_000_000 + i,
+            "l": 5_000_000 + i,
+            "T": t0 + i,
+            "m": i % 3 == 0,
+        }
+        out.append(orjson.dumps({"stream": "btcusdt@aggTrade", "data": data}))
+    return out
+
+
+def mark_price_entries(n: int, width: int) -> list[dict[str, Any]]:
+    """`n` `markPriceUpdate` entries, cycling over `width` perpetuals, distinct event times."""
+    t0 = 1_764_000_000_000
+    natives = usdm_natives(width)
+    out = []
+    for i in range(n):
+        mark = 67000 + (i % 997) / 10
+        out.append({"e": "markPriceUpdate", "E": t0 + i, "s": natives[i % width],
+                    "p": f"{mark:.8f}", "P": f"{mark + 1.5:.8f}", "i": f"{mark - 2.25:.8f}",
+                    "r": f"{0.0001 + (i % 13) / 1e6:.8f}", "T": 1_764_028_800_000})  # fmt: skip
+    return out
+
+
+def usdm_exchange_info(count: int) -> bytes:
+    """`/fapi/v1/exchangeInfo` listing `usdm_natives(count)`, every one a trading perpetual."""
+    symbols = [
+        {"symbol": n, "baseAsset": n.removesuffix("USDT"), "quoteAsset": "USDT",
+         "marginAsset": "USDT", "contractType": "PERPETUAL", "status": "TRADING",
+         "filters": [{"filterType": "PRICE_FILTER", "tickSize": "0.10"},
+                     {"filterType": "LOT_SIZE", "stepSize": "0.001"}]}
+        for n in usdm_natives(count)
+    ]  # fmt: skip
+    return orjson.dumps({"serverTime": 1_764_000_000_000, "symbols": symbols})
+
+
+def mark_price_arrays(width: int) -> Callable[[int], list[bytes]]:
+    """streamer's frames: `!markPrice@arr@1s`, `width` entries each (the last maybe fewer)."""
+
+    def frames(n: int) -> list[bytes]:
+        entries = mark_price_entries(n, width)
+        return [
+            orjson.dumps({"stream": "!markPrice@arr@1s", "data": entries[k : k + width]})
+            for k in range(0, n, width)
+        ]
+
+    return frames
+
+
+def mark_price_singles(width: int) -> Callable[[int], list[bytes]]:
+    """cryptofeed's frames: the same entries, each on its symbol's `<s>@markPrice`."""
+
+    def frames(n: int) -> list[bytes]:
+        return [
+            orjson.dumps({"stream": f"{e['s'].lower()}@markPrice", "data": e})
+            for e in mark_price_entries(n, width)
+        ]
+
+    return frames
+
+
 def ws_frame(payload: bytes, opcode: int = 0x1) -> bytes:
     """One unmasked server frame (FIN set)."""
     n = len(payload)
@@ -220,13 +317,15 @@ class FrameServer:
         )
         session = self.session
         session.writer = writer
-        if self.venue == "binance":  # streams ride in the URL: no subscribe message
+        if self.venue.startswith("binance"):  # streams ride in the URL: no subscribe message
             session.subscribed.set()
         await self._read_client(reader, session)
         writer.close()
 
     async def _rest(self, path: str, writer: asyncio.StreamWriter) -> None:
         body = b'{"candles":[],"trades":[]}' if "brokerage" in path else b"[]"
+        if path.startswith("/fapi/v1/exchangeInfo"):  # USD-M checks its symbols are listed
+            body = usdm_exchange_info(USDM_WIDTH)
         writer.write(
             b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
             + str(len(body)).encode()
@@ -277,11 +376,11 @@ CRYPTOFEED_SCRIPT = textwrap.dedent(
     import asyncio, signal, sys
     from cryptofeed import FeedHandler
     from cryptofeed.connection import WebsocketEndpoint
-    from cryptofeed.defines import TRADES
-    from cryptofeed.exchanges import Binance, Coinbase
+    from cryptofeed.defines import FUNDING, TRADES
+    from cryptofeed.exchanges import Binance, BinanceFutures, Coinbase
     from cryptofeed.symbols import Symbols
 
-    venue, port = sys.argv[1], int(sys.argv[2])
+    venue, port, width = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     count = 0
 
     async def on_trade(trade, receipt_timestamp):
@@ -292,20 +391,28 @@ CRYPTOFEED_SCRIPT = textwrap.dedent(
         return address.replace("wss://", "ws://", 1), options
 
     endpoint = [WebsocketEndpoint(f"wss://127.0.0.1:{port}", authentication=True)]
+    channels, kind, config = [TRADES], "spot", None
     if venue == "binance":
-        cls, symbol, native, config = Binance, "BTC-USDT", "BTCUSDT", None
+        cls, names = Binance, {"BTC-USDT": "BTCUSDT"}
+    elif venue == "binance_usdm":  # BTCUSDT, then C0001USDT...: as the server sends
+        cls, channels, kind = BinanceFutures, [TRADES, FUNDING], "perpetual"
+        natives = ["BTCUSDT", *(f"C{k:04d}USDT" for k in range(1, width))]
+        names = {f"{n.removesuffix('USDT')}-USDT-PERP": n for n in natives}
+        endpoint = [WebsocketEndpoint(f"wss://127.0.0.1:{port}", authentication=True,
+                                      options={"compression": None})]
     else:
-        cls, symbol, native = Coinbase, "BTC-USD", "BTC-USD"
+        cls, names = Coinbase, {"BTC-USD": "BTC-USD"}
         config = {"coinbase": {"key_id": "bench", "key_secret": "bench"}}
     cls.websocket_endpoints = endpoint
     cls._ws_authentication = plain_ws
-    Symbols.set(cls.id, {symbol: native}, {"tick_size": {symbol: "0.01"},
-                                            "instrument_type": {symbol: "spot"}})
+    Symbols.set(cls.id, names, {"tick_size": {s: "0.01" for s in names},
+                                "instrument_type": {s: kind for s in names}})
     fh = FeedHandler(config={"log": {"disabled": True}, "uvloop": True})
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     kwargs = {"config": config} if config else {}
-    fh.add_feed(cls(symbols=[symbol], channels=[TRADES], callbacks={TRADES: on_trade}, **kwargs))
+    fh.add_feed(cls(symbols=list(names), channels=channels,
+                    callbacks={c: on_trade for c in channels}, **kwargs))
     fh.run(start_loop=False, install_signal_handlers=False)
     loop.add_signal_handler(signal.SIGTERM, loop.stop)
     loop.run_forever()
@@ -332,30 +439,67 @@ class Stream:
     venue: str
     frames: Callable[[int], list[bytes]]
     with_cryptofeed: bool  # trades only: cryptofeed's books are built another way
+    dataset: str = "trades"  # streamer's rows counted
+    cf_frames: Callable[[int], list[bytes]] | None = None  # cryptofeed's, when they differ
+    width: int = 1  # entries per streamer frame (and symbols subscribed)
+
+    def frames_for(self, kind: str, n: int) -> list[bytes]:
+        """The frames `kind` is sent for `n` entries."""
+        if kind == "cryptofeed" and self.cf_frames is not None:
+            return self.cf_frames(n)
+        return self.frames(n)
 
     def handled(self, kind: str, output: str) -> int:
-        """What the client says it handled: trades, books, or (Coinbase level2) frames."""
+        """What the client says it handled: trades, books, mark prices or (Coinbase level2)
+        frames."""
         if kind == "cryptofeed":
             found = re.findall(r"handled=(\d+)", output)
         elif self.frames is coinbase_books:
             found = re.findall(r"feed\.stats source=coinbase connects=\d+ frames=(\d+)", output)
         else:
-            dataset = "order_books" if self.frames is binance_books else "trades"
-            found = re.findall(rf"service\.stopped rows=\{{[^}}]*'{dataset}': (\d+)", output)
+            rows = rf"service\.stopped rows=\{{[^}}]*'{self.dataset}': (\d+)"
+            found = re.findall(rows, output)
         return int(found[-1]) if found else -1
+
+
+def entries(stream: Stream, kind: str, frames: list[bytes]) -> int:
+    """The entries `frames` hold for `kind`: one a frame, but for streamer's mark price arrays."""
+    if kind == "cryptofeed" or stream.cf_frames is None:
+        return len(frames)
+    return sum(len(orjson.loads(f)["data"]) for f in frames)
 
 
 STREAMS = {
     "binance-trades": Stream("Binance combined `aggTrade`", "binance", binance_frames, True),
     "coinbase-trades": Stream("Coinbase `market_trades`", "coinbase", coinbase_frames, True),
-    "binance-books": Stream("Binance `depth20@100ms`", "binance", binance_books, False),
+    "binance-books": Stream(
+        "Binance `depth20@100ms`", "binance", binance_books, False, dataset="order_books"
+    ),
     "coinbase-books": Stream("Coinbase `l2_data` updates", "coinbase", coinbase_books, False),
+    "binance_usdm-trades": Stream("USD-M `aggTrade`", "binance_usdm", usdm_trades, True),
+    "binance_usdm-markprice-1": Stream(
+        "USD-M mark price, 1 symbol (streamer: 1-entry arrays)",
+        "binance_usdm",
+        mark_price_arrays(1),
+        True,
+        dataset="derivative_tickers",
+        cf_frames=mark_price_singles(1),
+    ),
+    "binance_usdm-markprice-100": Stream(
+        f"USD-M mark price, {USDM_WIDTH} symbols (streamer: {USDM_WIDTH}-entry arrays)",
+        "binance_usdm",
+        mark_price_arrays(USDM_WIDTH),
+        True,
+        dataset="derivative_tickers",
+        cf_frames=mark_price_singles(USDM_WIDTH),
+        width=USDM_WIDTH,
+    ),
 }
 
 
 def start_client(
     kind: str,
-    venue: str,
+    stream: Stream,
     port: int,
     cf_python: Path,
     script: Path,
@@ -363,13 +507,14 @@ def start_client(
     wrap: tuple[str, ...] = (),
 ) -> subprocess.Popen[str]:
     if kind == "cryptofeed":
-        command = [str(cf_python), str(script), venue, str(port)]
+        command = [str(cf_python), str(script), stream.venue, str(port), str(stream.width)]
         env = dict(os.environ)
     else:
         command = [sys.executable, "-m", "streamer.cli", "run"]
+        usdm = [f"{n.removesuffix('USDT')}-USDT-PERP" for n in usdm_natives(stream.width)]
         env = {
             **os.environ,
-            "STREAMER_SOURCES": venue,
+            "STREAMER_SOURCES": stream.venue,
             "STREAMER_SINK": "null",
             "STREAMER_STATS_INTERVAL": "3600",
             "STREAMER_STALE_SECONDS": "3600",  # only trades arrive (and valgrind is slow)
@@ -380,6 +525,10 @@ def start_client(
             "STREAMER_COINBASE_SYMBOLS": "BTC-USD",
             "STREAMER_COINBASE_WS_URL": f"ws://127.0.0.1:{port}/coinbase",
             "STREAMER_COINBASE_REST_URL": f"http://127.0.0.1:{port}",
+            "STREAMER_BINANCE_USDM_SYMBOLS": ",".join(usdm),
+            "STREAMER_BINANCE_USDM_WS_URL": f"ws://127.0.0.1:{port}",
+            "STREAMER_BINANCE_USDM_REST_URL": f"http://127.0.0.1:{port}",
+            "STREAMER_BINANCE_USDM_BOOK_UPDATES": "false",  # trades and mark prices only
         }
         if kind == "baseline":
             assert baseline is not None
@@ -420,7 +569,7 @@ async def one_round(
 ) -> dict[str, float]:
     server = FrameServer(stream.venue)
     port = await server.start()
-    client = start_client(kind, stream.venue, port, **clients)
+    client = start_client(kind, stream, port, **clients)
     try:
         await asyncio.wait_for(server.session.subscribed.wait(), 600)  # valgrind: slow start
         await wait_idle(client.pid)  # imports, connect, subscribe: done
@@ -456,18 +605,20 @@ async def instructions_table(args: argparse.Namespace, clients: dict[str, Any]) 
     clients = {**clients, "wrap": CALLGRIND}
     for name in args.streams:
         stream = STREAMS[name]
-        frames = stream.frames(args.messages)
-        few = frames[: len(frames) // 4]
         kinds = ["streamer"]
         kinds += ["cryptofeed"] if stream.with_cryptofeed else []
         kinds += ["baseline"] if args.baseline else []
         per: dict[str, float] = {}
         for kind in kinds:
+            parts = [stream.frames_for(kind, n) for n in (args.messages // 4, args.messages)]
             counts = [
-                (await one_round(kind, stream, chunks(part), len(part), clients))["instructions"]
-                for part in (few, frames)
+                (await one_round(kind, stream, chunks(p), entries(stream, kind, p), clients))[
+                    "instructions"
+                ]
+                for p in parts
             ]
-            per[kind] = (counts[1] - counts[0]) / (len(frames) - len(few))
+            sent = [entries(stream, kind, p) for p in parts]
+            per[kind] = (counts[1] - counts[0]) / (sent[1] - sent[0])
         for kind, value in per.items():
             note = "" if kind == "streamer" else f"{per['streamer'] / value:.2f}x"
             print(f"| {stream.label} | {kind} | {value:,.0f} | {note} |", flush=True)
@@ -478,6 +629,8 @@ async def main() -> None:
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--streams", nargs="+", default=list(STREAMS), choices=list(STREAMS))
+    venues = sorted({s.venue for s in STREAMS.values()})
+    parser.add_argument("--venues", nargs="+", choices=venues, help="only these venues' streams")
     parser.add_argument(
         "--baseline",
         type=Path,
@@ -491,6 +644,8 @@ async def main() -> None:
         "of timing it: figures the machine's load does not move (default 40,000 messages)",
     )
     args = parser.parse_args()
+    if args.venues:
+        args.streams = [name for name in args.streams if STREAMS[name].venue in args.venues]
     if args.instructions and "--messages" not in sys.argv:
         args.messages = 40_000
     cf_python = ensure_cryptofeed()
@@ -504,15 +659,16 @@ async def main() -> None:
             return
         for name in args.streams:
             stream = STREAMS[name]
-            frames = stream.frames(args.messages)
-            payload = chunks(frames)
             kinds = ["streamer"]
             kinds += ["cryptofeed"] if stream.with_cryptofeed else []
             kinds += ["baseline"] if args.baseline else []
+            frames = {k: stream.frames_for(k, args.messages) for k in kinds}
+            payloads = {k: chunks(f) for k, f in frames.items()}
             results: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
             for r in range(args.rounds):
                 for kind in kinds if r % 2 == 0 else kinds[::-1]:  # A B A B
-                    res = await one_round(kind, stream, payload, len(frames), clients)
+                    sent = entries(stream, kind, frames[kind])
+                    res = await one_round(kind, stream, payloads[kind], sent, clients)
                     results[kind].append(res)
                     print(
                         f"  {name:>15} round {r + 1} {kind:>10}: {res['us']:6.2f} µs/msg"
@@ -522,7 +678,10 @@ async def main() -> None:
             med = {k: statistics.median(x["us"] for x in v) for k, v in results.items()}
             rss = {k: statistics.median(x["rss"] for x in v) for k, v in results.items()}
             table.append((stream, med, rss))
-    print(f"\nmedian of {args.rounds} rounds, {args.messages:,} messages each, client CPU")
+    print(
+        f"\nmedian of {args.rounds} rounds, {args.messages:,} messages each, client CPU"
+        " (USD-M mark prices: per entry, whatever the frames)"
+    )
     print("| stream | client | µs/msg | msg/s per core | streamer ÷ this | peak RSS MB |")
     print("|---|---|---|---|---|---|")
     for stream, med, rss in table:

@@ -253,3 +253,22 @@ resource "aws_cloudwatch_metric_alarm" "sink_failing" {
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
 }
+
+# A venue acknowledged a subscription and then sent nothing on it for the stale limit (Binance
+# USD-M does this to a `/market` stream asked on the wrong route). The service reconnects, but
+# a stream that stays silent is data that never arrives, so any one pages.
+resource "aws_cloudwatch_metric_alarm" "silent_subscriptions" {
+  alarm_name          = "${var.name}-silent-subscriptions"
+  alarm_description   = "A venue acknowledged a subscription and then delivered nothing on it: a wrong route or a venue change (the log line *.subscription_silent names the streams)."
+  namespace           = "Streamer"
+  metric_name         = "SilentSubscriptions"
+  dimensions          = local.service_metric_dimensions
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}

@@ -100,6 +100,12 @@ locals {
       STREAMER_HEALTH_PORT      = "8080"
       AWS_REGION                = var.region
     },
+    # Only when it runs: a deployment without USD-M keeps its task definitions unchanged.
+    contains(var.sources, "binance_usdm") ? {
+      STREAMER_BINANCE_USDM_SYMBOLS  = join(",", var.binance_usdm_symbols)
+      STREAMER_BINANCE_USDM_WS_URL   = var.binance_usdm_endpoints.ws_url
+      STREAMER_BINANCE_USDM_REST_URL = var.binance_usdm_endpoints.rest_url
+    } : {},
     var.extra_environment,
   )
 
@@ -159,14 +165,18 @@ locals {
   ]
 
   # Symbols the shards split between them: those of the venues schema.json marks shardable
-  # (a poller such as CoinGecko is not split: shard 0 runs it).
+  # (a poller such as CoinGecko is not split: shard 0 runs it). A USD-M market named by a
+  # selector counts as its top:<N>, or as many as shards may be (the listing decides).
+  usdm_is_market = !can(regex("-", join("", var.binance_usdm_symbols)))
+  usdm_tops      = [for s in var.binance_usdm_symbols : tonumber(trimprefix(s, "top:")) if startswith(s, "top:")]
   symbols_by_venue = {
-    binance   = var.binance_symbols
-    coinbase  = var.coinbase_symbols
-    coingecko = var.coingecko_coins
+    binance      = length(var.binance_symbols)
+    binance_usdm = !local.usdm_is_market ? length(var.binance_usdm_symbols) : length(local.usdm_tops) > 0 ? min(local.usdm_tops...) : 64
+    coinbase     = length(var.coinbase_symbols)
+    coingecko    = length(var.coingecko_coins)
   }
   splittable_symbols = sum(concat([0], [
-    for v in local.schema.venues : length(lookup(local.symbols_by_venue, v.name, []))
+    for v in local.schema.venues : lookup(local.symbols_by_venue, v.name, 0)
     if v.shardable && contains(var.sources, v.name)
   ]))
 }
@@ -235,8 +245,17 @@ resource "aws_ecs_service" "service" {
   lifecycle {
     precondition {
       condition     = var.shards <= max(1, local.splittable_symbols)
-      error_message = "shards (${var.shards}) exceeds the ${local.splittable_symbols} Binance and Coinbase symbols to split: some shard would collect nothing, and a streamer with no feed exits (a restart loop)."
+      error_message = "shards (${var.shards}) exceeds the ${local.splittable_symbols} symbols of the sharded sources (Binance, Binance USD-M, Coinbase) to split: some shard would collect nothing, and a streamer with no feed exits (a restart loop)."
     }
+  }
+}
+
+# Binance refuses US addresses (HTTP 451) and Binance.US has no futures: a warning, not an
+# error, as a deployment may reach the venue another way (a NAT elsewhere, a proxy).
+check "binance_usdm_outside_the_us" {
+  assert {
+    condition     = !(contains(var.sources, "binance_usdm") && startswith(var.region, "us-") && var.binance_usdm_endpoints.ws_url == "wss://fstream.binance.com")
+    error_message = "sources holds binance_usdm in ${var.region}: Binance answers HTTP 451 to US addresses, so the feed will fail; deploy in a region outside the US."
   }
 }
 

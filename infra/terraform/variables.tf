@@ -366,7 +366,7 @@ variable "shards" {
 
 variable "sources" {
   type        = list(string)
-  description = "Sources the service runs (STREAMER_SOURCES): venues of the registry, as schema.json lists them (`make schema`)."
+  description = "Sources the service runs (STREAMER_SOURCES): venues of the registry, as schema.json lists them (`make schema`). Add binance_usdm for Binance USD-M perpetuals and futures (binance_usdm_symbols; not from US regions, see binance_usdm_endpoints)."
   default     = ["binance", "coinbase", "coingecko"]
 
   validation {
@@ -394,6 +394,31 @@ variable "binance_endpoints" {
   validation {
     condition     = startswith(var.binance_endpoints.ws_url, "wss://") && startswith(var.binance_endpoints.rest_url, "https://")
     error_message = "binance_endpoints needs a wss:// ws_url and an https:// rest_url."
+  }
+}
+
+variable "binance_usdm_symbols" {
+  type        = list(string)
+  description = "Binance USD-M contracts (STREAMER_BINANCE_USDM_SYMBOLS), used when sources holds binance_usdm: BASE-QUOTE-PERP (perpetual) or BASE-QUOTE-YYMMDD (delivered that UTC day), or a market resolved from the venue's listing at start: all, perpetual, delivery, quote:<Q>, top:<N>, combined (e.g. [\"quote:USDT\", \"top:50\"]), never mixed with contracts."
+  default     = ["BTC-USDT-PERP", "ETH-USDT-PERP"]
+
+  validation {
+    condition = length(var.binance_usdm_symbols) > 0 && (
+      alltrue([for s in var.binance_usdm_symbols : can(regex("^[A-Z0-9]{1,20}-[A-Z0-9]{1,20}-(PERP|[0-9]{6})$", s))])
+      || alltrue([for s in var.binance_usdm_symbols : can(regex("^(all|perpetual|delivery|quote:[A-Z0-9]{1,20}|top:[1-9][0-9]{0,4})$", s))])
+    )
+    error_message = "binance_usdm_symbols must be contracts such as BTC-USDT-PERP or BTC-USDT-260327, or a market such as [\"quote:USDT\", \"top:50\"] (all, perpetual, delivery, quote:<Q>, top:<N>), not both."
+  }
+}
+
+variable "binance_usdm_endpoints" {
+  type        = object({ ws_url = string, rest_url = string })
+  description = "Binance USD-M WebSocket and REST base URLs (the routed /public and /market paths are added to ws_url). Binance answers HTTP 451 to US IP addresses and Binance.US lists no futures: run binance_usdm from a region outside the US."
+  default     = { ws_url = "wss://fstream.binance.com", rest_url = "https://fapi.binance.com" }
+
+  validation {
+    condition     = startswith(var.binance_usdm_endpoints.ws_url, "wss://") && startswith(var.binance_usdm_endpoints.rest_url, "https://")
+    error_message = "binance_usdm_endpoints needs a wss:// ws_url and an https:// rest_url."
   }
 }
 

@@ -183,6 +183,29 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
+def _symbols_by_venue(symbols: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """The symbols each shardable venue's settings accept (`BTC-USDT` is no futures contract,
+    `BTC-USDT-PERP` no spot pair); a venue that accepts none keeps its own listings."""
+    from streamer.settings import known
+    from streamer.settings_read import Reader
+
+    out = {}
+    for spec in VENUES:
+        if not spec.shardable:
+            continue
+        name = f"STREAMER_{spec.name.upper()}_SYMBOLS"
+        accepted = []
+        for symbol in symbols:
+            try:
+                spec.load(Reader({name: symbol}, {}, known()))
+            except ConfigError:
+                continue
+            accepted.append(symbol)
+        if accepted:
+            out[spec.name] = tuple(accepted)
+    return out
+
+
 async def _simulate(args: argparse.Namespace) -> int:
     from streamer.simulator import SimulatorConfig, run_simulator
     from streamer.simulator.faults import FaultPlan
@@ -199,9 +222,8 @@ async def _simulate(args: argparse.Namespace) -> int:
     config = SimulatorConfig(host=args.host, port=args.port, rate=args.rate,
                              replay_dir=args.replay, seed=args.seed, faults=faults,
                              markets=_markets(args), activity_skew=args.activity_skew)  # fmt: skip
-    if args.symbols:  # every symbol asked for is simulated on every exchange
-        symbols = tuple(args.symbols)
-        config = replace(config, symbols={s.name: symbols for s in VENUES if s.shardable})
+    if args.symbols:  # each symbol asked for is simulated on every exchange that names it so
+        config = replace(config, symbols=_symbols_by_venue(tuple(args.symbols)))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -156,9 +156,10 @@ def parser() -> argparse.ArgumentParser:
         help="also generate N listings on VENUE (C0001-USDT, ..., a few not trading); "
         f"venues: {', '.join(s.name for s in VENUES if s.sim_markets)}; try --rate 2000",
     )
-    for spec in VENUES:  # the short form of each: --<venue>-markets N
+    for spec in VENUES:  # the short form of each: --<venue>-markets N (binance_usdm: -usdm-)
         if spec.sim_markets:
-            sim.add_argument(f"--{spec.name}-markets", type=int, default=0, metavar="N",
+            sim.add_argument(f"--{spec.name.replace('_', '-')}-markets", type=int, default=0,
+                             metavar="N", dest=f"{spec.name}_markets",
                              help=f"the same as --markets {spec.name}=N")  # fmt: skip
     sim.add_argument(
         "--activity-skew",

@@ -14,6 +14,9 @@ from streamer.venues import VENUES
 
 log = logging.getLogger(__name__)
 
+RARE = frozenset({"crypto_liquidations"})
+"""Tables a short run may leave empty: the simulated market liquidates in bursts minutes apart."""
+
 EXAMPLES = (
     (
         "Latest trade price per exchange and symbol",
@@ -44,6 +47,20 @@ EXAMPLES = (
         "  ORDER BY received_at DESC) = 1 ORDER BY market_cap_rank LIMIT 5",
     ),
     (
+        "Perpetuals: latest mark, index and predicted funding (derivative_tickers)",
+        "SELECT symbol, arg_max(mark_price, event_time) AS mark_price,\n"
+        "       arg_max(index_price, event_time) AS index_price,\n"
+        "       arg_max(funding_rate, event_time) AS predicted_funding,\n"
+        "       arg_max(next_funding_time, event_time) AS next_funding\n"
+        "FROM crypto_derivative_tickers GROUP BY ALL ORDER BY ALL",
+    ),
+    (
+        "Liquidations by side (buy: shorts closed, sell: longs closed)",
+        "SELECT symbol, side, count(*) AS orders, round(sum(\n"
+        "       CAST(filled_quantity AS DOUBLE) * CAST(price AS DOUBLE)), 2) AS notional\n"
+        "FROM crypto_liquidations GROUP BY ALL ORDER BY ALL",
+    ),
+    (
         "Aggregated spot prices (usd, eur, btc)",
         "SELECT coin_id, vs_currency, arg_max(price, received_at) AS price\n"
         "FROM crypto_spot_prices GROUP BY ALL ORDER BY ALL",
@@ -59,6 +76,8 @@ async def run_demo(seconds: float, lake: Path) -> int:
             STREAMER_LAKE_DIR=str(lake),
             STREAMER_LAKE_BUFFER_SECONDS="5",
             STREAMER_STATS_INTERVAL="10",
+            # every venue the simulator serves, those off by default (Binance USD-M) too
+            STREAMER_SOURCES=",".join(spec.name for spec in VENUES if spec.simulator),
         )
         for spec in VENUES:  # faster candles and polls, full books
             env.update(spec.demo)
@@ -79,4 +98,4 @@ async def run_demo(seconds: float, lake: Path) -> int:
         names, rows = query.run(lake, sql)
         print(query.format_table(names, rows))
     print(f'\nTry your own: streamer query "SELECT * FROM crypto_trades LIMIT 5" --lake {lake}')
-    return 0 if all(counts.values()) else 1
+    return 0 if all(n for table, n in counts.items() if table not in RARE) else 1

@@ -91,8 +91,8 @@ async def check_symbols(
                 f"STREAMER_{spec.name.upper()}_SYMBOLS",
                 f"{spec.name} does not list {', '.join(unknown[:10])}"
                 + (f" (and {len(unknown) - 10} more)" if len(unknown) > 10 else ""),
-                f"Nearest it lists: {', '.join(near) or 'none'}. Symbols are BASE-QUOTE, as the "
-                "venue lists them",
+                f"Nearest it lists: {', '.join(near) or 'none'}. Name symbols as those are "
+                "spelled (docs/settings.md shows each venue's form)",
             )
 
 

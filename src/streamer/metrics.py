@@ -35,7 +35,10 @@ _UNITS = {
     "RowsRecovered": "Count",  # the local lake: rows of a killed run's journal, written now
     "StorageErrors": "Count",  # failed writes (or reads) of the spool's or the lake's disk
     "FailingSeconds": "Seconds",  # since rows could last be delivered or stored (0: they can)
+    "SilentSubscriptions": "Count",  # acknowledged streams that delivered nothing (a bad route)
 }
+FEED_COUNTERS = {"SilentSubscriptions": "subscriptions_silent"}
+"""Metric -> the feeds' counter (`FeedStats.extra`) it sums over every source."""
 GAUGES = frozenset({"SpoolBytes", "BufferedBytes", "FailingSeconds"})
 
 

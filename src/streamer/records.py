@@ -13,6 +13,7 @@ Value conventions (chosen for speed on the per-message path and for exactness):
 * `Millis` is a UTC instant in integer milliseconds since the epoch, written as
   `YYYY-MM-DD HH:MM:SS.mmm`, which Athena's JSON SerDe and DuckDB both read as TIMESTAMP.
 * `Levels` is an order-book side, best level first: `((price, size), ...)`.
+* `Hours` is a whole number of hours (a funding interval), written as an integer.
 
 Rows are `NamedTuple`s: frozen, slotted (tuples) and about ten times cheaper to build than a
 frozen dataclass, which matters at tens of thousands of messages per second.
@@ -25,6 +26,7 @@ from typing import NamedTuple, NewType
 Dec = NewType("Dec", str)
 Real = NewType("Real", str)
 Millis = NewType("Millis", int)
+Hours = NewType("Hours", int)
 Level = tuple[Dec, Dec]
 Levels = tuple[Level, ...]
 
@@ -124,6 +126,105 @@ class BookUpdate(NamedTuple):
     record_id: str
 
 
+class Instrument(NamedTuple):
+    """One contract or pair as its venue lists it (written at start and on every change).
+
+    `symbol` is the normalized name (`BTC-USDT-PERP`, `BTC-USDT-260327`, `BTC-USDT`) and
+    `venue_symbol` the venue's own (`BTCUSDT`, `BTCUSDT_260327`); `kind` is perpetual, delivery
+    or spot. `event_time` is the listing's server time. The `record_id` is derived from the
+    listed values, not the time, so an unchanged listing fetched again de-duplicates.
+    """
+
+    exchange: str
+    symbol: str
+    event_time: Millis
+    received_at: Millis
+    venue_symbol: str
+    kind: str
+    base: str
+    quote: str
+    settle: str | None
+    contract_size: Dec | None
+    tick_size: Dec | None
+    lot_size: Dec | None
+    delivery_time: Millis | None
+    funding_interval_hours: Hours | None
+    status: str
+    record_id: str
+
+
+class DerivativeTicker(NamedTuple):
+    """A contract's mark, index and estimated settle price with its predicted funding.
+
+    `funding_rate` is the venue's current (predicted) rate for the funding at
+    `next_funding_time`, not a settled one (`funding_rates` holds those); both are null for a
+    contract that does not fund (a dated one). `open_interest` and `last_price` are null where
+    the source frame does not carry them.
+    """
+
+    exchange: str
+    symbol: str
+    event_time: Millis
+    received_at: Millis
+    mark_price: Dec
+    index_price: Dec | None
+    estimated_settle_price: Dec | None
+    funding_rate: Dec | None
+    next_funding_time: Millis | None
+    open_interest: Dec | None
+    last_price: Dec | None
+    record_id: str
+
+
+class OpenInterest(NamedTuple):
+    """A contract's open interest at the venue's time (in contracts; base units if linear)."""
+
+    exchange: str
+    symbol: str
+    event_time: Millis
+    received_at: Millis
+    open_interest: Dec
+    record_id: str
+
+
+class FundingRate(NamedTuple):
+    """One settled funding of a perpetual: its rate, at `event_time` (the funding time).
+
+    `funding_interval_hours` is the symbol's interval when collected; `mark_price` the mark
+    price the venue reports for the funding, where it does.
+    """
+
+    exchange: str
+    symbol: str
+    event_time: Millis
+    received_at: Millis
+    funding_rate: Dec
+    funding_interval_hours: Hours | None
+    mark_price: Dec | None
+    record_id: str
+
+
+class Liquidation(NamedTuple):
+    """A forced order that closed a position (a liquidation), as the venue reports it.
+
+    `side` is the liquidated order's side: buy means a short was liquidated, sell a long.
+    `event_time` is the order's trade time. A venue may report only some of them (Binance: the
+    latest per symbol and second), so counts are a lower bound.
+    """
+
+    exchange: str
+    symbol: str
+    event_time: Millis
+    received_at: Millis
+    side: str
+    price: Dec
+    average_price: Dec | None
+    quantity: Dec
+    filled_quantity: Dec
+    status: str
+    record_id: str
+
+
 class SpotPrice(NamedTuple):
     """CoinGecko's aggregated price of one coin in one currency."""
 
@@ -171,5 +272,18 @@ class Reject(NamedTuple):
     received_at: Millis
 
 
-Row = Ticker | Candle | BookSnapshot | BookUpdate | Trade | SpotPrice | Market
+Row = (
+    Ticker
+    | Candle
+    | BookSnapshot
+    | BookUpdate
+    | Trade
+    | Instrument
+    | DerivativeTicker
+    | OpenInterest
+    | FundingRate
+    | Liquidation
+    | SpotPrice
+    | Market
+)
 Item = Row | Reject

@@ -12,6 +12,7 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from streamer.pipeline import run_pipeline
 from streamer.records import Millis
@@ -20,6 +21,7 @@ from streamer.settings import load
 from streamer.simulator import Simulator, SimulatorConfig
 from streamer.simulator.faults import FaultPlan
 from streamer.sinks.lake import LakeSink
+from streamer.venues import VENUES
 
 SPEED = 60
 
@@ -31,10 +33,12 @@ async def write_sample_lake(
     seed: int = 5,
     symbols: Mapping[str, tuple[str, ...]] | None = None,
     until: Callable[[], bool] | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> None:
     """Streams `seconds` of wall-clock time (`seconds * SPEED` of market time) into `lake`, or,
     with `until`, until it holds (checked every half second; `TimeoutError` after `seconds`).
-    `symbols`: each venue's simulated listings (default: each simulator's own)."""
+    `symbols`: each venue's simulated listings (default: each simulator's own); `options`: a
+    venue's simulator options (e.g. `UsdmSimOptions`)."""
     start = time.time_ns() // 1_000_000
 
     def fast_clock() -> Millis:
@@ -43,7 +47,8 @@ async def write_sample_lake(
     # A few garbage frames, duplicates and cut connections: rejects, de-duplication and REST
     # backfills for the data-health charts, as on a real day.
     faults = FaultPlan(garbage=0.005, duplicate=0.01, disconnect=0.0005, seed=seed)
-    config = SimulatorConfig(port=0, rate=100, seed=seed, faults=faults, symbols=symbols or {})
+    config = SimulatorConfig(port=0, rate=100, seed=seed, faults=faults, symbols=symbols or {},
+                             options=options or {})  # fmt: skip
     async with Simulator(config, clock=fast_clock) as sim:
         env = sim.environment()
         env.update(
@@ -52,6 +57,8 @@ async def write_sample_lake(
             STREAMER_BINANCE_KLINE_INTERVAL="1m",
             STREAMER_COINBASE_BOOK_INTERVAL="0.2",
             STREAMER_COINGECKO_POLL_SECONDS="2",
+            # every simulated venue, Binance USD-M (off by default) too
+            STREAMER_SOURCES=",".join(spec.name for spec in VENUES if spec.simulator),
         )
         settings = load(env)
         stop = asyncio.Event()

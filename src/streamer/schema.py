@@ -1,4 +1,4 @@
-"""The seven datasets of the lake, derived from the record classes in `records.py`.
+"""The twelve datasets of the lake, derived from the record classes in `records.py`.
 
 This module is what both sides import: sources build the records, sinks and the query layer
 read the column list from here. Glue columns, Athena DDL and DuckDB types are all generated
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Union, get_args, get_origin
 
 from streamer import records
-from streamer.records import Dec, Levels, Millis, Real
+from streamer.records import Dec, Hours, Levels, Millis, Real
 
 GLUE_DATABASE = "crypto"
 TABLE_PREFIX = "crypto_"
@@ -103,6 +103,7 @@ _GLUE_BY_TYPE: dict[object, str] = {
     Dec: DECIMAL,
     Real: "double",
     Millis: "timestamp",
+    Hours: "bigint",
     Levels: _LEVELS,
 }
 _KINDS = {
@@ -132,15 +133,21 @@ PLAIN_TEXT: dict[type, frozenset[str]] = {
     records.BookSnapshot: _VENUE_PLAIN,
     records.BookUpdate: _VENUE_PLAIN,
     records.Trade: _VENUE_PLAIN,
+    records.Instrument: _VENUE_PLAIN | {"kind"},
+    records.DerivativeTicker: _VENUE_PLAIN,
+    records.OpenInterest: _VENUE_PLAIN,
+    records.FundingRate: _VENUE_PLAIN,
+    records.Liquidation: _VENUE_PLAIN,
     records.SpotPrice: frozenset({"record_id"}),
     records.Market: frozenset({"record_id"}),
 }
 """String columns whose text never holds a character JSON must escape, so the encoder writes
 them between quotes as they are: the exchange name is a constant, the symbol is a configured
-or discovered name (`[A-Z0-9]+-[A-Z0-9]+`, checked where it is set), the side, interval and
-origin come from the decoder's own constants or the checked settings, and a `record_id` is
-hexadecimal. Everything else a venue sent (trade ids, CoinGecko names, a reject's raw text) is
-escaped. `tests/venues/test_parsers_fuzz.py` holds every decoded row to this."""
+or discovered name (`[A-Z0-9]+-[A-Z0-9]+`, with a third part `PERP` or `YYMMDD` for a
+contract, checked where it is set), the side, kind, interval and origin come from the
+decoder's own constants or the checked settings, and a `record_id` is hexadecimal. Everything
+else a venue sent (trade ids, venue symbols, assets, statuses, CoinGecko names, a reject's raw
+text) is escaped. `tests/venues/test_parsers_fuzz.py` holds every decoded row to this."""
 
 
 def _column(name: str, annotation: Any, plain: bool = False) -> Column:
@@ -181,6 +188,11 @@ DATASETS: dict[str, Dataset] = {
         _dataset("order_books", records.BookSnapshot),
         _dataset("book_updates", records.BookUpdate),
         _dataset("trades", records.Trade),
+        _dataset("instruments", records.Instrument),
+        _dataset("derivative_tickers", records.DerivativeTicker),
+        _dataset("open_interest", records.OpenInterest),
+        _dataset("funding_rates", records.FundingRate),
+        _dataset("liquidations", records.Liquidation),
     )
 }
 REJECTS = _dataset("rejects", records.Reject, REJECTS_PREFIX_TEMPLATE, compacted=False)

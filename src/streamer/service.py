@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from streamer import health
-from streamer.metrics import EmfReporter
+from streamer.metrics import FEED_COUNTERS, EmfReporter
 from streamer.pipeline import PipelineStats, run_pipeline
 from streamer.settings import Settings
 from streamer.sharding import select
@@ -72,9 +72,19 @@ def build_sink(settings: Settings) -> Sink:
     return sink
 
 
-def report_metrics(sink: Sink, reporter: EmfReporter, clock: Clock) -> None:
-    """One CloudWatch EMF event with the sink's counters (a JSON line in the log)."""
-    event = reporter.event(sink.counters_snapshot(), clock())
+def feed_counters(sources: Sequence[Source]) -> dict[str, int]:
+    """The feeds' counters that are metrics (`metrics.FEED_COUNTERS`), summed over sources."""
+    return {metric: sum(s.stats.extra[counter] for s in sources)
+            for metric, counter in FEED_COUNTERS.items()}  # fmt: skip
+
+
+def report_metrics(
+    sink: Sink, reporter: EmfReporter, clock: Clock, sources: Sequence[Source] = ()
+) -> None:
+    """One CloudWatch EMF event with the sink's and the feeds' counters (a JSON line in the
+    log)."""
+    snapshot = {**sink.counters_snapshot(), **feed_counters(sources)}
+    event = reporter.event(snapshot, clock())
     log.info(
         "sink.stats %s",
         " ".join(f"{k}={v}" for k, v in event.items() if not k.startswith("_")),
@@ -94,7 +104,7 @@ async def _report(
         await asyncio.sleep(every)
         log_feed_stats(sources)
         log.info("pipeline.stats rows=%s", dict(stats.rows))
-        report_metrics(sink, reporter, clock)
+        report_metrics(sink, reporter, clock, sources)
 
 
 def log_feed_stats(sources: Sequence[Source]) -> None:
@@ -197,7 +207,7 @@ async def run_service(
         finally:
             reporter.cancel()
             watcher.cancel()
-    report_metrics(sink, emf, clock)
+    report_metrics(sink, emf, clock, sources)
     log_feed_stats(sources)
     log.info("service.stopped rows=%s failed=%s", dict(stats.rows), stats.failed_sources)
     return stats

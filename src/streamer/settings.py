@@ -78,7 +78,9 @@ class AthenaSettings:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    sources: tuple[str, ...] = field(default_factory=lambda: tuple(s.name for s in VENUES))
+    sources: tuple[str, ...] = field(
+        default_factory=lambda: tuple(s.name for s in VENUES if s.default_on)
+    )
     sink: str = "lake"
     venues: Mapping[str, Any] = field(default_factory=lambda: {s.name: s.defaults for s in VENUES})
     """Each venue's own settings record, by venue name (`VenueSpec.load`)."""
@@ -240,8 +242,10 @@ def _athena(r: Reader, d: AthenaSettings) -> AthenaSettings:
 
 def rows() -> tuple[Setting, ...]:
     """Every documented setting: the core's, then each venue's (registry order)."""
-    names = ",".join(spec.name for spec in VENUES)
-    sources = row("sources", names, "which sources run (the venues of `streamer.venues`)")
+    names = ",".join(spec.name for spec in VENUES if spec.default_on)
+    others = [spec.name for spec in VENUES if not spec.default_on]
+    also = f"; also {', '.join(f'`{name}`' for name in others)}" if others else ""
+    sources = row("sources", names, f"which sources run (the venues of `streamer.venues`){also}")
     return (sources, *SETTINGS, *(r for spec in VENUES for r in spec.rows))
 
 

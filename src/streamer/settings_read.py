@@ -8,7 +8,7 @@ fix, and every name looked up must be a documented setting (`known`).
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -122,19 +122,24 @@ class Reader:
         return value
 
     def market(
-        self, name: str, default: tuple[str, ...]
+        self,
+        name: str,
+        default: tuple[str, ...],
+        *,
+        pattern: re.Pattern[str] = _SYMBOL,
+        shape: str = "BASE-QUOTE in upper case, e.g. BTC-USDT",
+        kinds: Sequence[str] = (),
     ) -> tuple[tuple[str, ...], Selector | None]:
-        """An explicit list of normalized symbols, or (no symbols yet, the selector naming
-        them: `all`, `quote:<Q>`, `top:<N>`)."""
+        """An explicit list of normalized symbols (each matching `pattern`, described by
+        `shape`), or (no symbols yet, the selector naming them: `all`, `quote:<Q>`,
+        `top:<N>`, and the venue's contract `kinds`)."""
         tokens = self.items(name, default)
-        selector = parse_selector(tokens, var(name))
+        selector = parse_selector(tokens, var(name), kinds)
         if selector is not None:
             return (), selector
         for symbol in tokens:
-            if not _SYMBOL.fullmatch(symbol):
+            if not pattern.fullmatch(symbol):
                 raise ConfigError(
-                    var(name),
-                    f"{symbol!r} is not a normalized symbol",
-                    "Write BASE-QUOTE in upper case, e.g. BTC-USDT.",
+                    var(name), f"{symbol!r} is not a normalized symbol", f"Write {shape}."
                 )
         return tokens, None

@@ -49,6 +49,8 @@ class VenueSpec:
     """Turns a selector into symbols; None when the venue takes no selector."""
     shardable: bool = True
     """Its symbols are split between shards; False: it runs whole in shard 0 (a poller)."""
+    default_on: bool = True
+    """It runs when `STREAMER_SOURCES` is not set (False: only when named there)."""
     stale_after: Callable[[Any], float] = lambda settings: 60.0
     """Seconds without a frame after which `/health` calls the feed stale."""
     simulator: Callable[[VenueConfig, Context], Venue] | None = None

@@ -1,4 +1,5 @@
-"""One lake per test session, written by the real pipeline from the bundled simulator.
+"""One lake per test session, written by the real pipeline from the bundled simulator (every
+simulated venue, Binance USD-M's perpetuals too).
 
 The simulator's and the clients' clocks run at 60x, so 1-minute candles close every second,
 Coinbase's 5-minute candles every 5 s and an hour of partitions fills in a minute; a few faults
@@ -15,6 +16,7 @@ import pytest
 
 from streamer import query
 from streamer.sample_lake import write_sample_lake
+from streamer.venues.binance.usdm_simulator import UsdmSimOptions
 
 SPEED = 60
 
@@ -32,6 +34,7 @@ def _ready(lake: Path) -> bool:
     _, rejects = query.run(lake, "SELECT count(*) FROM crypto_rejects")
     return (
         candles.get("binance", 0) >= 24
+        and counts["crypto_derivative_tickers"] >= 200
         and candles.get("coinbase", 0) >= 4
         and counts["crypto_markets"] >= 100
         and rejects[0][0] > 0
@@ -45,8 +48,12 @@ async def fill(lake: Path) -> None:
         "binance": ("BTC-USDT", "ETH-USDT"),
         "coinbase": ("BTC-USD", "ETH-USD"),
         "coingecko": ("bitcoin", "ethereum"),
+        "binance_usdm": ("BTC-USDT-PERP", "ETH-USDT-PERP"),
     }
-    await write_sample_lake(lake, 120, seed=5, symbols=symbols, until=lambda: _ready(lake))
+    # liquidations ten times as often as by default: some in every lake
+    options = {"binance_usdm": UsdmSimOptions(liquidation_probability=0.02)}
+    await write_sample_lake(lake, 120, seed=5, symbols=symbols, until=lambda: _ready(lake),
+                            options=options)  # fmt: skip
 
 
 @pytest.fixture(scope="session")

@@ -136,12 +136,15 @@ def test_the_report_on_athena_runs_every_query_there(
     runs = executions(athena)
     assert {r["QueryExecutionContext"]["Database"] for r in runs} == {"markets"}
     names = ["candle_intervals", "spans", "book_top", "basis", "volume_by_side", "top_market_caps",
-             "rejects", "candle_origins", "candle_gaps"]  # fmt: skip
+             "rejects", "candle_origins", "candle_gaps", "derivative_spans", "funding_predicted",
+             "funding_settled", "open_interest", "mark_basis", "liquidations"]  # fmt: skip
     texts = {r["Query"] for r in runs}
     for name in names:
         assert sqltext.placeholders(sqltext.load(name)), name
         assert any(t.startswith(sqltext.load(name)[:60]) for t in texts), name
     assert len(runs) == len(names) + 1  # and rows_per_hour
+    derivatives = (out / "derivatives.html").read_text()
+    assert "no rows for liquidations (crypto_liquidations) in 2025-11-24 00:00 UTC" in derivatives
     assert "Traceback" not in capsys.readouterr().err
 
 

@@ -88,7 +88,7 @@ def test_book_chart_draws_spread_and_depth(db: Analytics) -> None:
         close(spread[label][1], part["spread_bps"])
         close(depth[f"{label} bid"][1], part["bid_depth_quote"])
         close(depth[f"{label} ask"][1], part["ask_depth_quote"])
-    assert len(spread) == 4
+    assert len(spread) == 6  # Binance, Binance USD-M and Coinbase: two symbols each
 
 
 def test_basis_chart_draws_every_difference(db: Analytics) -> None:
@@ -108,7 +108,7 @@ def test_volume_chart_draws_buys_up_and_sells_down(db: Analytics) -> None:
     frame = db.volume_by_side("1m")
     fig = charts.volume_by_side(frame, 60)
     panels = {ax.get_title(): ax for ax in fig.axes if ax.get_visible()}
-    assert len(panels) == 4
+    assert len(panels) == 6  # Binance, Binance USD-M and Coinbase: two symbols each
     for (exchange, symbol), part in frame.groupby(["exchange", "symbol"]):
         ax = panels[f"{exchange} {symbol}"]
         for side, sign in (("buy", 1), ("sell", -1)):

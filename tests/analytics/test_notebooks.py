@@ -42,8 +42,10 @@ def printed(notebook: nbformat.NotebookNode) -> str:
     return "".join(o.get("text", "") for o in outputs(notebook) if o.output_type == "stream")
 
 
-def test_there_are_the_two_notebooks() -> None:
-    assert [p.name for p in NOTEBOOKS] == ["cross_venue.ipynb", "explore_lake.ipynb"]
+def test_there_are_the_three_notebooks() -> None:
+    assert [p.name for p in NOTEBOOKS] == [
+        "cross_venue.ipynb", "derivatives.ipynb", "explore_lake.ipynb",
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -21,6 +21,9 @@ from streamer.settings import LakeSettings
 from streamer.sinks.lake import LakeSink
 from tests.analytics.test_queries import same
 
+DERIVATIVES = ("funding", "open_interest", "mark_basis", "liquidations")
+"""The derivatives page's files (test_derivatives_report.py)."""
+
 
 def links(page: str) -> set[str]:
     return set(re.findall(r'href="([^"#]+)"', page))
@@ -43,10 +46,13 @@ def report(pipeline_lake: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
 
 def test_the_page_links_every_chart_and_table_written(report: Path) -> None:
     page = (report / "index.html").read_text()
-    assert links(page) == written(report)
-    pngs = {p for p in written(report) if p.endswith(".png")}
+    mine = {p for p in written(report) if not p.startswith(DERIVATIVES)}
+    assert links(page) == mine | {"derivatives.html"}
+    pngs = {p for p in mine if p.endswith(".png")}
     assert {"book.png", "basis.png", "volume.png", "market_caps.png", "health.png",
-            "candles_binance_BTC-USDT.png", "candles_binance_ETH-USDT.png"} == pngs  # fmt: skip
+            "candles_binance_BTC-USDT.png", "candles_binance_ETH-USDT.png",
+            "candles_binance_usdm_BTC-USDT-PERP.png",
+            "candles_binance_usdm_ETH-USDT-PERP.png"} == pngs  # fmt: skip
     for png in pngs:
         assert (report / png).read_bytes().startswith(b"\x89PNG")
     embedded = images(page)  # the page alone shows every chart: no image is fetched
@@ -130,7 +136,11 @@ async def test_a_lake_of_trades_only_charts_the_trades(tmp_path: Path) -> None:
     page = (out / "index.html").read_text()
     assert {"volume.png", "basis.png", "health.png"} <= written(out)
     assert "no rows for closed candles (crypto_ohlcv) in the whole lake" in page
-    empty = "crypto_book_updates, crypto_markets, crypto_ohlcv, crypto_order_books"
+    empty = (
+        "crypto_book_updates, crypto_derivative_tickers, crypto_funding_rates, "
+        "crypto_instruments, crypto_liquidations, crypto_markets, crypto_ohlcv, "
+        "crypto_open_interest, crypto_order_books"
+    )
     assert f"no rows in: {empty}" in page
     volume = pd.read_csv(out / "volume.csv")
     assert volume["quote_volume"].tolist() == [86000.5 * 0.25] * 2

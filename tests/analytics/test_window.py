@@ -60,6 +60,15 @@ def test_symbols_are_split_upper_cased_and_deduplicated() -> None:
     assert parse_symbols(["btc-usdt,ETH-USD", "BTC-USDT"]) == ("BTC-USDT", "ETH-USD")
 
 
+def test_contracts_are_symbols_too_and_their_base_is_the_coin() -> None:
+    window = Window(symbols=parse_symbols(["btc-usdt-perp,ETH-USDT-260327"]))
+    assert window.symbols == ("BTC-USDT-PERP", "ETH-USDT-260327")
+    assert window.bases == ("BTC", "ETH")
+    for bad in ("BTC-USDT-QUARTER", "BTC-USDT-2603", "BTC-USDT-PERP-X"):
+        with pytest.raises(ConfigError, match="is not a symbol"):
+            parse_symbols([bad])
+
+
 def test_auto_bar_picks_the_shortest_readable_multiple() -> None:
     assert auto_bar(timedelta(seconds=30), 1) == 1
     assert auto_bar(timedelta(hours=2), 60) == 60

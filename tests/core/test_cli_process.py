@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import orjson
 
 from streamer import query
@@ -88,3 +89,33 @@ def test_run_with_the_firehose_sink_and_no_region_exits_2(tmp_path: Path) -> Non
     done = subprocess.run([*STREAMER, "run"], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2, done.stderr
     assert "AWS_REGION" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_simulate_binance_usdm_markets_lists_that_many_generated_perpetuals() -> None:
+    sim = subprocess.Popen(
+        [*STREAMER, "simulate", "--port", "0", "--rate", "0", "--binance-usdm-markets", "60"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert sim.stdout is not None
+        exports = {}
+        for line in sim.stdout:
+            key, _, value = line.removeprefix("export ").strip().partition("=")
+            exports[key] = value
+            if key == "STREAMER_COINGECKO_COINS":
+                break
+        rest = exports["STREAMER_BINANCE_USDM_REST_URL"]
+        info = httpx.get(f"{rest}/fapi/v1/exchangeInfo", timeout=30).json()
+    finally:
+        sim.send_signal(signal.SIGTERM)
+        sim.wait(timeout=30)
+        assert sim.stdout is not None
+        sim.stdout.close()
+    status = {s["symbol"]: s["status"] for s in info["symbols"]}
+    generated = {name for name in status if name.startswith("C0")}
+    assert generated == {f"C{k:04d}USDT" for k in range(1, 61)}
+    assert status["C0017USDT"] == "SETTLING" and status["C0060USDT"] == "TRADING"
+    exported = exports["STREAMER_BINANCE_USDM_SYMBOLS"].split(",")
+    assert "C0060-USDT-PERP" in exported and "C0017-USDT-PERP" not in exported
+    assert sim.returncode == 0

@@ -27,11 +27,23 @@ REQUIRED = {
                 "volume_24h", "high_24h", "low_24h", "price_change_pct_24h",
                 "circulating_supply", "total_supply", "max_supply", "last_updated_at",
                 "received_at", "record_id"],
+    "instruments": ["exchange", "symbol", "event_time", "received_at", "venue_symbol", "kind",
+                    "base", "quote", "settle", "contract_size", "tick_size", "lot_size",
+                    "delivery_time", "funding_interval_hours", "status", "record_id"],
+    "derivative_tickers": ["exchange", "symbol", "event_time", "received_at", "mark_price",
+                           "index_price", "estimated_settle_price", "funding_rate",
+                           "next_funding_time", "open_interest", "last_price", "record_id"],
+    "open_interest": ["exchange", "symbol", "event_time", "received_at", "open_interest",
+                      "record_id"],
+    "funding_rates": ["exchange", "symbol", "event_time", "received_at", "funding_rate",
+                      "funding_interval_hours", "mark_price", "record_id"],
+    "liquidations": ["exchange", "symbol", "event_time", "received_at", "side", "price",
+                     "average_price", "quantity", "filled_quantity", "status", "record_id"],
 }  # fmt: skip
 
 
-def test_seven_datasets_carry_the_athena_contract_columns() -> None:
-    assert set(DATASETS) == set(REQUIRED)
+def test_twelve_datasets_carry_the_athena_contract_columns() -> None:
+    assert set(DATASETS) == set(REQUIRED) and len(DATASETS) == 12
     for name, required in REQUIRED.items():
         names = [c.name for c in DATASETS[name].columns]
         missing = [c for c in required if c not in names]
@@ -109,3 +121,21 @@ def test_raw_tables_leave_the_dataset_name_to_the_view_over_raw_and_compacted_da
     assert "crypto_rejects" not in export["compaction"]["tables"]
     projection = export["compaction"]["projection"]
     assert projection["projection.day.range"] == "1,31" and "projection.hour.type" not in projection
+
+
+def test_derivative_columns_keep_decimals_and_separate_predicted_from_settled_funding() -> None:
+    tickers = {c.name: c for c in DATASETS["derivative_tickers"].columns}
+    assert tickers["mark_price"].glue_type == DECIMAL and not tickers["mark_price"].nullable
+    assert tickers["funding_rate"].nullable and tickers["next_funding_time"].glue_type == (
+        "timestamp"
+    )
+    settled = {c.name: c for c in DATASETS["funding_rates"].columns}
+    assert settled["funding_rate"].glue_type == DECIMAL and not settled["funding_rate"].nullable
+    assert settled["funding_interval_hours"].glue_type == "bigint"
+    assert "next_funding_time" not in settled
+    instruments = {c.name: c for c in DATASETS["instruments"].columns}
+    assert instruments["tick_size"].glue_type == DECIMAL
+    assert instruments["kind"].plain and not instruments["venue_symbol"].plain
+    assert not instruments["status"].plain
+    liquidations = {c.name: c for c in DATASETS["liquidations"].columns}
+    assert liquidations["side"].plain and liquidations["filled_quantity"].glue_type == DECIMAL

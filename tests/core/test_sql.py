@@ -1,10 +1,13 @@
 """The Athena named queries in `sql/`: each parses as Trino SQL (Athena engine 3) and, as the
-same text, runs on DuckDB over a lake the real pipeline wrote, with non-empty, sane results."""
+same text, runs on DuckDB over a lake the real pipeline wrote, with non-empty, sane results.
+Open interest and settled funding, which no simulated poller writes yet, are added to that lake
+as known rows through the lake sink."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +16,15 @@ import sqlglot
 from sqlglot.errors import ParseError
 
 from streamer import query
+from streamer.jsonline import encode
+from streamer.records import Dec, FundingRate, Hours, Millis, OpenInterest
+from streamer.schema import DATASET_OF_TYPE
 from streamer.service import run_service
 from streamer.settings import load
 from streamer.simulator import Simulator, SimulatorConfig
+from streamer.sinks.lake import LakeSink
+from streamer.venues import VENUES
+from streamer.venues.binance.usdm_simulator import UsdmSimOptions
 from tests.conftest import REPO
 
 SQL_DIR = REPO / "sql"
@@ -42,7 +51,9 @@ async def _fill(lake: Path) -> None:
             "binance": ("BTC-USDT", "ETH-USDT"),
             "coinbase": ("BTC-USD", "ETH-USD"),
             "coingecko": ("bitcoin", "ethereum"),
+            "binance_usdm": ("BTC-USDT-PERP", "ETH-USDT-PERP"),
         },
+        options={"binance_usdm": UsdmSimOptions(liquidation_probability=0.02)},
     )
     async with Simulator(config, clock=fast_clock) as sim:
         env = sim.environment()
@@ -52,6 +63,7 @@ async def _fill(lake: Path) -> None:
             STREAMER_BINANCE_KLINE_INTERVAL="1m",
             STREAMER_COINBASE_BOOK_INTERVAL="0.2",
             STREAMER_COINGECKO_POLL_SECONDS="2",
+            STREAMER_SOURCES=",".join(spec.name for spec in VENUES if spec.simulator),
         )
         stop = asyncio.Event()
         service = asyncio.create_task(run_service(load(env), stop))
@@ -78,12 +90,35 @@ async def _fill(lake: Path) -> None:
 def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("sql-lake")
     asyncio.run(_fill(root))
+    asyncio.run(_add_polled(root))
     return root
+
+
+OPEN_INTEREST = {"BTC-USDT-PERP": ("80000", "80500"), "ETH-USDT-PERP": ("1200000", "1190000")}
+SETTLED = "0.00012"
+
+
+async def _add_polled(lake: Path) -> None:
+    """Open interest polled twice a minute apart per contract, and a funding settled at the
+    time the last mark price predicts for, as the USD-M pollers write them."""
+    (last, next_funding), *_ = query.run(lake, "SELECT epoch_ms(max(event_time)), "
+        "epoch_ms(max(next_funding_time)) FROM crypto_derivative_tickers")[1]  # fmt: skip
+    sink = LakeSink(load({"STREAMER_LAKE_DIR": str(lake)}).lake)
+    for symbol, (first, then) in OPEN_INTEREST.items():
+        for at, value in ((last - 60_000, first), (last, then)):
+            row = OpenInterest("binance_usdm", symbol, Millis(at), Millis(at), Dec(value),
+                               f"oi-{symbol}-{at}")  # fmt: skip
+            sink.add(DATASET_OF_TYPE[OpenInterest], encode(row), Millis(last))
+        funding = FundingRate("binance_usdm", symbol, Millis(next_funding + 2), Millis(last),
+                              Dec(SETTLED), Hours(8), None, f"fr-{symbol}")  # fmt: skip
+        sink.add(DATASET_OF_TYPE[FundingRate], encode(funding), Millis(last))
+    await sink.aclose()
 
 
 def test_there_is_a_query_for_each_question() -> None:
     assert {q.stem for q in QUERIES} == {
         "latest_price", "ohlcv_1h", "spread", "top100", "cross_venue",
+        "funding", "open_interest", "mark_index", "liquidations",
     }  # fmt: skip
     for path in QUERIES:
         assert path.read_text().startswith("-- "), f"{path.name}: first line describes it"
@@ -111,6 +146,7 @@ def _latest_price(result: list[dict[str, Any]]) -> None:
     assert {(r["exchange"], r["symbol"]) for r in result} == {
         ("binance", "BTC-USDT"), ("binance", "ETH-USDT"),
         ("coinbase", "BTC-USD"), ("coinbase", "ETH-USD"),
+        ("binance_usdm", "BTC-USDT-PERP"), ("binance_usdm", "ETH-USDT-PERP"),
     }  # fmt: skip
     assert all(r["price"] > 0 and r["trades"] > 0 for r in result)
 
@@ -125,7 +161,7 @@ def _ohlcv(result: list[dict[str, Any]]) -> None:
 
 
 def _spread(result: list[dict[str, Any]]) -> None:
-    assert {r["exchange"] for r in result} == {"binance", "coinbase"}
+    assert {r["exchange"] for r in result} == {"binance", "binance_usdm", "coinbase"}
     for r in result:
         assert r["best_ask"] > r["best_bid"], r
         assert 0 < r["spread_bps"] < 1000
@@ -143,10 +179,53 @@ def _cross_venue(result: list[dict[str, Any]]) -> None:
     assert btc["binance_usdt"] and btc["coinbase_usd"] and btc["coingecko_usd"]
 
 
+def _funding(result: list[dict[str, Any]]) -> None:
+    settled = [r for r in result if r["settled_rate"] is not None]
+    # the pollers' backfill: past fundings of both contracts, on the 8-hour grid, unpredicted
+    backfilled = [r for r in settled if r["last_predicted"] is None]
+    assert {r["symbol"] for r in backfilled} == set(OPEN_INTEREST)
+    assert all(r["funding_time"].hour % 8 == 0 and r["funding_time"].minute == 0
+               for r in backfilled)  # fmt: skip
+    # the funding the last mark prices predicted, settled 2 ms late: matched to its prediction
+    matched = [r for r in settled if r["last_predicted"] is not None]
+    assert {r["symbol"] for r in matched} == set(OPEN_INTEREST)
+    for r in matched:
+        assert str(r["settled_rate"]).rstrip("0") == SETTLED
+        assert r["funding_time"].second == 0
+        assert r["miss_bps"] == round((float(SETTLED) - float(r["last_predicted"])) * 1e4, 3)
+
+
+def _open_interest(result: list[dict[str, Any]]) -> None:
+    assert {r["symbol"] for r in result} == set(OPEN_INTEREST)
+    for r in result:  # polled by the source, and the rows added a minute apart
+        assert r["open_interest"] > 0
+        assert r["open_interest_quote"] == pytest.approx(
+            float(r["open_interest"]) * float(r["mark_price"]), abs=0.01
+        )
+    known = {Decimal(v) for pair in OPEN_INTEREST.values() for v in pair}
+    assert any(r["open_interest"] in known or r["change_in_hour"] != 0 for r in result)
+
+
+def _mark_index(result: list[dict[str, Any]]) -> None:
+    assert {r["symbol"] for r in result} == set(OPEN_INTEREST)
+    for r in result:
+        assert r["min_premium_bps"] <= r["premium_bps"] <= r["max_premium_bps"]
+        assert r["mark_price"] > 0 and r["index_price"] > 0 and r["ticks"] > 0
+
+
+def _liquidations(result: list[dict[str, Any]]) -> None:
+    assert {r["side"] for r in result} <= {"buy", "sell"}
+    assert all(r["orders"] > 0 and r["notional"] > 0 for r in result)
+
+
 CHECKS = {
     "latest_price": _latest_price,
     "ohlcv_1h": _ohlcv,
     "spread": _spread,
     "top100": _top100,
     "cross_venue": _cross_venue,
+    "funding": _funding,
+    "open_interest": _open_interest,
+    "mark_index": _mark_index,
+    "liquidations": _liquidations,
 }

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import httpx
 import orjson
 import pytest
 from moto.server import ThreadedMotoServer
@@ -48,6 +49,8 @@ def moto_url() -> Iterator[str]:
 
 @pytest.fixture
 def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    # each test makes a stream per dataset and moto allows 50 in all: start from none
+    httpx.post(f"{moto_url}/moto-api/reset").raise_for_status()
     env = {
         "AWS_ENDPOINT_URL": moto_url,
         "AWS_REGION": "us-east-1",

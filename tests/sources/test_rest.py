@@ -12,7 +12,7 @@ import pytest
 from tenacity import stop_after_attempt
 
 from streamer.retry import BACKOFF_CAP, BACKOFF_FIRST, RETRY_AFTER_DEFAULT, GaveUp, backoff_delay
-from streamer.sources.rest import REFUSAL_WAIT, RestClient, RestRefused
+from streamer.sources.rest import REFUSAL_WAIT, RestClient, RestRefused, poll_stop
 
 SEED = 5
 Answer = Callable[[httpx.Request], httpx.Response]
@@ -130,6 +130,24 @@ async def test_a_refusal_raises_at_once_without_a_refusal_wait() -> None:
         with pytest.raises(RestRefused) as caught:
             await rest.get("/simple/price", {})
     assert (caught.value.status, caught.value.body, sleeps) == (401, body, [])
+
+
+async def test_a_poll_on_a_backfill_client_waits_out_rate_limits_and_gives_up_on_the_rest() -> None:
+    """One call's own stop: 429s never end it (each waited out for its Retry-After), three
+    other failures do; with refusals not retried a 400 is raised at once."""
+    sleeps = Sleeps()
+    script = Script(*(httpx.Response(429, headers={"Retry-After": "5"}) for _ in range(6)),
+                    *(httpx.Response(503) for _ in range(3)),
+                    httpx.Response(400, text="Invalid symbol."))  # fmt: skip
+    async with client(script, sleeps) as rest:
+        with pytest.raises(GaveUp) as caught:
+            await rest.get("/openInterest", {}, stop=poll_stop(3))
+        assert sleeps[:6] == [5.0] * 6 and len(script.requests) == 9
+        assert "HTTP 503" in str(caught.value)
+        with pytest.raises(RestRefused):
+            await rest.get("/openInterest", {}, stop=poll_stop(3), retry_refusals=False)
+        assert await rest.get("/openInterest", {}) == b"done"  # the client's own stop again
+    assert len(script.requests) == 11
 
 
 async def test_headers_go_out_and_pacing_hooks_see_every_attempt() -> None:

@@ -147,7 +147,7 @@ async def test_feeds_heal_themselves_under_faults(tmp_path: Path) -> None:
         truth = {
             (venue, symbol, t): tuple(Decimal(v) for v in values)
             for (venue, symbol, interval, t), values in sim.sent_candles.items()
-            if interval == INTERVALS[venue][0]
+            if venue in INTERVALS and interval == INTERVALS[venue][0]
         }
         sent_books = dict(sim.truth.books["binance"])
         coinbase_truth = dict(sim.truth.books["coinbase"])

@@ -24,6 +24,8 @@ from streamer.timefmt import MAX_MILLIS, epoch_millis
 from streamer.venues.binance.decode import BinanceDecoder
 from streamer.venues.binance.rest import parse_klines
 from streamer.venues.binance.settings import BinanceSettings
+from streamer.venues.binance.usdm_decode import UsdmDecoder
+from streamer.venues.binance.usdm_rest import funding_rates, instruments, open_interest
 from streamer.venues.coinbase.decode import CoinbaseDecoder
 from streamer.venues.coinbase.rest import parse_candles
 from streamer.venues.coinbase.settings import CoinbaseSettings
@@ -42,6 +44,25 @@ BINANCE_FRAMES = [
         "trade_combined_testnet.json",
         "ticker_24hr_combined_probably_testnet.json",
         "serverShutdown_combined_docexample.json",
+    )
+]
+USDM_SYMBOLS = ("BTC-USDT-PERP", "BTC-BUSD-210129", "ETH-USDT-PERP")
+USDM_FRAMES = [
+    fixture_text(f"binance_usdm/{name}")
+    for name in (
+        "markPrice_arr_1s_CONSTRUCTED_from_recorded.json",
+        "forceOrder_arr_CONSTRUCTED_from_recorded.json",
+        "trade_market_combined_2020.json",
+        "depth_diff_snapshot_diff_EDITED_2019.jsonl",
+    )
+]
+USDM_FRAMES[-1] = USDM_FRAMES[-1].splitlines()[0]  # the first diff
+USDM_ANSWERS = [
+    fixture_text(f"binance_usdm/{name}")
+    for name in (
+        "rest_exchange_info_dated_tradfi_CONSTRUCTED.json",
+        "rest_open_interest_BTCUSDT_docexample.json",
+        "rest_funding_rate_BTCUSDT_docexample.json",
     )
 ]
 COINBASE_FRAMES = [
@@ -127,7 +148,8 @@ def test_arbitrary_bytes(raw: str | bytes) -> None:
         is_json = True
     except orjson.JSONDecodeError:
         is_json = False
-    for decode in (BinanceDecoder(BINANCE).decode, CoinbaseDecoder(COINBASE).decode):
+    decoders = (BinanceDecoder(BINANCE), CoinbaseDecoder(COINBASE), UsdmDecoder(USDM_SYMBOLS))
+    for decode in (d.decode for d in decoders):
         items = decode(raw, NOW)
         check(items)
         if not is_json:
@@ -148,6 +170,37 @@ def test_arbitrary_bytes(raw: str | bytes) -> None:
 def test_mutated_binance_recordings(frame: str, path: list[int], value: Any) -> None:
     raw = json.dumps(mutate(orjson.loads(frame), path, value))
     check(BinanceDecoder(BINANCE).decode(raw, NOW))
+
+
+@FUZZ
+@given(
+    frame=st.sampled_from(USDM_FRAMES),
+    path=st.lists(st.integers(0, 30), min_size=1, max_size=5),
+    value=json_values,
+)
+def test_mutated_binance_usdm_recordings(frame: str, path: list[int], value: Any) -> None:
+    decoder = UsdmDecoder(USDM_SYMBOLS, trades="trade")
+    raw = json.dumps(mutate(orjson.loads(frame), path, value))
+    check(decoder.decode(raw, NOW))
+    snapshot = json.dumps(mutate({"lastUpdateId": 687687945, "bids": [["8488.36", "1.501"]],
+                                  "asks": [["8500.1", "2.3"]]}, path, value))  # fmt: skip
+    check(decoder.depth_snapshot("BTC-USDT-PERP", snapshot.encode(), NOW))
+
+
+@FUZZ
+@given(
+    body=st.sampled_from(USDM_ANSWERS),
+    path=st.lists(st.integers(0, 30), min_size=1, max_size=5),
+    value=json_values,
+)
+def test_mutated_binance_usdm_answers(body: str, path: list[int], value: Any) -> None:
+    raw = json.dumps(mutate(orjson.loads(body), path, value))
+    for items in (instruments(raw, NOW, {"BTCUSDT": 4}),
+                  open_interest(raw, "BTC-USDT-PERP", NOW),
+                  funding_rates(raw, "BTC-USDT-PERP", NOW, 8)):  # fmt: skip
+        check(items)
+        rejects = [i for i in items if type(i) is Reject]
+        assert len(rejects) <= 1 and (not rejects or len(items) == 1)
 
 
 @FUZZ

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from streamer.records import Item, Millis
 from streamer.venues.binance.decode import BinanceDecoder
 from streamer.venues.binance.settings import BinanceSettings
+from streamer.venues.binance.usdm_decode import UsdmDecoder
 from streamer.venues.coinbase.decode import CoinbaseDecoder
 from streamer.venues.coinbase.settings import CoinbaseSettings
 from tests.conftest import fixture_text
@@ -38,6 +39,16 @@ OTHER_BINANCE = [
 COINBASE_TRADES = orjson.loads(fixture_text("coinbase/advanced_doc_market_trades.json"))
 COINBASE_L2 = orjson.loads(fixture_text("coinbase/advanced_doc_l2_snapshot.json"))
 COINBASE_TICKER = orjson.loads(fixture_text("coinbase/advanced_doc_ticker.json"))
+
+USDM_AGG = orjson.loads(fixture_text("binance_usdm/aggTrade_combined_2019.json"))
+USDM_OTHER = [
+    orjson.loads(fixture_text(f"binance_usdm/{name}"))
+    for name in (
+        "markPrice_arr_1s_CONSTRUCTED_from_recorded.json",
+        "markPrice_arr_docexample.json",
+        "forceOrder_arr_CONSTRUCTED_from_recorded.json",
+    )
+]
 
 READS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -142,6 +153,26 @@ def test_coinbase_reads_match_frame_by_frame(reads: list[list[Any]]) -> None:
             theirs.synced, theirs.changed, theirs.sequence, theirs.event_time,
         )  # fmt: skip
     assert by_read.resync_requested == by_frame.resync_requested
+
+
+@READS
+@given(reads=reads)
+def test_usdm_reads_match_frame_by_frame(reads: list[list[Any]]) -> None:
+    symbols = ("BTC-USDT-PERP", "BTC-BUSD-210129")
+    by_read, by_frame = UsdmDecoder(symbols, books=False), UsdmDecoder(symbols, books=False)
+    trade_id, frames = 1000, []
+    for read in reads:
+        payloads = []
+        for spec in read:
+            kind, step, _, _ = spec
+            if kind < 7:
+                trade_id += step
+                doc = {**USDM_AGG, "data": {**USDM_AGG["data"], "a": trade_id}}
+            else:
+                doc = USDM_OTHER[kind - 7]
+            payloads.append(_text(doc, spec))
+        frames.append(payloads)
+    _compare(frames, by_read, by_frame)
 
 
 def test_the_inlined_paths_are_taken() -> None:

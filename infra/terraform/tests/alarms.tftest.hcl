@@ -21,6 +21,7 @@ run "every_service_alarm_reads_the_dimensions_every_shard_emits" {
         aws_cloudwatch_metric_alarm.firehose_calls_failing,
         aws_cloudwatch_metric_alarm.storage_errors,
         aws_cloudwatch_metric_alarm.sink_failing,
+        aws_cloudwatch_metric_alarm.silent_subscriptions,
       ] : a.namespace == "Streamer" && a.dimensions == tomap({ Service = "streamer", Sink = "firehose" })
     ])
     error_message = "the service's alarms must read namespace Streamer with exactly {Service=streamer, Sink=firehose} (no Shard), so they cover every shard"
@@ -112,6 +113,21 @@ run "rows_dropped_pages_on_any_drop" {
       && aws_cloudwatch_metric_alarm.rows_dropped.treat_missing_data == "notBreaching"
     )
     error_message = "rows_dropped must alarm on RowsDropped Sum > 0"
+  }
+}
+
+run "a_silent_subscription_pages" {
+  command = plan
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.silent_subscriptions.metric_name == "SilentSubscriptions"
+      && aws_cloudwatch_metric_alarm.silent_subscriptions.statistic == "Sum"
+      && aws_cloudwatch_metric_alarm.silent_subscriptions.comparison_operator == "GreaterThanThreshold"
+      && aws_cloudwatch_metric_alarm.silent_subscriptions.threshold == 0
+      && aws_cloudwatch_metric_alarm.silent_subscriptions.treat_missing_data == "notBreaching"
+    )
+    error_message = "silent_subscriptions must alarm on SilentSubscriptions Sum > 0"
   }
 }
 
@@ -215,6 +231,7 @@ run "every_alarm_notifies_the_topic" {
         aws_cloudwatch_metric_alarm.firehose_calls_failing,
         aws_cloudwatch_metric_alarm.storage_errors,
         aws_cloudwatch_metric_alarm.sink_failing,
+        aws_cloudwatch_metric_alarm.silent_subscriptions,
       ] : a.alarm_actions == toset(["arn:aws:sns:us-east-1:123456789012:oncall"]) && a.ok_actions == a.alarm_actions
     ])
     error_message = "every service alarm must notify the alarm topic when it fires and when it clears"

@@ -63,6 +63,7 @@ run "the_alarms_are_named_as_the_key_policy_allows" {
           aws_cloudwatch_metric_alarm.firehose_calls_failing.alarm_name,
           aws_cloudwatch_metric_alarm.storage_errors.alarm_name,
           aws_cloudwatch_metric_alarm.sink_failing.alarm_name,
+          aws_cloudwatch_metric_alarm.silent_subscriptions.alarm_name,
         ],
       ) : startswith(name, "lake-prod-") || startswith(name, "md-")
     ])

@@ -179,7 +179,7 @@ run "container_matches_the_service_settings" {
   }
 
   assert {
-    condition     = length(aws_athena_named_query.sql) == 5
+    condition     = length(aws_athena_named_query.sql) == 9
     error_message = "every query in sql/ must become an Athena named query"
   }
 }

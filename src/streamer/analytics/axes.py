@@ -16,7 +16,7 @@ import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.ticker import FuncFormatter, ScalarFormatter
+from matplotlib.ticker import Formatter, ScalarFormatter
 
 LOG_RATIO = 20.0
 """Above this ratio of the largest to the smallest positive value, an axis goes logarithmic."""
@@ -76,18 +76,35 @@ def plain(ax: Axes, axis: str = "y") -> None:
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(formatter)
 
 
-def compact(value: float) -> str:
-    """1.2k, 3.4M, 1.7T: a quantity or an amount of money at a glance."""
+def compact(value: float, step: float = 0.0) -> str:
+    """1.2k, 3.4M, 1.7T: a quantity or an amount of money at a glance; with `step` (the
+    distance to the next tick), as many decimals as tell the ticks apart (1.2005M, 1.201M)."""
     size = abs(value)
-    for limit, suffix in _SUFFIXES:
-        if size >= limit:
-            return f"{value / limit:.3g}{suffix}"
-    return f"{value:.3g}"
+    limit, suffix = next(((lim, suf) for lim, suf in _SUFFIXES if size >= lim), (1.0, ""))
+    if step > 0 and step / limit < 1:
+        places = min(6, int(np.ceil(-np.log10(step / limit) - 1e-9)))
+        return f"{value / limit:.{places}f}".rstrip("0").rstrip(".") + suffix
+    if step > 0:
+        return f"{value / limit:.0f}{suffix}"
+    return f"{value / limit:.3g}{suffix}"
+
+
+class CompactFormatter(Formatter):
+    """Tick labels by `compact`, as precise as the ticks' spacing needs: a narrow range of
+    large values (open interest moving by 0.1 %) is not labelled 1.2M at every tick."""
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        return compact(x)
+
+    def format_ticks(self, values: Iterable[float]) -> list[str]:
+        ticks = [float(v) for v in values]
+        finite = sorted({v for v in ticks if np.isfinite(v)})
+        step = float(np.min(np.diff(finite))) if len(finite) > 1 else 0.0
+        return [compact(v, step) for v in ticks]
 
 
 def compact_axis(ax: Axes, axis: str = "y") -> None:
-    formatter = FuncFormatter(lambda value, _: compact(value))
-    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(formatter)
+    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(CompactFormatter())
 
 
 def wants_log(values: Iterable[float]) -> bool:

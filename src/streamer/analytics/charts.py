@@ -194,8 +194,10 @@ def volume_by_side(
         ax.set_title(f"{exchange} {symbol}", fontsize="medium")
         axes.compact_axis(ax)
         axes.time_axis(ax)
-    for ax in grid[len(groups) :]:
-        ax.set_visible(False)
+    for below in range(len(groups), len(grid)):
+        grid[below].set_visible(False)
+        if below >= columns:  # the panel above it ends its column: it shows the times
+            grid[below - columns].xaxis.set_tick_params(labelbottom=True)
     grid[0].legend(fontsize="small")
     fig.suptitle("Traded volume by taker side (quote units; buys up, sells down)")
     return fig

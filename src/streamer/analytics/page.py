@@ -1,4 +1,4 @@
-"""The report's index.html: one self-contained page (inline CSS, no scripts, every chart
+"""A page of the report: self-contained (inline CSS, no scripts, every chart
 embedded as a `data:` URI), so the file alone can be mailed or archived; each chart's PNG and
 its data CSV are also written beside it, linked relatively."""
 
@@ -48,8 +48,17 @@ class Section:
     failed: list[str] = field(default_factory=list)
 
 
-def render(title: str, facts: list[tuple[str, str]], sections: list[Section]) -> str:
+def render(
+    title: str,
+    facts: list[tuple[str, str]],
+    sections: list[Section],
+    pages: tuple[tuple[str, str], ...] = (),
+    current: str = "",
+) -> str:
+    """The page of `sections`; `pages` (file, title) are the report's pages, linked from each
+    (`current` is this one)."""
     missing = [(s, m) for s in sections for m in s.missing]
+    others = [(f, t) for f, t in pages if f != current]
     out = [
         "<!doctype html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -58,6 +67,9 @@ def render(title: str, facts: list[tuple[str, str]], sections: list[Section]) ->
         '<p class="meta">' + " · ".join(f"{_e(k)}: <b>{_e(v)}</b>" for k, v in facts) + "</p>",
         "<nav>" + "".join(f'<a href="#{s.key}">{_e(s.title)}</a>' for s in sections) + "</nav>",
     ]
+    if others:
+        out.insert(-1, '<nav class="pages">Also in this report: ' + " · ".join(
+            f'<a href="{_e(f)}">{_e(t)}</a>' for f, t in others) + "</nav>")  # fmt: skip
     if missing:
         out.append('<div class="missing"><b>Missing from this report:</b><ul>')
         out.extend(f"<li>{_e(s.title)}: {_e(m)}</li>" for s, m in missing)

@@ -7,6 +7,7 @@ same from both engines.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -20,6 +21,8 @@ from streamer.errors import ConfigError
 
 Bar = str | int
 """A bar length: `5m`, `1h`, ... or seconds."""
+
+_EXCHANGE = re.compile(r"[a-z][a-z0-9_]*")  # an `exchange` value (interpolated into SQL)
 
 
 class Analytics:
@@ -70,7 +73,7 @@ class Analytics:
                 f"{seconds} s bars cannot be made of {source_interval} candles",
                 f"Use a multiple of {source_interval}.",
             )
-        if exchange and not exchange.isalpha():
+        if exchange and not _EXCHANGE.fullmatch(exchange):
             raise ConfigError("exchange", f"{exchange!r} is not an exchange", "Use e.g. binance.")
         return self.run(
             "candles",
@@ -102,6 +105,34 @@ class Analytics:
             raise ConfigError("--top", f"{top} is out of range", "Use 1 to 1000.")
         return self.run("top_market_caps", window, top=top, vs_currency=check_currency(vs_currency))
 
+    # --- derivatives ---------------------------------------------------------------------
+
+    def funding_predicted(self, bar: Bar = "1m", window: Window | None = None) -> pd.DataFrame:
+        """Per contract and bar: the last predicted funding_rate (a fraction per funding
+        interval, for the funding at next_funding_time) and the ticks it was seen in."""
+        return self.run("funding_predicted", window, bar_seconds=_bar(bar))
+
+    def funding_settled(self, window: Window | None = None) -> pd.DataFrame:
+        """Each settled funding (funding_time, funding_rate) with the last rate predicted for
+        it (last_predicted, null when the window has no prediction for it), the interval in
+        hours and the venue's mark price."""
+        return self.run("funding_settled", window)
+
+    def open_interest(self, bar: Bar = "1m", window: Window | None = None) -> pd.DataFrame:
+        """Per contract and bar: the last polled open_interest (contracts), the bar's last
+        mark_price and open_interest_quote (their product; null without a mark), polls."""
+        return self.run("open_interest", window, bar_seconds=_bar(bar))
+
+    def mark_basis(self, bar: Bar = "1m", window: Window | None = None) -> pd.DataFrame:
+        """Per contract and bar: the last mark_price and index_price and the basis of mark
+        over index in basis points (basis_bps the mean over the bar, min_ and max_), ticks."""
+        return self.run("mark_basis", window, bar_seconds=_bar(bar))
+
+    def liquidations(self, bar: Bar = "1m", window: Window | None = None) -> pd.DataFrame:
+        """Per contract, bar and side of the liquidated order (buy: a short was liquidated):
+        liquidations, quantity (filled) and notional (quote units)."""
+        return self.run("liquidations", window, bar_seconds=_bar(bar))
+
     # --- data health ---------------------------------------------------------------------
 
     def intervals(self, window: Window | None = None) -> pd.DataFrame:
@@ -112,6 +143,11 @@ class Analytics:
         """Per dataset (crypto_trades, crypto_order_books) and exchange: first_time, last_time,
         row_count of the window's rows (what the report's bars are chosen from)."""
         return self.run("spans", window)
+
+    def derivative_spans(self, window: Window | None = None) -> pd.DataFrame:
+        """As `spans`, for the derivatives datasets (derivative tickers, open interest,
+        liquidations, settled funding rates)."""
+        return self.run("derivative_spans", window)
 
     def rows_per_hour(self, window: Window | None = None) -> pd.DataFrame:
         """Rows per dataset (rejects included) and arrival hour: dataset, hour_start,

@@ -1,16 +1,16 @@
-"""`streamer report`: run the analytics queries once and write index.html with PNG charts.
+"""`streamer report`: run the analytics queries once and write two pages with PNG charts:
+index.html (markets and data health) and derivatives.html (funding, open interest, mark
+against index, liquidations; `derivatives.py`), linked to each other.
 
-Each section runs its queries, draws its chart from exactly what came back and writes the
-chart (`<name>.png`, also embedded in the page) and its data (`<name>.csv`) into the output
-directory. A later page (derivatives, completeness) is another list of sections. A section whose
-data is absent says so (what dataset, which window); a failing query is reported on the page
-and the rest of the report still gets written.
+Each page is a list of sections (`sections.py`): each runs its queries, draws its chart from
+exactly what came back and writes the chart (`<name>.png`, also embedded in the page) and its
+data (`<name>.csv`) into the output directory. A section whose data is absent says so (what
+dataset, which window); a failing query is reported on the page and the rest of the report
+still gets written.
 """
 
 from __future__ import annotations
 
-import io
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,30 +18,44 @@ from functools import partial
 from pathlib import Path
 
 import pandas as pd
-from matplotlib.figure import Figure
 
-from streamer.analytics import charts, tables
-from streamer.analytics.engines import QueryFailed
-from streamer.analytics.page import Chart, Section, render
+from streamer.analytics import charts, derivatives, tables
+from streamer.analytics.page import Section, render
 from streamer.analytics.queries import Analytics
+from streamer.analytics.sections import (
+    Spans,
+    Writer,
+    bar_text,
+    one_chart,
+    query,
+    window_needs,
+    window_text,
+)
 from streamer.analytics.window import BAR_UNITS, Window, auto_bar, bar_seconds
 
 MAX_CANDLE_CHARTS = 24
-_FILE_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+PAGES = (("index.html", "Markets and data health"), ("derivatives.html", "Derivatives"))
+"""The report's pages (file, title), each linking the others."""
 
 
 @dataclass
 class Result:
     out: Path
     sections: list[Section] = field(default_factory=list)
+    """index.html's sections"""
+    derivatives: list[Section] = field(default_factory=list)
+    """derivatives.html's sections"""
 
     @property
     def charts(self) -> list[Path]:
-        return [self.out / c.png for s in self.sections for c in s.charts]
+        return [self.out / c.png for s in self._all() for c in s.charts]
 
     @property
     def missing(self) -> list[str]:
-        return [f"{s.title}: {m}" for s in self.sections for m in (*s.missing, *s.failed)]
+        return [f"{s.title}: {m}" for s in self._all() for m in (*s.missing, *s.failed)]
+
+    def _all(self) -> list[Section]:
+        return [*self.sections, *self.derivatives]
 
 
 def build(
@@ -51,154 +65,63 @@ def build(
     top: int = 10,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Result:
-    """Write `out/index.html`, its charts and CSVs for `db`'s window. Returns what was written.
+    """Write `out/index.html` and `out/derivatives.html`, their charts and CSVs for `db`'s
+    window. Returns what was written.
 
     Without `bar`, each chart gets its own: the shortest of `BAR_LADDER` that cuts the time its
     data covers (per exchange for candles, per dataset otherwise) into at most about 150 bars.
     """
     out.mkdir(parents=True, exist_ok=True)
     result = Result(out)
-    writer = _Writer(out)
+    writer = Writer(out)
     known: dict[str, int] = {}  # decimals per symbol, from the candles' prices
-    spans = _Spans(db)
+    spans = Spans(db.spans)
     result.sections.append(_candles(db, bar, writer, known))
     result.sections.append(_book(db, bar, writer, spans, known))
     result.sections.append(_basis(db, bar, writer, spans))
     result.sections.append(_volume(db, bar, writer, spans))
     result.sections.append(_market_caps(db, top, writer))
     result.sections.append(_health(db, writer))
+    result.derivatives.extend(derivatives.sections(db, bar, writer))
     facts = [
         ("engine", db.engine.label),
-        ("window", _window_text(db.window)),
+        ("window", window_text(db.window)),
         ("symbols", ", ".join(db.window.symbols) or "all"),
         ("bars", bar or "chosen per chart from the data"),
         ("generated", now().strftime("%Y-%m-%d %H:%M:%S UTC")),
     ]
-    page = render("streamer report", facts, result.sections)
-    (out / "index.html").write_text(page, encoding="utf-8")
+    for (name, title), sections in zip(PAGES, (result.sections, result.derivatives), strict=True):
+        heading = "streamer report" if name == "index.html" else f"streamer report: {title.lower()}"
+        page = render(heading, facts, sections, PAGES, name)
+        (out / name).write_text(page, encoding="utf-8")
     return result
 
 
-class _Writer:
-    def __init__(self, out: Path) -> None:
-        self.out = out
-
-    def chart(self, section: Section, name: str, figure: Figure, caption: str) -> None:
-        png = f"{_FILE_SAFE.sub('_', name)}.png"
-        image = io.BytesIO()
-        figure.savefig(image, format="png", dpi=100)
-        (self.out / png).write_bytes(image.getvalue())
-        section.charts.append(Chart(png, caption, image.getvalue()))
-
-    def table(
-        self,
-        section: Section,
-        name: str,
-        frame: pd.DataFrame,
-        caption: str,
-        prices: dict[str, dict[str, int]] | None = None,
-        key: str = "",
-    ) -> None:
-        csv = f"{_FILE_SAFE.sub('_', name)}.csv"
-        if not frame.empty:  # an empty table is a line on the page saying so, no file
-            frame.to_csv(self.out / csv, index=False)
-        section.tables.append((caption, tables.shown(frame, prices, key), csv))
-
-
-def _query(section: Section, run: Callable[[], pd.DataFrame]) -> pd.DataFrame | None:
-    try:
-        return run()
-    except QueryFailed as exc:
-        section.failed.append(str(exc).splitlines()[0][:500])
-        return None
-
-
-class _Spans:
-    """The first and last times of the trades and books per exchange (`Analytics.spans`),
-    queried once, on first use."""
-
-    def __init__(self, db: Analytics) -> None:
-        self.db = db
-        self.frame: pd.DataFrame | None = None
-        self.failed: list[str] = []
-
-    def of(self, dataset: str) -> dict[str, tuple[pd.Timestamp, pd.Timestamp]]:
-        if self.frame is None and not self.failed:
-            holder = Section("spans", "", "")
-            self.frame = _query(holder, self.db.spans)
-            self.failed = holder.failed
-        if self.frame is None or self.frame.empty:
-            return {}
-        rows = self.frame[self.frame["dataset"] == dataset]
-        return {
-            str(e): (pd.Timestamp(f), pd.Timestamp(t))
-            for e, f, t in zip(rows["exchange"], rows["first_time"], rows["last_time"], strict=True)
-        }
-
-    def bar(self, dataset: str, bar: str | None, section: Section) -> int:
-        """`bar`, or the one that fits the time `dataset`'s rows cover (1m if unknown)."""
-        if bar is not None:
-            return bar_seconds(bar)
-        found = self.of(dataset)
-        section.failed.extend(f"sizing the bars: {f}" for f in self.failed)
-        if not found:
-            return 60
-        first = min(f for f, _ in found.values())
-        last = max(t for _, t in found.values())
-        return auto_bar((last - first).to_pytimedelta(), 1)
-
-
-def _window_needs(needs: str, window: Window) -> str:
-    symbols = f" for {', '.join(window.symbols)}" if window.symbols else ""
-    return f"no rows for {needs}{symbols} in {_window_text(window)}"
-
-
-def _one_chart(
-    writer: _Writer,
-    section: Section,
-    run: Callable[[], pd.DataFrame],
-    draw: Callable[[pd.DataFrame], Figure],
-    needs: str,
-    window: Window,
-    prices: Callable[[pd.DataFrame], tuple[dict[str, dict[str, int]], str]] | None = None,
-) -> Section:
-    frame = _query(section, run)
-    if frame is None:
-        return section
-    if frame.empty:
-        section.missing.append(_window_needs(needs, window))
-        return section
-    writer.chart(section, section.key, draw(frame), section.title)
-    places, key = prices(frame) if prices else ({}, "")
-    writer.table(section, section.key, frame, f"{section.title}: the chart's data", places, key)
-    return section
-
-
 def _book(
-    db: Analytics, bar: str | None, writer: _Writer, spans: _Spans, known: dict[str, int]
+    db: Analytics, bar: str | None, writer: Writer, spans: Spans, known: dict[str, int]
 ) -> Section:
     section = Section("book", "Spread and depth", "")
     seconds = spans.bar("crypto_order_books", bar, section)
     section.about = (
         "Bid/ask spread and best-level depth from the order-book snapshots, per "
-        f"{_bar_text(seconds)} bar (mid prices with the decimals of the symbol's candles, "
+        f"{bar_text(seconds)} bar (mid prices with the decimals of the symbol's candles, "
         "plus one for the half tick)."
     )
 
     def prices(frame: pd.DataFrame) -> tuple[dict[str, dict[str, int]], str]:
         return {"mid": {s: d + 1 for s, d in known.items()}}, "symbol"
 
-    return _one_chart(
+    return one_chart(
         writer, section, lambda: db.book_top(seconds), partial(charts.book, bar_seconds=seconds),
         "crypto_order_books", db.window, prices,
     )  # fmt: skip
 
 
-def _basis(db: Analytics, bar: str | None, writer: _Writer, spans: _Spans) -> Section:
+def _basis(db: Analytics, bar: str | None, writer: Writer, spans: Spans) -> Section:
     section = Section("basis", "Cross-venue basis", "")
     seconds = spans.bar("crypto_trades", bar, section)
     section.about = (
-        f"Binance <BASE>-USDT against Coinbase <BASE>-USD (last trade per {_bar_text(seconds)} "
+        f"Binance <BASE>-USDT against Coinbase <BASE>-USD (last trade per {bar_text(seconds)} "
         "bar), and either against CoinGecko's USD price, in basis points; a row per coin."
     )
 
@@ -206,26 +129,26 @@ def _basis(db: Analytics, bar: str | None, writer: _Writer, spans: _Spans) -> Se
         columns = ("binance_usdt", "coinbase_usd", "coingecko_usd")
         return {c: tables.decimals_per(frame, "base", [c]) for c in columns}, "base"
 
-    return _one_chart(
+    return one_chart(
         writer, section, lambda: db.basis(seconds), partial(charts.basis, bar_seconds=seconds),
         "Binance USDT and Coinbase USD trades of one coin (crypto_trades)", db.window, prices,
     )  # fmt: skip
 
 
-def _volume(db: Analytics, bar: str | None, writer: _Writer, spans: _Spans) -> Section:
+def _volume(db: Analytics, bar: str | None, writer: Writer, spans: Spans) -> Section:
     section = Section("volume", "Buy/sell volume", "")
     seconds = spans.bar("crypto_trades", bar, section)
     section.about = (
-        f"Traded quote volume by taker side per {_bar_text(seconds)} bar; bars the trades cover "
+        f"Traded quote volume by taker side per {bar_text(seconds)} bar; bars the trades cover "
         "only in part (the first and last) are pale and hatched."
     )
     draw = partial(charts.volume_by_side, bar_seconds=seconds, spans=spans.of("crypto_trades"))
-    return _one_chart(
+    return one_chart(
         writer, section, lambda: db.volume_by_side(seconds), draw, "crypto_trades", db.window,
     )  # fmt: skip
 
 
-def _market_caps(db: Analytics, top: int, writer: _Writer) -> Section:
+def _market_caps(db: Analytics, top: int, writer: Writer) -> Section:
     section = Section(
         "market_caps", f"Top {top} market caps", "CoinGecko's latest markets poll in the window."
     )
@@ -233,7 +156,7 @@ def _market_caps(db: Analytics, top: int, writer: _Writer) -> Section:
     def prices(frame: pd.DataFrame) -> tuple[dict[str, dict[str, int]], str]:
         return {"price": tables.decimals_per(frame, "symbol", ["price"])}, "symbol"
 
-    return _one_chart(
+    return one_chart(
         writer, section, lambda: db.top_market_caps(top), charts.market_caps, "crypto_markets",
         db.window, prices,
     )  # fmt: skip
@@ -270,32 +193,32 @@ def candle_bars(intervals: pd.DataFrame, bar: str | None = None) -> dict[str, tu
     return chosen
 
 
-def _candles(db: Analytics, bar: str | None, writer: _Writer, known: dict[str, int]) -> Section:
+def _candles(db: Analytics, bar: str | None, writer: Writer, known: dict[str, int]) -> Section:
     """Candlestick charts, each exchange at its own bar; fills `known` with the decimals of
     each symbol's prices."""
     section = Section("candles", "Candles", "OHLCV bars with volume per symbol, rolled up from "
                       "the finest closed candle interval each exchange wrote, at a bar chosen "
                       "per exchange; a bar holding fewer candles than it spans is pale and "
                       "hatched.")  # fmt: skip
-    intervals = _query(section, db.intervals)
+    intervals = query(section, db.intervals)
     if intervals is None:
         return section
     chosen = candle_bars(intervals, bar)
     if not chosen:
-        section.missing.append(_window_needs("closed candles (crypto_ohlcv)", db.window))
+        section.missing.append(window_needs("closed candles (crypto_ohlcv)", db.window))
         return section
     charted = 0
     for exchange, (interval, interval_seconds, seconds) in sorted(chosen.items()):
         if seconds % interval_seconds:
             section.missing.append(
-                f"{exchange}: its {interval} candles cannot make {_bar_text(seconds)} bars"
+                f"{exchange}: its {interval} candles cannot make {bar_text(seconds)} bars"
             )
             continue
-        frame = _query(section, partial(db.candles, seconds, interval, exchange))
+        frame = query(section, partial(db.candles, seconds, interval, exchange))
         if frame is None:
             continue
         if frame.empty:
-            section.missing.append(_window_needs(f"{exchange} {interval} candles", db.window))
+            section.missing.append(window_needs(f"{exchange} {interval} candles", db.window))
             continue
         places = tables.decimals_per(frame, "symbol", ("open", "high", "low", "close"))
         known.update(places)
@@ -305,31 +228,31 @@ def _candles(db: Analytics, bar: str | None, writer: _Writer, known: dict[str, i
                     f"more symbols than {MAX_CANDLE_CHARTS} charts: choose with --symbols"
                 )
                 break
-            caption = f"{exchange} {symbol}: {_bar_text(seconds)} bars from {interval} candles"
+            caption = f"{exchange} {symbol}: {bar_text(seconds)} bars from {interval} candles"
             name = f"candles_{exchange}_{symbol}"
             figure = charts.candlesticks(part, caption, seconds, interval_seconds)
             writer.chart(section, name, figure, caption)
             charted += 1
         prices = {c: places for c in ("open", "high", "low", "close")}
         writer.table(section, f"candles_{exchange}", frame,
-                     f"{exchange} {_bar_text(seconds)} bars", prices, "symbol")  # fmt: skip
+                     f"{exchange} {bar_text(seconds)} bars", prices, "symbol")  # fmt: skip
     return section
 
 
-def _health(db: Analytics, writer: _Writer) -> Section:
+def _health(db: Analytics, writer: Writer) -> Section:
     section = Section(
         "health", "Data health",
         "Rows per dataset and arrival hour, rejected frames by reason, closed candles by origin "
         "(rest = backfilled after a reconnect or a hole) and holes left in candle series.",
     )  # fmt: skip
-    rows = _query(section, db.rows_per_hour)
-    rejects = _query(section, db.rejects)
-    origins = _query(section, db.candle_origins)
-    gaps = _query(section, db.candle_gaps)
+    rows = query(section, db.rows_per_hour)
+    rejects = query(section, db.rejects)
+    origins = query(section, db.candle_origins)
+    gaps = query(section, db.candle_gaps)
     if rows is None or rejects is None or origins is None or gaps is None:
         return section
     if rows.empty:
-        section.missing.append(f"the lake has no rows in {_window_text(db.window)}")
+        section.missing.append(f"the lake has no rows in {window_text(db.window)}")
         return section
     empty = sorted(set(_dataset_names()) - set(rows["dataset"]))
     if empty:
@@ -346,26 +269,6 @@ def _dataset_names() -> list[str]:
     from streamer.schema import DATASETS
 
     return list(DATASETS)
-
-
-def _bar_text(seconds: int) -> str:
-    for unit, size in sorted(BAR_UNITS.items(), key=lambda item: -item[1]):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"  # pragma: no cover - 1 s divides everything
-
-
-def _window_text(window: Window) -> str:
-    def show(value: datetime) -> str:
-        return value.strftime("%Y-%m-%d %H:%M UTC")
-
-    if window.since and window.until:
-        return f"{show(window.since)} to {show(window.until)}"
-    if window.since:
-        return f"the lake from {show(window.since)}"
-    if window.until:
-        return f"the lake until {show(window.until)}"
-    return "the whole lake"
 
 
 def default_window(
@@ -429,5 +332,6 @@ def command(
         result = build(db, out, bar=bar, top=top)
     for line in result.missing:
         write(f"streamer report: missing: {line}")
+    write(f"streamer report: the derivatives page is {out / 'derivatives.html'}")
     write(f"streamer report: {len(result.charts)} charts in {out / 'index.html'}")
     return 0

@@ -19,7 +19,8 @@ from streamer.errors import ConfigError
 PARTITION_SLACK = timedelta(hours=1)
 BAR_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _BAR = re.compile(r"([1-9][0-9]{0,5})([smhdw])")
-_SYMBOL = re.compile(r"[A-Z0-9]{1,20}-[A-Z0-9]{1,20}")
+# BASE-QUOTE, or a contract: BASE-QUOTE-PERP (perpetual) or BASE-QUOTE-YYMMDD (delivered that day)
+_SYMBOL = re.compile(r"[A-Z0-9]{1,20}-[A-Z0-9]{1,20}(-(PERP|[0-9]{6}))?")
 _CURRENCY = re.compile(r"[a-z]{3,10}")
 _NO_START = datetime(1970, 1, 1, tzinfo=UTC)
 _NO_END = datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)
@@ -59,7 +60,8 @@ def bar_seconds(text: str, name: str = "--bar") -> int:
 
 
 def parse_symbols(items: Iterable[str], name: str = "--symbols") -> tuple[str, ...]:
-    """Normalized `BASE-QUOTE` symbols, as the lake writes them (comma lists are split)."""
+    """Normalized symbols as the lake writes them, `BASE-QUOTE` or a contract's
+    `BASE-QUOTE-PERP` / `BASE-QUOTE-YYMMDD` (comma lists are split)."""
     out: list[str] = []
     for item in items:
         for part in item.split(","):
@@ -68,7 +70,9 @@ def parse_symbols(items: Iterable[str], name: str = "--symbols") -> tuple[str, .
                 continue
             if not _SYMBOL.fullmatch(symbol):
                 raise ConfigError(
-                    name, f"{part.strip()!r} is not a symbol", "Write BASE-QUOTE, e.g. BTC-USDT."
+                    name,
+                    f"{part.strip()!r} is not a symbol",
+                    "Write BASE-QUOTE, e.g. BTC-USDT, or a contract, e.g. BTC-USDT-PERP.",
                 )
             if symbol not in out:
                 out.append(symbol)

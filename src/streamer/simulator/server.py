@@ -1,7 +1,8 @@
 """The simulator's asyncio shell: one port serving every venue, its lifecycle and routing.
 
 The venues are the registry's (`streamer.venues`), each built by its `VenueSpec.simulator`. A
-WebSocket upgrade goes by path to that venue's session (its `ws_path`); a plain HTTP GET goes to
+WebSocket upgrade goes by path to that venue's session (its `ws_path`, or each of its
+`ws_paths` for a venue routed on several); a plain HTTP GET goes to
 the venue with the longest `rest_prefix` it starts with. Before a request is served its venue
 `admit`s it (limits, and headers such as a used request weight); each incoming WebSocket frame
 passes the venue's `meter` (messages per second). Each connection's frames leave its bounded
@@ -44,6 +45,7 @@ from streamer.simulator.venue import (
     StreamingVenue,
     Venue,
     VenueConfig,
+    ws_paths,
 )
 from streamer.venues import VENUES
 
@@ -117,10 +119,10 @@ class Simulator:
             for spec in VENUES
             if spec.simulator is not None
         }
+        exchanges = [v for v in self.venues.values() if isinstance(v, StreamingVenue)]
+        self.exchanges: list[StreamingVenue] = exchanges  # each has WebSocket sessions
         self.streaming: dict[str, StreamingVenue] = {
-            venue.ws_path: venue
-            for venue in self.venues.values()
-            if isinstance(venue, StreamingVenue)  # it has WebSocket sessions
+            path: venue for venue in exchanges for path in ws_paths(venue)
         }
         self.dice = FaultDice(config.faults)
         self.sender = FaultSender(self.dice)
@@ -140,7 +142,7 @@ class Simulator:
         )  # fmt: skip
         if self.config.replay_dir is None:  # a replay sends only the recorded frames
             loop = asyncio.get_running_loop()
-            self._tasks = [loop.create_task(venue.drive()) for venue in self.streaming.values()]
+            self._tasks = [loop.create_task(venue.drive()) for venue in self.exchanges]
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -114,6 +114,14 @@ class StreamingVenue(Venue, Protocol):
         ...
 
 
+def ws_paths(venue: StreamingVenue) -> tuple[str, ...]:
+    """Every path `venue` serves WebSockets on: its `ws_paths` when it is routed on several
+    (Binance USD-M's `/public` and `/market`; its `session` reads the path it was reached on
+    from `conn.ws.request`), else its one `ws_path`."""
+    paths: tuple[str, ...] | None = getattr(venue, "ws_paths", None)
+    return paths if paths else (venue.ws_path,)
+
+
 class Feed(Protocol):
     """What a venue makes of its markets as `drive` moves them."""
 

@@ -4,8 +4,9 @@ Each gap is fetched in a background task of the source's TaskGroup, one fetch at
 symbol and at most `MAX_FETCHES` at a time in all (after a network cut hundreds of symbols
 have a hole at once: they queue here instead of storming the venue's REST limit); the source
 passes the same semaphore to its trade backfills and book snapshots (`fetches`), so the cap is
-one for all its REST work. Of what comes back, only candles the ledger has not published yet
-are emitted.
+one for all its REST work. A gap is narrowed to the candles still missing when its turn comes
+(a reconnect and the stream's first candle after it often report the same hole), and skipped
+if none is. Of what comes back, only candles the ledger has not published yet are emitted.
 """
 
 from __future__ import annotations
@@ -51,6 +52,12 @@ class Backfiller:
     async def _fill(self, gap: Gap, emit: Emit) -> None:
         try:
             async with self._locks.setdefault(gap.symbol, asyncio.Lock()):
+                wanted = self.ledger.unseen(gap)
+                if wanted is None:
+                    log.debug("%s.backfill_filled symbol=%s from=%d to=%d", self.source,
+                              gap.symbol, gap.start, gap.end)  # fmt: skip
+                    return
+                gap = wanted
                 async with self._fetches:
                     items = await self.fetch(gap)
                 publish: list[Item] = []

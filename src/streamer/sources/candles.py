@@ -59,6 +59,14 @@ class CandleLedger:
             self.newest[symbol] = open_time
         return True, gap
 
+    def unseen(self, gap: Gap) -> Gap | None:
+        """`gap` narrowed to its first and last candle not published yet; None if none is left
+        (an earlier fetch, or the stream, filled it while this one waited its turn)."""
+        seen = self._seen.get(gap.symbol, set())
+        step = self.interval_ms
+        missing = [t for t in range(gap.start, gap.end + 1, step) if t not in seen]
+        return Gap(gap.symbol, missing[0], missing[-1]) if missing else None
+
     def missing_after(self, symbol: str, now: int) -> Gap | None:
         """Candles that closed after the newest one published, up to `now` (after a drop)."""
         newest = self.newest.get(symbol)

@@ -70,12 +70,13 @@ class ChainRule(Protocol):
 class DiffBook:
     """One symbol's book, its update id, and the events buffered while it is not synced."""
 
-    __slots__ = ("book", "buffer", "requested", "synced", "update_id")
+    __slots__ = ("book", "buffer", "fresh", "requested", "synced", "update_id")
 
     def __init__(self) -> None:
         self.book = OrderBook()
         self.update_id = 0
         self.synced = False
+        self.fresh = False  # synced from a snapshot, and no event applied on it yet
         self.requested = False  # named in `wanted`, no snapshot since
         self.buffer: deque[DiffEvent] = deque(maxlen=MAX_BUFFERED)
 
@@ -129,7 +130,9 @@ class DepthBooks:
         if final <= state.update_id:
             self.stats.extra["depth_stale_events"] += 1
             return []
-        if not self.rule.continues(event, state.update_id, False):
+        # The first event on a snapshot may be a live one (the snapshot was newer than every
+        # buffered event): it is judged by the first-event rule all the same.
+        if not self.rule.continues(event, state.update_id, state.fresh):
             self._lose(symbol, state, event)
             return []
         return self._apply(symbol, state, event)
@@ -153,14 +156,14 @@ class DepthBooks:
         buffer.clear()
         state.book.replace(bids, asks)
         state.update_id = last_id
-        state.synced = True
+        state.synced = state.fresh = True
         log.info("%s.depth_synced symbol=%s bids=%d asks=%d update_id=%d", self.exchange, symbol,
                  len(state.book.bids), len(state.book.asks), last_id)  # fmt: skip
         rows: list[Item] = []
         rows += update_rows(self.exchange, symbol, stamp, received_at, last_id, bids, asks,
                             True, self._update_ids[symbol])  # fmt: skip
         for index, event in enumerate(kept):
-            if not self.rule.continues(event, state.update_id, index == 0):
+            if not self.rule.continues(event, state.update_id, state.fresh):
                 self._lose(symbol, state, event)
                 buffer.extend(kept[index + 1 :])
                 break
@@ -171,6 +174,7 @@ class DepthBooks:
         book = state.book
         book.update(event.bids, event.asks)
         state.update_id = final = event.final
+        state.fresh = False
         event_time, received_at = event.event_time, event.received_at
         rows: list[Item] = []
         rows += update_rows(self.exchange, symbol, event_time, received_at, final, event.bids,

@@ -214,7 +214,11 @@ class FeedSession:
             return
         silent = watchdog.due(now)
         if silent:
-            stats.stalls += 1
-            log.warning("%s.stream_stale connection=%d streams=%s (reconnecting)", feed.name,
-                        self.index, ",".join(silent[:5]))  # fmt: skip
-            await ws.close(1000, "stale stream")
+            await self.silent(ws, silent)
+
+    async def silent(self, ws: WsConnection, streams: list[str]) -> None:
+        """Watched `streams` went silent on `ws` (each named once): a fresh connection."""
+        self.feed.stats.stalls += 1
+        log.warning("%s.stream_stale connection=%d streams=%s (reconnecting)", self.feed.name,
+                    self.index, ",".join(streams[:5]))  # fmt: skip
+        await ws.close(1000, "stale stream")

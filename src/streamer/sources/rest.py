@@ -10,7 +10,10 @@ What an answer means (the retry policy itself lives in `retry.py`):
                      seconds; with None (CoinGecko), raise `RestRefused` at once
 
 The `stop` decides when retrying ends: never by default (a backfill must eventually succeed),
-after a few tries for a poller (`tenacity.stop_after_attempt`), which then gets `GaveUp`.
+after a few tries for a poller (`tenacity.stop_after_attempt`), which then gets `GaveUp`. One
+call may bring its own (`get(..., stop=poll_stop(3), retry_refusals=False)`: a poll sharing a
+backfill's client waits out rate limits as long as the venue asks, gives up on other failures
+after a few tries, and takes a refusal at once as `RestRefused`).
 Each venue adds its own pacing through `before` and `after` (Binance watches its
 request-weight header). The transport can be injected (`httpx.MockTransport`, a local
 server) and every wait goes through the injected `sleep`.
@@ -28,7 +31,7 @@ from typing import Self
 
 import httpx
 from tenacity import RetryCallState
-from tenacity.stop import stop_never
+from tenacity.stop import stop_base, stop_never
 
 from streamer.errors import SourceError
 from streamer.logsafe import shown
@@ -58,6 +61,32 @@ class RestRefused(SourceError):
         self.path = path
         self.status = status
         self.body = body
+
+
+class RateLimited(Retryable):
+    """A 429 or 418: retried after the venue's `Retry-After` (`wait`)."""
+
+
+class PollStop(stop_base):
+    """tenacity stop for a periodic poll: after `attempts` failures other than rate limits,
+    which are always waited out (the venue said when to come back; giving up would only send
+    the poll's next request into the same limit). It counts: one per call (`poll_stop`)."""
+
+    def __init__(self, attempts: int) -> None:
+        self.attempts = attempts
+        self.failures = 0
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        outcome = retry_state.outcome
+        if outcome is not None and isinstance(outcome.exception(), RateLimited):
+            return False
+        self.failures += 1
+        return self.failures >= self.attempts
+
+
+def poll_stop(attempts: int = 3) -> Stop:
+    """A fresh `PollStop` for one call."""
+    return PollStop(attempts)
 
 
 class RestClient:
@@ -122,16 +151,29 @@ class RestClient:
     def after(self, response: httpx.Response) -> None:
         """Bookkeeping after each answer (none by default)."""
 
-    async def get(self, path: str, params: Mapping[str, str]) -> bytes:
-        """The body of a 2xx answer, retried until there is one or the stop gives up.
+    async def get(
+        self,
+        path: str,
+        params: Mapping[str, str],
+        *,
+        stop: Stop | None = None,
+        retry_refusals: bool = True,
+    ) -> bytes:
+        """The body of a 2xx answer, retried until there is one or the stop (the client's,
+        unless this call brings its own) gives up. With `retry_refusals` False a refusal is
+        raised at once, whatever the client's `refusal_wait`.
 
         Raises `GaveUp` (the last failure as its cause) or `RestRefused`.
         """
         policy = retrying(
-            self.stop, rng=self.rng, sleep=self.sleep, before_sleep=self._retrying(path)
+            self.stop if stop is None else stop,
+            rng=self.rng,
+            sleep=self.sleep,
+            before_sleep=self._retrying(path),
         )
+        refusal_wait = self.refusal_wait if retry_refusals else None
         try:
-            body: bytes = await policy(self._attempt, path, params)
+            body: bytes = await policy(self._attempt, path, params, refusal_wait)
         except GaveUp as exc:
             self.counts["gave_up"] += 1
             log.warning(
@@ -155,7 +197,9 @@ class RestClient:
 
         return note
 
-    async def _attempt(self, path: str, params: Mapping[str, str]) -> bytes:
+    async def _attempt(
+        self, path: str, params: Mapping[str, str], refusal_wait: float | None
+    ) -> bytes:
         await self.before(path, params)
         if self._client is None:
             self._client = httpx.AsyncClient(
@@ -176,9 +220,9 @@ class RestClient:
         if status in RATE_LIMITED:
             self.counts["rate_limited"] += 1
             wait = retry_after(response.headers.get("retry-after"), default=self.rate_limited_wait)
-            raise Retryable(f"HTTP {status} (rate limited)", wait)
+            raise RateLimited(f"HTTP {status} (rate limited)", wait)
         if status == 408 or status >= 500:
             raise Retryable(f"HTTP {status}")
-        if self.refusal_wait is None:
+        if refusal_wait is None:
             raise RestRefused(path, status, response.text)
-        raise Retryable(f"HTTP {status}: {response.text[:200]}", self.refusal_wait)
+        raise Retryable(f"HTTP {status}: {response.text[:200]}", refusal_wait)

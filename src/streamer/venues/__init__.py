@@ -13,6 +13,7 @@ from streamer.venues import binance, coinbase, coingecko
 
 VENUES: list[VenueSpec] = [
     binance.VENUE,
+    binance.USDM,
     coinbase.VENUE,
     coingecko.VENUE,
 ]

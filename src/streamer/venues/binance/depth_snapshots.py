@@ -14,24 +14,38 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Protocol
 
-from streamer.records import Millis
+from streamer.records import Item, Millis
 from streamer.retry import Sleep
 from streamer.sources.attempts import AttemptWindow
 from streamer.sources.base import Clock, Emit, FeedStats
+from streamer.sources.depth_diff import DepthBooks
 from streamer.sources.rest import RestClient
-from streamer.venues.binance.decode import BinanceDecoder, native_symbol
+from streamer.venues.binance.decode import native_symbol
 
 log = logging.getLogger(__name__)
 
 SNAPSHOT_LEVELS = 5000  # the most `GET /api/v3/depth` gives (weight 250)
 SNAPSHOTS_PER_MINUTE = 12
+SPOT_DEPTH = "/api/v3/depth"
+
+
+class SnapshotDecoder(Protocol):
+    """A decoder keeping full books (Spot's, USD-M's): its books and how it takes an answer."""
+
+    @property
+    def books(self) -> DepthBooks | None: ...
+
+    def depth_snapshot(self, symbol: str, body: bytes, received_at: Millis) -> list[Item]: ...
 
 
 class DepthSnapshots:
+    """Spot's by default; USD-M passes its `path`, `levels`, pace and `native` names."""
+
     def __init__(
         self,
-        decoder: BinanceDecoder,
+        decoder: SnapshotDecoder,
         rest: RestClient,
         fetches: asyncio.Semaphore,
         stats: FeedStats,
@@ -40,6 +54,9 @@ class DepthSnapshots:
         sleep: Sleep = asyncio.sleep,
         per_minute: int = SNAPSHOTS_PER_MINUTE,
         monotonic: Callable[[], float] | None = None,
+        path: str = SPOT_DEPTH,
+        levels: int = SNAPSHOT_LEVELS,
+        native: Callable[[str], str] = native_symbol,
     ) -> None:
         assert decoder.books is not None
         self.books = decoder.books
@@ -51,6 +68,7 @@ class DepthSnapshots:
         self.sleep = sleep
         self.pace = AttemptWindow(per_minute, 60.0)
         self.monotonic = monotonic
+        self.path, self.levels, self.native = path, levels, native
         self.group: asyncio.TaskGroup | None = None  # set while the source runs
         self.running: set[str] = set()
 
@@ -74,14 +92,17 @@ class DepthSnapshots:
         try:
             wait = self.pace.reserve(now())
             if wait > 0:
-                log.info("binance.depth_snapshot_paced symbol=%s seconds=%.1f", symbol, wait)
+                log.info("%s.depth_snapshot_paced symbol=%s seconds=%.1f", self.books.exchange,
+                         symbol, wait)  # fmt: skip
                 await self.sleep(wait)
-            params = {"symbol": native_symbol(symbol), "limit": str(SNAPSHOT_LEVELS)}
+            params = {"symbol": self.native(symbol), "limit": str(self.levels)}
             async with self.fetches:
-                body = await self.rest.get("/api/v3/depth", params)
+                body = await self.rest.get(self.path, params)
             self.stats.extra["depth_snapshots"] += 1
             rows = self.decoder.depth_snapshot(symbol, body, Millis(self.clock()))
             if rows:
                 await emit(rows)
         finally:
             self.running.discard(symbol)
+        if self.books.wanted:  # asked again (too old, a break while applying the buffer)
+            self.take(emit)

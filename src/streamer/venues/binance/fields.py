@@ -75,9 +75,11 @@ def trade_row(
     size_text: object,
     received_at: Millis,
     record_id: Callable[[object], str],
+    exchange: str = EXCHANGE,
 ) -> Trade:
     """A trade row from `@trade`/`@aggTrade` or REST `historicalTrades`/`aggTrades` fields,
-    each checked (`FrameError`, or `ValueError` from the numbers, names what is wrong)."""
+    each checked (`FrameError`, or `ValueError` from the numbers, names what is wrong);
+    `exchange` is `binance_usdm` for USD-M's."""
     if type(trade_id) is not int or trade_id < 0:
         raise FrameError(f"field {id_field!r} is not a count: {trade_id!r}"[:200])
     if type(buyer_is_maker) is not bool:
@@ -86,23 +88,30 @@ def trade_row(
         raise FrameError(f"field 'T' is not epoch milliseconds: {event_time!r}"[:200])
     price, size = dec_pair(price_text, size_text, ("p", "q"))
     side = "sell" if buyer_is_maker else "buy"  # the taker's side
-    return _new_row(Trade, (EXCHANGE, symbol, event_time, received_at, str(trade_id), price,
+    return _new_row(Trade, (exchange, symbol, event_time, received_at, str(trade_id), price,
                             size, side, record_id(trade_id)))  # fmt: skip
 
 
-def ticker_row(data: dict[str, Any], symbol: str, received_at: Millis) -> Ticker:
-    """A `24hrTicker` payload's row."""
+def ticker_row(
+    data: dict[str, Any],
+    symbol: str,
+    received_at: Millis,
+    exchange: str = EXCHANGE,
+    quotes: bool = True,
+) -> Ticker:
+    """A `24hrTicker` payload's row. USD-M's (`exchange` "binance_usdm", `quotes` False) has no
+    best bid and ask (`b`, `B`, `a`, `A` are `bookTicker`'s): those four columns are null."""
     event_time = epoch_millis(data["E"], "E")
     return Ticker(
-        exchange=EXCHANGE,
+        exchange=exchange,
         symbol=symbol,
         event_time=event_time,
         received_at=received_at,
         last_price=dec(data["c"], "c", POSITIVE),
-        best_bid=dec(data["b"], "b", NON_NEGATIVE),
-        best_bid_size=dec(data["B"], "B", NON_NEGATIVE),
-        best_ask=dec(data["a"], "a", NON_NEGATIVE),
-        best_ask_size=dec(data["A"], "A", NON_NEGATIVE),
+        best_bid=dec(data["b"], "b", NON_NEGATIVE) if quotes else None,
+        best_bid_size=dec(data["B"], "B", NON_NEGATIVE) if quotes else None,
+        best_ask=dec(data["a"], "a", NON_NEGATIVE) if quotes else None,
+        best_ask_size=dec(data["A"], "A", NON_NEGATIVE) if quotes else None,
         open_24h=dec(data["o"], "o", POSITIVE),
         high_24h=dec(data["h"], "h", POSITIVE),
         low_24h=dec(data["l"], "l", POSITIVE),
@@ -110,7 +119,7 @@ def ticker_row(data: dict[str, Any], symbol: str, received_at: Millis) -> Ticker
         quote_volume_24h=dec(data["q"], "q", NON_NEGATIVE),
         price_change_pct_24h=dec(data["P"], "P"),
         trade_count_24h=count(data["n"], "n"),
-        record_id=record_id(EXCHANGE, symbol, "ticker", event_time),
+        record_id=record_id(exchange, symbol, "ticker", event_time),
     )
 
 
@@ -121,18 +130,20 @@ def kline_row(
     closed: bool,
     symbol: str,
     received_at: Millis,
+    exchange: str = EXCHANGE,
 ) -> Candle:
     """A `kline` payload's row (`k` its candle, `interval` and `closed` checked): a closed
-    candle's `record_id` leaves the event time out, so a REST backfill of it de-duplicates."""
+    candle's `record_id` leaves the event time out, so a REST backfill of it de-duplicates.
+    USD-M's payload has the same shape (`exchange` "binance_usdm")."""
     event_time = epoch_millis(data["E"], "E")
     open_time = epoch_millis(k["t"], "t")
     rid = (
-        record_id(EXCHANGE, symbol, "ohlcv", interval, open_time)
+        record_id(exchange, symbol, "ohlcv", interval, open_time)
         if closed
-        else record_id(EXCHANGE, symbol, "ohlcv", interval, open_time, event_time)
+        else record_id(exchange, symbol, "ohlcv", interval, open_time, event_time)
     )
     return Candle(
-        exchange=EXCHANGE,
+        exchange=exchange,
         symbol=symbol,
         event_time=event_time,
         received_at=received_at,

@@ -24,7 +24,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import orjson
@@ -100,9 +100,15 @@ def _int(value: Any, name: str) -> int:
 
 
 def parse_klines(
-    body: str | bytes, symbol: str, interval: str, received_at: Millis, now: Millis
+    body: str | bytes,
+    symbol: str,
+    interval: str,
+    received_at: Millis,
+    now: Millis,
+    exchange: str = EXCHANGE,
 ) -> list[Item]:
-    """A `/api/v3/klines` answer -> closed candles (close time before `now`), or a Reject."""
+    """A `/api/v3/klines` answer -> closed candles (close time before `now`), or a Reject.
+    USD-M's `/fapi/v1/klines` rows have the same shape (`exchange` "binance_usdm")."""
 
     def decode(raw: str | bytes, at: Millis) -> list[Item]:
         rows = orjson.loads(raw)
@@ -118,7 +124,7 @@ def parse_klines(
                 continue  # still open
             out.append(
                 Candle(
-                    exchange=EXCHANGE,
+                    exchange=exchange,
                     symbol=symbol,
                     event_time=close_time,
                     received_at=at,
@@ -134,12 +140,12 @@ def parse_klines(
                     trade_count=_int(row[8], "trades"),
                     is_closed=True,
                     origin="rest",
-                    record_id=record_id(EXCHANGE, symbol, "ohlcv", interval, open_time),
+                    record_id=record_id(exchange, symbol, "ohlcv", interval, open_time),
                 )
             )
         return out
 
-    return guarded(f"{EXCHANGE}:rest", decode, body, received_at)
+    return guarded(f"{exchange}:rest", decode, body, received_at)
 
 
 def parse_trades(
@@ -148,9 +154,11 @@ def parse_trades(
     kind: str,
     record_id: Callable[[object], str],
     received_at: Millis,
+    exchange: str = EXCHANGE,
 ) -> list[Item]:
     """A `historicalTrades` (`kind` "trade") or `aggTrades` ("aggTrade") answer -> trade rows
-    oldest first, with the `record_id` the live `@trade`/`@aggTrade` row has; or one Reject."""
+    oldest first, with the `record_id` the live `@trade`/`@aggTrade` row has; or one Reject.
+    USD-M's answers have the same shape (`exchange` "binance_usdm")."""
 
     def decode(raw: str | bytes, at: Millis) -> list[Item]:
         rows = orjson.loads(raw)
@@ -167,25 +175,37 @@ def parse_trades(
                           row["qty"])  # fmt: skip
             trade_id, id_field, maker, time_ms, price, size = fields
             out.append(trade_row(symbol, trade_id, id_field, maker, time_ms, price, size, at,
-                                 record_id))  # fmt: skip
+                                 record_id, exchange))  # fmt: skip
         return out
 
-    return guarded(f"{EXCHANGE}:rest", decode, body, received_at)
+    return guarded(f"{exchange}:rest", decode, body, received_at)
 
 
 class BinanceRest(RestClient):
-    """`RestClient` that keeps under Binance's request weight (6000 per minute per IP)."""
+    """`RestClient` that keeps under Binance's request weight (6000 per minute per IP).
+
+    USD-M's client (`usdm_client.UsdmRest`) is this one with its own `exchange`,
+    `weight_limit`, `trades_paths`, `klines_path` and `request_weight`."""
+
+    exchange = EXCHANGE
+    weight_limit = WEIGHT_LIMIT
+    trades_paths: ClassVar[Mapping[str, str]] = TRADES_PATHS
+    klines_path: ClassVar[str] = "/api/v3/klines"
 
     def __init__(self, base_url: str, *, clock: Clock, sleep: Sleep = asyncio.sleep,
                  timeout: float = 10.0, rng: random.Random | None = None,
                  transport: httpx.AsyncBaseTransport | None = None,
                  wall: Callable[[], float] = time.time,
                  counts: Counter[str] | None = None) -> None:  # fmt: skip
-        super().__init__(base_url, source=EXCHANGE, sleep=sleep, timeout=timeout, rng=rng,
+        super().__init__(base_url, source=self.exchange, sleep=sleep, timeout=timeout, rng=rng,
                          transport=transport, counts=counts)  # fmt: skip
         self.clock = clock
         self.wall = wall  # the venue counts weight per minute of wall time
-        self.budget = WeightBudget()
+        self.budget = WeightBudget(self.weight_limit)
+
+    def request_weight(self, path: str, params: Mapping[str, str]) -> int:
+        """The documented weight of a GET, what the budget counts."""
+        return request_weight(path, params)
 
     @property
     def used_weight(self) -> int:
@@ -197,9 +217,9 @@ class BinanceRest(RestClient):
         return self.counts["weight"]
 
     async def before(self, path: str, params: Mapping[str, str]) -> None:
-        weight = request_weight(path, params)
+        weight = self.request_weight(path, params)
         while (pause := self.budget.reserve(weight, self.wall())) > 0:
-            log.warning("binance.rest_weight used=%d next=%d pausing=%.1fs",
+            log.warning("%s.rest_weight used=%d next=%d pausing=%.1fs", self.exchange,
                         self.budget.used, weight, pause)  # fmt: skip
             await self.sleep(pause)
         self.counts["weight"] += weight
@@ -219,8 +239,9 @@ class BinanceRest(RestClient):
         while cursor <= end:
             params = {"symbol": native, "interval": interval, "startTime": str(cursor),
                       "endTime": str(end), "limit": str(PAGE)}  # fmt: skip
-            body = await self.get("/api/v3/klines", params)
-            items = parse_klines(body, symbol, interval, self.clock(), self.clock())
+            body = await self.get(self.klines_path, params)
+            now = self.clock()
+            items = parse_klines(body, symbol, interval, now, now, self.exchange)
             out.extend(items)
             candles = [i for i in items if isinstance(i, Candle)]
             if len(candles) < PAGE or not candles:
@@ -234,18 +255,18 @@ class BinanceRest(RestClient):
     ) -> list[Item]:  # fmt: skip
         """The trades of `holes`, paged by id from each range's first missing id to its last
         (ranges less than a page apart share pages); at most `TRADE_PAGES` pages a range."""
-        path = TRADES_PATHS[kind]
+        path = self.trades_paths[kind]
         out: list[Item] = []
         for first, last in merge(holes, PAGE):
             cursor, pages = first, 0
             while cursor <= last:
                 if pages == TRADE_PAGES:
-                    log.warning("binance.trade_backfill_capped symbol=%s from=%d to=%d pages=%d",
-                                symbol, cursor, last, pages)  # fmt: skip
+                    log.warning("%s.trade_backfill_capped symbol=%s from=%d to=%d pages=%d",
+                                self.exchange, symbol, cursor, last, pages)  # fmt: skip
                     break
                 params = {"symbol": native, "fromId": str(cursor), "limit": str(PAGE)}
                 items = parse_trades(await self.get(path, params), symbol, kind, record_id,
-                                     self.clock())  # fmt: skip
+                                     self.clock(), self.exchange)  # fmt: skip
                 pages += 1
                 out.extend(items)
                 trades = [i for i in items if type(i) is Trade]

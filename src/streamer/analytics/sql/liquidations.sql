@@ -1,0 +1,28 @@
+-- Liquidations per exchange, contract and side in bars: orders, filled quantity and notional (at the average fill price, else the order's price); buy means a short was liquidated, sell a long. Binance reports at most the latest per symbol and second, so these are lower bounds.
+WITH orders AS (
+  SELECT DISTINCT
+    record_id,
+    exchange,
+    symbol,
+    side,
+    CAST(filled_quantity AS DOUBLE) AS quantity,
+    CAST(coalesce(nullif(average_price, 0), price) AS DOUBLE) AS price,
+    CAST(floor(date_diff('second', TIMESTAMP '1970-01-01 00:00:00', event_time) / CAST(:bar_seconds AS DOUBLE)) AS BIGINT) * :bar_seconds AS bar_epoch
+  FROM crypto_liquidations
+  WHERE year BETWEEN :from_year AND :to_year
+    AND concat(year, month, day, hour) BETWEEN :from_hour AND :to_hour
+    AND event_time >= CAST(:since AS TIMESTAMP)
+    AND event_time < CAST(:until AS TIMESTAMP)
+    AND (:symbols = '' OR strpos(concat(',', :symbols, ','), concat(',', symbol, ',')) > 0)
+)
+SELECT
+  exchange,
+  symbol,
+  TIMESTAMP '1970-01-01 00:00:00' + INTERVAL '1' SECOND * bar_epoch AS bar_start,
+  side,
+  count(*) AS liquidations,
+  sum(quantity) AS quantity,
+  sum(quantity * price) AS notional
+FROM orders
+GROUP BY exchange, symbol, bar_epoch, side
+ORDER BY exchange, symbol, bar_start, side
