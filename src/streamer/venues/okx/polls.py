@@ -138,7 +138,7 @@ class InstrumentWatch:
     async def run(self, emit: Emit) -> None:
         while True:
             try:
-                rows = await instruments(self.rest)
+                rows = await instruments(self.rest, poll=True)
             except (GaveUp, SourceError, *FRAME_FAILURES) as exc:
                 log.warning("okx.instruments_failed error=%s", shown(exc))
                 rows = []

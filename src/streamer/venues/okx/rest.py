@@ -30,7 +30,7 @@ from streamer.selectors import Listing, Selector, choose
 from streamer.sources.attempts import AttemptWindow
 from streamer.sources.base import FRAME_FAILURES, Clock, reason_for
 from streamer.sources.base import reject as make_reject
-from streamer.sources.rest import RestClient
+from streamer.sources.rest import RestClient, poll_stop
 from streamer.sources.trade_gaps import Hole, merge
 from streamer.venues.okx.decode import rest_data
 from streamer.venues.okx.rows import trade_row
@@ -129,11 +129,13 @@ def instrument_row(d: dict[str, Any], received_at: Millis) -> Instrument | None:
                       record_id(EXCHANGE, symbol, "instrument", *values))  # fmt: skip
 
 
-async def instruments(rest: OkxRest) -> list[Instrument]:
-    """Every spot pair and linear swap OKX lists."""
+async def instruments(rest: OkxRest, *, poll: bool = False) -> list[Instrument]:
+    """Every spot pair and linear swap OKX lists (`poll`: give up after a few failures)."""
     rows: list[Instrument] = []
     for inst_type in INST_TYPES:
-        body = await rest.get(INSTRUMENTS, {"instType": inst_type})
+        params = {"instType": inst_type}
+        body = await (rest.get(INSTRUMENTS, params, stop=poll_stop(3), retry_refusals=False)
+                      if poll else rest.get(INSTRUMENTS, params))  # fmt: skip
         at = Millis(rest.clock())
         for d in rest_data(body, INSTRUMENTS):
             if type(d) is not dict:
