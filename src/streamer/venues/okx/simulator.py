@@ -310,7 +310,9 @@ class Okx(Listed):
             frame = wire.push(BOOKS, inst, [wire.book(bids, asks, chain.last, -1, now)])
             self._reply(state, {**frame, "action": "snapshot"})
         elif channel == FUNDING and market is not None:
-            self._reply(state, wire.push(FUNDING, inst, [self._funding(market.symbol, now)]))
+            element = self._funding(market.symbol, now)
+            self.sent[FUNDING].append(element)
+            self._reply(state, wire.push(FUNDING, inst, [element]))
         elif channel == LIQUIDATIONS:
             for element in self.recent:  # OKX replays recent ones on subscribe
                 self._reply(state, wire.push(LIQUIDATIONS, "SWAP", [element], key="instType"))
