@@ -60,6 +60,13 @@ def error(code: str, msg: str, conn_id: str, ident: str | None = None) -> dict[s
     return {"id": ident, **body} if ident is not None else body
 
 
+def wrong_channel(arg: dict[str, Any]) -> str:
+    """OKX's 60018 message for a channel asked on the wrong path, or of nothing it lists."""
+    what = f"instType:{arg.get('instType')}" if "instType" in arg else f"instId:{arg.get('instId')}"
+    return (f"Wrong URL or channel:{arg.get('channel')},{what} doesn't exist. Please use the "
+            "correct URL, channel and parameters referring to API document.")  # fmt: skip
+
+
 def levels(book: Iterable[tuple[int, int]], orders: bool = True) -> list[list[str]]:
     """(price ticks, size units) pairs as `[px, sz, "0", orders]` (orders "0" with size 0)."""
     return [[px(p), sz(s), "0", str(1 + s % 7) if s and orders else "0"] for p, s in book]

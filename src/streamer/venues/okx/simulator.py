@@ -120,12 +120,6 @@ def simulate(config: VenueConfig, context: Context) -> Okx:
     return Okx(listings(config), context, config.options or OkxSimOptions())
 
 
-def wrong_channel(arg: dict[str, Any]) -> str:
-    what = f"instType:{arg.get('instType')}" if "instType" in arg else f"instId:{arg.get('instId')}"
-    return (f"Wrong URL or channel:{arg.get('channel')},{what} doesn't exist. Please use the "
-            "correct URL, channel and parameters referring to API document.")  # fmt: skip
-
-
 @dataclass(eq=False, slots=True)
 class _Session:
     conn: Connection
@@ -268,7 +262,8 @@ class Okx(Listed):
         for arg in args:
             key = self._key(arg, state.path)
             if key is None:
-                self._reply(state, wire.error("60018", wrong_channel(arg), state.conn_id, ident))
+                wrong = wire.wrong_channel(arg)
+                self._reply(state, wire.error("60018", wrong, state.conn_id, ident))
                 continue
             ack = {"event": op, "arg": arg, "connId": state.conn_id}
             self._reply(state, {"id": ident, **ack} if ident is not None else ack)
