@@ -176,7 +176,7 @@ async def test_a_quiet_book_sends_keep_alives_that_change_nothing() -> None:
 
 
 async def test_ping_is_answered_pong_and_an_idle_connection_is_cut() -> None:
-    async with _serve(OkxSimOptions(idle_seconds=0.6), rate=0) as sim:
+    async with _serve(OkxSimOptions(idle_seconds=0.6), rate=20) as sim:
         loop = asyncio.get_running_loop()
         async with connect(_url(sim, "public")) as pinging, connect(_url(sim, "public")) as idle:
             started = loop.time()
@@ -215,7 +215,7 @@ async def test_subscribe_requests_past_the_hourly_budget_and_args_over_64_kb_are
 
 
 async def test_a_fourth_connection_request_in_a_second_is_refused() -> None:
-    async with _serve(rate=0, monotonic=lambda: 5.0) as sim:  # every request in one instant
+    async with _serve(rate=20, monotonic=lambda: 5.0) as sim:  # every request in one instant
         opened = [await connect(_url(sim, "public")) for _ in range(3)]
         with pytest.raises(InvalidStatus) as refused:
             await connect(_url(sim, "business"))
@@ -228,7 +228,7 @@ async def test_a_fourth_connection_request_in_a_second_is_refused() -> None:
 
 async def test_each_rest_endpoint_has_its_own_limit() -> None:
     options = OkxSimOptions(rest_limits={"/market/books": 2, "/public/instruments": 1})
-    sim = _serve(options, rate=0, monotonic=lambda: 9.0)
+    sim = _serve(options, rate=20, monotonic=lambda: 9.0)
     async with sim, httpx.AsyncClient() as http:
         base = f"http://127.0.0.1:{sim.port}/api/v5"
         books = [(await http.get(f"{base}/market/books", params={"instId": "BTC-USDT"}))

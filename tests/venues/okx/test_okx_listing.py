@@ -122,7 +122,7 @@ async def test_settled_funding_is_polled_once_each_and_new_ones_as_they_settle()
 
 
 async def test_instruments_are_written_at_start_and_only_when_they_change() -> None:
-    async with Simulator(_config(rate=0)) as sim:
+    async with Simulator(_config(rate=20)) as sim:
         stats, emitted = FeedStats(), []
 
         async def emit(items: list[Item]) -> None:
