@@ -9,7 +9,7 @@ discovery, the simulator, the demo, the CLI and the generated docs all read `VEN
 from __future__ import annotations
 
 from streamer.venue_spec import VenueSpec
-from streamer.venues import binance, coinbase, coingecko, okx
+from streamer.venues import binance, coinbase, coingecko, kraken, okx
 
 VENUES: list[VenueSpec] = [
     binance.VENUE,
@@ -17,6 +17,7 @@ VENUES: list[VenueSpec] = [
     coinbase.VENUE,
     coingecko.VENUE,
     okx.VENUE,
+    kraken.VENUE,
 ]
 
 
