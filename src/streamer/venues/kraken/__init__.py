@@ -7,7 +7,8 @@ entries -> rows), `decode` (the pure decoder), `rest` (`AssetPairs`, `Trades`, `
 `source` (the asyncio shell: connections, subscriptions that survive `Exceeded msg rate`,
 book resubscribes, trade backfill), and the venue on loopback: `simulator` (WebSocket v2 and
 REST, with its faults), `sim_wire` (payloads and the venue's own checksum), `sim_book` (what a
-subscriber at one depth is sent), `sim_listing` (pairs and their REST names).
+subscriber at one depth is sent), `sim_listing` (pairs and their REST names), `sim_rest`
+(its public REST).
 """
 
 from __future__ import annotations

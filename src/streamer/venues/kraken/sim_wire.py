@@ -136,6 +136,21 @@ def v1_error(message: str) -> str:
     return dumps({"Error": message})
 
 
+def subscription(channel: str, pair: str, arg: int, snapshot: bool | None) -> dict[str, Any]:
+    """An acknowledgement's `result` (`snapshot` None: an unsubscribe's)."""
+    result: dict[str, Any] = {"channel": channel}
+    if channel == "book":
+        result["depth"] = arg
+    elif channel == "ohlc":
+        result["interval"] = arg
+    elif channel == "ticker" and snapshot is not None:
+        result["event_trigger"] = "trades"
+    if snapshot is not None:
+        result["snapshot"] = snapshot
+    result["symbol"] = pair
+    return result
+
+
 def _levels(levels: Iterable[Level]) -> list[dict[str, Raw]]:
     return [{"price": price(p), "qty": qty(q)} for p, q in levels]
 

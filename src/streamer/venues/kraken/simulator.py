@@ -29,9 +29,8 @@ trades, so reconnecting clients find trade-id holes longer than the snapshot. Co
 `connects` per `connect_window` per IP get HTTP 429, REST calls past `rest_calls` per
 `rest_window` per IP `EGeneral:Too many requests`; every breach is in `context.breaches`.
 
-REST (`/0/public`): `AssetPairs`, `Ticker`, `Trades` (`pair` by altname, key or v2 name;
-`since` in ns, or seconds; trades at or after it, oldest first, `count` up to 1000, `last` the
-ns of the last one), `Time`, `SystemStatus`. Recorded-frame replay is not supported here.
+REST (`/0/public`): `sim_rest.PublicRest` (`AssetPairs`, `Ticker`, `Trades` by `since` and
+`last`, `Time`, `SystemStatus`). Recorded-frame replay is not supported here.
 """
 
 from __future__ import annotations
@@ -40,9 +39,8 @@ import asyncio
 import itertools
 import random
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import orjson
@@ -64,7 +62,8 @@ from streamer.simulator.venue import (
 )
 from streamer.venues.kraken import sim_wire as wire
 from streamer.venues.kraken.sim_book import DepthView
-from streamer.venues.kraken.sim_listing import Pair, asset_pair, listings, pair_of
+from streamer.venues.kraken.sim_listing import listings
+from streamer.venues.kraken.sim_rest import PublicRest
 from streamer.venues.kraken.sim_wire import NOTATION
 from streamer.venues.kraken.symbols import EXCHANGE, ws_symbol
 
@@ -75,11 +74,9 @@ DEPTHS = (10, 25, 100, 500, 1000)
 OHLC_MINUTES = (1, 5, 15, 30, 60, 240, 1440, 10080, 21600)
 MINUTE_MS = 60_000
 TRUTH_DEPTH = 50
-MAX_TRADES = 1000
 CLOSED_IN_SNAPSHOT = 2  # closed candles an ohlc snapshot repeats before the open one
 RATE_LIMITED = "Exceeded msg rate"
 REST_LIMITED = "EGeneral:Too many requests"
-UNKNOWN_PAIR = "EQuery:Unknown asset pair"
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,12 +125,8 @@ class Kraken(Listed):
         self.options = options
         self.markets = build_markets(EXCHANGE, listed, context, MINUTE_MS)
         self._list(listed)
-        self.pairs: dict[str, Pair] = {item.symbol: pair_of(item.symbol) for item in listed}
         self.by_ws = {ws_symbol(symbol): symbol for symbol in self.markets}
-        self.by_rest: dict[str, str] = {}
-        for symbol, pair in self.pairs.items():
-            for name in (pair.key, pair.altname, ws_symbol(symbol)):
-                self.by_rest[name] = symbol
+        self.public = PublicRest(self.listings, self.markets)
         self.sessions: dict[Connection, _Session] = {}
         self.listeners: dict[tuple[str, str, int], set[Connection]] = {}
         self.views: dict[str, dict[int, DepthView]] = {}  # symbol -> depth -> what was sent
@@ -307,7 +300,7 @@ class Kraken(Listed):
                     continue
                 held = state.subs.pop(key)
                 self._unlisten(conn, channel, symbol, held)
-                result = _result(channel, pair, held, None)
+                result = wire.subscription(channel, pair, held, None)
                 out.append(wire.answer(method, req_id, time_in, self._stamp_text(), result=result))
                 continue
             if key in state.subs:
@@ -315,7 +308,7 @@ class Kraken(Listed):
                 continue
             state.subs[key] = arg
             self._listen(conn, channel, symbol, arg)
-            result = _result(channel, pair, arg, snapshot)
+            result = wire.subscription(channel, pair, arg, snapshot)
             out.append(wire.answer(method, req_id, time_in, self._stamp_text(), result=result))
             if snapshot:
                 out.append(self._snapshot(channel, self.markets[symbol], arg))
@@ -420,76 +413,11 @@ class Kraken(Listed):
     # ---- REST ------------------------------------------------------------------------------
 
     def rest(self, endpoint: str, params: Mapping[str, str]) -> tuple[int, Any]:
-        now = self.context.clock()
-        if endpoint == "/Time":
-            return 200, wire.ok({"unixtime": now // 1000})
-        if endpoint == "/SystemStatus":
-            return 200, wire.ok({"status": "online", "timestamp": wire.millis_text(now)})
-        if endpoint in ("/AssetPairs", "/Ticker"):
-            chosen = self._chosen(params.get("pair"))
-            if chosen is None:
-                return 200, wire.error(UNKNOWN_PAIR)
-            if endpoint == "/Ticker":
-                return 200, wire.ok({self.pairs[s].key: wire.rest_ticker(self.markets[s])
-                                     for s in chosen})  # fmt: skip
-            return 200, wire.ok({self.pairs[s].key: asset_pair(self.listings[s], self.pairs[s])
-                                 for s in chosen})  # fmt: skip
-        if endpoint == "/Trades":
-            symbol = self.by_rest.get(params.get("pair", ""))
-            if symbol is None:
-                return 200, wire.error(UNKNOWN_PAIR)
-            try:
-                return 200, self._trades(symbol, params, now)
-            except (ValueError, InvalidOperation):
-                return 200, wire.error("EGeneral:Invalid arguments")
-        return 404, wire.error("EGeneral:Unknown method")
-
-    def _chosen(self, wanted: str | None) -> Iterable[str] | None:
-        if not wanted:
-            return list(self.listings)
-        chosen = [self.by_rest.get(name) for name in wanted.split(",")]
-        return None if None in chosen else [s for s in chosen if s is not None]
-
-    def _trades(self, symbol: str, params: Mapping[str, str], now: int) -> dict[str, Any]:
-        count = max(1, min(int(params.get("count", MAX_TRADES)), MAX_TRADES))
-        history = self.markets[symbol].history
-        since_text = params.get("since")
-        if since_text is None:
-            rows = list(history)[-count:]
-            since = rows[0].time * 1_000_000 if rows else now * 1_000_000
-        else:
-            since = _nanos(since_text)
-            rows = list(itertools.islice((t for t in history if wire.nanos(t) >= since), count))
-        last = wire.nanos(rows[-1]) if rows else since
-        return wire.ok({self.pairs[symbol].key: [wire.trade_row(t) for t in rows],
-                        "last": str(last)})  # fmt: skip
-
-
-def _result(channel: str, pair: str, arg: int, snapshot: bool | None) -> dict[str, Any]:
-    """An acknowledgement's `result` (`snapshot` None: an unsubscribe's)."""
-    result: dict[str, Any] = {"channel": channel}
-    if channel == "book":
-        result["depth"] = arg
-    elif channel == "ohlc":
-        result["interval"] = arg
-    elif channel == "ticker" and snapshot is not None:
-        result["event_trigger"] = "trades"
-    if snapshot is not None:
-        result["snapshot"] = snapshot
-    result["symbol"] = pair
-    return result
+        return self.public.answer(endpoint, params, self.context.clock())
 
 
 def _texts(levels: list[tuple[int, int]]) -> list[list[str]]:
     return [[NOTATION.price(p), NOTATION.size(q)] for p, q in levels]
-
-
-def _nanos(text: str) -> int:
-    """`since`: nanoseconds, or seconds (with a fraction, or below 1e11)."""
-    value = Decimal(text)
-    if "." in text or value < 10**11:
-        return int(value * 1_000_000_000)
-    return int(value)
 
 
 __all__ = ["EXCHANGE", "Kraken", "KrakenSimOptions", "simulate"]
