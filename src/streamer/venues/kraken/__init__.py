@@ -5,7 +5,10 @@ Modules: `settings`, `symbols` (v2, REST and lake names of a pair), `checksum` (
 CRC32), `books` (each pair's book: applied, cut to the depth, verified), `rows` (payload
 entries -> rows), `decode` (the pure decoder), `rest` (`AssetPairs`, `Trades`, `Ticker`),
 `source` (the asyncio shell: connections, subscriptions that survive `Exceeded msg rate`,
-book resubscribes, trade backfill). No simulator yet.
+book resubscribes, trade backfill), and the venue on loopback: `simulator` (WebSocket v2 and
+REST, with its faults), `sim_wire` (payloads and the venue's own checksum), `sim_book` (what a
+subscriber at one depth is sent), `sim_listing` (pairs and their REST names), `sim_rest`
+(its public REST).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from streamer.venue_spec import VenueSpec
 from streamer.venues.kraken import settings
 
 if TYPE_CHECKING:
+    from streamer.simulator.venue import Context, Venue, VenueConfig
     from streamer.sources.base import Clock, Source
     from streamer.sources.rediscovery import Rediscovery
 
@@ -33,6 +37,12 @@ def _resolve(config: Any, selector: Any, **kwargs: Any) -> Awaitable[tuple[tuple
     return resolve(config, selector, **kwargs)
 
 
+def _simulator(config: VenueConfig, context: Context) -> Venue:
+    from streamer.venues.kraken.simulator import simulate
+
+    return simulate(config, context)
+
+
 VENUE = VenueSpec(
     name="kraken",
     rows=settings.ROWS,
@@ -41,6 +51,9 @@ VENUE = VenueSpec(
     source=_source,
     resolve=_resolve,
     shardable=True,
-    default_on=False,  # until the simulator, the demo, the report and Terraform cover it
+    default_on=False,  # until the demo, the report and Terraform cover it
+    simulator=_simulator,
+    sim_symbols=("BTC-USD", "ETH-USD", "SOL-USD"),
+    sim_markets=True,
 )
 """Kraken spot (`kraken`): runs when `STREAMER_SOURCES` names it."""
