@@ -35,9 +35,12 @@ def db(pipeline_lake: Path) -> Analytics:
 
 def test_the_simulated_lake_has_perpetuals_and_their_liquidations(db: Analytics) -> None:
     spans = db.derivative_spans()
-    rows = dict(zip(spans["dataset"], spans["row_count"], strict=True))
-    assert rows["crypto_derivative_tickers"] > 0 and rows["crypto_liquidations"] > 0
-    assert set(spans["exchange"]) == {"binance_usdm"}
+    rows = {(d, e): n for d, e, n in zip(spans["dataset"], spans["exchange"], spans["row_count"],
+                                          strict=True)}  # fmt: skip
+    assert rows[("crypto_derivative_tickers", "binance_usdm")] > 0
+    assert rows[("crypto_derivative_tickers", "okx")] > 0
+    assert sum(n for (d, _), n in rows.items() if d == "crypto_liquidations") > 0
+    assert set(spans["exchange"]) == {"binance_usdm", "okx"}
 
 
 def test_mark_basis_is_mark_over_index_per_bar(db: Analytics, pipeline_lake: Path) -> None:
