@@ -12,7 +12,6 @@ import pytest
 from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 
-from streamer import query
 from streamer.analytics import Analytics, charts, connect
 
 
@@ -129,9 +128,10 @@ def test_market_cap_chart_draws_the_top_coins(db: Analytics) -> None:
     assert labels == [f"{s} ({n})" for s, n in zip(frame["symbol"], frame["name"], strict=True)]
 
 
-def test_health_panel_draws_rows_rejects_origins_and_gaps(
-    db: Analytics, pipeline_lake: Path
-) -> None:
+CANDLES_NOT_BACKFILLED = {"okx", "kraken"}
+
+
+def test_health_panel_draws_rows_rejects_origins_and_gaps(db: Analytics) -> None:
     rows, rejects = db.rows_per_hour(), db.rejects()
     origins, gaps = db.candle_origins(), db.candle_gaps()
     fig = charts.health(rows, rejects, origins, gaps)
@@ -158,19 +158,10 @@ def test_health_panel_draws_rows_rejects_origins_and_gaps(
     assert dict(zip(labels, widths, strict=True)) == {
         f"{e} {s} {i}": n for (e, s, i), n in per_series.items()
     }
-    # candles are backfilled, so the only holes are stretches nobody traded in (Kraken sends no
-    # candle for a minute without trades; its simulated market rests while the client is away)
-    for gap in gaps.itertuples():
-        _, [(trades,)] = query.run(
-            pipeline_lake,
-            f"""
-            SELECT count(*) FROM crypto_trades
-            WHERE exchange = '{gap.exchange}' AND symbol = '{gap.symbol}'
-              AND event_time >= TIMESTAMP '{gap.last_before}'
-                  + INTERVAL '{gap.interval[:-1]} minute'
-              AND event_time < TIMESTAMP '{gap.first_after}'""",
-        )
-        assert trades == 0, gap
+    # Binance, USD-M and Coinbase fetch missed candles from REST; OKX and Kraken do not (yet), so
+    # a cut connection can leave a hole there (and Kraken sends no candle for a minute without
+    # trades)
+    assert set(gaps["exchange"]) <= CANDLES_NOT_BACKFILLED
 
 
 def test_health_panel_sums_missing_candles_per_series() -> None:

@@ -20,7 +20,7 @@ from streamer.records import (
     Millis,
     OpenInterest,
 )
-from tests.analytics.test_queries import epoch_bar, floats, raw, same, write
+from tests.analytics.test_queries import base_units, epoch_bar, floats, raw, same, write
 
 MIN = 60_000
 T0 = 1_764_000_000_000  # 2025-11-24 16:00:00 UTC
@@ -87,7 +87,7 @@ def test_liquidations_sum_each_order_once_by_side(db: Analytics, pipeline_lake: 
         "price", "average_price", "filled_quantity")  # fmt: skip
     orders["bar_start"] = epoch_bar(orders["event_time"], 300)
     paid = orders["average_price"].where(orders["average_price"] > 0, orders["price"])
-    orders["notional"] = orders["filled_quantity"] * paid
+    orders["notional"] = orders["filled_quantity"] * base_units(orders) * paid
     expected = (
         orders.groupby(["exchange", "symbol", "bar_start", "side"])
         .agg(liquidations=("record_id", "size"), quantity=("filled_quantity", "sum"),

@@ -185,6 +185,18 @@ def _cross_venue(result: list[dict[str, Any]]) -> None:
     by_coin = {r["coin"]: r for r in result}
     btc = by_coin["BTC"]
     assert btc["binance_usdt"] and btc["coinbase_usd"] and btc["coingecko_usd"]
+    assert btc["okx_usdt"] and btc["kraken_usd"] and by_coin["ETH"]["kraken_usd"]
+
+
+def test_cross_venue_prices_are_spot_pairs_not_swaps(lake: Path) -> None:
+    """OKX's BTC-USDT and BTC-USDT-PERP both quote USDT: the column is the pair's last price
+    (the swap's, or whichever traded last, were the query to mix them)."""
+    btc = next(
+        r for r in rows(lake, (SQL_DIR / "cross_venue.sql").read_text()) if r["coin"] == "BTC"
+    )
+    last = {r["symbol"]: r["price"] for r in rows(lake, "SELECT symbol, arg_max(price, event_time) "
+            "AS price FROM crypto_trades WHERE exchange = 'okx' GROUP BY symbol")}  # fmt: skip
+    assert btc["okx_usdt"] == last["BTC-USDT"]
 
 
 def _funding(result: list[dict[str, Any]]) -> None:
