@@ -34,7 +34,16 @@ async def write_sample_lake(lake: Path, seconds: float = 60.0, *, seed: int = 5)
     # A few garbage frames, duplicates and cut connections: rejects, de-duplication and REST
     # backfills for the data-health charts, as on a real day.
     faults = FaultPlan(garbage=0.005, duplicate=0.01, disconnect=0.0005, seed=seed)
-    config = SimulatorConfig(port=0, rate=100, seed=seed, faults=faults)  # each venue's symbols
+    # Two markets of each exchange (BTC, ETH; OKX a pair and a swap): every venue in the
+    # notebooks' charts, which stay small enough to store.
+    symbols = {
+        "binance": ("BTC-USDT", "ETH-USDT"),
+        "binance_usdm": ("BTC-USDT-PERP", "ETH-USDT-PERP"),
+        "coinbase": ("BTC-USD", "ETH-USD"),
+        "okx": ("BTC-USDT", "BTC-USDT-PERP"),
+        "kraken": ("BTC-USD", "ETH-USD"),
+    }
+    config = SimulatorConfig(port=0, rate=100, seed=seed, faults=faults, symbols=symbols)
     async with Simulator(config, clock=fast_clock) as sim:
         env = sim.environment()
         env.update(
@@ -43,7 +52,7 @@ async def write_sample_lake(lake: Path, seconds: float = 60.0, *, seed: int = 5)
             STREAMER_BINANCE_KLINE_INTERVAL="1m",
             STREAMER_COINBASE_BOOK_INTERVAL="0.2",
             STREAMER_COINGECKO_POLL_SECONDS="2",
-            # every simulated venue, Binance USD-M (off by default) too
+            # every simulated venue, those off by default (Binance USD-M, OKX, Kraken) too
             STREAMER_SOURCES=",".join(spec.name for spec in VENUES if spec.simulator),
         )
         settings = load(env)

@@ -110,7 +110,7 @@ def candlesticks(
 def book(top: pd.DataFrame, bar_seconds: int | None = None) -> Figure:
     """Spread (mean, basis points) and top-of-book depth (quote value of the best bid, solid,
     and best ask, dashed) per bar, a line per exchange and symbol at the bars' middles (a colour
-    per exchange, a marker per coin, hollow for a contract); each panel goes logarithmic when
+    per exchange; spreads marked per coin, hollow for a contract); each panel goes logarithmic when
     its values span orders of magnitude."""
     if top.empty:
         return nothing("Bid/ask spread and depth", "no rows for order-book snapshots")
@@ -125,10 +125,10 @@ def book(top: pd.DataFrame, bar_seconds: int | None = None) -> Figure:
         face = "white" if symbol.count("-") > 1 else color  # a contract's marker is hollow
         spread.plot(x, part["spread_bps"], label=label, color=color, marker=marker,
                     markersize=4, markerfacecolor=face)  # fmt: skip
-        depth.plot(x, part["bid_depth_quote"], color=color, marker=marker, markersize=3,
-                   markerfacecolor=face, label=f"{label} bid")  # fmt: skip
-        depth.plot(x, part["ask_depth_quote"], color=color, marker=marker, markersize=3,
-                   markerfacecolor=face, linestyle="--", label=f"{label} ask")  # fmt: skip
+        depth.plot(x, part["bid_depth_quote"], color=color, label=f"{label} bid")
+        depth.plot(
+            x, part["ask_depth_quote"], color=color, linestyle="--", label=f"{label} ask",
+        )  # fmt: skip
     log = axes.fit_scale(spread, top["spread_bps"])
     spread.set_title("Bid/ask spread (mean per bar" + (", log scale)" if log else ")"))
     spread.set_ylabel("basis points")
