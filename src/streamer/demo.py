@@ -61,7 +61,7 @@ EXAMPLES = (
         "FROM crypto_derivative_tickers GROUP BY ALL ORDER BY ALL",
     ),
     (
-        "Liquidations by side (buy: shorts closed, sell: longs closed; OKX's contracts at size)",
+        "Liquidations by side (buy: shorts closed, sell: longs closed; contracts at their size)",
         "SELECT exchange, symbol, side, count(*) AS orders, round(sum(CAST(filled_quantity\n"
         "       AS DOUBLE) * coalesce(size, 1) * CAST(price AS DOUBLE)), 2) AS notional\n"
         "FROM crypto_liquidations LEFT JOIN (SELECT exchange, symbol, CAST(arg_max(\n"

@@ -24,6 +24,13 @@ from streamer.venues import VENUES
 SPEED = 60
 
 
+def two_markets(listed: tuple[str, ...]) -> tuple[str, ...]:
+    """BTC's and ETH's markets of a simulated venue's listing, or BTC's alone where those are
+    more than two (a pair and a perpetual); none for a venue of coins (a poller)."""
+    btc_eth = [s for s in listed if s.split("-")[0] in ("BTC", "ETH") and "-" in s]
+    return tuple(btc_eth if len(btc_eth) <= 2 else [s for s in btc_eth if s.startswith("BTC-")][:2])
+
+
 async def write_sample_lake(lake: Path, seconds: float = 60.0, *, seed: int = 5) -> None:
     """Streams `seconds` of wall-clock time (`seconds * SPEED` of market time) into `lake`."""
     start = time.time_ns() // 1_000_000
@@ -34,15 +41,10 @@ async def write_sample_lake(lake: Path, seconds: float = 60.0, *, seed: int = 5)
     # A few garbage frames, duplicates and cut connections: rejects, de-duplication and REST
     # backfills for the data-health charts, as on a real day.
     faults = FaultPlan(garbage=0.005, duplicate=0.01, disconnect=0.0005, seed=seed)
-    # Two markets of each exchange (BTC, ETH; OKX a pair and a swap): every venue in the
-    # notebooks' charts, which stay small enough to store.
-    symbols = {
-        "binance": ("BTC-USDT", "ETH-USDT"),
-        "binance_usdm": ("BTC-USDT-PERP", "ETH-USDT-PERP"),
-        "coinbase": ("BTC-USD", "ETH-USD"),
-        "okx": ("BTC-USDT", "BTC-USDT-PERP"),
-        "kraken": ("BTC-USD", "ETH-USD"),
-    }
+    # Two markets of each exchange: every venue in the notebooks' charts, which stay small
+    # enough to store.
+    symbols = {spec.name: two_markets(spec.sim_symbols) for spec in VENUES}
+    symbols = {name: markets for name, markets in symbols.items() if markets}
     config = SimulatorConfig(port=0, rate=100, seed=seed, faults=faults, symbols=symbols)
     async with Simulator(config, clock=fast_clock) as sim:
         env = sim.environment()
