@@ -63,6 +63,23 @@ resource "aws_security_group" "task" {
     to_port     = 9443
     cidr_blocks = ["0.0.0.0/0"]
   }
+
+  # OKX's WebSockets listen on 8443 (wss://ws.okx.com:8443): opened only when okx runs there.
+  dynamic "egress" {
+    for_each = contains(var.sources, "okx") && !contains([443, 9443], local.okx_ws_port) ? [local.okx_ws_port] : []
+    content {
+      description = "OKX WebSockets (${var.okx_endpoints.ws_url})"
+      protocol    = "tcp"
+      from_port   = egress.value
+      to_port     = egress.value
+      cidr_blocks = ["0.0.0.0/0"]
+    }
+  }
+}
+
+locals {
+  # The port of okx_endpoints.ws_url (443 when it names none).
+  okx_ws_port = tonumber(try(regex("^wss://[^/:]+:([0-9]+)", var.okx_endpoints.ws_url)[0], "443"))
 }
 
 # The CoinGecko key (demo and pro plans). Terraform creates an empty secret; put the key in it
@@ -100,11 +117,23 @@ locals {
       STREAMER_HEALTH_PORT      = "8080"
       AWS_REGION                = var.region
     },
-    # Only when it runs: a deployment without USD-M keeps its task definitions unchanged.
+    # Only when they run: a deployment without USD-M, OKX or Kraken keeps its task definitions
+    # unchanged.
     contains(var.sources, "binance_usdm") ? {
       STREAMER_BINANCE_USDM_SYMBOLS  = join(",", var.binance_usdm_symbols)
       STREAMER_BINANCE_USDM_WS_URL   = var.binance_usdm_endpoints.ws_url
       STREAMER_BINANCE_USDM_REST_URL = var.binance_usdm_endpoints.rest_url
+    } : {},
+    contains(var.sources, "okx") ? {
+      STREAMER_OKX_SYMBOLS  = join(",", var.okx_symbols)
+      STREAMER_OKX_WS_URL   = var.okx_endpoints.ws_url
+      STREAMER_OKX_REST_URL = var.okx_endpoints.rest_url
+    } : {},
+    contains(var.sources, "kraken") ? {
+      STREAMER_KRAKEN_SYMBOLS    = join(",", var.kraken_symbols)
+      STREAMER_KRAKEN_WS_URL     = var.kraken_endpoints.ws_url
+      STREAMER_KRAKEN_REST_URL   = var.kraken_endpoints.rest_url
+      STREAMER_KRAKEN_BOOK_DEPTH = tostring(var.kraken_book_depth)
     } : {},
     var.extra_environment,
   )
@@ -165,16 +194,21 @@ locals {
   ]
 
   # Symbols the shards split between them: those of the venues schema.json marks shardable
-  # (a poller such as CoinGecko is not split: shard 0 runs it). A USD-M market named by a
-  # selector counts as its top:<N>, or as many as shards may be (the listing decides).
-  usdm_is_market = !can(regex("-", join("", var.binance_usdm_symbols)))
-  usdm_tops      = [for s in var.binance_usdm_symbols : tonumber(trimprefix(s, "top:")) if startswith(s, "top:")]
-  symbols_by_venue = {
-    binance      = length(var.binance_symbols)
-    binance_usdm = !local.usdm_is_market ? length(var.binance_usdm_symbols) : length(local.usdm_tops) > 0 ? min(local.usdm_tops...) : 64
-    coinbase     = length(var.coinbase_symbols)
-    coingecko    = length(var.coingecko_coins)
+  # (a poller such as CoinGecko is not split: shard 0 runs it). A market named by a selector
+  # (USD-M, OKX, Kraken) counts as its top:<N>, or as many as shards may be (the listing
+  # decides); named symbols hold a '-', selectors never do.
+  markets = { binance_usdm = var.binance_usdm_symbols, okx = var.okx_symbols, kraken = var.kraken_symbols }
+  market_symbols = {
+    for venue, tokens in local.markets : venue => (
+      can(regex("-", join("", tokens))) ? length(tokens) :
+      length([for s in tokens : s if startswith(s, "top:")]) > 0 ? min([for s in tokens : tonumber(trimprefix(s, "top:")) if startswith(s, "top:")]...) : 64
+    )
   }
+  symbols_by_venue = merge(local.market_symbols, {
+    binance   = length(var.binance_symbols)
+    coinbase  = length(var.coinbase_symbols)
+    coingecko = length(var.coingecko_coins)
+  })
   splittable_symbols = sum(concat([0], [
     for v in local.schema.venues : lookup(local.symbols_by_venue, v.name, 0)
     if v.shardable && contains(var.sources, v.name)
@@ -245,7 +279,7 @@ resource "aws_ecs_service" "service" {
   lifecycle {
     precondition {
       condition     = var.shards <= max(1, local.splittable_symbols)
-      error_message = "shards (${var.shards}) exceeds the ${local.splittable_symbols} symbols of the sharded sources (Binance, Binance USD-M, Coinbase) to split: some shard would collect nothing, and a streamer with no feed exits (a restart loop)."
+      error_message = "shards (${var.shards}) exceeds the ${local.splittable_symbols} symbols of the sharded sources (Binance, Binance USD-M, Coinbase, OKX, Kraken) to split: some shard would collect nothing, and a streamer with no feed exits (a restart loop)."
     }
   }
 }

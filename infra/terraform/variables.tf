@@ -366,7 +366,7 @@ variable "shards" {
 
 variable "sources" {
   type        = list(string)
-  description = "Sources the service runs (STREAMER_SOURCES): venues of the registry, as schema.json lists them (`make schema`). Add binance_usdm for Binance USD-M perpetuals and futures (binance_usdm_symbols; not from US regions, see binance_usdm_endpoints)."
+  description = "Sources the service runs (STREAMER_SOURCES): venues of the registry, as schema.json lists them (`make schema`). Add binance_usdm for Binance USD-M perpetuals and futures (binance_usdm_symbols; not from US regions, see binance_usdm_endpoints), okx for OKX spot and perpetual swaps (okx_symbols), kraken for Kraken spot (kraken_symbols)."
   default     = ["binance", "coinbase", "coingecko"]
 
   validation {
@@ -419,6 +419,67 @@ variable "binance_usdm_endpoints" {
   validation {
     condition     = startswith(var.binance_usdm_endpoints.ws_url, "wss://") && startswith(var.binance_usdm_endpoints.rest_url, "https://")
     error_message = "binance_usdm_endpoints needs a wss:// ws_url and an https:// rest_url."
+  }
+}
+
+variable "okx_symbols" {
+  type        = list(string)
+  description = "OKX markets (STREAMER_OKX_SYMBOLS), used when sources holds okx: spot pairs BASE-QUOTE and linear perpetual swaps BASE-QUOTE-PERP (OKX's BASE-QUOTE-SWAP, sizes in contracts), or a market resolved from /api/v5/public/instruments at start: all, spot, perpetual, quote:<Q>, top:<N>, combined (e.g. [\"perpetual\", \"quote:USDT\", \"top:20\"]), never mixed with symbols."
+  default     = ["BTC-USDT", "BTC-USDT-PERP"]
+
+  validation {
+    condition = length(var.okx_symbols) > 0 && (
+      alltrue([for s in var.okx_symbols : can(regex("^[A-Z0-9]{1,20}-[A-Z0-9]{1,20}(-PERP)?$", s))])
+      || alltrue([for s in var.okx_symbols : can(regex("^(all|spot|perpetual|quote:[A-Z0-9]{1,20}|top:[1-9][0-9]{0,4})$", s))])
+    )
+    error_message = "okx_symbols must be pairs such as BTC-USDT or swaps such as BTC-USDT-PERP, or a market such as [\"perpetual\", \"top:20\"] (all, spot, perpetual, quote:<Q>, top:<N>), not both."
+  }
+}
+
+variable "okx_endpoints" {
+  type        = object({ ws_url = string, rest_url = string })
+  description = "OKX WebSocket and REST base URLs (/ws/v5/public and /ws/v5/business are added to ws_url; its default port, 8443, gets its own egress rule)."
+  default     = { ws_url = "wss://ws.okx.com:8443", rest_url = "https://www.okx.com" }
+
+  validation {
+    condition     = startswith(var.okx_endpoints.ws_url, "wss://") && startswith(var.okx_endpoints.rest_url, "https://")
+    error_message = "okx_endpoints needs a wss:// ws_url and an https:// rest_url."
+  }
+}
+
+variable "kraken_symbols" {
+  type        = list(string)
+  description = "Kraken spot pairs (STREAMER_KRAKEN_SYMBOLS), used when sources holds kraken: BASE-QUOTE with WebSocket v2's asset names (BTC-USD, not XBT), or a market resolved from AssetPairs at start: all, quote:<Q>, top:<N>, combined (e.g. [\"quote:USD\", \"top:20\"]), never mixed with pairs."
+  default     = ["BTC-USD", "ETH-USD"]
+
+  validation {
+    condition = length(var.kraken_symbols) > 0 && (
+      alltrue([for s in var.kraken_symbols : can(regex("^[A-Z0-9]{1,20}-[A-Z0-9]{1,20}$", s))])
+      || alltrue([for s in var.kraken_symbols : can(regex("^(all|quote:[A-Z0-9]{1,20}|top:[1-9][0-9]{0,4})$", s))])
+    )
+    error_message = "kraken_symbols must be pairs such as BTC-USD, or a market such as [\"quote:USD\", \"top:20\"] (all, quote:<Q>, top:<N>), not both."
+  }
+}
+
+variable "kraken_endpoints" {
+  type        = object({ ws_url = string, rest_url = string })
+  description = "Kraken WebSocket v2 and REST base URLs."
+  default     = { ws_url = "wss://ws.kraken.com/v2", rest_url = "https://api.kraken.com" }
+
+  validation {
+    condition     = startswith(var.kraken_endpoints.ws_url, "wss://") && startswith(var.kraken_endpoints.rest_url, "https://")
+    error_message = "kraken_endpoints needs a wss:// ws_url and an https:// rest_url."
+  }
+}
+
+variable "kraken_book_depth" {
+  type        = number
+  description = "Depth Kraken's book channel is subscribed with (STREAMER_KRAKEN_BOOK_DEPTH); every message is proven by its CRC32 checksum over the top 10 levels."
+  default     = 10
+
+  validation {
+    condition     = contains([10, 25, 100, 500, 1000], var.kraken_book_depth)
+    error_message = "kraken_book_depth must be 10, 25, 100, 500 or 1000 (the depths Kraken's book channel takes)."
   }
 }
 

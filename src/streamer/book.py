@@ -85,6 +85,18 @@ class BookSide:
         self._keys = []
         self._levels = {}
 
+    def truncate(self, n: int) -> list[Level]:
+        """Keep the best `n` levels; returns the levels dropped (a venue that sends no removal
+        for a level pushed out of the subscribed depth, such as Kraken's `book`)."""
+        keys = self._keys
+        extra = len(keys) - max(n, 0)
+        if extra <= 0:
+            return []
+        dropped = keys[:extra]
+        del keys[:extra]
+        levels = self._levels
+        return [levels.pop(key) for key in dropped]
+
     def top(self, n: int) -> Levels:
         """The best `n` levels (fewer if the side is shorter), best first."""
         if n <= 0:
@@ -121,6 +133,10 @@ class OrderBook:
     def clear(self) -> None:
         self.bids.clear()
         self.asks.clear()
+
+    def truncate(self, n: int) -> tuple[list[Level], list[Level]]:
+        """Keep the best `n` levels a side; returns the (bids, asks) dropped."""
+        return self.bids.truncate(n), self.asks.truncate(n)
 
     def top(self, n: int) -> tuple[Levels, Levels]:
         """`(bids, asks)`, the best `n` levels of each side, best first."""

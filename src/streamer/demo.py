@@ -24,6 +24,12 @@ EXAMPLES = (
         "FROM crypto_trades GROUP BY ALL ORDER BY ALL",
     ),
     (
+        "One coin on every venue: its last trade price, spot and perpetual side by side",
+        "PIVOT (SELECT split_part(symbol, '-', 1) AS coin, price, event_time,\n"
+        "         exchange || if(symbol LIKE '%-PERP', ' perp', '') AS market FROM crypto_trades)\n"
+        "ON market USING arg_max(price, event_time) GROUP BY coin ORDER BY coin",
+    ),
+    (
         "Closed candles, newest first",
         "SELECT exchange, symbol, interval, open_time, open, high, low, close, volume\n"
         "FROM crypto_ohlcv WHERE is_closed ORDER BY open_time DESC, exchange, symbol LIMIT 6",
@@ -48,17 +54,19 @@ EXAMPLES = (
     ),
     (
         "Perpetuals: latest mark, index and predicted funding (derivative_tickers)",
-        "SELECT symbol, arg_max(mark_price, event_time) AS mark_price,\n"
+        "SELECT exchange, symbol, arg_max(mark_price, event_time) AS mark_price,\n"
         "       arg_max(index_price, event_time) AS index_price,\n"
         "       arg_max(funding_rate, event_time) AS predicted_funding,\n"
         "       arg_max(next_funding_time, event_time) AS next_funding\n"
         "FROM crypto_derivative_tickers GROUP BY ALL ORDER BY ALL",
     ),
     (
-        "Liquidations by side (buy: shorts closed, sell: longs closed)",
-        "SELECT symbol, side, count(*) AS orders, round(sum(\n"
-        "       CAST(filled_quantity AS DOUBLE) * CAST(price AS DOUBLE)), 2) AS notional\n"
-        "FROM crypto_liquidations GROUP BY ALL ORDER BY ALL",
+        "Liquidations by side (buy: shorts closed, sell: longs closed; contracts at their size)",
+        "SELECT exchange, symbol, side, count(*) AS orders, round(sum(CAST(filled_quantity\n"
+        "       AS DOUBLE) * coalesce(size, 1) * CAST(price AS DOUBLE)), 2) AS notional\n"
+        "FROM crypto_liquidations LEFT JOIN (SELECT exchange, symbol, CAST(arg_max(\n"
+        "  contract_size, event_time) AS DOUBLE) AS size FROM crypto_instruments GROUP BY ALL)\n"
+        "  USING (exchange, symbol) GROUP BY ALL ORDER BY ALL",
     ),
     (
         "Aggregated spot prices (usd, eur, btc)",

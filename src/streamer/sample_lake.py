@@ -26,6 +26,13 @@ from streamer.venues import VENUES
 SPEED = 60
 
 
+def two_markets(listed: tuple[str, ...]) -> tuple[str, ...]:
+    """BTC's and ETH's markets of a simulated venue's listing, or BTC's alone where those are
+    more than two (a pair and a perpetual); none for a venue of coins (a poller)."""
+    btc_eth = [s for s in listed if s.split("-")[0] in ("BTC", "ETH") and "-" in s]
+    return tuple(btc_eth if len(btc_eth) <= 2 else [s for s in btc_eth if s.startswith("BTC-")][:2])
+
+
 async def write_sample_lake(
     lake: Path,
     seconds: float = 60.0,
@@ -37,8 +44,9 @@ async def write_sample_lake(
 ) -> None:
     """Streams `seconds` of wall-clock time (`seconds * SPEED` of market time) into `lake`, or,
     with `until`, until it holds (checked every half second; `TimeoutError` after `seconds`).
-    `symbols`: each venue's simulated listings (default: each simulator's own); `options`: a
-    venue's simulator options (e.g. `UsdmSimOptions`)."""
+    `symbols`: each venue's simulated listings (default: two markets of each exchange, so every
+    venue is in the notebooks' charts, which stay small enough to store); `options`: a venue's
+    simulator options (e.g. `UsdmSimOptions`)."""
     start = time.time_ns() // 1_000_000
 
     def fast_clock() -> Millis:
@@ -47,7 +55,10 @@ async def write_sample_lake(
     # A few garbage frames, duplicates and cut connections: rejects, de-duplication and REST
     # backfills for the data-health charts, as on a real day.
     faults = FaultPlan(garbage=0.005, duplicate=0.01, disconnect=0.0005, seed=seed)
-    config = SimulatorConfig(port=0, rate=100, seed=seed, faults=faults, symbols=symbols or {},
+    if symbols is None:
+        symbols = {spec.name: two_markets(spec.sim_symbols) for spec in VENUES}
+        symbols = {name: markets for name, markets in symbols.items() if markets}
+    config = SimulatorConfig(port=0, rate=100, seed=seed, faults=faults, symbols=symbols,
                              options=options or {})  # fmt: skip
     async with Simulator(config, clock=fast_clock) as sim:
         env = sim.environment()
@@ -57,7 +68,7 @@ async def write_sample_lake(
             STREAMER_BINANCE_KLINE_INTERVAL="1m",
             STREAMER_COINBASE_BOOK_INTERVAL="0.2",
             STREAMER_COINGECKO_POLL_SECONDS="2",
-            # every simulated venue, Binance USD-M (off by default) too
+            # every simulated venue, those off by default (Binance USD-M, OKX, Kraken) too
             STREAMER_SOURCES=",".join(spec.name for spec in VENUES if spec.simulator),
         )
         settings = load(env)

@@ -1,5 +1,5 @@
 """One lake per test session, written by the real pipeline from the bundled simulator (every
-simulated venue, Binance USD-M's perpetuals too).
+simulated venue: Binance spot and USD-M, Coinbase, CoinGecko, OKX spot and swaps, Kraken).
 
 The simulator's and the clients' clocks run at 60x, so 1-minute candles close every second,
 Coinbase's 5-minute candles every 5 s and an hour of partitions fills in a minute; a few faults
@@ -49,6 +49,8 @@ async def fill(lake: Path) -> None:
         "coinbase": ("BTC-USD", "ETH-USD"),
         "coingecko": ("bitcoin", "ethereum"),
         "binance_usdm": ("BTC-USDT-PERP", "ETH-USDT-PERP"),
+        "okx": ("BTC-USDT", "BTC-USDT-PERP"),
+        "kraken": ("BTC-USD", "ETH-USD"),
     }
     # liquidations ten times as often as by default: some in every lake
     options = {"binance_usdm": UsdmSimOptions(liquidation_probability=0.02)}

@@ -88,7 +88,7 @@ def test_book_chart_draws_spread_and_depth(db: Analytics) -> None:
         close(spread[label][1], part["spread_bps"])
         close(depth[f"{label} bid"][1], part["bid_depth_quote"])
         close(depth[f"{label} ask"][1], part["ask_depth_quote"])
-    assert len(spread) == 6  # Binance, Binance USD-M and Coinbase: two symbols each
+    assert len(spread) == 10  # Binance spot and USD-M, Coinbase, OKX, Kraken: two symbols each
 
 
 def test_basis_chart_draws_every_difference(db: Analytics) -> None:
@@ -108,7 +108,7 @@ def test_volume_chart_draws_buys_up_and_sells_down(db: Analytics) -> None:
     frame = db.volume_by_side("1m")
     fig = charts.volume_by_side(frame, 60)
     panels = {ax.get_title(): ax for ax in fig.axes if ax.get_visible()}
-    assert len(panels) == 6  # Binance, Binance USD-M and Coinbase: two symbols each
+    assert len(panels) == 10  # Binance spot and USD-M, Coinbase, OKX, Kraken: two symbols each
     for (exchange, symbol), part in frame.groupby(["exchange", "symbol"]):
         ax = panels[f"{exchange} {symbol}"]
         for side, sign in (("buy", 1), ("sell", -1)):
@@ -126,6 +126,9 @@ def test_market_cap_chart_draws_the_top_coins(db: Analytics) -> None:
     close(widths, frame["market_cap"])
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert labels == [f"{s} ({n})" for s, n in zip(frame["symbol"], frame["name"], strict=True)]
+
+
+CANDLES_NOT_BACKFILLED = {"okx", "kraken"}
 
 
 def test_health_panel_draws_rows_rejects_origins_and_gaps(db: Analytics) -> None:
@@ -149,8 +152,16 @@ def test_health_panel_draws_rows_rejects_origins_and_gaps(db: Analytics) -> None
         expected = origins[origins["origin"] == name]
         for row in expected.itertuples():
             assert drawn_widths[f"{row.exchange} {row.symbol} {row.interval}"] == row.candles
-    assert [p.get_width() for p in holes.patches] == []  # type: ignore[attr-defined]
-    assert len(gaps) == 0
+    labels = [t.get_text() for t in holes.get_yticklabels()]
+    widths = [p.get_width() for p in holes.patches]  # type: ignore[attr-defined]
+    per_series = gaps.groupby(["exchange", "symbol", "interval"])["missing_candles"].sum()
+    assert dict(zip(labels, widths, strict=True)) == {
+        f"{e} {s} {i}": n for (e, s, i), n in per_series.items()
+    }
+    # Binance, USD-M and Coinbase fetch missed candles from REST; OKX and Kraken do not (yet), so
+    # a cut connection can leave a hole there (and Kraken sends no candle for a minute without
+    # trades)
+    assert set(gaps["exchange"]) <= CANDLES_NOT_BACKFILLED
 
 
 def test_health_panel_sums_missing_candles_per_series() -> None:

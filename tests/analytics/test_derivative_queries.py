@@ -20,7 +20,7 @@ from streamer.records import (
     Millis,
     OpenInterest,
 )
-from tests.analytics.test_queries import epoch_bar, floats, raw, same, write
+from tests.analytics.test_queries import base_units, epoch_bar, floats, raw, same, write
 
 MIN = 60_000
 T0 = 1_764_000_000_000  # 2025-11-24 16:00:00 UTC
@@ -35,9 +35,12 @@ def db(pipeline_lake: Path) -> Analytics:
 
 def test_the_simulated_lake_has_perpetuals_and_their_liquidations(db: Analytics) -> None:
     spans = db.derivative_spans()
-    rows = dict(zip(spans["dataset"], spans["row_count"], strict=True))
-    assert rows["crypto_derivative_tickers"] > 0 and rows["crypto_liquidations"] > 0
-    assert set(spans["exchange"]) == {"binance_usdm"}
+    rows = {(d, e): n for d, e, n in zip(spans["dataset"], spans["exchange"], spans["row_count"],
+                                          strict=True)}  # fmt: skip
+    assert rows[("crypto_derivative_tickers", "binance_usdm")] > 0
+    assert rows[("crypto_derivative_tickers", "okx")] > 0
+    assert sum(n for (d, _), n in rows.items() if d == "crypto_liquidations") > 0
+    assert set(spans["exchange"]) == {"binance_usdm", "okx"}
 
 
 def test_mark_basis_is_mark_over_index_per_bar(db: Analytics, pipeline_lake: Path) -> None:
@@ -84,7 +87,7 @@ def test_liquidations_sum_each_order_once_by_side(db: Analytics, pipeline_lake: 
         "price", "average_price", "filled_quantity")  # fmt: skip
     orders["bar_start"] = epoch_bar(orders["event_time"], 300)
     paid = orders["average_price"].where(orders["average_price"] > 0, orders["price"])
-    orders["notional"] = orders["filled_quantity"] * paid
+    orders["notional"] = orders["filled_quantity"] * base_units(orders) * paid
     expected = (
         orders.groupby(["exchange", "symbol", "bar_start", "side"])
         .agg(liquidations=("record_id", "size"), quantity=("filled_quantity", "sum"),

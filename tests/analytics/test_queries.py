@@ -149,6 +149,17 @@ def test_basis_compares_the_last_prices_of_each_venue(db: Analytics, pipeline_la
     }
 
 
+CONTRACT_SIZES = {("okx", "BTC-USDT-PERP"): 0.01}
+"""Base units in a contract (OKX's ctVal for BTC-USDT-SWAP, as the simulator lists it): the
+lake's OKX swap sizes are contracts; every other size here is in base units already."""
+
+
+def base_units(frame: pd.DataFrame) -> pd.Series:
+    """Per row: what one unit of its size is in base units (a contract's size, else 1)."""
+    keys = zip(frame["exchange"], frame["symbol"], strict=True)
+    return pd.Series([CONTRACT_SIZES.get(key, 1.0) for key in keys], index=frame.index)
+
+
 def test_volume_by_side_sums_each_trade_once(pipeline_lake: Path, tmp_path: Path) -> None:
     # At-least-once delivery: every trades object of the pipeline's lake delivered twice.
     lake = tmp_path / "lake"
@@ -161,6 +172,7 @@ def test_volume_by_side_sums_each_trade_once(pipeline_lake: Path, tmp_path: Path
     duplicated = raw(lake, "SELECT count(*) - count(DISTINCT record_id) AS n FROM crypto_trades")
     assert duplicated["n"][0] == len(trades), "every trade is in the lake twice"
     trades["bar_start"] = epoch_bar(trades["event_time"], 120)
+    trades["size"] *= base_units(trades)
     trades["quote_volume"] = trades["price"] * trades["size"]
     expected = (
         trades.groupby(["exchange", "symbol", "bar_start", "side"])

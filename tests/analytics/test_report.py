@@ -52,7 +52,9 @@ def test_the_page_links_every_chart_and_table_written(report: Path) -> None:
     assert {"book.png", "basis.png", "volume.png", "market_caps.png", "health.png",
             "candles_binance_BTC-USDT.png", "candles_binance_ETH-USDT.png",
             "candles_binance_usdm_BTC-USDT-PERP.png",
-            "candles_binance_usdm_ETH-USDT-PERP.png"} == pngs  # fmt: skip
+            "candles_binance_usdm_ETH-USDT-PERP.png",
+            "candles_okx_BTC-USDT.png", "candles_okx_BTC-USDT-PERP.png",
+            "candles_kraken_BTC-USD.png", "candles_kraken_ETH-USD.png"} == pngs  # fmt: skip
     for png in pngs:
         assert (report / png).read_bytes().startswith(b"\x89PNG")
     embedded = images(page)  # the page alone shows every chart: no image is fetched

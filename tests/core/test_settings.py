@@ -45,7 +45,7 @@ def test_coingecko_plans_pick_host_and_cadence() -> None:
 @pytest.mark.parametrize(
     ("env", "setting"),
     [
-        ({"STREAMER_SOURCES": "binance,kraken"}, "STREAMER_SOURCES"),
+        ({"STREAMER_SOURCES": "binance,bitstamp"}, "STREAMER_SOURCES"),
         ({"STREAMER_BINANCE_SYMBOLS": "btcusdt"}, "STREAMER_BINANCE_SYMBOLS"),
         ({"STREAMER_BINANCE_KLINE_INTERVAL": "2m"}, "STREAMER_BINANCE_KLINE_INTERVAL"),
         ({"STREAMER_BINANCE_TRADES": "trades"}, "STREAMER_BINANCE_TRADES"),

@@ -1,7 +1,7 @@
 """The Athena named queries in `sql/`: each parses as Trino SQL (Athena engine 3) and, as the
 same text, runs on DuckDB over a lake the real pipeline wrote, with non-empty, sane results.
-Open interest and settled funding, which no simulated poller writes yet, are added to that lake
-as known rows through the lake sink."""
+Binance USD-M's open interest and a settled funding it predicted are added to that lake as
+known rows through the lake sink."""
 
 from __future__ import annotations
 
@@ -52,6 +52,8 @@ async def _fill(lake: Path) -> None:
             "coinbase": ("BTC-USD", "ETH-USD"),
             "coingecko": ("bitcoin", "ethereum"),
             "binance_usdm": ("BTC-USDT-PERP", "ETH-USDT-PERP"),
+            "okx": ("BTC-USDT", "BTC-USDT-PERP"),
+            "kraken": ("BTC-USD", "ETH-USD"),
         },
         options={"binance_usdm": UsdmSimOptions(liquidation_probability=0.02)},
     )
@@ -96,6 +98,9 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 OPEN_INTEREST = {"BTC-USDT-PERP": ("80000", "80500"), "ETH-USDT-PERP": ("1200000", "1190000")}
 SETTLED = "0.00012"
+OKX_SWAP = ("okx", "BTC-USDT-PERP")
+CONTRACTS = {("binance_usdm", symbol) for symbol in OPEN_INTEREST} | {OKX_SWAP}
+CONTRACT_SIZE = {OKX_SWAP: 0.01}  # base units per contract (OKX's ctVal); USD-M's are 1
 
 
 async def _add_polled(lake: Path) -> None:
@@ -147,6 +152,8 @@ def _latest_price(result: list[dict[str, Any]]) -> None:
         ("binance", "BTC-USDT"), ("binance", "ETH-USDT"),
         ("coinbase", "BTC-USD"), ("coinbase", "ETH-USD"),
         ("binance_usdm", "BTC-USDT-PERP"), ("binance_usdm", "ETH-USDT-PERP"),
+        ("okx", "BTC-USDT"), ("okx", "BTC-USDT-PERP"),
+        ("kraken", "BTC-USD"), ("kraken", "ETH-USD"),
     }  # fmt: skip
     assert all(r["price"] > 0 and r["trades"] > 0 for r in result)
 
@@ -161,7 +168,8 @@ def _ohlcv(result: list[dict[str, Any]]) -> None:
 
 
 def _spread(result: list[dict[str, Any]]) -> None:
-    assert {r["exchange"] for r in result} == {"binance", "binance_usdm", "coinbase"}
+    venues = {"binance", "binance_usdm", "coinbase", "okx", "kraken"}
+    assert {r["exchange"] for r in result} == venues
     for r in result:
         assert r["best_ask"] > r["best_bid"], r
         assert 0 < r["spread_bps"] < 1000
@@ -177,18 +185,30 @@ def _cross_venue(result: list[dict[str, Any]]) -> None:
     by_coin = {r["coin"]: r for r in result}
     btc = by_coin["BTC"]
     assert btc["binance_usdt"] and btc["coinbase_usd"] and btc["coingecko_usd"]
+    assert btc["okx_usdt"] and btc["kraken_usd"] and by_coin["ETH"]["kraken_usd"]
+
+
+def test_cross_venue_prices_are_spot_pairs_not_swaps(lake: Path) -> None:
+    """OKX's BTC-USDT and BTC-USDT-PERP both quote USDT: the column is the pair's last price
+    (the swap's, or whichever traded last, were the query to mix them)."""
+    btc = next(
+        r for r in rows(lake, (SQL_DIR / "cross_venue.sql").read_text()) if r["coin"] == "BTC"
+    )
+    last = {r["symbol"]: r["price"] for r in rows(lake, "SELECT symbol, arg_max(price, event_time) "
+            "AS price FROM crypto_trades WHERE exchange = 'okx' GROUP BY symbol")}  # fmt: skip
+    assert btc["okx_usdt"] == last["BTC-USDT"]
 
 
 def _funding(result: list[dict[str, Any]]) -> None:
     settled = [r for r in result if r["settled_rate"] is not None]
     # the pollers' backfill: past fundings of both contracts, on the 8-hour grid, unpredicted
     backfilled = [r for r in settled if r["last_predicted"] is None]
-    assert {r["symbol"] for r in backfilled} == set(OPEN_INTEREST)
+    assert {(r["exchange"], r["symbol"]) for r in backfilled} == CONTRACTS
     assert all(r["funding_time"].hour % 8 == 0 and r["funding_time"].minute == 0
                for r in backfilled)  # fmt: skip
     # the funding the last mark prices predicted, settled 2 ms late: matched to its prediction
     matched = [r for r in settled if r["last_predicted"] is not None]
-    assert {r["symbol"] for r in matched} == set(OPEN_INTEREST)
+    assert {(r["exchange"], r["symbol"]) for r in matched} == CONTRACTS - {OKX_SWAP}
     for r in matched:
         assert str(r["settled_rate"]).rstrip("0") == SETTLED
         assert r["funding_time"].second == 0
@@ -196,18 +216,19 @@ def _funding(result: list[dict[str, Any]]) -> None:
 
 
 def _open_interest(result: list[dict[str, Any]]) -> None:
-    assert {r["symbol"] for r in result} == set(OPEN_INTEREST)
-    for r in result:  # polled by the source, and the rows added a minute apart
+    assert {(r["exchange"], r["symbol"]) for r in result} == CONTRACTS
+    for r in result:  # polled or pushed by the source, and the rows added a minute apart
         assert r["open_interest"] > 0
+        size = CONTRACT_SIZE.get((r["exchange"], r["symbol"]), 1)
         assert r["open_interest_quote"] == pytest.approx(
-            float(r["open_interest"]) * float(r["mark_price"]), abs=0.01
+            float(r["open_interest"]) * size * float(r["mark_price"]), abs=0.01
         )
     known = {Decimal(v) for pair in OPEN_INTEREST.values() for v in pair}
     assert any(r["open_interest"] in known or r["change_in_hour"] != 0 for r in result)
 
 
 def _mark_index(result: list[dict[str, Any]]) -> None:
-    assert {r["symbol"] for r in result} == set(OPEN_INTEREST)
+    assert {(r["exchange"], r["symbol"]) for r in result} == CONTRACTS
     for r in result:
         assert r["min_premium_bps"] <= r["premium_bps"] <= r["max_premium_bps"]
         assert r["mark_price"] > 0 and r["index_price"] > 0 and r["ticks"] > 0

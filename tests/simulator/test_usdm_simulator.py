@@ -3,6 +3,7 @@ and answer it gives decodes with the foundation's USD-M decoders into the simula
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import itertools
 import time
@@ -253,6 +254,9 @@ async def test_rest_answers_decode_and_are_charged_usdm_weights(sim: Simulator) 
         rows = usdm_rest.open_interest(interest.content, "ETH-USDT-PERP", AT)
         assert type(rows[0]) is OpenInterest and rows[0].event_time == interest.json()["time"]
         used = int(interest.headers["X-MBX-USED-WEIGHT-1M"])
+        async with asyncio.timeout(10):  # the market's first trade (a loaded machine is slow)
+            while not _venue(sim).markets["ETH-USDT-PERP"].history:
+                await asyncio.sleep(0.01)
         trades = await http.get("/aggTrades", params={"symbol": "ETHUSDT", "fromId": 1})
         assert int(trades.headers["X-MBX-USED-WEIGHT-1M"]) == used + 20
         ids = [row["a"] for row in trades.json()]

@@ -20,6 +20,7 @@ from streamer.errors import FrameError
 from streamer.jsonline import encode
 from streamer.records import Item, Millis, Reject
 from streamer.schema import DATASET_OF_TYPE
+from streamer.sources.base import FRAME_FAILURES
 from streamer.timefmt import MAX_MILLIS, epoch_millis
 from streamer.venues.binance.decode import BinanceDecoder
 from streamer.venues.binance.rest import parse_klines
@@ -30,6 +31,9 @@ from streamer.venues.coinbase.decode import CoinbaseDecoder
 from streamer.venues.coinbase.rest import parse_candles
 from streamer.venues.coinbase.settings import CoinbaseSettings
 from streamer.venues.coingecko.source import decode_markets, decode_simple_price
+from streamer.venues.okx.decode import OkxDecoder
+from streamer.venues.okx.rest import instrument_row
+from streamer.venues.okx.rows import funding_rows
 from tests.conftest import fixture_text
 
 NOW = Millis(1_764_000_000_000)
@@ -64,6 +68,25 @@ USDM_ANSWERS = [
         "rest_open_interest_BTCUSDT_docexample.json",
         "rest_funding_rate_BTCUSDT_docexample.json",
     )
+]
+OKX_SYMBOLS = ("CRV-USDT", "BSV-USDT", "ACT-USDT", "NEAR-USDT", "WNCG-USDT-PERP", "XRP-USD-PERP")
+OKX_FRAMES = [
+    m["raw"]
+    for g in orjson.loads(fixture_text("okx/tardis_v5.json"))["groups"]
+    for m in g["messages"]
+    if any(f'"channel":"{c}"' in m["raw"] for c in ("trades-all", "tickers", "funding-rate",
+           "index-tickers", "mark-price", "open-interest", "liquidation-orders"))
+]  # fmt: skip
+OKX_FRAMES += fixture_text("okx/books_NEAR-USDT_snapshot_update_REAL-CUT_2025.jsonl").splitlines()
+OKX_ANSWERS = [  # shapes the simulated OKX answers with (sim_wire)
+    '{"code":"0","msg":"","data":[{"asks":[["1.783","411.2","0","3"]],"bids":[["1.782","21",'
+    '"0","8"]],"ts":"1765201257005","seqId":9690930615}]}',
+    '{"code":"0","msg":"","data":[{"instType":"SWAP","instId":"WNCG-USDT-SWAP","formulaType":'
+    '"withRate","fundingRate":"0.0001","realizedRate":"0.00009999","fundingTime":'
+    '"1764000000000","method":"current_period"}]}',
+    '{"code":"0","msg":"","data":[{"instId":"WNCG-USDT-SWAP","instType":"SWAP","uly":'
+    '"WNCG-USDT","settleCcy":"USDT","ctVal":"1","ctValCcy":"WNCG","ctType":"linear","tickSz":'
+    '"0.0001","lotSz":"1","state":"live","baseCcy":"","quoteCcy":""}]}',
 ]
 COINBASE_FRAMES = [
     fixture_text(f"coinbase/{name}")
@@ -155,6 +178,10 @@ def test_arbitrary_bytes(raw: str | bytes) -> None:
         if not is_json:
             assert len(items) == 1 and type(items[0]) is Reject
             assert items[0].reason.startswith("invalid JSON")
+    okx = OkxDecoder(OKX_SYMBOLS).decode(raw, NOW)
+    check(okx)
+    if not is_json and raw not in ("pong", b"pong"):  # OKX's one answer that is not JSON
+        assert len(okx) == 1 and type(okx[0]) is Reject
     check(decode_simple_price(raw, NOW, ("bitcoin",), ("usd",)))
     check(decode_markets(raw, NOW))
     check(parse_klines(raw, "BTC-USDT", "1m", NOW, NOW))
@@ -254,3 +281,42 @@ def test_a_timestamp_past_year_9999_is_a_reject_not_a_crash_at_encode_time(secon
     assert epoch_millis(MAX_MILLIS, "T") == MAX_MILLIS
     with pytest.raises(FrameError):
         epoch_millis(MAX_MILLIS + 1, "T")
+
+
+@FUZZ
+@given(
+    frame=st.sampled_from(OKX_FRAMES),
+    path=st.lists(st.integers(0, 30), min_size=1, max_size=6),
+    value=json_values,
+)
+def test_mutated_okx_recordings(frame: str, path: list[int], value: Any) -> None:
+    decoder = OkxDecoder(OKX_SYMBOLS)
+    check(decoder.decode(OKX_FRAMES[-2], NOW))  # a book to apply the mutated frame to
+    check(decoder.decode(json.dumps(mutate(orjson.loads(frame), path, value)), NOW))
+
+
+@FUZZ
+@given(
+    body=st.sampled_from(OKX_ANSWERS),
+    path=st.lists(st.integers(0, 30), min_size=1, max_size=6),
+    value=json_values,
+)
+def test_mutated_okx_answers(body: str, path: list[int], value: Any) -> None:
+    """A REST book is guarded like a frame; funding and instrument elements raise only the
+    errors their callers turn into a Reject."""
+    doc = mutate(orjson.loads(body), path, value)
+    raw = json.dumps(doc)
+    decoder = OkxDecoder(OKX_SYMBOLS)
+    decoder.decode(OKX_FRAMES[-1], NOW)  # an update buffered: the book wants a snapshot
+    items = decoder.rest_book("NEAR-USDT", raw.encode(), NOW)
+    check(items)
+    assert len([i for i in items if type(i) is Reject]) <= 1
+    data = doc.get("data") if type(doc) is dict else None
+    for element in data if type(data) is list else []:
+        try:
+            check(funding_rows([element], "WNCG-USDT-PERP", NOW))
+            if type(element) is dict:
+                row = instrument_row(element, NOW)
+                check([row] if row is not None else [])
+        except FRAME_FAILURES:
+            pass  # what `polls` and `rest` catch (FRAME_FAILURES) and keep aside

@@ -178,7 +178,7 @@ run "a_source_that_is_no_venue_of_schema_json_is_refused" {
   command = plan
 
   variables {
-    sources = ["binance", "kraken"]
+    sources = ["binance", "bitstamp"]
   }
 
   expect_failures = [var.sources]

@@ -33,6 +33,24 @@ def series(frame: pd.DataFrame, *keys: str) -> Iterator[tuple[tuple[str, ...], p
         yield tuple(str(k) for k in key), part
 
 
+EXCHANGE_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+                   "#7f7f7f", "#bcbd22", "#17becf")  # fmt: skip
+"""Matplotlib's ten: one per exchange, in the order of their names (then again)."""
+COIN_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+"""One per base asset, so one coin's lines on several exchanges share a marker."""
+
+
+def styles(frame: pd.DataFrame) -> tuple[dict[str, str], dict[str, str]]:
+    """A colour per exchange and a marker per base asset (`BTC` of `BTC-USDT-PERP`) of the
+    frame: with five venues and more symbols, the colour says where and the marker what."""
+    exchanges = sorted(frame["exchange"].astype(str).unique())
+    bases = sorted(frame["symbol"].astype(str).str.split("-").str[0].unique())
+    return (
+        {e: EXCHANGE_COLORS[i % len(EXCHANGE_COLORS)] for i, e in enumerate(exchanges)},
+        {b: COIN_MARKERS[i % len(COIN_MARKERS)] for i, b in enumerate(bases)},
+    )
+
+
 def nothing(title: str, text: str, size: tuple[float, float] = (11.0, 3.0)) -> Figure:
     """A figure that says there were no rows for it (instead of an empty frame)."""
     fig = _figure(size)
@@ -91,18 +109,22 @@ def candlesticks(
 
 def book(top: pd.DataFrame, bar_seconds: int | None = None) -> Figure:
     """Spread (mean, basis points) and top-of-book depth (quote value of the best bid, solid,
-    and best ask, dashed) per bar, a line per exchange and symbol at the bars' middles; each
-    panel goes logarithmic when its values span orders of magnitude."""
+    and best ask, dashed) per bar, a line per exchange and symbol at the bars' middles (a colour
+    per exchange; spreads marked per coin, hollow for a contract); each panel goes logarithmic when
+    its values span orders of magnitude."""
     if top.empty:
         return nothing("Bid/ask spread and depth", "no rows for order-book snapshots")
     bar_seconds = axes.bar_of(top["bar_start"], bar_seconds)
     fig = _figure((11.0, 7.0))
     spread, depth = fig.subplots(2, 1, sharex=True)
+    colors, markers = styles(top)
     for (exchange, symbol), part in series(top, "exchange", "symbol"):
         label = f"{exchange} {symbol}"
         x = axes.centres(part["bar_start"], bar_seconds)
-        (line,) = spread.plot(x, part["spread_bps"], label=label, marker=".")
-        color = line.get_color()
+        color, marker = colors[exchange], markers[symbol.split("-")[0]]
+        face = "white" if symbol.count("-") > 1 else color  # a contract's marker is hollow
+        spread.plot(x, part["spread_bps"], label=label, color=color, marker=marker,
+                    markersize=4, markerfacecolor=face)  # fmt: skip
         depth.plot(x, part["bid_depth_quote"], color=color, label=f"{label} bid")
         depth.plot(
             x, part["ask_depth_quote"], color=color, linestyle="--", label=f"{label} ask",
@@ -118,7 +140,7 @@ def book(top: pd.DataFrame, bar_seconds: int | None = None) -> Figure:
         + (", log scale)" if log else ")")
     )
     depth.set_ylabel("quote")
-    fig.legend(*spread.get_legend_handles_labels(), loc="outside lower center", ncols=3,
+    fig.legend(*spread.get_legend_handles_labels(), loc="outside lower center", ncols=4,
                fontsize="small")  # fmt: skip
     for ax in (spread, depth):
         axes.time_axis(ax)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
+from matplotlib.container import Container
 from matplotlib.figure import Figure
 
 from streamer.analytics import axes
@@ -184,6 +185,8 @@ def _legend(fig: Figure, grid: list[Axes]) -> None:
     seen: dict[str, Artist] = {}
     for ax in grid:
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            if isinstance(handle, Container) and not len(handle):
+                continue  # no bars in this panel: its empty container has no colour to show
             seen.setdefault(label, handle)
     if seen:
         fig.legend(list(seen.values()), list(seen.keys()), loc="outside lower center",

@@ -120,7 +120,8 @@ class Analytics:
 
     def open_interest(self, bar: Bar = "1m", window: Window | None = None) -> pd.DataFrame:
         """Per contract and bar: the last polled open_interest (contracts), the bar's last
-        mark_price and open_interest_quote (their product; null without a mark), polls."""
+        mark_price and open_interest_quote (their product times the contract's size in
+        `instruments`, 1 where none is listed; null without a mark), polls."""
         return self.run("open_interest", window, bar_seconds=_bar(bar))
 
     def mark_basis(self, bar: Bar = "1m", window: Window | None = None) -> pd.DataFrame:

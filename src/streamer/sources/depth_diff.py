@@ -170,6 +170,31 @@ class DepthBooks:
             rows += self._apply(symbol, state, event)
         return rows
 
+    def replace(
+        self, symbol: str, update_id: int, bids: Levels, asks: Levels, event_time: Millis,
+        received_at: Millis,
+    ) -> list[Item]:  # fmt: skip
+        """A whole book the stream itself sent (e.g. OKX's `action: snapshot`): it replaces
+        the book, synced or not, with `update_id` its id; what was buffered is older and
+        dropped, a snapshot asked for and still coming is ignored when it comes. Its rows: the
+        `is_snapshot` rows and the top-N book."""
+        state = self.books[symbol]
+        state.buffer.clear()
+        state.book.replace(bids, asks)
+        state.update_id = update_id
+        state.synced, state.fresh = True, False
+        if symbol in self.wanted:  # not fetched yet: no longer wanted (a fetch under way is)
+            del self.wanted[symbol]
+            state.requested = False
+        rows: list[Item] = []
+        rows += update_rows(self.exchange, symbol, event_time, received_at, update_id, bids,
+                            asks, True, self._update_ids[symbol])  # fmt: skip
+        top_bids, top_asks = state.book.top(self.depth)
+        rows.append(_new_row(BookSnapshot, (self.exchange, symbol, event_time, received_at,
+                                            self.depth, top_bids, top_asks, update_id,
+                                            self._book_ids[symbol](update_id))))  # fmt: skip
+        return rows
+
     def _apply(self, symbol: str, state: DiffBook, event: DiffEvent) -> list[Item]:
         book = state.book
         book.update(event.bids, event.asks)

@@ -9,13 +9,15 @@ discovery, the simulator, the demo, the CLI and the generated docs all read `VEN
 from __future__ import annotations
 
 from streamer.venue_spec import VenueSpec
-from streamer.venues import binance, coinbase, coingecko
+from streamer.venues import binance, coinbase, coingecko, kraken, okx
 
 VENUES: list[VenueSpec] = [
     binance.VENUE,
     binance.USDM,
     coinbase.VENUE,
     coingecko.VENUE,
+    okx.VENUE,
+    kraken.VENUE,
 ]
 
 

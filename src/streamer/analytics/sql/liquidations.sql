@@ -1,4 +1,4 @@
--- Liquidations per exchange, contract and side in bars: orders, filled quantity and notional (at the average fill price, else the order's price); buy means a short was liquidated, sell a long. Binance reports at most the latest per symbol and second, so these are lower bounds.
+-- Liquidations per exchange, contract and side in bars: orders, filled quantity and notional (at the average fill price, else the order's price; OKX's contracts at their size in crypto_instruments); buy means a short was liquidated, sell a long. Binance reports at most the latest per symbol and second, so these are lower bounds.
 WITH orders AS (
   SELECT DISTINCT
     record_id,
@@ -14,15 +14,22 @@ WITH orders AS (
     AND event_time >= CAST(:since AS TIMESTAMP)
     AND event_time < CAST(:until AS TIMESTAMP)
     AND (:symbols = '' OR strpos(concat(',', :symbols, ','), concat(',', symbol, ',')) > 0)
+),
+sizes AS (
+  SELECT exchange, symbol, max_by(CAST(contract_size AS DOUBLE), event_time) AS contract_size
+  FROM crypto_instruments
+  GROUP BY exchange, symbol
 )
 SELECT
-  exchange,
-  symbol,
-  TIMESTAMP '1970-01-01 00:00:00' + INTERVAL '1' SECOND * bar_epoch AS bar_start,
-  side,
+  orders.exchange,
+  orders.symbol,
+  TIMESTAMP '1970-01-01 00:00:00' + INTERVAL '1' SECOND * orders.bar_epoch AS bar_start,
+  orders.side,
   count(*) AS liquidations,
-  sum(quantity) AS quantity,
-  sum(quantity * price) AS notional
+  sum(orders.quantity) AS quantity,
+  sum(orders.quantity * coalesce(sizes.contract_size, 1) * orders.price) AS notional
 FROM orders
-GROUP BY exchange, symbol, bar_epoch, side
-ORDER BY exchange, symbol, bar_start, side
+LEFT JOIN sizes
+  ON sizes.exchange = orders.exchange AND sizes.symbol = orders.symbol
+GROUP BY orders.exchange, orders.symbol, orders.bar_epoch, orders.side
+ORDER BY orders.exchange, orders.symbol, bar_start, orders.side

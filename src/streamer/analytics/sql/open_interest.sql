@@ -1,4 +1,4 @@
--- Open interest per contract in bars: the last value polled in each bar (contracts, which are base units on linear contracts) and its quote value at the bar's last mark price.
+-- Open interest per contract in bars: the last value polled in each bar (contracts, as the venue counts them) and its quote value at the bar's last mark price (contracts times their size in crypto_instruments, 1 where none is listed: Binance USD-M counts base units, OKX swaps are 0.01 BTC, 0.1 ETH, ...).
 WITH polled AS (
   SELECT DISTINCT
     record_id,
@@ -32,6 +32,11 @@ marks AS (
     AND event_time < CAST(:until AS TIMESTAMP)
     AND (:symbols = '' OR strpos(concat(',', :symbols, ','), concat(',', symbol, ',')) > 0)
   GROUP BY 1, 2, 3
+),
+sizes AS (
+  SELECT exchange, symbol, max_by(CAST(contract_size AS DOUBLE), event_time) AS contract_size
+  FROM crypto_instruments
+  GROUP BY exchange, symbol
 )
 SELECT
   bars.exchange,
@@ -39,9 +44,11 @@ SELECT
   TIMESTAMP '1970-01-01 00:00:00' + INTERVAL '1' SECOND * bars.bar_epoch AS bar_start,
   bars.open_interest,
   marks.mark_price,
-  bars.open_interest * marks.mark_price AS open_interest_quote,
+  bars.open_interest * coalesce(sizes.contract_size, 1) * marks.mark_price AS open_interest_quote,
   bars.polls
 FROM bars
 LEFT JOIN marks
   ON marks.exchange = bars.exchange AND marks.symbol = bars.symbol AND marks.bar_epoch = bars.bar_epoch
+LEFT JOIN sizes
+  ON sizes.exchange = bars.exchange AND sizes.symbol = bars.symbol
 ORDER BY bars.exchange, bars.symbol, bar_start

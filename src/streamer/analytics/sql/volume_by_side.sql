@@ -1,4 +1,4 @@
--- Traded volume per exchange, symbol and taker side in bars (base units, quote units and trade count; one row per record_id).
+-- Traded volume per exchange, symbol and taker side in bars (base units, quote units and trade count; one row per record_id); sizes sent in contracts (OKX swaps) count at the contract's size in crypto_instruments.
 WITH trades AS (
   SELECT DISTINCT
     record_id,
@@ -14,15 +14,22 @@ WITH trades AS (
     AND event_time >= CAST(:since AS TIMESTAMP)
     AND event_time < CAST(:until AS TIMESTAMP)
     AND (:symbols = '' OR strpos(concat(',', :symbols, ','), concat(',', symbol, ',')) > 0)
+),
+sizes AS (
+  SELECT exchange, symbol, max_by(CAST(contract_size AS DOUBLE), event_time) AS contract_size
+  FROM crypto_instruments
+  GROUP BY exchange, symbol
 )
 SELECT
-  exchange,
-  symbol,
-  TIMESTAMP '1970-01-01 00:00:00' + INTERVAL '1' SECOND * bar_epoch AS bar_start,
-  side,
-  sum(size) AS volume,
-  sum(price * size) AS quote_volume,
+  trades.exchange,
+  trades.symbol,
+  TIMESTAMP '1970-01-01 00:00:00' + INTERVAL '1' SECOND * trades.bar_epoch AS bar_start,
+  trades.side,
+  sum(trades.size * coalesce(sizes.contract_size, 1)) AS volume,
+  sum(trades.price * trades.size * coalesce(sizes.contract_size, 1)) AS quote_volume,
   count(*) AS trades
 FROM trades
-GROUP BY exchange, symbol, bar_epoch, side
-ORDER BY exchange, symbol, bar_start, side
+LEFT JOIN sizes
+  ON sizes.exchange = trades.exchange AND sizes.symbol = trades.symbol
+GROUP BY trades.exchange, trades.symbol, trades.bar_epoch, trades.side
+ORDER BY trades.exchange, trades.symbol, bar_start, trades.side

@@ -1,0 +1,46 @@
+"""Kraken's `book` checksum (WebSocket v2), pure.
+
+Kraken, "Book checksum (WebSocket v2)": after applying every level of a message and truncating
+the book to the subscribed depth, take the top 10 asks from the lowest price up, then the top 10
+bids from the highest down; for each level write the price, then the quantity, each as decimal
+text with the point removed and the leading zeros stripped (`45285.2`, `0.00100000` ->
+`452852100000`); the CRC32 of the asks' text followed by the bids' is the message's `checksum`,
+an unsigned 32-bit integer. Sent on snapshots and on updates.
+
+The text must carry the pair's full precision (`0.10000000`, not `0.1`). The wire sends it so
+(the docs' example), and the decoder keeps each number's text as sent (never a float). A text
+with fewer decimals than the pair's precision (`AssetPairs`: `pair_decimals` for prices,
+`lot_decimals` for quantities) is padded with zeros to it: recordings that went through floats
+lost them (`tests/fixtures/kraken/SOURCES.md`), and so would a venue that trims them.
+"""
+
+from __future__ import annotations
+
+from zlib import crc32
+
+from streamer.records import Levels
+
+LEVELS = 10
+"""Levels a side the checksum covers, whatever the subscribed depth."""
+
+
+def digits(text: str, decimals: int | None) -> str:
+    """`0.00100000` -> `100000`: the number's digits without the point or leading zeros, its
+    fraction padded with zeros to `decimals` places (None: as sent)."""
+    whole, _, fraction = text.partition(".")
+    if decimals is not None and len(fraction) < decimals:
+        fraction = fraction.ljust(decimals, "0")
+    return (whole + fraction).lstrip("0")
+
+
+def book_checksum(
+    bids: Levels, asks: Levels, price_decimals: int | None, qty_decimals: int | None
+) -> int:
+    """The checksum of a book whose best levels are `bids` (highest first) and `asks` (lowest
+    first); only the first `LEVELS` of each count."""
+    parts = [
+        digits(price, price_decimals) + digits(qty, qty_decimals)
+        for side in (asks, bids)
+        for price, qty in side[:LEVELS]
+    ]
+    return crc32("".join(parts).encode())
