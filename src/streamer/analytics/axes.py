@@ -63,7 +63,8 @@ def partial(
 
 
 def time_axis(ax: Axes) -> None:
-    locator = mdates.AutoDateLocator()  # type: ignore[no-untyped-call]
+    # at most 7 ticks: half-width panels otherwise crowd labels ("Dec-0702:00")
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=7)  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
     ax.grid(True, alpha=0.3)
