@@ -1,4 +1,4 @@
-"""streamer against cryptofeed 2.4.1: client CPU per trade message, measured side by side.
+"""streamer against cryptofeed 2.4.1: client CPU per message, measured side by side.
 
 A minimal WebSocket server on 127.0.0.1 (in this process) accepts one client, waits for it to
 subscribe, then writes pre-framed text frames in ~1 MiB chunks as fast as the client reads them,
@@ -7,15 +7,29 @@ so the client is the bottleneck. The figure is the client process's CPU (utime +
 messages sent. Clients alternate A B A B within one run, so the ratio holds on a noisy machine.
 
 - streamer runs as users run it: `streamer run`, `STREAMER_SINK=null`, one symbol,
-  `STREAMER_BINANCE_TRADES=aggTrade` (Binance) or the Coinbase source, all its usual streams
-  subscribed (only trades arrive).
+  `STREAMER_BINANCE_TRADES=aggTrade` (Binance), or the Coinbase, OKX or Kraken source, all its
+  usual streams subscribed (only the stream measured arrives; the server answers the REST calls
+  each source makes at start: OKX `public/instruments`, Kraken `AssetPairs`).
 - cryptofeed 2.4.1 (installed into benchmarks/.venv-cryptofeed on first use; it builds from
-  source) runs its FeedHandler on uvloop with a TRADES callback that only counts.
+  source) runs its FeedHandler on uvloop with a TRADES (or L2_BOOK) callback that only counts.
 
-Each client reports how many trades it handled when it stops, and a round counts only if that
-equals the messages sent.
+OKX and Kraken (`venue_frames.py`, which says how the frames are built):
 
-    python benchmarks/vs_cryptofeed.py [--messages 200000] [--rounds 3] [--venues binance coinbase]
+- OKX: both clients get the same bytes: `trades-all` pushes (cryptofeed dispatches on a
+  substring of the channel name, so they reach its `trades` handler) and `books` (a 400-level
+  `action: snapshot`, then 4-level updates on a `seqId`/`prevSeqId` chain). The frames carry
+  real OKX checksums (cryptofeed's own checksum code accepts every one of them), but neither
+  client verifies them: streamer does not read OKX's `checksum` (OKX sends 0 since 2026-06),
+  and cryptofeed runs with its default `checksum_validation=False`.
+- Kraken: cryptofeed 2.4.1's `Kraken` speaks WebSocket v1, streamer v2, so each client gets its
+  own protocol's frames carrying the same trades and the same book messages (depth 10), as many
+  of them. Both verify every book checksum: streamer always does, cryptofeed with
+  `checksum_validation=True` (with v1 it can only check the updates, not the snapshot).
+
+Each client reports how many trades (books, frames) it handled when it stops, and a round
+counts only if that equals the messages sent.
+
+    python benchmarks/vs_cryptofeed.py [--messages 200000] [--rounds 3] [--streams okx-books ...]
 """
 
 from __future__ import annotations
@@ -38,6 +52,15 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
+from venue_frames import (  # benchmarks/ is on the path when run as a script
+    kraken_books_v1,
+    kraken_books_v2,
+    kraken_trades_v1,
+    kraken_trades_v2,
+    okx_books,
+    okx_trades,
+)
 
 HERE = Path(__file__).resolve().parent
 CF_VENV = HERE / ".venv-cryptofeed"
@@ -182,10 +205,14 @@ class Session:
 
 
 class FrameServer:
-    """Accepts one WebSocket client per round; answers REST calls with empty results."""
+    """Accepts a client's WebSocket connections; the frames go to the one whose subscribe
+    request holds `marker` (any connection when None: Binance's streams ride in the URL).
+    Answers text `ping`s (OKX), Kraken v2 subscriptions, and REST calls (empty results, but
+    Kraken's `AssetPairs`)."""
 
-    def __init__(self, venue: str) -> None:
+    def __init__(self, venue: str, marker: bytes | None) -> None:
         self.venue = venue
+        self.marker = marker
         self.session = Session()
         self.server: asyncio.Server | None = None
 
@@ -219,14 +246,25 @@ class FrameServer:
             b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n"
         )
         session = self.session
-        session.writer = writer
-        if self.venue == "binance":  # streams ride in the URL: no subscribe message
+        if self.marker is None:  # streams ride in the URL: no subscribe message
+            session.writer = writer
             session.subscribed.set()
-        await self._read_client(reader, session)
+        await self._read_client(reader, writer, session)
         writer.close()
 
     async def _rest(self, path: str, writer: asyncio.StreamWriter) -> None:
-        body = b'{"candles":[],"trades":[]}' if "brokerage" in path else b"[]"
+        if "brokerage" in path:
+            body = b'{"candles":[],"trades":[]}'
+        elif path.startswith("/api/v5/public/instruments?instType=SPOT"):
+            body = OKX_INSTRUMENTS
+        elif path.startswith("/api/v5/"):
+            body = b'{"code":"0","msg":"","data":[]}'
+        elif path.startswith("/0/public/AssetPairs"):
+            body = KRAKEN_ASSET_PAIRS
+        elif path.startswith("/0/public/"):
+            body = b'{"error":[],"result":{}}'
+        else:
+            body = b"[]"
         writer.write(
             b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
             + str(len(body)).encode()
@@ -236,8 +274,11 @@ class FrameServer:
         await writer.drain()
         writer.close()
 
-    async def _read_client(self, reader: asyncio.StreamReader, session: Session) -> None:
-        """Masked client frames: subscriptions are noted, pings answered, a close ends it."""
+    async def _read_client(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, session: Session
+    ) -> None:
+        """Masked client frames: subscriptions are noted (Kraken v2's acknowledged), pings
+        answered, a close ends it."""
         while True:
             try:
                 b0, b1 = await reader.readexactly(2)
@@ -253,12 +294,17 @@ class FrameServer:
             opcode = b0 & 0x0F
             if opcode == 0x8:
                 return
-            if opcode == 0x9 and session.writer is not None:
+            if opcode == 0x9:
                 async with session.lock:
-                    session.writer.write(ws_frame(data, 0xA))
+                    writer.write(ws_frame(data, 0xA))
             elif opcode == 0x1:
                 session.texts.append(data)
-                if b"market_trades" in data:
+                answers = [b"pong"] if data == b"ping" else kraken_v2_acks(data)
+                if answers:
+                    async with session.lock:
+                        writer.write(b"".join(ws_frame(a) for a in answers))
+                if self.marker is not None and self.marker in data:
+                    session.writer = writer
                     session.subscribed.set()
 
     async def send(self, payload: list[bytes]) -> None:
@@ -270,21 +316,42 @@ class FrameServer:
             await writer.drain()
 
 
+OKX_INSTRUMENTS = orjson.dumps({"code": "0", "msg": "", "data": [{
+    "instId": "BTC-USDT", "instType": "SPOT", "baseCcy": "BTC", "quoteCcy": "USDT",
+    "tickSz": "0.1", "lotSz": "0.00000001", "state": "live"}]})  # fmt: skip
+KRAKEN_ASSET_PAIRS = orjson.dumps({"error": [], "result": {"XXBTZUSD": {
+    "altname": "XBTUSD", "wsname": "XBT/USD", "base": "XXBT", "quote": "ZUSD",
+    "pair_decimals": 1, "lot_decimals": 8, "status": "online"}}})  # fmt: skip
+
+
+def kraken_v2_acks(text: bytes) -> list[bytes]:
+    """Kraken v2's answers to a `subscribe` request: one success per pair."""
+    if b'"method":"subscribe"' not in text:
+        return []
+    request = orjson.loads(text)
+    params = request.get("params", {})
+    return [orjson.dumps({"method": "subscribe", "result": {"channel": params.get("channel"),
+                          "symbol": pair}, "success": True, "req_id": request.get("req_id")})
+            for pair in params.get("symbol", [])]  # fmt: skip
+
+
 # --- the clients -----------------------------------------------------------------------------
 
 CRYPTOFEED_SCRIPT = textwrap.dedent(
     """
-    import asyncio, signal, sys
+    import asyncio, json, signal, sys
     from cryptofeed import FeedHandler
     from cryptofeed.connection import WebsocketEndpoint
-    from cryptofeed.defines import TRADES
-    from cryptofeed.exchanges import Binance, Coinbase
+    from cryptofeed.defines import L2_BOOK, TRADES
+    from cryptofeed.exchanges import OKX, Binance, Coinbase, Kraken
     from cryptofeed.symbols import Symbols
 
-    venue, port = sys.argv[1], int(sys.argv[2])
+    venue, port, channel = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    options = json.loads(sys.argv[4])
+    channel = L2_BOOK if channel == "books" else TRADES
     count = 0
 
-    async def on_trade(trade, receipt_timestamp):
+    async def on_event(event, receipt_timestamp):
         global count
         count += 1
 
@@ -292,8 +359,13 @@ CRYPTOFEED_SCRIPT = textwrap.dedent(
         return address.replace("wss://", "ws://", 1), options
 
     endpoint = [WebsocketEndpoint(f"wss://127.0.0.1:{port}", authentication=True)]
+    config = None
     if venue == "binance":
-        cls, symbol, native, config = Binance, "BTC-USDT", "BTCUSDT", None
+        cls, symbol, native = Binance, "BTC-USDT", "BTCUSDT"
+    elif venue == "okx":
+        cls, symbol, native = OKX, "BTC-USDT", "BTC-USDT"
+    elif venue == "kraken":
+        cls, symbol, native = Kraken, "BTC-USD", "XBT/USD"
     else:
         cls, symbol, native = Coinbase, "BTC-USD", "BTC-USD"
         config = {"coinbase": {"key_id": "bench", "key_secret": "bench"}}
@@ -304,8 +376,9 @@ CRYPTOFEED_SCRIPT = textwrap.dedent(
     fh = FeedHandler(config={"log": {"disabled": True}, "uvloop": True})
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    kwargs = {"config": config} if config else {}
-    fh.add_feed(cls(symbols=[symbol], channels=[TRADES], callbacks={TRADES: on_trade}, **kwargs))
+    kwargs = {"config": config, **options} if config else options
+    fh.add_feed(cls(symbols=[symbol], channels=[channel], callbacks={channel: on_event},
+                    **kwargs))
     fh.run(start_loop=False, install_signal_handlers=False)
     loop.add_signal_handler(signal.SIGTERM, loop.stop)
     loop.run_forever()
@@ -331,39 +404,86 @@ class Stream:
     label: str
     venue: str
     frames: Callable[[int], list[bytes]]
-    with_cryptofeed: bool  # trades only: cryptofeed's books are built another way
+    with_cryptofeed: bool  # Binance and Coinbase books: cryptofeed's are built another way
+    dataset: str = "trades"  # streamer's rows counted: trades, order_books (or frames)
+    marker: bytes | None = None  # in the subscribe request of the connection the frames go to
+    cf_frames: Callable[[int], list[bytes]] | None = None  # cryptofeed's, when not `frames`
+    cf_options: str = "{}"  # keyword arguments of cryptofeed's feed, as JSON
+
+    @property
+    def channel(self) -> str:
+        return "trades" if self.dataset == "trades" else "books"
+
+    def payloads(self, n: int) -> tuple[dict[str, list[bytes]], int]:
+        """Each client kind's ~1 MiB writes (the frames of its protocol), and how many
+        messages they hold (a book stream's snapshot counts)."""
+        frames = self.frames(n)
+        mine = chunks(frames)
+        theirs = chunks(self.cf_frames(n)) if self.cf_frames is not None else mine
+        return {"streamer": mine, "baseline": mine, "cryptofeed": theirs}, len(frames)
 
     def handled(self, kind: str, output: str) -> int:
         """What the client says it handled: trades, books, or (Coinbase level2) frames."""
         if kind == "cryptofeed":
             found = re.findall(r"handled=(\d+)", output)
-        elif self.frames is coinbase_books:
+        elif self.dataset == "frames":
             found = re.findall(r"feed\.stats source=coinbase connects=\d+ frames=(\d+)", output)
         else:
-            dataset = "order_books" if self.frames is binance_books else "trades"
-            found = re.findall(rf"service\.stopped rows=\{{[^}}]*'{dataset}': (\d+)", output)
+            found = re.findall(rf"service\.stopped rows=\{{[^}}]*'{self.dataset}': (\d+)",
+                               output)  # fmt: skip
         return int(found[-1]) if found else -1
 
 
+KRAKEN_CHECKED = '{"max_depth": 10, "checksum_validation": true}'
 STREAMS = {
     "binance-trades": Stream("Binance combined `aggTrade`", "binance", binance_frames, True),
-    "coinbase-trades": Stream("Coinbase `market_trades`", "coinbase", coinbase_frames, True),
-    "binance-books": Stream("Binance `depth20@100ms`", "binance", binance_books, False),
-    "coinbase-books": Stream("Coinbase `l2_data` updates", "coinbase", coinbase_books, False),
+    "coinbase-trades": Stream(
+        "Coinbase `market_trades`", "coinbase", coinbase_frames, True, marker=b"market_trades"
+    ),
+    "binance-books": Stream(
+        "Binance `depth20@100ms`", "binance", binance_books, False, "order_books"
+    ),
+    "coinbase-books": Stream(
+        "Coinbase `l2_data` updates", "coinbase", coinbase_books, False, "frames", b"market_trades"
+    ),
+    "okx-trades": Stream("OKX `trades-all`", "okx", okx_trades, True, marker=b'"trades'),
+    "okx-books": Stream(
+        "OKX `books` (4-level updates)", "okx", okx_books, True, "order_books", b'"books"'
+    ),
+    "kraken-trades": Stream(
+        "Kraken `trade` (v2; cryptofeed v1)",
+        "kraken",
+        kraken_trades_v2,
+        True,
+        marker=b'"trade"',
+        cf_frames=kraken_trades_v1,
+    ),
+    "kraken-books": Stream(
+        "Kraken `book` depth 10, CRC32 (v2; cryptofeed v1)",
+        "kraken",
+        kraken_books_v2,
+        True,
+        "order_books",
+        b'"book"',
+        kraken_books_v1,
+        KRAKEN_CHECKED,
+    ),
 }
 
 
 def start_client(
     kind: str,
-    venue: str,
+    stream: Stream,
     port: int,
     cf_python: Path,
     script: Path,
     baseline: Path | None,
     wrap: tuple[str, ...] = (),
 ) -> subprocess.Popen[str]:
+    venue = stream.venue
     if kind == "cryptofeed":
-        command = [str(cf_python), str(script), venue, str(port)]
+        command = [str(cf_python), str(script), venue, str(port), stream.channel,
+                   stream.cf_options]  # fmt: skip
         env = dict(os.environ)
     else:
         command = [sys.executable, "-m", "streamer.cli", "run"]
@@ -380,6 +500,12 @@ def start_client(
             "STREAMER_COINBASE_SYMBOLS": "BTC-USD",
             "STREAMER_COINBASE_WS_URL": f"ws://127.0.0.1:{port}/coinbase",
             "STREAMER_COINBASE_REST_URL": f"http://127.0.0.1:{port}",
+            "STREAMER_OKX_SYMBOLS": "BTC-USDT",
+            "STREAMER_OKX_WS_URL": f"ws://127.0.0.1:{port}",
+            "STREAMER_OKX_REST_URL": f"http://127.0.0.1:{port}",
+            "STREAMER_KRAKEN_SYMBOLS": "BTC-USD",
+            "STREAMER_KRAKEN_WS_URL": f"ws://127.0.0.1:{port}/v2",
+            "STREAMER_KRAKEN_REST_URL": f"http://127.0.0.1:{port}",
         }
         if kind == "baseline":
             assert baseline is not None
@@ -418,9 +544,9 @@ async def wait_idle(pid: int, *, window: float = 0.3, polls: int = 3) -> int:
 async def one_round(
     kind: str, stream: Stream, payload: list[bytes], messages: int, clients: dict[str, Any]
 ) -> dict[str, float]:
-    server = FrameServer(stream.venue)
+    server = FrameServer(stream.venue, stream.marker)
     port = await server.start()
-    client = start_client(kind, stream.venue, port, **clients)
+    client = start_client(kind, stream, port, **clients)
     try:
         await asyncio.wait_for(server.session.subscribed.wait(), 600)  # valgrind: slow start
         await wait_idle(client.pid)  # imports, connect, subscribe: done
@@ -456,18 +582,18 @@ async def instructions_table(args: argparse.Namespace, clients: dict[str, Any]) 
     clients = {**clients, "wrap": CALLGRIND}
     for name in args.streams:
         stream = STREAMS[name]
-        frames = stream.frames(args.messages)
-        few = frames[: len(frames) // 4]
+        few, many = args.messages // 4, args.messages
         kinds = ["streamer"]
         kinds += ["cryptofeed"] if stream.with_cryptofeed else []
         kinds += ["baseline"] if args.baseline else []
         per: dict[str, float] = {}
         for kind in kinds:
-            counts = [
-                (await one_round(kind, stream, chunks(part), len(part), clients))["instructions"]
-                for part in (few, frames)
-            ]
-            per[kind] = (counts[1] - counts[0]) / (len(frames) - len(few))
+            counts = []
+            for n in (few, many):
+                payloads, messages = stream.payloads(n)
+                counts.append((await one_round(kind, stream, payloads[kind], messages,
+                                               clients))["instructions"])  # fmt: skip
+            per[kind] = (counts[1] - counts[0]) / (many - few)
         for kind, value in per.items():
             note = "" if kind == "streamer" else f"{per['streamer'] / value:.2f}x"
             print(f"| {stream.label} | {kind} | {value:,.0f} | {note} |", flush=True)
@@ -504,15 +630,14 @@ async def main() -> None:
             return
         for name in args.streams:
             stream = STREAMS[name]
-            frames = stream.frames(args.messages)
-            payload = chunks(frames)
+            payloads, messages = stream.payloads(args.messages)
             kinds = ["streamer"]
             kinds += ["cryptofeed"] if stream.with_cryptofeed else []
             kinds += ["baseline"] if args.baseline else []
             results: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
             for r in range(args.rounds):
                 for kind in kinds if r % 2 == 0 else kinds[::-1]:  # A B A B
-                    res = await one_round(kind, stream, payload, len(frames), clients)
+                    res = await one_round(kind, stream, payloads[kind], messages, clients)
                     results[kind].append(res)
                     print(
                         f"  {name:>15} round {r + 1} {kind:>10}: {res['us']:6.2f} µs/msg"
