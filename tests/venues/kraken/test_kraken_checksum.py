@@ -1,7 +1,10 @@
-"""`BookChecksum` (level texts kept) gives `book_checksum` (written out every time) on any run
-of books, through its cache and past the point where the cache is emptied."""
+"""`BookChecksum` (level and side texts kept) gives `book_checksum` (written out every time) on
+any run of books, one side changing or both, through its caches and past the point where the
+level texts are emptied."""
 
 from __future__ import annotations
+
+from itertools import pairwise
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -34,7 +37,8 @@ def test_the_kept_texts_give_the_reference_checksum(
     kept: int,
 ) -> None:
     checksum = BookChecksum(*precision, kept=kept)  # small: emptied within a run
-    for bids, asks in run + run[::-1]:  # every book twice: the second time from kept texts
+    mixed = [(b, a) for (b, _), (_, a) in pairwise(run)]  # one side kept
+    for bids, asks in run + mixed + run[::-1]:  # every book twice: then from kept texts
         assert checksum(tuple(bids), tuple(asks)) == book_checksum(
             tuple(bids), tuple(asks), *precision
         )

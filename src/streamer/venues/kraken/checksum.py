@@ -56,11 +56,13 @@ message): past that they are all dropped and made again as the levels come."""
 
 
 class BookChecksum:
-    """`book_checksum` of one pair's book at its precision, with each level's text (price and
-    quantity digits, padded) kept by level: a level is a `(price, qty)` pair of texts, so a new
-    quantity at a price is a new level and gets its own text."""
+    """`book_checksum` of one pair's book at its precision, made of kept texts: each level's
+    (price and quantity digits, padded; a level is a `(price, qty)` pair of texts, so a new
+    quantity at a price is a new level with its own text), and each side's whole text with the
+    levels it was made of, reused while that side's top 10 stays the same (a message mostly
+    changes one side). The CRC32 runs over the asks' text, then on over the bids'."""
 
-    __slots__ = ("_kept", "_texts", "price_decimals", "qty_decimals")
+    __slots__ = ("_kept", "_sides", "_texts", "price_decimals", "qty_decimals")
 
     def __init__(
         self, price_decimals: int | None, qty_decimals: int | None, *, kept: int = KEPT
@@ -69,10 +71,23 @@ class BookChecksum:
         self.qty_decimals = qty_decimals
         self._kept = kept
         self._texts: dict[Level, bytes] = {}
+        self._sides: list[tuple[Levels, bytes]] = [((), b""), ((), b"")]  # asks, bids
 
     def __call__(self, bids: Levels, asks: Levels) -> int:
+        sides = self._sides
+        asks, bids = asks[:LEVELS], bids[:LEVELS]
+        ask_levels, ask_text = sides[0]
+        if asks != ask_levels:
+            ask_text = self._side(asks)
+            sides[0] = (asks, ask_text)
+        bid_levels, bid_text = sides[1]
+        if bids != bid_levels:
+            bid_text = self._side(bids)
+            sides[1] = (bids, bid_text)
+        return crc32(bid_text, crc32(ask_text))
+
+    def _side(self, levels: Levels) -> bytes:
         texts = self._texts
-        levels = (*asks[:LEVELS], *bids[:LEVELS])
         parts = list(map(texts.get, levels))
         if None in parts:
             if len(texts) >= self._kept:
@@ -82,4 +97,4 @@ class BookChecksum:
                     price, qty = level = levels[index]
                     made = digits(price, self.price_decimals) + digits(qty, self.qty_decimals)
                     parts[index] = texts[level] = made.encode()
-        return crc32(b"".join(parts))  # type: ignore[arg-type]  # no None left
+        return b"".join(parts)  # type: ignore[arg-type]  # no None left
