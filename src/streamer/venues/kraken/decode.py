@@ -165,11 +165,10 @@ class KrakenDecoder:
         prefix, cut = TRADE_PREFIX, len(TRADE_PREFIX)
         for raw in payloads:
             if raw[:cut] == prefix:
-                trades = trade_fields(raw)
-                if trades is not None and all(t[0] in pairs for t in trades):
+                trades = trade_fields(raw, pairs)
+                if trades is not None:
                     self.heard.add(ALIVE)
-                    for pair, tid, ms, price, size, side in trades:
-                        symbol = pairs[pair]
+                    for symbol, tid, ms, price, size, side in trades:
                         track = tracks[symbol]
                         if tid == track.last + 1:
                             track.last, track.last_time = tid, ms

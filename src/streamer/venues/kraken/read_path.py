@@ -37,13 +37,13 @@ class WireTrades(msgspec.Struct, gc=False):
 
 TRADES_DECODER = msgspec.json.Decoder(WireTrades, float_hook=str)
 TradeFields = tuple[str, int, int, str, str, str]
-"""(v2 pair, trade id, time in ms, price, size, side) of one trade."""
+"""(normalized symbol, trade id, time in ms, price, size, side) of one trade."""
 
 
-def trade_fields(raw: bytes) -> list[TradeFields] | None:
-    """The trades of a v2 `trade` update when every entry passes `rows.trade_row`'s checks
-    (an id, a side, a positive price and size that fit as sent, an RFC 3339 time), else
-    None."""
+def trade_fields(raw: bytes, pairs: dict[str, str]) -> list[TradeFields] | None:
+    """The trades of a v2 `trade` update when every entry is of a pair in `pairs` (v2 pair ->
+    normalized symbol) and passes `rows.trade_row`'s checks (an id, a side, a positive price
+    and size that fit as sent, an RFC 3339 time), else None."""
     try:
         wire = TRADES_DECODER.decode(raw)
     except msgspec.MsgspecError:
@@ -55,8 +55,9 @@ def trade_fields(raw: bytes) -> list[TradeFields] | None:
     for t in wire.data:
         tid, price, size = t.trade_id, text(t.price), text(t.qty)
         side = SIDES.get(t.side) if type(t.side) is str else None
+        symbol = pairs.get(t.symbol) if type(t.symbol) is str else None
         if (
-            type(t.symbol) is not str
+            symbol is None
             or type(tid) is not int
             or tid < 0
             or side is None
@@ -69,5 +70,5 @@ def trade_fields(raw: bytes) -> list[TradeFields] | None:
             ms = parse_rfc3339(t.timestamp, "timestamp")
         except FrameError:
             return None
-        out.append((t.symbol, tid, ms, price, size, side))
+        out.append((symbol, tid, ms, price, size, side))
     return out
