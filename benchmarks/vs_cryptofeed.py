@@ -1,4 +1,4 @@
-"""streamer against cryptofeed 2.4.1: client CPU per trade message, measured side by side.
+"""streamer against cryptofeed 2.4.1: client CPU per message, measured side by side.
 
 A minimal WebSocket server on 127.0.0.1 (in this process) accepts one client, waits for it to
 subscribe, then writes pre-framed text frames in ~1 MiB chunks as fast as the client reads them,
@@ -7,17 +7,20 @@ so the client is the bottleneck. The figure is the client process's CPU (utime +
 messages sent. Clients alternate A B A B within one run, so the ratio holds on a noisy machine.
 
 - streamer runs as users run it: `streamer run`, `STREAMER_SINK=null`, one symbol,
-  `STREAMER_BINANCE_TRADES=aggTrade` (Binance) or the Coinbase source, all its usual streams
-  subscribed (only trades arrive).
+  `STREAMER_BINANCE_TRADES=aggTrade` (Binance), or the Coinbase, OKX or Kraken source, all its
+  usual streams subscribed (only the stream measured arrives; the server answers the REST calls
+  each source makes at start: OKX `public/instruments`, Kraken `AssetPairs`), or the Binance
+  USD-M source (below).
 - cryptofeed 2.4.1 (installed into benchmarks/.venv-cryptofeed on first use; it builds from
-  source) runs its FeedHandler on uvloop with a TRADES callback that only counts.
+  source) runs its FeedHandler on uvloop with a TRADES (or L2_BOOK) callback that only counts.
 
 Binance USD-M (`binance_usdm`) against cryptofeed's `BinanceFutures`. cryptofeed asks
 `<ws>/stream?streams=<s>@aggTrade/<s>@markPrice` (no routed path; `FUNDING` is the per-symbol
 `<s>@markPrice`), with TRADES and FUNDING callbacks that only count. streamer runs as
 `STREAMER_SOURCES=binance_usdm`, `STREAMER_BINANCE_USDM_BOOK_UPDATES=false` (no depth streams,
 no snapshots), which opens one `<ws>/market/stream?streams=<s>@aggTrade/!markPrice@arr@1s/
-!forceOrder@arr` connection. The server here answers any path, and REST with empty results.
+!forceOrder@arr` connection. The server here answers any path, and `/fapi/v1/exchangeInfo`
+with the perpetuals subscribed.
 
 - `binance_usdm-trades`: the same futures `aggTrade` frames to both; the figure is CPU per trade.
 - mark prices: cryptofeed subscribes each symbol's `<s>@markPrice` and streamer the all-market
@@ -29,11 +32,24 @@ no snapshots), which opens one `<ws>/market/stream?streams=<s>@aggTrade/!markPri
   subscribes, streamer the same entries 100 to an array, as the venue sends them (the real
   array holds every contract, ~500 a second).
 
-Each client reports how many trades (or mark prices) it handled when it stops, and a round
-counts only if that equals the entries sent.
+OKX and Kraken (`venue_frames.py`, which says how the frames are built):
+
+- OKX: both clients get the same bytes: `trades-all` pushes (cryptofeed dispatches on a
+  substring of the channel name, so they reach its `trades` handler) and `books` (a 400-level
+  `action: snapshot`, then 4-level updates on a `seqId`/`prevSeqId` chain). The frames carry
+  real OKX checksums (cryptofeed's own checksum code accepts every one of them), but neither
+  client verifies them: streamer does not read OKX's `checksum` (OKX sends 0 since 2026-06),
+  and cryptofeed runs with its default `checksum_validation=False`.
+- Kraken: cryptofeed 2.4.1's `Kraken` speaks WebSocket v1, streamer v2, so each client gets its
+  own protocol's frames carrying the same trades and the same book messages (depth 10), as many
+  of them. Both verify every book checksum: streamer always does, cryptofeed with
+  `checksum_validation=True` (with v1 it can only check the updates, not the snapshot).
+
+Each client reports how many trades (books, mark prices, frames) it handled when it stops, and
+a round counts only if that equals the messages (USD-M mark prices: entries) sent.
 
     python benchmarks/vs_cryptofeed.py [--messages 200000] [--rounds 3]
-        [--venues binance coinbase binance_usdm] [--streams binance-trades ...]
+        [--venues binance coinbase binance_usdm okx kraken] [--streams okx-books ...]
 """
 
 from __future__ import annotations
@@ -56,6 +72,15 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
+from venue_frames import (  # benchmarks/ is on the path when run as a script
+    kraken_books_v1,
+    kraken_books_v2,
+    kraken_trades_v1,
+    kraken_trades_v2,
+    okx_books,
+    okx_trades,
+)
 
 HERE = Path(__file__).resolve().parent
 CF_VENV = HERE / ".venv-cryptofeed"
@@ -279,10 +304,14 @@ class Session:
 
 
 class FrameServer:
-    """Accepts one WebSocket client per round; answers REST calls with empty results."""
+    """Accepts a client's WebSocket connections; the frames go to the one whose subscribe
+    request holds `marker` (any connection when None: Binance's and USD-M's streams ride in the
+    URL). Answers text `ping`s (OKX), Kraken v2 subscriptions, and REST calls (empty results,
+    but USD-M's `exchangeInfo`, OKX's `public/instruments` and Kraken's `AssetPairs`)."""
 
-    def __init__(self, venue: str) -> None:
+    def __init__(self, venue: str, marker: bytes | None) -> None:
         self.venue = venue
+        self.marker = marker
         self.session = Session()
         self.server: asyncio.Server | None = None
 
@@ -316,16 +345,27 @@ class FrameServer:
             b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n"
         )
         session = self.session
-        session.writer = writer
-        if self.venue.startswith("binance"):  # streams ride in the URL: no subscribe message
+        if self.marker is None:  # Binance, USD-M: streams ride in the URL, no subscribe message
+            session.writer = writer
             session.subscribed.set()
-        await self._read_client(reader, session)
+        await self._read_client(reader, writer, session)
         writer.close()
 
     async def _rest(self, path: str, writer: asyncio.StreamWriter) -> None:
-        body = b'{"candles":[],"trades":[]}' if "brokerage" in path else b"[]"
-        if path.startswith("/fapi/v1/exchangeInfo"):  # USD-M checks its symbols are listed
+        if "brokerage" in path:
+            body = b'{"candles":[],"trades":[]}'
+        elif path.startswith("/fapi/v1/exchangeInfo"):  # USD-M checks its symbols are listed
             body = usdm_exchange_info(USDM_WIDTH)
+        elif path.startswith("/api/v5/public/instruments?instType=SPOT"):
+            body = OKX_INSTRUMENTS
+        elif path.startswith("/api/v5/"):
+            body = b'{"code":"0","msg":"","data":[]}'
+        elif path.startswith("/0/public/AssetPairs"):
+            body = KRAKEN_ASSET_PAIRS
+        elif path.startswith("/0/public/"):
+            body = b'{"error":[],"result":{}}'
+        else:
+            body = b"[]"
         writer.write(
             b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
             + str(len(body)).encode()
@@ -335,8 +375,11 @@ class FrameServer:
         await writer.drain()
         writer.close()
 
-    async def _read_client(self, reader: asyncio.StreamReader, session: Session) -> None:
-        """Masked client frames: subscriptions are noted, pings answered, a close ends it."""
+    async def _read_client(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, session: Session
+    ) -> None:
+        """Masked client frames: subscriptions are noted (Kraken v2's acknowledged), pings
+        answered, a close ends it."""
         while True:
             try:
                 b0, b1 = await reader.readexactly(2)
@@ -352,12 +395,17 @@ class FrameServer:
             opcode = b0 & 0x0F
             if opcode == 0x8:
                 return
-            if opcode == 0x9 and session.writer is not None:
+            if opcode == 0x9:
                 async with session.lock:
-                    session.writer.write(ws_frame(data, 0xA))
+                    writer.write(ws_frame(data, 0xA))
             elif opcode == 0x1:
                 session.texts.append(data)
-                if b"market_trades" in data:
+                answers = [b"pong"] if data == b"ping" else kraken_v2_acks(data)
+                if answers:
+                    async with session.lock:
+                        writer.write(b"".join(ws_frame(a) for a in answers))
+                if self.marker is not None and self.marker in data:
+                    session.writer = writer
                     session.subscribed.set()
 
     async def send(self, payload: list[bytes]) -> None:
@@ -369,21 +417,42 @@ class FrameServer:
             await writer.drain()
 
 
+OKX_INSTRUMENTS = orjson.dumps({"code": "0", "msg": "", "data": [{
+    "instId": "BTC-USDT", "instType": "SPOT", "baseCcy": "BTC", "quoteCcy": "USDT",
+    "tickSz": "0.1", "lotSz": "0.00000001", "state": "live"}]})  # fmt: skip
+KRAKEN_ASSET_PAIRS = orjson.dumps({"error": [], "result": {"XXBTZUSD": {
+    "altname": "XBTUSD", "wsname": "XBT/USD", "base": "XXBT", "quote": "ZUSD",
+    "pair_decimals": 1, "lot_decimals": 8, "status": "online"}}})  # fmt: skip
+
+
+def kraken_v2_acks(text: bytes) -> list[bytes]:
+    """Kraken v2's answers to a `subscribe` request: one success per pair."""
+    if b'"method":"subscribe"' not in text:
+        return []
+    request = orjson.loads(text)
+    params = request.get("params", {})
+    return [orjson.dumps({"method": "subscribe", "result": {"channel": params.get("channel"),
+                          "symbol": pair}, "success": True, "req_id": request.get("req_id")})
+            for pair in params.get("symbol", [])]  # fmt: skip
+
+
 # --- the clients -----------------------------------------------------------------------------
 
 CRYPTOFEED_SCRIPT = textwrap.dedent(
     """
-    import asyncio, signal, sys
+    import asyncio, json, signal, sys
     from cryptofeed import FeedHandler
     from cryptofeed.connection import WebsocketEndpoint
-    from cryptofeed.defines import FUNDING, TRADES
-    from cryptofeed.exchanges import Binance, BinanceFutures, Coinbase
+    from cryptofeed.defines import FUNDING, L2_BOOK, TRADES
+    from cryptofeed.exchanges import OKX, Binance, BinanceFutures, Coinbase, Kraken
     from cryptofeed.symbols import Symbols
 
-    venue, port, width = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    venue, port, channel = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    width, options = int(sys.argv[4]), json.loads(sys.argv[5])
+    channel = {"books": L2_BOOK, "funding": FUNDING}.get(channel, TRADES)
     count = 0
 
-    async def on_trade(trade, receipt_timestamp):
+    async def on_event(event, receipt_timestamp):
         global count
         count += 1
 
@@ -391,15 +460,19 @@ CRYPTOFEED_SCRIPT = textwrap.dedent(
         return address.replace("wss://", "ws://", 1), options
 
     endpoint = [WebsocketEndpoint(f"wss://127.0.0.1:{port}", authentication=True)]
-    channels, kind, config = [TRADES], "spot", None
+    channels, kind, config = [channel], "spot", None
     if venue == "binance":
         cls, names = Binance, {"BTC-USDT": "BTCUSDT"}
     elif venue == "binance_usdm":  # BTCUSDT, then C0001USDT...: as the server sends
-        cls, channels, kind = BinanceFutures, [TRADES, FUNDING], "perpetual"
+        cls, channels, kind = BinanceFutures, [TRADES, FUNDING], "perpetual"  # as streamer
         natives = ["BTCUSDT", *(f"C{k:04d}USDT" for k in range(1, width))]
         names = {f"{n.removesuffix('USDT')}-USDT-PERP": n for n in natives}
         endpoint = [WebsocketEndpoint(f"wss://127.0.0.1:{port}", authentication=True,
                                       options={"compression": None})]
+    elif venue == "okx":
+        cls, names = OKX, {"BTC-USDT": "BTC-USDT"}
+    elif venue == "kraken":
+        cls, names = Kraken, {"BTC-USD": "XBT/USD"}
     else:
         cls, names = Coinbase, {"BTC-USD": "BTC-USD"}
         config = {"coinbase": {"key_id": "bench", "key_secret": "bench"}}
@@ -410,9 +483,9 @@ CRYPTOFEED_SCRIPT = textwrap.dedent(
     fh = FeedHandler(config={"log": {"disabled": True}, "uvloop": True})
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    kwargs = {"config": config} if config else {}
+    kwargs = {"config": config, **options} if config else options
     fh.add_feed(cls(symbols=list(names), channels=channels,
-                    callbacks={c: on_trade for c in channels}, **kwargs))
+                    callbacks={c: on_event for c in channels}, **kwargs))
     fh.run(start_loop=False, install_signal_handlers=False)
     loop.add_signal_handler(signal.SIGTERM, loop.stop)
     loop.run_forever()
@@ -438,23 +511,38 @@ class Stream:
     label: str
     venue: str
     frames: Callable[[int], list[bytes]]
-    with_cryptofeed: bool  # trades only: cryptofeed's books are built another way
-    dataset: str = "trades"  # streamer's rows counted
-    cf_frames: Callable[[int], list[bytes]] | None = None  # cryptofeed's, when they differ
-    width: int = 1  # entries per streamer frame (and symbols subscribed)
+    with_cryptofeed: bool  # Binance and Coinbase books: cryptofeed's are built another way
+    dataset: str = "trades"  # streamer's rows counted: order_books, derivative_tickers... (or
+    # "frames": Coinbase level2)
+    marker: bytes | None = None  # in the subscribe request of the connection the frames go to
+    cf_frames: Callable[[int], list[bytes]] | None = None  # cryptofeed's, when not `frames`
+    cf_options: str = "{}"  # keyword arguments of cryptofeed's feed, as JSON
+    width: int = 1  # entries per streamer frame (and symbols subscribed): USD-M mark prices
 
-    def frames_for(self, kind: str, n: int) -> list[bytes]:
-        """The frames `kind` is sent for `n` entries."""
-        if kind == "cryptofeed" and self.cf_frames is not None:
-            return self.cf_frames(n)
-        return self.frames(n)
+    @property
+    def channel(self) -> str:
+        """cryptofeed's channel: trades, books or funding (USD-M subscribes trades and funding)."""
+        return {"trades": "trades", "derivative_tickers": "funding"}.get(self.dataset, "books")
+
+    def payload(self, kind: str, n: int) -> tuple[list[bytes], int]:
+        """`kind`'s ~1 MiB writes for `n` messages (the frames of its protocol), and how many
+        messages they hold (a book stream's snapshot counts)."""
+        frames = self.cf_frames(n) if kind == "cryptofeed" and self.cf_frames else self.frames(n)
+        return chunks(frames), self.messages(kind, frames)
+
+    def messages(self, kind: str, frames: list[bytes]) -> int:
+        """The messages `frames` hold for `kind`: one a frame, but each entry of streamer's
+        USD-M mark price arrays."""
+        if kind == "cryptofeed" or self.dataset != "derivative_tickers":
+            return len(frames)
+        return sum(len(orjson.loads(f)["data"]) for f in frames)
 
     def handled(self, kind: str, output: str) -> int:
         """What the client says it handled: trades, books, mark prices or (Coinbase level2)
         frames."""
         if kind == "cryptofeed":
             found = re.findall(r"handled=(\d+)", output)
-        elif self.frames is coinbase_books:
+        elif self.dataset == "frames":
             found = re.findall(r"feed\.stats source=coinbase connects=\d+ frames=(\d+)", output)
         else:
             rows = rf"service\.stopped rows=\{{[^}}]*'{self.dataset}': (\d+)"
@@ -462,20 +550,18 @@ class Stream:
         return int(found[-1]) if found else -1
 
 
-def entries(stream: Stream, kind: str, frames: list[bytes]) -> int:
-    """The entries `frames` hold for `kind`: one a frame, but for streamer's mark price arrays."""
-    if kind == "cryptofeed" or stream.cf_frames is None:
-        return len(frames)
-    return sum(len(orjson.loads(f)["data"]) for f in frames)
-
-
+KRAKEN_CHECKED = '{"max_depth": 10, "checksum_validation": true}'
 STREAMS = {
     "binance-trades": Stream("Binance combined `aggTrade`", "binance", binance_frames, True),
-    "coinbase-trades": Stream("Coinbase `market_trades`", "coinbase", coinbase_frames, True),
-    "binance-books": Stream(
-        "Binance `depth20@100ms`", "binance", binance_books, False, dataset="order_books"
+    "coinbase-trades": Stream(
+        "Coinbase `market_trades`", "coinbase", coinbase_frames, True, marker=b"market_trades"
     ),
-    "coinbase-books": Stream("Coinbase `l2_data` updates", "coinbase", coinbase_books, False),
+    "binance-books": Stream(
+        "Binance `depth20@100ms`", "binance", binance_books, False, "order_books"
+    ),
+    "coinbase-books": Stream(
+        "Coinbase `l2_data` updates", "coinbase", coinbase_books, False, "frames", b"market_trades"
+    ),
     "binance_usdm-trades": Stream("USD-M `aggTrade`", "binance_usdm", usdm_trades, True),
     "binance_usdm-markprice-1": Stream(
         "USD-M mark price, 1 symbol (streamer: 1-entry arrays)",
@@ -494,6 +580,28 @@ STREAMS = {
         cf_frames=mark_price_singles(USDM_WIDTH),
         width=USDM_WIDTH,
     ),
+    "okx-trades": Stream("OKX `trades-all`", "okx", okx_trades, True, marker=b'"trades'),
+    "okx-books": Stream(
+        "OKX `books` (4-level updates)", "okx", okx_books, True, "order_books", b'"books"'
+    ),
+    "kraken-trades": Stream(
+        "Kraken `trade` (v2; cryptofeed v1)",
+        "kraken",
+        kraken_trades_v2,
+        True,
+        marker=b'"trade"',
+        cf_frames=kraken_trades_v1,
+    ),
+    "kraken-books": Stream(
+        "Kraken `book` depth 10, CRC32 (v2; cryptofeed v1)",
+        "kraken",
+        kraken_books_v2,
+        True,
+        "order_books",
+        b'"book"',
+        kraken_books_v1,
+        KRAKEN_CHECKED,
+    ),
 }
 
 
@@ -506,8 +614,10 @@ def start_client(
     baseline: Path | None,
     wrap: tuple[str, ...] = (),
 ) -> subprocess.Popen[str]:
+    venue = stream.venue
     if kind == "cryptofeed":
-        command = [str(cf_python), str(script), stream.venue, str(port), str(stream.width)]
+        command = [str(cf_python), str(script), venue, str(port), stream.channel,
+                   str(stream.width), stream.cf_options]  # fmt: skip
         env = dict(os.environ)
     else:
         command = [sys.executable, "-m", "streamer.cli", "run"]
@@ -529,6 +639,12 @@ def start_client(
             "STREAMER_BINANCE_USDM_WS_URL": f"ws://127.0.0.1:{port}",
             "STREAMER_BINANCE_USDM_REST_URL": f"http://127.0.0.1:{port}",
             "STREAMER_BINANCE_USDM_BOOK_UPDATES": "false",  # trades and mark prices only
+            "STREAMER_OKX_SYMBOLS": "BTC-USDT",
+            "STREAMER_OKX_WS_URL": f"ws://127.0.0.1:{port}",
+            "STREAMER_OKX_REST_URL": f"http://127.0.0.1:{port}",
+            "STREAMER_KRAKEN_SYMBOLS": "BTC-USD",
+            "STREAMER_KRAKEN_WS_URL": f"ws://127.0.0.1:{port}/v2",
+            "STREAMER_KRAKEN_REST_URL": f"http://127.0.0.1:{port}",
         }
         if kind == "baseline":
             assert baseline is not None
@@ -567,7 +683,7 @@ async def wait_idle(pid: int, *, window: float = 0.3, polls: int = 3) -> int:
 async def one_round(
     kind: str, stream: Stream, payload: list[bytes], messages: int, clients: dict[str, Any]
 ) -> dict[str, float]:
-    server = FrameServer(stream.venue)
+    server = FrameServer(stream.venue, stream.marker)
     port = await server.start()
     client = start_client(kind, stream, port, **clients)
     try:
@@ -610,14 +726,12 @@ async def instructions_table(args: argparse.Namespace, clients: dict[str, Any]) 
         kinds += ["baseline"] if args.baseline else []
         per: dict[str, float] = {}
         for kind in kinds:
-            parts = [stream.frames_for(kind, n) for n in (args.messages // 4, args.messages)]
-            counts = [
-                (await one_round(kind, stream, chunks(p), entries(stream, kind, p), clients))[
-                    "instructions"
-                ]
-                for p in parts
-            ]
-            sent = [entries(stream, kind, p) for p in parts]
+            counts, sent = [], []
+            for n in (args.messages // 4, args.messages):
+                payload, messages = stream.payload(kind, n)
+                res = await one_round(kind, stream, payload, messages, clients)
+                counts.append(res["instructions"])
+                sent.append(messages)
             per[kind] = (counts[1] - counts[0]) / (sent[1] - sent[0])
         for kind, value in per.items():
             note = "" if kind == "streamer" else f"{per['streamer'] / value:.2f}x"
@@ -662,13 +776,12 @@ async def main() -> None:
             kinds = ["streamer"]
             kinds += ["cryptofeed"] if stream.with_cryptofeed else []
             kinds += ["baseline"] if args.baseline else []
-            frames = {k: stream.frames_for(k, args.messages) for k in kinds}
-            payloads = {k: chunks(f) for k, f in frames.items()}
+            payloads = {k: stream.payload(k, args.messages) for k in kinds}
             results: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
             for r in range(args.rounds):
                 for kind in kinds if r % 2 == 0 else kinds[::-1]:  # A B A B
-                    sent = entries(stream, kind, frames[kind])
-                    res = await one_round(kind, stream, payloads[kind], sent, clients)
+                    payload, messages = payloads[kind]
+                    res = await one_round(kind, stream, payload, messages, clients)
                     results[kind].append(res)
                     print(
                         f"  {name:>15} round {r + 1} {kind:>10}: {res['us']:6.2f} µs/msg"

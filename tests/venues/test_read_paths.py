@@ -22,6 +22,8 @@ from streamer.venues.binance.settings import BinanceSettings
 from streamer.venues.binance.usdm_decode import UsdmDecoder
 from streamer.venues.coinbase.decode import CoinbaseDecoder
 from streamer.venues.coinbase.settings import CoinbaseSettings
+from streamer.venues.kraken.decode import KrakenDecoder
+from streamer.venues.okx.decode import OkxDecoder
 from tests.conftest import fixture_text
 from tests.venues.test_parsers_fuzz import check, json_values, mutate
 
@@ -39,6 +41,21 @@ OTHER_BINANCE = [
 COINBASE_TRADES = orjson.loads(fixture_text("coinbase/advanced_doc_market_trades.json"))
 COINBASE_L2 = orjson.loads(fixture_text("coinbase/advanced_doc_l2_snapshot.json"))
 COINBASE_TICKER = orjson.loads(fixture_text("coinbase/advanced_doc_ticker.json"))
+OKX_TRADES = next(
+    orjson.loads(case["raw"])
+    for group in orjson.loads(fixture_text("okx/tardis_v5.json"))["groups"]
+    for case in group["messages"]
+    if '"trades-all"' in case["raw"]
+)
+OKX_SUBSCRIBED = {"event": "subscribe", "arg": OKX_TRADES["arg"], "connId": "a4d3ae55"}
+KRAKEN_TRADES = {  # docs.kraken.com websocket-v2/trade, the update example
+    "channel": "trade",
+    "type": "update",
+    "data": [{"symbol": "MATIC/USD", "side": "sell", "price": 0.5117, "qty": 40.0,
+              "ord_type": "market", "trade_id": 4665906,
+              "timestamp": "2023-09-25T07:49:37.708706Z"}],
+}  # fmt: skip
+KRAKEN_HEARTBEAT = {"channel": "heartbeat"}
 
 USDM_AGG = orjson.loads(fixture_text("binance_usdm/aggTrade_combined_2019.json"))
 USDM_OTHER = [
@@ -175,6 +192,94 @@ def test_usdm_reads_match_frame_by_frame(reads: list[list[Any]]) -> None:
     _compare(frames, by_read, by_frame)
 
 
+def _trades(template: dict[str, Any], id_field: str, ids: list[int], text: bool) -> Any:
+    entry = template["data"][0]
+    return {**template, "data": [{**entry, id_field: str(i) if text else i} for i in ids]}
+
+
+@READS
+@given(reads=reads)
+def test_okx_reads_match_frame_by_frame(reads: list[list[Any]]) -> None:
+    symbols = ("BSV-USDT", "BTC-USDT-PERP")
+    by_read, by_frame = OkxDecoder(symbols), OkxDecoder(symbols)
+    trade_id, frames = 1000, []
+    for read in reads:
+        payloads = []
+        for spec in read:
+            kind, step, _, _ = spec
+            trade_id += step if kind < 9 else 0
+            if kind < 7:  # one trade a push, as OKX sends them
+                doc = _trades(OKX_TRADES, "tradeId", [trade_id], True)
+            elif kind < 9:
+                doc = _trades(OKX_TRADES, "tradeId", [trade_id - 1, trade_id], True)
+            else:
+                doc = OKX_SUBSCRIBED
+            payloads.append(_text(doc, spec))
+        frames.append(payloads)
+    _compare(frames, by_read, by_frame)
+    assert by_read.heard == by_frame.heard
+
+
+@READS
+@given(reads=reads)
+def test_kraken_reads_match_frame_by_frame(reads: list[list[Any]]) -> None:
+    symbols = ("MATIC-USD", "BTC-USD")
+    by_read, by_frame = KrakenDecoder(symbols), KrakenDecoder(symbols)
+    trade_id, frames = 1000, []
+    for read in reads:
+        payloads = []
+        for spec in read:
+            kind, step, _, _ = spec
+            trade_id += step if kind < 9 else 0
+            if kind < 7:
+                doc = _trades(KRAKEN_TRADES, "trade_id", [trade_id], False)
+            elif kind < 9:  # v2 sends the trades of one moment in one update
+                doc = _trades(KRAKEN_TRADES, "trade_id", [trade_id - 1, trade_id], False)
+            else:
+                doc = KRAKEN_HEARTBEAT
+            payloads.append(_text(doc, spec))
+        frames.append(payloads)
+    _compare(frames, by_read, by_frame)
+    assert by_read.heard == by_frame.heard
+
+
+def _edit(template: dict[str, Any], **fields: Any) -> bytes:
+    return orjson.dumps({**template, "data": [{**template["data"][0], **fields}]})
+
+
+OKX_EDGES = [
+    _edit(OKX_TRADES, instId="BTC-USDT-SWAP"),  # a trade of another instrument on the channel
+    _edit(OKX_TRADES, tradeId="-5"),
+    _edit(OKX_TRADES, tradeId="١٢٣"),  # digits, but not ASCII ones
+    _edit(OKX_TRADES, ts="99999999999999999"),
+    _edit(OKX_TRADES, px="4.2e1"),
+    _edit(OKX_TRADES, side="BUY"),
+    orjson.dumps({**OKX_TRADES, "event": "error"}),
+    orjson.dumps({**OKX_TRADES, "arg": {**OKX_TRADES["arg"], "instId": "BTC-USDT-SWAP"}}),
+]
+KRAKEN_EDGES = [
+    _edit(KRAKEN_TRADES, trade_id=-1),
+    _edit(KRAKEN_TRADES, trade_id=True),
+    _edit(KRAKEN_TRADES, price="0.5117"),  # a string: taken as the number's text, as `decode`
+    _edit(KRAKEN_TRADES, price=0),
+    _edit(KRAKEN_TRADES, symbol="BTC/EUR"),
+    _edit(KRAKEN_TRADES, timestamp="2023-09-25 07:49:37"),
+    _edit(KRAKEN_TRADES, side=None),
+    b'{"channel":"trade","type":"update","data":[{"symbol":"MATIC/USD","side":"buy",'
+    b'"price":5.117e-1,"qty":40,"ord_type":"market","trade_id":7,'
+    b'"timestamp":"2023-09-25T07:49:37.708706Z"}]}',
+]
+
+
+def test_edge_frames_give_what_decode_gives() -> None:
+    """Frames each of whose one odd field a check of the inlined paths must catch."""
+    for make, frames in ((lambda: OkxDecoder(["BSV-USDT", "BTC-USDT-PERP"]), OKX_EDGES),
+                         (lambda: KrakenDecoder(["MATIC-USD"]), KRAKEN_EDGES)):  # fmt: skip
+        for frame in frames:
+            by_read, by_frame = make(), make()
+            assert by_read.decode_read([frame], NOW) == by_frame.decode(frame, NOW), frame
+
+
 def test_the_inlined_paths_are_taken() -> None:
     """Guard for the tests above: their compact trade frames do go the inlined way (a decoder
     whose `decode` fails still decodes them)."""
@@ -190,3 +295,11 @@ def test_the_inlined_paths_are_taken() -> None:
         decoder.decode = refuse  # type: ignore[method-assign]
         (row,) = decoder.decode_read([orjson.dumps(frame)], NOW)
         assert row.price == (frame["data"]["p"] if decoder is binance else "1260.01")
+    okx, kraken = OkxDecoder(["BSV-USDT"]), KrakenDecoder(["MATIC-USD"])
+    for decoder, frame, want in (
+        (okx, OKX_TRADES, ("BSV-USDT", "42.52")),
+        (kraken, KRAKEN_TRADES, ("MATIC-USD", "0.5117")),
+    ):
+        decoder.decode = refuse  # type: ignore[method-assign]
+        (row,) = decoder.decode_read([orjson.dumps(frame)], NOW)
+        assert (row.symbol, row.price) == want

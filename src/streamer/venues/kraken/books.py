@@ -25,7 +25,7 @@ from streamer.book_updates import update_rows
 from streamer.ids import record_ids
 from streamer.records import BookSnapshot, Dec, Item, Level, Levels, Millis
 from streamer.sources.base import FeedStats
-from streamer.venues.kraken.checksum import LEVELS, book_checksum
+from streamer.venues.kraken.checksum import LEVELS, BookChecksum
 from streamer.venues.kraken.symbols import EXCHANGE
 
 log = logging.getLogger(__name__)
@@ -34,14 +34,15 @@ ZERO = Dec("0")
 
 
 class PairBook:
-    """One pair's book, whether it is synced, and the precision its checksum is built with."""
+    """One pair's book, whether it is synced, and its checksum (built with the pair's
+    precision, `pair_decimals` and `lot_decimals`: None until `AssetPairs` says)."""
 
-    __slots__ = ("book", "book_ids", "precision", "synced", "update_ids")
+    __slots__ = ("book", "book_ids", "checksum", "synced", "update_ids")
 
     def __init__(self, symbol: str) -> None:
         self.book = OrderBook()
         self.synced = False
-        self.precision: tuple[int, int] | None = None  # (pair_decimals, lot_decimals)
+        self.checksum = BookChecksum(None, None)
         self.book_ids = record_ids(EXCHANGE, symbol, "book")
         self.update_ids = record_ids(EXCHANGE, symbol, "book_update")
 
@@ -76,7 +77,7 @@ class KrakenBooks:
         """The pair's decimals from `AssetPairs` (`pair_decimals`, `lot_decimals`)."""
         state = self.books.get(symbol)
         if state is not None:
-            state.precision = (price_decimals, qty_decimals)
+            state.checksum = BookChecksum(price_decimals, qty_decimals)
 
     def reset(self) -> None:
         """A new connection: every book waits for its snapshot."""
@@ -103,8 +104,7 @@ class KrakenBooks:
             book.update(bids, asks)
         dropped_bids, dropped_asks = book.truncate(self.depth)
         top_bids, top_asks = book.top(max(self.levels, LEVELS))
-        precision = state.precision or (None, None)
-        ours = book_checksum(top_bids, top_asks, *precision)
+        ours = state.checksum(top_bids, top_asks)
         if ours != checksum:
             self._fail(symbol, state, checksum, ours)
             return []

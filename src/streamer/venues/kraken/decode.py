@@ -35,11 +35,12 @@ import msgspec
 from streamer.errors import FrameError
 from streamer.ids import record_ids
 from streamer.logsafe import shown
-from streamer.records import Candle, Item, Millis
+from streamer.records import Candle, Item, Millis, Trade
 from streamer.sources.base import FRAME_FAILURES, FeedStats, reason_for
 from streamer.sources.base import reject as make_reject
 from streamer.sources.trade_gaps import SymbolTrades, TradeGaps
 from streamer.venues.kraken.books import KrakenBooks
+from streamer.venues.kraken.read_path import TRADE_PREFIX, trade_fields
 from streamer.venues.kraken.rows import candle_row, levels, micros, ticker_row, trade_row
 from streamer.venues.kraken.symbols import EXCHANGE, ws_symbol
 
@@ -48,6 +49,7 @@ log = logging.getLogger(__name__)
 DECODER = msgspec.json.Decoder(float_hook=str)
 """JSON with every non-integer number as its literal text (`0.10000000` stays so)."""
 RATE_LIMITED = "Exceeded msg rate"
+_new_row = tuple.__new__
 _Handler = Callable[[str, dict[str, Any], bool, Millis], list[Item]]
 ALIVE = "connection"
 """The watchdog's one key: any frame (a heartbeat when nothing else is sent) is heard on it."""
@@ -155,8 +157,27 @@ class KrakenDecoder:
             return [make_reject(EXCHANGE, reason or reason_for(exc), raw, received_at)]
 
     def decode_read(self, payloads: list[bytes], received_at: Millis) -> list[Item]:
+        """Every frame of one socket read -> its rows, in order: `decode` on each, but a
+        `trade` update whose entries all pass their checks (`read_path.trade_fields`) is
+        turned into its rows here, with the same trade-id bookkeeping as `_trade`."""
         rows: list[Item] = []
+        pairs, tracks, gaps = self.pairs, self._trades, self.trade_gaps
+        prefix, cut = TRADE_PREFIX, len(TRADE_PREFIX)
         for raw in payloads:
+            if raw[:cut] == prefix:
+                trades = trade_fields(raw, pairs)
+                if trades is not None:
+                    self.heard.add(ALIVE)
+                    for symbol, tid, ms, price, size, side in trades:
+                        track = tracks[symbol]
+                        if tid == track.last + 1:
+                            track.last, track.last_time = tid, ms
+                        elif not gaps.off_sequence(track, tid, ms):
+                            continue
+                        rows.append(_new_row(Trade, (EXCHANGE, symbol, ms, received_at,
+                                                     str(tid), price, size, side,
+                                                     track.record_id(tid))))  # fmt: skip
+                    continue
             items = self.decode(raw, received_at)
             if items:
                 rows += items

@@ -39,11 +39,15 @@ def levels(entries: object, field: str) -> Levels:
     """A side's `[{"price", "qty"}, ...]` -> ((price, qty), ...), prices > 0, quantities >= 0."""
     if type(entries) is not list:
         raise FrameError(f"field {field!r} is not an array")
+    if not entries:
+        return ()  # an update often sets one side only
     values: list[str] = []
+    add = values.append
     for entry in entries:
         if type(entry) is not dict:
             raise FrameError(f"a level of {field!r} is not an object: {entry!r}"[:200])
-        values += (str(text(entry["price"])), str(text(entry["qty"])))
+        add(str(text(entry["price"])))
+        add(str(text(entry["qty"])))
     checked = book_numbers(values, slice(0, None, 2), ("price", "qty"))
     return tuple(zip(checked[0::2], checked[1::2], strict=True))
 

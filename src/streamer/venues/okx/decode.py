@@ -32,11 +32,21 @@ from streamer.errors import ConfigError, FrameError
 from streamer.ids import record_id, record_ids
 from streamer.logsafe import shown
 from streamer.numbers import NON_NEGATIVE, POSITIVE, book_numbers, dec, opt_dec
-from streamer.records import Dec, DerivativeTicker, Item, Levels, Millis, OpenInterest, Reject
+from streamer.records import (
+    Dec,
+    DerivativeTicker,
+    Item,
+    Levels,
+    Millis,
+    OpenInterest,
+    Reject,
+    Trade,
+)
 from streamer.sources.base import FRAME_FAILURES, FeedStats, guarded, json_object, reason_for
 from streamer.sources.base import reject as make_reject
 from streamer.sources.depth_diff import DepthBooks
 from streamer.sources.trade_gaps import SymbolTrades, TradeGaps
+from streamer.venues.okx.read_path import TRADES_PREFIX, trade_fields
 from streamer.venues.okx.rows import candle_row, liquidation_row, millis, ticker_row, trade_row
 from streamer.venues.okx.symbols import (
     BOOKS,
@@ -62,6 +72,7 @@ LIQUIDATIONS_KEPT = 10_000
 """Liquidation ids remembered to drop OKX's replay on (re)subscribe."""
 _PRICES = slice(0, None, 2)
 _Handler = Callable[["OkxDecoder", Any, list[Any], str, Millis], list[Item]]
+_new_row = tuple.__new__
 _LEVEL_FIELDS = {"bids": ("bids price", "bids size"), "asks": ("asks price", "asks size")}
 
 
@@ -181,9 +192,28 @@ class OkxDecoder:
             return [make_reject(EXCHANGE, reason_for(exc), raw, received_at)]
 
     def decode_read(self, payloads: list[bytes], received_at: Millis) -> list[Item]:
-        """Every frame of one socket read -> its rows, in order."""
+        """Every frame of one socket read -> its rows, in order: `decode` on each, but a
+        `trades-all` push whose checks all pass (`read_path.trade_fields`) is turned into its
+        rows here, with the same trade-id bookkeeping as `_trade`."""
         rows: list[Item] = []
+        symbols, tracks, gaps = self._symbols, self._trades, self.trade_gaps
+        prefix, cut = TRADES_PREFIX, len(TRADES_PREFIX)
         for raw in payloads:
+            if raw[:cut] == prefix:
+                trades = trade_fields(raw)
+                symbol = symbols.get(trades[0][0]) if trades else None
+                if trades and symbol is not None:
+                    self.heard.add(f"{TRADES}:{trades[0][0]}")
+                    track = tracks[symbol]
+                    for _, tid, ms, price, size, side in trades:
+                        if tid == track.last + 1:
+                            track.last, track.last_time = tid, ms
+                        elif not gaps.off_sequence(track, tid, ms):
+                            continue
+                        rows.append(_new_row(Trade, (EXCHANGE, symbol, ms, received_at,
+                                                     str(tid), price, size, side,
+                                                     track.record_id(tid))))  # fmt: skip
+                    continue
             items = self.decode(raw, received_at)
             if items:
                 rows += items
