@@ -799,10 +799,10 @@ async def main() -> None:
     print("|---|---|---|---|---|---|")
     for stream, med, rss in table:
         for kind, us in med.items():
-            ratio = med["streamer"] / us
-            note = "" if kind == "streamer" else f"{ratio:.2f}x"
+            # a CPU clock that did not tick (10 ms steps, a short run) has no ratio
+            note = "" if kind == "streamer" else (f"{med['streamer'] / us:.2f}x" if us else "n/a")
             print(
-                f"| {stream.label} | {kind} | {us:.2f} | {1e6 / us:,.0f} | {note}"
+                f"| {stream.label} | {kind} | {us:.2f} | {1e6 / us if us else 0:,.0f} | {note}"
                 f" | {rss[kind]:.0f} |"
             )
 
