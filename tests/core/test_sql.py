@@ -18,7 +18,7 @@ from sqlglot.errors import ParseError
 from streamer import query
 from streamer.jsonline import encode
 from streamer.records import Dec, FundingRate, Hours, Millis, OpenInterest
-from streamer.schema import DATASET_OF_TYPE
+from streamer.schema import DATASET_OF_TYPE, NOT_YET_FILLED
 from streamer.service import run_service
 from streamer.settings import load
 from streamer.simulator import Simulator, SimulatorConfig
@@ -77,6 +77,8 @@ async def _fill(lake: Path) -> None:
                                 "WHERE is_closed AND \"interval\" = '1m'")[0]["n"]  # fmt: skip
             counts = query.table_counts(lake)
             counts.pop("crypto_book_updates")  # opt-in, off here
+            for table in NOT_YET_FILLED:  # declared, written by no source yet (issue 26)
+                counts.pop(table)
             return closed >= 8 and counts["crypto_markets"] >= 100 and all(counts.values())
 
         try:
