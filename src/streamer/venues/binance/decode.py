@@ -39,8 +39,7 @@ import msgspec
 from streamer.errors import ConfigError, FrameError
 from streamer.ids import record_id_seed, record_ids
 from streamer.logsafe import shown
-from streamer.numbers import POSITIVE_PAIR
-from streamer.records import BookSnapshot, Item, Millis, Reject, Trade
+from streamer.records import BookSnapshot, Item, Millis, Reject
 from streamer.sources.base import (
     FRAME_FAILURES,
     FeedStats,
@@ -51,10 +50,11 @@ from streamer.sources.base import (
 )
 from streamer.sources.depth_diff import DepthBooks
 from streamer.sources.trade_gaps import SymbolTrades, TradeGaps
-from streamer.timefmt import MAX_MILLIS, epoch_millis
+from streamer.timefmt import epoch_millis
 from streamer.venues.binance.fields import (
     EXCHANGE,
     as_sent,
+    fast_trade,
     flag,
     kline_row,
     levels,
@@ -217,7 +217,6 @@ class BinanceDecoder:
         heard = self.heard
         trades = self._trade_streams
         gaps = self.trade_gaps
-        plain_pair = POSITIVE_PAIR.fullmatch
         shutdown = False
         for raw in payloads:
             route = (  # the stream name, inline: `stream_of` costs a call per frame
@@ -233,26 +232,12 @@ class BinanceDecoder:
                     data = None
                 if data is not None:
                     trade_id = data.a if type(data) is WireAggTrade else data.t
-                    event_time, price, size = data.T, data.p, data.q
-                    if (
-                        data.s == native
-                        and trade_id >= 0
-                        and 0 <= event_time <= MAX_MILLIS
-                        and plain_pair(price + "," + size) is not None
-                    ):
+                    row = fast_trade(data, trade_id, EXCHANGE, symbol, native, track, gaps,
+                                     seed, received_at)  # fmt: skip
+                    if row is not None:
                         heard.add(stream)
-                        if trade_id == track.last + 1:
-                            track.last = trade_id
-                            track.last_time = event_time
-                        elif not gaps.off_sequence(track, trade_id, event_time):
-                            continue
-                        text = str(trade_id)
-                        h = seed.copy()
-                        h.update(text.encode())
-                        rows.append(_new_row(Trade, (EXCHANGE, symbol, event_time, received_at,
-                                                     text, price, size,
-                                                     "sell" if data.m else "buy",
-                                                     h.hexdigest())))  # fmt: skip
+                        if row is not False:
+                            rows.append(row)
                         continue
             items = self.decode(raw, received_at)
             if self.last_stream is not None:

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from itertools import chain
-from typing import Any
+from typing import Any, Literal
 
 from streamer.errors import FrameError
 from streamer.ids import record_id
-from streamer.numbers import NON_NEGATIVE, POSITIVE, book_numbers, dec, dec_pair
+from streamer.numbers import NON_NEGATIVE, POSITIVE, POSITIVE_PAIR, book_numbers, dec, dec_pair
 from streamer.records import Candle, Levels, Millis, Ticker, Trade
 from streamer.timefmt import MAX_MILLIS, epoch_millis
 
 EXCHANGE = "binance"
 _new_row = tuple.__new__
+_PLAIN_PAIR = POSITIVE_PAIR.fullmatch
 """Builds a row from a tuple in field order: a third of a keyword `Trade(...)`'s cost."""
 
 
@@ -161,3 +162,38 @@ def kline_row(
         origin="ws",
         record_id=rid,
     )
+
+
+def fast_trade(
+    data: Any,
+    trade_id: int,
+    exchange: str,
+    symbol: str,
+    native: str,
+    track: Any,
+    gaps: Any,
+    seed: Any,
+    received_at: Millis,
+) -> Trade | Literal[False] | None:
+    """A typed `@trade`/`@aggTrade` payload's row, on the read path: `None` when it fails a
+    check (the checked decoder then names the reject), `False` when its id is a repeat the
+    trade gaps drop, else the row (its id tracked; its record id from `seed`, the hash of the
+    stream's prefix)."""
+    event_time, price, size = data.T, data.p, data.q
+    if not (
+        data.s == native
+        and trade_id >= 0
+        and 0 <= event_time <= MAX_MILLIS
+        and _PLAIN_PAIR(price + "," + size) is not None
+    ):
+        return None
+    if trade_id == track.last + 1:
+        track.last = trade_id
+        track.last_time = event_time
+    elif not gaps.off_sequence(track, trade_id, event_time):
+        return False
+    text = str(trade_id)
+    h = seed.copy()
+    h.update(text.encode())
+    return _new_row(Trade, (exchange, symbol, event_time, received_at, text, price, size,
+                            "sell" if data.m else "buy", h.hexdigest()))  # fmt: skip

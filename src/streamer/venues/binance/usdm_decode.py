@@ -40,15 +40,15 @@ import orjson
 from streamer.errors import ConfigError, FrameError
 from streamer.ids import record_id_seed, record_ids
 from streamer.logsafe import shown
-from streamer.numbers import POSITIVE_PAIR
-from streamer.records import Item, Millis, Reject, Trade
+from streamer.records import Item, Millis, Reject
 from streamer.sources.base import FRAME_FAILURES, FeedStats, guarded, json_object, reason_for
 from streamer.sources.base import reject as make_reject
 from streamer.sources.depth_diff import DepthBooks
 from streamer.sources.trade_gaps import SymbolTrades, TradeGaps
-from streamer.timefmt import MAX_MILLIS, epoch_millis
+from streamer.timefmt import epoch_millis
 from streamer.venues.binance.fields import (
     as_sent,
+    fast_trade,
     flag,
     kline_row,
     levels,
@@ -205,7 +205,6 @@ class UsdmDecoder:
         heard = self.heard
         agg_trades = self._agg_trades
         gaps = self.trade_gaps
-        plain_pair = POSITIVE_PAIR.fullmatch
         for raw in payloads:
             route = (  # the stream name, inline: `stream_of` costs a call per frame
                 agg_trades.get(raw[11 : raw.find(b'"', 11, 80)])
@@ -219,26 +218,12 @@ class UsdmDecoder:
                 except msgspec.MsgspecError:
                     data = None
                 if data is not None:
-                    trade_id, event_time, price, size = data.a, data.T, data.p, data.q
-                    if (
-                        data.s == native
-                        and trade_id >= 0
-                        and 0 <= event_time <= MAX_MILLIS
-                        and plain_pair(price + "," + size) is not None
-                    ):
+                    row = fast_trade(data, data.a, EXCHANGE_USDM, symbol,
+                                     native, track, gaps, seed, received_at)  # fmt: skip
+                    if row is not None:
                         heard.add(stream)
-                        if trade_id == track.last + 1:
-                            track.last = trade_id
-                            track.last_time = event_time
-                        elif not gaps.off_sequence(track, trade_id, event_time):
-                            continue
-                        text = str(trade_id)
-                        h = seed.copy()
-                        h.update(text.encode())
-                        rows.append(_new_row(Trade, (EXCHANGE_USDM, symbol, event_time,
-                                                     received_at, text, price, size,
-                                                     "sell" if data.m else "buy",
-                                                     h.hexdigest())))  # fmt: skip
+                        if row is not False:
+                            rows.append(row)
                         continue
             elif raw.startswith(_MARK_HEAD):
                 try:
