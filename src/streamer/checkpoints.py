@@ -44,14 +44,17 @@ class Checkpoint:
     exchange: str
     symbol: str
     trade_id: int | None = None
-    """The last trade id whose row the sink accepted."""
+    """The last trade id whose row the sink accepted, every id before it accepted too."""
+    trade_time: int | None = None
+    """That trade's time (epoch ms): where a venue's history is addressed by time, the
+    backfill after a restart starts there."""
     candle_open_time: int | None = None
     """The open time (epoch ms) of the last closed candle the sink accepted."""
     book_sequence: int | None = None
     """The book's last sequence (update id) written."""
 
 
-_POSITIONS = ("trade_id", "candle_open_time", "book_sequence")
+_POSITIONS = ("trade_id", "trade_time", "candle_open_time", "book_sequence")
 
 
 def _larger(a: int | None, b: int | None) -> int | None:
@@ -66,10 +69,16 @@ def merge(stored: Checkpoint | None, new: Checkpoint) -> Checkpoint:
         raise ValueError(
             f"merging {stored.exchange}/{stored.symbol} into {new.exchange}/{new.symbol}"
         )
+    newer = (
+        stored
+        if new.trade_id is None or (stored.trade_id is not None and stored.trade_id > new.trade_id)
+        else new
+    )
     return Checkpoint(
         new.exchange,
         new.symbol,
-        _larger(stored.trade_id, new.trade_id),
+        newer.trade_id,
+        newer.trade_time,  # the time of whichever trade id is kept
         _larger(stored.candle_open_time, new.candle_open_time),
         _larger(stored.book_sequence, new.book_sequence),
     )

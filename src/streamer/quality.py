@@ -5,7 +5,8 @@ accumulator counts them into the window of the minute its clock reads. `due()` r
 of every minute that has closed (call it on a timer or after each batch); `flush()` returns
 every open window, the current minute included (at shutdown: after it, a later event in the
 same minute would make a second row with the same `record_id`, which de-duplication then
-keeps only one of, so flush once, at the end).
+keeps only one of, so flush once, at the end). The `record_id` also holds the process's `run`
+id, so a process started again within the same minute writes a row of its own.
 
 Connection time is tracked as a state per key (`link_up` / `link_down`), not reported as
 durations: each window gets exactly the milliseconds of its minute the key spent connected or
@@ -64,9 +65,10 @@ class _Link:
 class QualityCounter:
     """Counts one process's events into `quality` rows; `shard` is its `STREAMER_SHARD` text."""
 
-    def __init__(self, shard: str, clock: Callable[[], int]) -> None:
+    def __init__(self, shard: str, clock: Callable[[], int], run: str = "") -> None:
         self._shard = shard
         self._clock = clock
+        self._run = run  # the process's run id: a restart within a minute makes a new row
         self._windows: dict[tuple[Key, int], _Window] = {}
         self._links: dict[Key, _Link] = {}
 
@@ -184,10 +186,85 @@ class QualityCounter:
             w.disconnected_ms,
             w.rejects,
             self._shard,
-            record_id("quality", exchange, symbol, stream, minute, self._shard),
+            record_id("quality", exchange, symbol, stream, minute, self._shard, self._run),
         )
 
 
 def _check_range(first: int, last: int) -> None:
     if first > last:
         raise ValueError(f"id range {first}..{last}: first is after last")
+
+
+CONNECTION = "connection"
+"""The stream kind of a venue's connection-level row (symbol `ALL`): messages, rejects,
+silent subscriptions, and the time connected and disconnected."""
+ALL = "*"
+
+
+class FeedQuality:
+    """One feed's handle on the process's `QualityCounter`: the exchange filled in, the stream
+    kind named by dataset (`trades`, `ohlcv`, `order_books`). Without a counter (a source built
+    alone, in a test or a benchmark) every call does nothing.
+
+    Connections: each of the feed's WebSocket loops registers under a key of its own; the venue
+    counts as connected while every registered connection is up, so an outage of one of them
+    (the symbols it carries get nothing) shows as disconnected time.
+    """
+
+    __slots__ = ("_links", "counter", "exchange")
+
+    def __init__(self, counter: QualityCounter | None = None, exchange: str = "") -> None:
+        self.counter = counter
+        self.exchange = exchange
+        self._links: dict[object, bool] = {}
+
+    def gap(self, symbol: str, first: int, last: int, stream: str = "trades") -> None:
+        if self.counter is not None:
+            self.counter.gap((self.exchange, symbol, stream), first, last)
+
+    def backfilled(self, symbol: str, n: int, stream: str = "trades") -> None:
+        if self.counter is not None and n:
+            self.counter.backfilled((self.exchange, symbol, stream), n)
+
+    def unrecoverable(
+        self, symbol: str, first: int, last: int, reason: str, stream: str = "trades"
+    ) -> None:
+        if self.counter is not None:
+            self.counter.unrecoverable((self.exchange, symbol, stream), first, last, reason)
+
+    def resync(self, symbol: str, cause: ResyncCause) -> None:
+        if self.counter is not None:
+            self.counter.resync((self.exchange, symbol, "order_books"), cause)
+
+    def silent(self, n: int = 1) -> None:
+        if self.counter is not None:
+            for _ in range(n):
+                self.counter.silent((self.exchange, ALL, CONNECTION))
+
+    def received(self, messages: int, rejects: int) -> None:
+        """`messages` frames arrived since the last call, `rejects` of them rejected."""
+        if self.counter is not None:
+            key = (self.exchange, ALL, CONNECTION)
+            if messages:
+                self.counter.received(key, messages)
+            if rejects:
+                self.counter.rejected(key, rejects)
+
+    def link(self, connection: object, up: bool) -> None:
+        """`connection` (any hashable key of one WebSocket loop) went up or down."""
+        self._links[connection] = up
+        self._update()
+
+    def unlink(self, connection: object) -> None:
+        """`connection`'s loop ended for good (stopped, or an old session after a rotation)."""
+        self._links.pop(connection, None)
+        self._update()
+
+    def _update(self) -> None:
+        if self.counter is None or not self._links:
+            return
+        key = (self.exchange, ALL, CONNECTION)
+        if all(self._links.values()):
+            self.counter.link_up(key)
+        else:
+            self.counter.link_down(key)

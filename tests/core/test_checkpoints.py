@@ -25,7 +25,7 @@ from streamer.checkpoints import (
 
 POSITION = st.none() | st.integers(0, 2**62)
 CHECKPOINT = st.builds(Checkpoint, st.just("binance"), st.just("BTC-USDT"), POSITION, POSITION,
-                       POSITION)  # fmt: skip
+                       POSITION, POSITION)  # fmt: skip
 
 
 @given(st.lists(CHECKPOINT, min_size=1, max_size=8))
@@ -37,6 +37,9 @@ def test_merged_saves_end_at_the_largest_position_of_each_stream(saves: list[Che
     for name in ("trade_id", "candle_open_time", "book_sequence"):
         seen = [getattr(s, name) for s in saves if getattr(s, name) is not None]
         assert getattr(stored, name) == (max(seen) if seen else None)
+    # the trade's time travels with the trade id it belongs to
+    kept = [s for s in saves if s.trade_id is not None and s.trade_id == stored.trade_id]
+    assert stored.trade_id is None or stored.trade_time in {s.trade_time for s in kept}
     assert from_json(to_json(stored)) == stored
 
 
@@ -58,7 +61,7 @@ def test_local_checkpoint_lives_in_the_lake_state_folder_and_never_moves_back(
     assert store.load("binance", "BTC-USDT") is None
     store.save(Checkpoint("binance", "BTC-USDT", trade_id=100, candle_open_time=60_000))
     merged = store.save(Checkpoint("binance", "BTC-USDT", trade_id=90, book_sequence=7))
-    assert merged == Checkpoint("binance", "BTC-USDT", 100, 60_000, 7)
+    assert merged == Checkpoint("binance", "BTC-USDT", 100, None, 60_000, 7)
     assert store.load("binance", "BTC-USDT") == merged
     folder = tmp_path / ".state" / "checkpoints" / "binance"
     assert sorted(p.name for p in folder.iterdir()) == ["BTC-USDT.json", "BTC-USDT.json.lock"]
@@ -101,7 +104,7 @@ def test_s3_checkpoint_lives_under_the_lake_prefix_and_never_moves_back(s3: Any)
     assert store.load("kraken", "ETH-USD") is None
     store.save(Checkpoint("kraken", "ETH-USD", trade_id=5, candle_open_time=120_000))
     merged = store.save(Checkpoint("kraken", "ETH-USD", trade_id=4, candle_open_time=180_000))
-    assert merged == Checkpoint("kraken", "ETH-USD", 5, 180_000, None)
+    assert merged == Checkpoint("kraken", "ETH-USD", 5, None, 180_000, None)
     assert store.load("kraken", "ETH-USD") == merged
     key = "crypto/state/checkpoints/kraken/ETH-USD.json"
     assert from_json(s3.get_object(Bucket="lake", Key=key)["Body"].read()) == merged

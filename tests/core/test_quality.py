@@ -49,7 +49,7 @@ def test_a_minute_closes_into_one_row_per_stream_with_every_count() -> None:
     trades, book = q.due()  # in (exchange, symbol, stream, minute) order
     assert trades == Quality("binance", "BTC-USDT", "trades", T0, T0 + MINUTE_MS, 10, 9,
                              ((101, 105),), 3, ((104, 105, "history limit"),), 0, 0, 0, 0, 0, 0,
-                             1, "0/2", record_id("quality", *TRADES, T0, "0/2"))  # fmt: skip
+                             1, "0/2", record_id("quality", *TRADES, T0, "0/2", ""))  # fmt: skip
     assert (book.resyncs_checksum_mismatch, book.resyncs_sequence_break) == (2, 1)
     assert book.resyncs_venue_reset == 0 and book.silent_subscriptions == 1
     assert q.due() == [] and q.flush() == []  # each minute once
@@ -80,6 +80,14 @@ def test_the_record_id_names_stream_minute_and_shard_so_redelivery_dedupes() -> 
         q.received(TRADES)
         rows.extend(q.flush())
     assert rows[0].record_id == rows[2].record_id != rows[1].record_id
+
+
+def test_a_process_started_again_within_the_minute_writes_a_row_of_its_own() -> None:
+    first, second = QualityCounter("0/1", Clock(), run="a"), QualityCounter("0/1", Clock(), run="b")
+    for q in (first, second):
+        q.received(TRADES)
+    (a,), (b,) = first.flush(), second.flush()
+    assert a.minute == b.minute and a.record_id != b.record_id
 
 
 def test_a_backwards_range_is_a_caller_bug() -> None:

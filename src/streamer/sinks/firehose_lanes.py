@@ -139,6 +139,8 @@ class Lane:
         "queue",
         "replay_sent",
         "replay_state",
+        "rows_added",
+        "rows_out",
         "spool",
         "spooling",
         "stream",
@@ -157,6 +159,8 @@ class Lane:
         self.replay_state: tuple[Path, deque[list[Record]]] | None = None
         self.replay_sent = 0  # batches of the replayed segment already delivered
         self.failures = 0  # consecutive undelivered batches (logging is thinned out)
+        self.rows_added = 0  # rows packed since start
+        self.rows_out = 0  # of those, the first ones delivered, spooled or dropped
         self.wake = asyncio.Event()
         self.worker: asyncio.Task[None] | None = None
 
@@ -197,6 +201,7 @@ class Lane:
             d.storage.failed(exc, self.spool.directory, now_millis(), time.monotonic())
             self.hold(records)
             return
+        self.rows_out += rows  # spooled or dropped (counted below): out of memory either way
         if appended:
             d.stored(disk=True)
             d.counters.rows_spooled += rows
@@ -294,6 +299,7 @@ class Lane:
             self.queue.extendleft(reversed(batch))  # shutdown: aclose spools it
             raise
         d.release(size)
+        self.rows_out += sum(r.rows for r in batch) - sum(r.rows for r in left)
         if left:
             # Firehose stays unavailable: this batch and all after it go to disk, in order.
             self.spool_queue(left)
@@ -308,6 +314,7 @@ class Lane:
         for _ in batch:
             self.held.popleft()
         self.held.extendleft(reversed(left))
+        self.rows_out += sum(r.rows for r in batch) - sum(r.rows for r in left)
         d.release(size_of(batch) - size_of(left))
         if not left:
             return False

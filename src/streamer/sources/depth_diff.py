@@ -33,6 +33,7 @@ from typing import NamedTuple, Protocol
 from streamer.book import OrderBook
 from streamer.book_updates import update_rows
 from streamer.ids import record_ids
+from streamer.quality import ResyncCause
 from streamer.records import BookSnapshot, Item, Levels, Millis
 from streamer.sources.base import FeedStats
 
@@ -215,6 +216,10 @@ class DepthBooks:
         log.warning("%s.depth_resync symbol=%s book=%d got=%d-%d", self.exchange, symbol,
                     state.update_id, event.first, event.final)  # fmt: skip
         self.stats.extra["depth_resyncs"] += 1
+        # A sequence that went backwards is the venue starting over; a jump is a lost event.
+        reset = event.final < state.update_id
+        cause = ResyncCause.VENUE_RESET if reset else ResyncCause.SEQUENCE_BREAK
+        self.stats.quality.resync(symbol, cause)
         state.synced = False
         state.book.clear()
         state.buffer.clear()

@@ -74,6 +74,7 @@ class TradeGaps:
         self.late = 0  # trades that arrived inside a hole
         self.repeats = 0  # trades dropped as seen already
         self.lost: list[Hole] = []  # holes given up past MAX_HOLES; the shell reports them
+        self.opened: list[Hole] = []  # holes found since the shell last looked (`quality` gaps)
 
     def track(self, symbol: str, record_id: Callable[[object], str]) -> SymbolTrades:
         track = self.tracks.get(symbol)
@@ -113,6 +114,9 @@ class TradeGaps:
     def _open(self, track: SymbolTrades, hole: Hole) -> None:
         holes = track.holes
         holes.append(hole)
+        self.opened.append(hole)
+        if len(self.opened) > MAX_HOLES:  # nobody reads them (a decoder driven alone)
+            del self.opened[: MAX_HOLES // 2]
         if len(holes) > MAX_HOLES:
             self.lost.append(holes.pop(0))
         self.found[track.symbol] = None

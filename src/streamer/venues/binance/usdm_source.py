@@ -377,6 +377,7 @@ class _Session(FeedSession):
     async def silent(self, ws: WsConnection, streams: list[str]) -> None:
         """An acknowledged subscription delivers nothing: flagged, then a fresh connection."""
         self.feed.stats.extra["subscriptions_silent"] += len(streams)
+        self.feed.stats.quality.silent(len(streams))
         log.error("binance_usdm.subscription_silent connection=%d url=%.80s streams=%s "
                   "seconds=%.0f (acknowledged, no data: a wrong route?)", self.index,
                   self.plan.base, ",".join(streams[:5]), self.watchdog.limit)  # fmt: skip
