@@ -7,7 +7,6 @@ import logging
 from pathlib import Path
 
 from streamer import query
-from streamer.schema import NOT_YET_FILLED
 from streamer.service import run_service
 from streamer.settings import load
 from streamer.simulator import Simulator, SimulatorConfig
@@ -15,9 +14,8 @@ from streamer.venues import VENUES
 
 log = logging.getLogger(__name__)
 
-RARE = frozenset({"crypto_liquidations"}) | NOT_YET_FILLED
-"""Tables a short run may leave empty: the simulated market liquidates in bursts minutes apart
-(and `NOT_YET_FILLED`: no source writes them yet, see `schema.py`)."""
+RARE = frozenset({"crypto_liquidations"})
+"""Tables a short run may leave empty: the simulated market liquidates in bursts minutes apart."""
 
 EXAMPLES = (
     (

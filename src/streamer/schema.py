@@ -206,11 +206,6 @@ DATASETS: dict[str, Dataset] = {
         _dataset("quality", records.Quality),
     )
 }
-NOT_YET_FILLED: frozenset[str] = frozenset({"crypto_quality"})
-"""Tables declared but not yet written by any source: `quality` waits for its accumulator to be
-wired into the feeds (issue 26). The checks that want every table to have rows (the demo's exit
-code, the SQL examples' and analytics' lake fixtures) leave these out; empty this set when the
-sources write them, and those checks cover them again."""
 REJECTS = _dataset("rejects", records.Reject, REJECTS_PREFIX_TEMPLATE, compacted=False)
 DATASET_OF_TYPE: dict[type, Dataset] = {d.record_type: d for d in DATASETS.values()}
 DATASET_OF_TYPE[records.Reject] = REJECTS

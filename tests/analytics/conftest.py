@@ -16,7 +16,6 @@ import pytest
 
 from streamer import query
 from streamer.sample_lake import write_sample_lake
-from streamer.schema import NOT_YET_FILLED
 from streamer.venues.binance.usdm_simulator import UsdmSimOptions
 
 SPEED = 60
@@ -39,12 +38,12 @@ def _ready(lake: Path) -> bool:
         and candles.get("coinbase", 0) >= 4
         and counts["crypto_markets"] >= 100
         and rejects[0][0] > 0
-        # every dataset but the opt-in full-depth books (off by default, as here) and those no
-        # source writes yet (issue 26)
+        # every dataset but the opt-in full-depth books (off by default, as here) and `quality`
+        # (written per closed minute, and at stop)
         and all(
             n
             for table, n in counts.items()
-            if table != "crypto_book_updates" and table not in NOT_YET_FILLED
+            if table not in ("crypto_book_updates", "crypto_quality")
         )
     )
 

@@ -18,7 +18,7 @@ from sqlglot.errors import ParseError
 from streamer import query
 from streamer.jsonline import encode
 from streamer.records import Dec, FundingRate, Hours, Millis, OpenInterest
-from streamer.schema import DATASET_OF_TYPE, NOT_YET_FILLED
+from streamer.schema import DATASET_OF_TYPE
 from streamer.service import run_service
 from streamer.settings import load
 from streamer.simulator import Simulator, SimulatorConfig
@@ -77,8 +77,7 @@ async def _fill(lake: Path) -> None:
                                 "WHERE is_closed AND \"interval\" = '1m'")[0]["n"]  # fmt: skip
             counts = query.table_counts(lake)
             counts.pop("crypto_book_updates")  # opt-in, off here
-            for table in NOT_YET_FILLED:  # declared, written by no source yet (issue 26)
-                counts.pop(table)
+            counts.pop("crypto_quality")  # written per closed minute and at stop: checked below
             return closed >= 8 and counts["crypto_markets"] >= 100 and all(counts.values())
 
         try:
@@ -88,6 +87,7 @@ async def _fill(lake: Path) -> None:
         finally:
             stop.set()
             await service
+        assert query.table_counts(lake)["crypto_quality"] > 0
 
 
 @pytest.fixture(scope="module")
