@@ -266,7 +266,7 @@ def _history_depth(items: list[str]) -> int | dict[str, int] | None:
     for item in items:
         name, sep, count = item.rpartition("=")
         if not count.isdigit() or (sep and name not in venues):
-            fix = f"Use e.g. 500 or okx=500 (venues: {', '.join(venues)})."
+            fix = f"Use e.g. 500 or {venues[0]}=500 (venues: {', '.join(venues)})."
             raise ConfigError("--history-depth", f"{item!r} is not N or VENUE=N", fix)
         if sep:
             by_venue[name] = int(count)

@@ -8,8 +8,12 @@ the venue with the longest `rest_prefix` it starts with. Before a request is ser
 passes the venue's `meter` (messages per second). Each connection's frames leave its bounded
 outbox through the `FaultSender`. Unless replaying recorded frames, one driver task per exchange
 moves that venue's markets at `rate` events per second, drawn by activity weight (a whole
-market: ~2,000 for 1,000 symbols). What was sent is recorded (bounded) in `truth`, also readable
-as `sent_trades` and `sent_candles`, for tests to compare the lake with.
+market: ~2,000 for 1,000 symbols), whether a client is connected or not; a connected client
+that stops reading holds them still once its outbox is full, unless `keep_trading`, which cuts
+that client instead. The REST trade histories serve each market's newest `history_depth`
+trades (`Market.served`; `limit_history` changes it while serving). What was sent is recorded
+(bounded) in `truth`, also readable as `sent_trades` and `sent_candles`, for tests to compare
+the lake with.
 """
 
 from __future__ import annotations
