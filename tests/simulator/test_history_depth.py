@@ -18,13 +18,13 @@ from tests.simulator.history_cases import (
     trades_made,
 )
 
-DEPTH = 400  # about a second of the market's trades
+DEPTH = 600  # nearly two seconds of the market's trades: the hole's end is still in it
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
 async def test_a_hole_older_than_the_history_is_filled_as_far_as_it_reaches(case: Case) -> None:
     async with Simulator(config(case, history_depth={case.venue: DEPTH})) as sim:
-        ids = await trades_made(sim, case, 3 * DEPTH)
+        ids = await trades_made(sim, case, 5 * DEPTH // 2)
         # The client saw the first trade and the newest, nothing between: most of that hole is
         # older than the newest DEPTH trades the venue still serves.
         done = await backfill(sim, case, [ids[0], ids[-1]])
