@@ -219,9 +219,14 @@ async def _simulate(args: argparse.Namespace) -> int:
         outages = OutagePlan.parse(args.outages)
     except ValueError as exc:
         raise ConfigError("--outages", str(exc), "See `streamer simulate --help`.") from None
+    if args.keep_trading and args.rate <= 0:
+        raise ConfigError("--keep-trading", "needs a --rate above 0 (at 0 the clients pace the "
+                          "market)", "Add e.g. --rate 200.")  # fmt: skip
     config = SimulatorConfig(host=args.host, port=args.port, rate=args.rate,
                              replay_dir=args.replay, seed=args.seed, faults=faults,
-                             markets=_markets(args), activity_skew=args.activity_skew)  # fmt: skip
+                             markets=_markets(args), activity_skew=args.activity_skew,
+                             history_depth=_history_depth(args.history_depth),
+                             keep_trading=args.keep_trading)  # fmt: skip
     if args.symbols:  # each symbol asked for is simulated on every exchange that names it so
         config = replace(config, symbols=_symbols_by_venue(tuple(args.symbols)))
     stop = asyncio.Event()
@@ -249,6 +254,27 @@ def _markets(args: argparse.Namespace) -> dict[str, int]:
             )
         out[name] = int(count)
     return {name: count for name, count in out.items() if count}
+
+
+def _history_depth(items: list[str]) -> int | dict[str, int] | None:
+    """`--history-depth N` (every venue) or `VENUE=N` (repeatable; a later one wins)."""
+    from streamer.simulator.server import simulated
+
+    venues = simulated()
+    depth: int | None = None
+    by_venue: dict[str, int] = {}
+    for item in items:
+        name, sep, count = item.rpartition("=")
+        if not count.isdigit() or (sep and name not in venues):
+            fix = f"Use e.g. 500 or {venues[0]}=500 (venues: {', '.join(venues)})."
+            raise ConfigError("--history-depth", f"{item!r} is not N or VENUE=N", fix)
+        if sep:
+            by_venue[name] = int(count)
+        else:
+            depth = int(count)
+    if not by_venue:
+        return depth
+    return {**({} if depth is None else dict.fromkeys(venues, depth)), **by_venue}
 
 
 def _print_flush(line: str) -> None:

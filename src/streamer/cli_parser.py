@@ -168,6 +168,22 @@ def parser() -> argparse.ArgumentParser:
         help="how much busier the first generated symbols are (Zipf exponent)",
     )
     sim.add_argument(
+        "--history-depth",
+        action="append",
+        default=[],
+        metavar="N|VENUE=N",
+        help="the REST trade histories serve only the newest N trades of each market; older "
+        "ids are gone, as on a venue whose history runs out (a hole older than that cannot "
+        "be filled); VENUE=N for one venue, repeatable; default: all kept (20,000)",
+    )
+    sim.add_argument(
+        "--keep-trading",
+        action="store_true",
+        help="the markets trade on at --rate whatever the clients do: a client that stops "
+        "reading (a frozen link, a stopped process) is cut 20,000 frames behind instead of "
+        "holding the market still",
+    )
+    sim.add_argument(
         "--faults",
         default="",
         help="inject faults, e.g. disconnect=0.001,stall=0.0005,garbage=0.01,rest_429=0.1 "

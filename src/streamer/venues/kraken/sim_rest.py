@@ -3,8 +3,9 @@ the markets' trade histories.
 
 `AssetPairs` and `Ticker` (every pair, or `pair=` a comma-separated list by key, altname or v2
 name), `Trades` (`pair`; `since` in nanoseconds, or seconds with a fraction or below 1e11:
-the trades at or after it, oldest first, `count` up to 1000; without `since` the newest;
-`last` the nanoseconds of the last one, or `since` when there is none), `Time`,
+the trades at or after it, oldest first, `count` up to 1000, from those the market still
+serves (its `history_depth`: an older `since` gets the oldest there is); without `since` the
+newest; `last` the nanoseconds of the last one, or `since` when there is none), `Time`,
 `SystemStatus`. Kraken answers errors with HTTP 200 and an `error` array (`EQuery:Unknown
 asset pair`, `EGeneral:Invalid arguments`); an unknown endpoint is a 404.
 """
@@ -68,7 +69,7 @@ class PublicRest:
 
     def _trades(self, symbol: str, params: Mapping[str, str], now: int) -> dict[str, Any]:
         count = max(1, min(int(params.get("count", MAX_TRADES)), MAX_TRADES))
-        history = self.markets[symbol].history
+        history = self.markets[symbol].served()
         since_text = params.get("since")
         if since_text is None:
             rows = list(history)[-count:]

@@ -4,8 +4,9 @@ Endpoints: `public/instruments` (`instType` SPOT or SWAP; the swaps include one 
 client must leave out), `market/tickers` (`instType`), `market/books` (`instId`, `sz` up to
 400; `seqId` the market's sequence, the book exactly as it is at it),
 `market/history-trades` (`type` 1: `after` a trade id gives the trades before it, `before`
-those after it, newest first, `limit` up to 100; `type` 2 pages by `ts` alike; only the newest
-`trade_history` trades of each instrument are still there), `public/funding-rate-history`
+those after it, newest first, `limit` up to 100; `type` 2 pages by `ts` alike; only the trades
+each instrument still serves, its `history_depth`, are there: `after` an older id answers an
+empty `data`), `public/funding-rate-history`
 (`instId`, `before`/`after` a funding time, `limit` up to 400, newest first, with
 `realizedRate`) and `public/time`.
 
@@ -112,7 +113,7 @@ class OkxRestApi:
 
     def _trades(self, market: Market, params: Mapping[str, str]) -> list[Trade]:
         limit = min(int(params.get("limit", MAX_TRADES)), MAX_TRADES)
-        history = market.history
+        history = market.served()
         if params.get("type", "1") == "2":
             return paged(list(history), lambda t: t.time, params, limit)
         if not history:
