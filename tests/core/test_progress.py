@@ -62,13 +62,16 @@ def test_a_seeded_track_opens_the_hole_a_restart_missed_and_drops_what_was_writt
     ledger = CandleLedger(60_000)
     saved = {"BTC-USD": Checkpoint("coinbase", "BTC-USD", 100, 5_000, 120_000),
              "ETH-USD": Checkpoint("coinbase", "ETH-USD", 7, 1_000)}  # fmt: skip
-    assert seed(gaps, ledger, saved) == 1, "ETH-USD is not tracked here (another shard)"
+    assert seed(gaps, ledger, saved) == 2, "ETH-USD starts there once its track is made"
     assert not gaps.off_sequence(track, 99, 4_000), "a replayed trade before it is a repeat"
     assert gaps.off_sequence(track, 130, 9_000)
     (hole,) = gaps.claim("BTC-USD")
     assert (hole.first, hole.last, hole.after, hole.before) == (101, 129, 5_000, 9_000)
     gap = ledger.missing_after("BTC-USD", 600_000)
     assert gap is not None and (gap.start, gap.end) == (180_000, 540_000)
+    later = gaps.track("ETH-USD", ids)  # a feed that makes its tracks as it connects
+    assert gaps.off_sequence(later, 10, 2_000)
+    assert [(h.first, h.last) for h in gaps.claim("ETH-USD")] == [(8, 9)]
 
 
 def test_positions_name_each_symbol_with_a_position() -> None:

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from streamer.checkpoints import Checkpoint
 from streamer.sources.backfill import Backfiller
 from streamer.sources.candles import CandleLedger
-from streamer.sources.trade_gaps import UNSEEN, SymbolTrades, TradeGaps
+from streamer.sources.trade_gaps import UNSEEN, SymbolTrades, TradeGaps, resume
 
 
 def trade_position(track: SymbolTrades) -> tuple[int, int] | None:
@@ -66,16 +66,19 @@ def positions(
 
 
 def seed(gaps: TradeGaps, ledger: CandleLedger | None, saved: Mapping[str, Checkpoint]) -> int:
-    """Start each symbol's trade track and candle ledger at its checkpoint; how many were
-    seeded. A symbol the feed does not track (not its shard, delisted) is left alone."""
+    """Start each symbol's trade track and candle ledger at its checkpoint; how many trade
+    tracks start there (now, or when the feed makes them)."""
     seeded = 0
     for symbol, checkpoint in saved.items():
-        track = gaps.tracks.get(symbol)
-        if track is not None and checkpoint.trade_id is not None and track.last == UNSEEN:
-            track.last = checkpoint.trade_id
-            track.last_time = checkpoint.trade_time or 0
-            track.first = UNSEEN + 1  # ids at or before the checkpoint are written: repeats
-            seeded += 1
+        if checkpoint.trade_id is not None:
+            start = (checkpoint.trade_id, checkpoint.trade_time or 0)
+            track = gaps.tracks.get(symbol)
+            if track is None:  # tracked once its connection is planned: started then
+                gaps.resume_at[symbol] = start
+                seeded += 1
+            elif track.last == UNSEEN:
+                resume(track, *start)
+                seeded += 1
         if ledger is not None and checkpoint.candle_open_time is not None:
             ledger.seed(symbol, checkpoint.candle_open_time)
     return seeded
