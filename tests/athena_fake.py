@@ -129,7 +129,10 @@ class FakeAthena:
 
     def _results(self, execution: Execution) -> dict[str, Any]:
         header = {"Data": [{"VarCharValue": c} for c in execution.columns]}
-        rows = [{"Data": [{"VarCharValue": str(v)} for v in r]} for r in execution.rows]
+        rows = [
+            {"Data": [{} if v is None else {"VarCharValue": str(v)} for v in r]}  # NULL: no value
+            for r in execution.rows
+        ]
         answer: dict[str, Any] = {
             "ResultSet": {
                 "Rows": [header, *rows] if execution.columns else [],
