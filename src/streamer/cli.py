@@ -1,4 +1,4 @@
-"""The `streamer` command: run, demo, query, report, compact, simulate, health, provision.
+"""The `streamer` command: run, demo, query, report, compact, audit, simulate, health, provision.
 
 This is the only module that configures logging and starts an event loop (`run_loop`:
 uvloop where it is installed, else asyncio's own).
@@ -50,6 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _health(args)
         if args.command == "compact":
             return _compact(args)
+        if args.command == "audit":
+            return _audit(args)
         if args.command == "report":
             return _report(args)
         if args.command == "provision":
@@ -117,6 +119,17 @@ def _compact(args: argparse.Namespace) -> int:
     configure_logging(args.log_level, config.log_format)
     _warn_unknown(config.unknown)
     return compact_command(config, args.day, args.dataset, args.engine, args.lake)
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from streamer.audit.run import audit_command
+
+    config = settings_module.load()
+    configure_logging(args.log_level, config.log_format)
+    _warn_unknown(config.unknown)
+    known = [spec.name for spec in VENUES]
+    return audit_command(config, args.day, args.engine, args.lake, args.format, args.exchange,
+                         args.metrics, known)  # fmt: skip
 
 
 def _health(args: argparse.Namespace) -> int:

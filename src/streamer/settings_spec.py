@@ -206,7 +206,8 @@ SETTINGS: tuple[Setting, ...] = (
         "none",
         "the Athena workgroup (Terraform output `athena_workgroup`): `streamer report --engine "
         "athena` and the notebooks query in it (the notebooks use Athena when it is set), and "
-        "`streamer compact --engine athena` runs its statements in it (required there)",
+        "`streamer compact --engine athena` and `streamer audit --engine athena` run their "
+        "statements in it (required there)",
         ANALYTICS,
         literal=False,
     ),
