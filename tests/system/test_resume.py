@@ -148,7 +148,6 @@ async def test_kill_9_then_20_seconds_of_trading_then_restart_leaves_no_hole(
         await until_checkpointed([second], lake, down_to, 180)
         await stop(second)
     missed = {key: (down_from[key], down_to[key] - 1) for key in down_from}
-    import sys; sys.stderr.write("".join(l for l in second.lines if "kraken" in l)[-6000:])
     assert_complete(lake, SYMBOLS, missed)
     assert any("resume checkpoints=" in m for m in messages(second))
 
