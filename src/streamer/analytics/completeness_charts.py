@@ -186,10 +186,17 @@ def _heatmap(ax: Axes, layout: Grid, cells: np.ndarray, gid: str) -> None:
     ax.grid(which="minor", color="white", linewidth=1)
     ax.tick_params(which="minor", length=0)
     if len(layout.hours) <= ANNOTATE_CELLS:
+        size = (
+            "medium"
+            if len(layout.hours) <= 12
+            else "small"
+            if len(layout.hours) <= 24
+            else "x-small"
+        )
         for (i, j), value in np.ndenumerate(cells):
             if np.isfinite(value) and value > 0:
                 dark = value >= BINS[DARK][0]
-                ax.text(j, i, _cell(value), ha="center", va="center", fontsize="x-small",
+                ax.text(j, i, _cell(value), ha="center", va="center", fontsize=size,
                         color="white" if dark else "black", gid=f"{gid}_count")  # fmt: skip
 
 
