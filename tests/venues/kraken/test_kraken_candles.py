@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from typing import Any
 
+from streamer.checkpoints import Checkpoint
 from streamer.records import Candle, Item, Millis, Reject, Trade
 from streamer.simulator import Simulator, SimulatorConfig
 from streamer.venues.kraken.rest import KrakenRest, parse_ohlc
@@ -105,12 +106,15 @@ async def test_a_restarted_client_fetches_what_closed_since_its_checkpoint() -> 
         await until(lambda: len(closed(kraken)) >= 4)
         before = closed(kraken)
         source = KrakenSource(settings, clock=clock)
-        source.ledger.seed(SYMBOL, before[0] - MINUTE)  # what `resume` does with a checkpoint
+        saved = Checkpoint(NAME, SYMBOL, candle_open_time=before[0] - MINUTE)
+        source.resume({SYMBOL: saved}, 3600.0)  # the process before wrote up to that minute
         collector = Collector()
         async with running(source, collector):
             await collector.wait_for(lambda items: len(candles(items)) >= len(before), 30)
             await until(lambda: source.backfill.pending == 0)
+        position = {c.symbol: c.candle_open_time for c in source.checkpoints()}
     got = candles(collector.items)
+    assert position[SYMBOL] is not None and position[SYMBOL] >= got[len(before) - 1].open_time
     assert_true_and_once(sim, got, before[0])
     # the ohlc snapshot repeats the last two closed minutes: the rest came from REST, once
     assert {c.origin for c in got[:2]} == {"rest"}

@@ -11,6 +11,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from streamer.checkpoints import Checkpoint
 from streamer.records import Candle, Item, Millis, Reject, Trade
 from streamer.simulator import Simulator, SimulatorConfig
 from streamer.venues.okx.rest import OkxRest
@@ -106,12 +107,15 @@ async def test_a_restarted_client_fetches_what_closed_since_its_checkpoint() -> 
         await until(lambda: len(closed(okx)) >= 3)
         before = closed(okx)
         source = OkxSource(okx_settings, clock=clock, sleep=quick)
-        source.ledger.seed(SYMBOL, before[0] - MINUTE)  # what `resume` does with a checkpoint
+        saved = Checkpoint(NAME, SYMBOL, candle_open_time=before[0] - MINUTE)
+        source.resume({SYMBOL: saved}, 3600.0)  # the process before wrote up to that minute
         collector = Collector()
         async with running(source, collector):
             await collector.wait_for(lambda items: len(candles(items)) >= len(before))
             await until(lambda: source.backfill.pending == 0)
+        position = {c.symbol: c.candle_open_time for c in source.checkpoints()}
     got = candles(collector.items)
+    assert position[SYMBOL] is not None and position[SYMBOL] >= got[len(before) - 1].open_time
     assert_true_and_once(sim, got, before[0], got[-1].open_time)
     assert {c.origin for c in got[: len(before)]} == {"rest"}
 
