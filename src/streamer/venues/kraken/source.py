@@ -56,6 +56,8 @@ from streamer.venues.kraken.symbols import EXCHANGE, rest_pair, ws_symbol
 
 log = logging.getLogger(__name__)
 
+CLOSE_SETTLE_MS = 1_000  # wait after a candle closes before asking REST for it
+
 SETTING = "STREAMER_KRAKEN_WS_URL"
 CHANNELS = ("book", "trade", "ticker", "ohlc")
 PAIRS_PER_CONNECTION = 20  # no v2 limit is documented; cryptofeed's v1 client uses 20 (verify)
@@ -208,6 +210,9 @@ class KrakenSource(Feed):
             self.backfill.later(gap, emit)
 
     async def _fetch_candles(self, gap: Gap) -> list[Item]:
+        settle = gap.end + CANDLE_MS + CLOSE_SETTLE_MS - self._clock()
+        if settle > 0:  # a minute that closed this instant: let the venue finalize it first
+            await self._sleep(settle / 1000)
         pair = self._pair(gap.symbol)
         return await self.rest.candles(gap.symbol, pair, OHLC_MINUTES, gap.start, gap.end)
 

@@ -76,6 +76,8 @@ from streamer.venues.okx.symbols import (
 
 log = logging.getLogger(__name__)
 
+CLOSE_SETTLE_MS = 1_000  # wait after a candle closes before asking REST for it
+
 SETTING = "STREAMER_OKX_WS_URL"
 CONNECT_ATTEMPTS, CONNECT_WINDOW_SECONDS = 3, 1.25
 """OKX allows 3 connection requests a second per IP; a quarter second more than the venue's
@@ -298,6 +300,9 @@ class OkxSource(Feed):
             self.backfill.later(gap, emit)
 
     async def _fetch_candles(self, gap: Gap) -> list[Item]:
+        settle = gap.end + CANDLE_MS + CLOSE_SETTLE_MS - self._clock()
+        if settle > 0:  # a minute that closed this instant: let the venue finalize it first
+            await self._sleep(settle / 1000)
         return await self.rest.candles(gap.symbol, inst_id(gap.symbol), gap.start, gap.end)
 
     async def _connection(self, session: _Session) -> None:
