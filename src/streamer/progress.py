@@ -19,6 +19,9 @@ from streamer.checkpoints import Checkpoint, merge
 
 WATCHED = ("trades", "ohlcv")
 """The datasets whose positions checkpoints hold."""
+MAX_WAITING = 100
+"""Markers held while the sink accepts nothing (a failing disk): past it, a new marker takes
+the place of the newest one waiting, whose positions it covers and whose rows it waits for."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,9 @@ class Committer:
 
     def mark(self, progress: Progress, added: Mapping[str, int]) -> None:
         """`progress` arrived when the sink had been given `added[dataset]` rows of each."""
+        if len(self._waiting) >= MAX_WAITING:
+            _, newest = self._waiting.pop()
+            progress = Progress(progress.exchange, _newer(newest, progress))
         self._waiting.append(({name: added.get(name, 0) for name in WATCHED}, progress))
 
     def ready(self, accepted: Callable[[str], int]) -> list[Checkpoint]:
@@ -57,3 +63,11 @@ class Committer:
                 key = (checkpoint.exchange, checkpoint.symbol)
                 due[key] = merge(due.get(key), checkpoint)
         return list(due.values())
+
+
+def _newer(old: Progress, new: Progress) -> tuple[Checkpoint, ...]:
+    """`new`'s checkpoints, and `old`'s for symbols `new` does not name (each feed marks all
+    its symbols, but one that was unsubscribed meanwhile keeps its last position)."""
+    named = {(c.exchange, c.symbol) for c in new.checkpoints}
+    kept = tuple(c for c in old.checkpoints if (c.exchange, c.symbol) not in named)
+    return kept + new.checkpoints

@@ -80,3 +80,20 @@ def test_positions_name_each_symbol_with_a_position() -> None:
     gaps.track("C-D", ids)
     out = positions("kraken", ("A-B", "C-D"), gaps, None, None)
     assert out == (Checkpoint("kraken", "A-B", 3, 30, None),)
+    out = positions("okx", ("A-B", "C-D"), gaps, None, None, {"C-D": 77})
+    assert out == (Checkpoint("okx", "A-B", 3, 30), Checkpoint("okx", "C-D", book_sequence=77))
+
+
+def test_markers_held_while_the_sink_accepts_nothing_stay_bounded_and_lose_no_symbol() -> None:
+    from streamer.progress import MAX_WAITING
+
+    committer = Committer()
+    for n in range(MAX_WAITING * 3):
+        exchange = ("binance", "okx")[n % 2]
+        marker = Progress(exchange, (Checkpoint(exchange, "BTC-USDT", n, n),))
+        committer.mark(marker, {"trades": n, "ohlcv": 0})
+    assert len(committer) == MAX_WAITING
+    last = MAX_WAITING * 3 - 1
+    assert committer.ready(lambda name: last - 1) != [], "the older markers still commit"
+    due = committer.ready(lambda name: last)
+    assert {(c.exchange, c.trade_id) for c in due} == {("okx", last), ("binance", last - 1)}

@@ -191,6 +191,9 @@ def test_kill_9_then_20_seconds_of_trading_then_restart_leaves_no_hole(resumed: 
     assert_complete(resumed.lake, SYMBOLS, resumed.missed)
     log = "".join(resumed.lines)
     assert "resume checkpoints=" in log and "drained holes_left=0" in log
+    for venue, symbol in (("binance_usdm", "BTC-USDT-PERP"), ("okx", "BTC-USDT")):
+        saved = checkpoint(resumed.lake, venue, symbol)  # books kept by sequence record it
+        assert saved is not None and isinstance(saved["book_sequence"], int), saved
 
 
 def test_audit_finds_the_resumed_lake_complete(resumed: Resumed) -> None:

@@ -112,6 +112,10 @@ class DepthBooks:
                 self.books[symbol] = DiffBook()
                 self._update_ids[symbol] = record_ids(self.exchange, symbol, "book_update")
 
+    def sequences(self) -> dict[str, int]:
+        """Each synced book's last update id (what a checkpoint records of the book)."""
+        return {symbol: state.update_id for symbol, state in self.books.items() if state.synced}
+
     def want(self, symbol: str) -> None:
         self.books[symbol].requested = True
         self.wanted[symbol] = None

@@ -138,7 +138,12 @@ class Feed:
     def checkpoints(self) -> tuple[Checkpoint, ...]:
         """Each symbol's position with every row before it handed on."""
         symbols = self.settings.symbols
-        return positions(self.name, symbols, self.trade_gaps, self.ledger, self.backfill)
+        books = self.book_sequences()
+        return positions(self.name, symbols, self.trade_gaps, self.ledger, self.backfill, books)
+
+    def book_sequences(self) -> Mapping[str, int]:
+        """Each kept book's sequence (venues whose books carry one say so)."""
+        return {}
 
     @property
     def holes_open(self) -> int:

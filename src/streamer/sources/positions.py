@@ -51,17 +51,20 @@ def positions(
     gaps: TradeGaps,
     ledger: CandleLedger | None,
     backfill: Backfiller | None,
+    books: Mapping[str, int] | None = None,
 ) -> tuple[Checkpoint, ...]:
-    """The checkpoint of each of `symbols` with a position."""
+    """The checkpoint of each of `symbols` with a position (`books`: the book sequences)."""
     out = []
+    books = books or {}
     for symbol in symbols:
         track = gaps.tracks.get(symbol)
         trade = trade_position(track) if track is not None else None
         candle = candle_position(ledger, backfill, symbol) if ledger is not None else None
-        if trade is None and candle is None:
+        book = books.get(symbol)
+        if trade is None and candle is None and book is None:
             continue
         trade_id, trade_time = trade if trade is not None else (None, None)
-        out.append(Checkpoint(exchange, symbol, trade_id, trade_time, candle))
+        out.append(Checkpoint(exchange, symbol, trade_id, trade_time, candle, book))
     return tuple(out)
 
 

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
 import orjson
@@ -217,6 +217,10 @@ class UsdmSource(Feed):
     def urls(self) -> list[str]:
         """The URL of every connection, as its next session asks for it."""
         return [plan.url() for plan in self.plans if plan.streams]
+
+    def book_sequences(self) -> Mapping[str, int]:
+        books = self.decoder.books
+        return books.sequences() if books is not None else {}
 
     def grouped(self) -> Iterable[Grouped]:
         helpers: list[Grouped] = [self.trade_backfill]

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
 import orjson
@@ -214,6 +214,10 @@ class OkxSource(Feed):
 
     def url(self, planned: Planned) -> str:
         return f"{self.settings.ws_url}/ws/v5/{planned.path}"
+
+    def book_sequences(self) -> Mapping[str, int]:
+        books = self.decoder.books
+        return books.sequences() if books is not None else {}
 
     def grouped(self) -> Iterable[Grouped]:
         helpers: list[Grouped] = [self.trade_backfill, self.backfill]
