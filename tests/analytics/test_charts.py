@@ -155,8 +155,10 @@ def test_health_panel_draws_rows_rejects_origins_and_gaps(db: Analytics) -> None
     assert dict(zip(labels, widths, strict=True)) == {
         f"{e} {s} {i}": n for (e, s, i), n in per_series.items()
     }
-    # every streaming venue fetches missed candles from REST: a cut connection leaves no hole
-    assert gaps.empty, gaps
+    # every streaming venue fetches missed candles from REST, so a cut connection leaves no
+    # hole; but Kraken has no candle at all for a minute without trades (neither its stream nor
+    # its OHLC, nor the simulator's), which reads as a gap here
+    assert set(gaps["exchange"]) <= {"kraken"}, gaps
 
 
 def test_health_panel_sums_missing_candles_per_series() -> None:
