@@ -4,7 +4,8 @@ The pipeline hands over the checkpoints the sink has accepted the rows of (`prog
 background task saves them in a thread (a file rename, or an S3 put), keeping only the newest
 of each symbol while a save runs. A failed save is logged and counted, and the checkpoint stays
 pending for the next round: a lost checkpoint only makes the next start fetch more (duplicates
-with the same `record_id`), never skip rows.
+with the same `record_id`), never skip rows. A checkpoint equal to the one this process saved
+last is not saved again (an idle symbol costs no write: on S3 each is a request).
 """
 
 from __future__ import annotations
@@ -28,13 +29,16 @@ class CheckpointWriter:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._saved: dict[tuple[str, str], Checkpoint] = {}  # what this process saved last
         self.saved = 0
         self.failures = 0
 
     def add(self, checkpoints: Iterable[Checkpoint]) -> None:
-        pending = self._pending
+        pending, saved = self._pending, self._saved
         for checkpoint in checkpoints:
             key = (checkpoint.exchange, checkpoint.symbol)
+            if key not in pending and saved.get(key) == checkpoint:
+                continue
             pending[key] = merge(pending.get(key), checkpoint)
         if pending:
             self._wake.set()
@@ -68,6 +72,7 @@ class CheckpointWriter:
         for checkpoint in checkpoints:
             try:
                 self.store.save(checkpoint)
+                self._saved[(checkpoint.exchange, checkpoint.symbol)] = checkpoint
                 self.saved += 1
             except Exception as exc:  # disk, S3 or a corrupt file: logged, kept, retried
                 self.failures += 1
