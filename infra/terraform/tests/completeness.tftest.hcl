@@ -23,7 +23,7 @@ run "every_shard_is_told_the_bucket_the_drain_and_the_checkpoint_interval" {
         for pair in [
           ["STREAMER_LAKE_BUCKET", aws_s3_bucket.lake.bucket],
           ["STREAMER_DRAIN_SECONDS", "20"],
-          ["STREAMER_CHECKPOINT_SECONDS", "5"],
+          ["STREAMER_CHECKPOINT_SECONDS", "30"],
           ["STREAMER_SHUTDOWN_SECONDS", "90"],
           ["STREAMER_FIREHOSE_PREFIX", "crypto"],
         ] : contains([for e in jsondecode(td.container_definitions)[0].environment : "${e.name}=${e.value}"], "${pair[0]}=${pair[1]}")
@@ -44,13 +44,13 @@ run "drain_and_checkpoint_interval_follow_their_variables" {
   variables {
     drain_seconds      = 45
     shutdown_seconds   = 60
-    checkpoint_seconds = 30
+    checkpoint_seconds = 10
   }
 
   assert {
     condition = (
       contains([for e in jsondecode(aws_ecs_task_definition.service[0].container_definitions)[0].environment : "${e.name}=${e.value}"], "STREAMER_DRAIN_SECONDS=45")
-      && contains([for e in jsondecode(aws_ecs_task_definition.service[0].container_definitions)[0].environment : "${e.name}=${e.value}"], "STREAMER_CHECKPOINT_SECONDS=30")
+      && contains([for e in jsondecode(aws_ecs_task_definition.service[0].container_definitions)[0].environment : "${e.name}=${e.value}"], "STREAMER_CHECKPOINT_SECONDS=10")
     )
     error_message = "drain_seconds and checkpoint_seconds must reach the task as STREAMER_DRAIN_SECONDS and STREAMER_CHECKPOINT_SECONDS"
   }
