@@ -211,7 +211,7 @@ class FirehoseSink:
         """Shutdown with records Firehose and the spool's disk both refused: counted, logged."""
         rows = sum(r.rows for r in lane.held)
         self.counters.rows_dropped += rows
-        lane.rows_out += rows
+        lane.mark(lane.held)
         self._delivery.release(size_of(lane.held))
         lane.held.clear()
         log.error(
