@@ -24,6 +24,10 @@ classification in `aws.py`.
 Delivery is at least once: a call that timed out may have succeeded, and a spool segment is
 deleted only after all of it was delivered. Every row carries its `record_id` for
 de-duplication.
+
+`accepted(dataset)`, which checkpoints wait for, counts the rows added first that are all
+delivered, spooled or dropped (`safe_prefix.py`): never a row in the packer or in an unanswered
+call, nor one behind such a row, however many later rows went through.
 """
 
 from __future__ import annotations
@@ -211,7 +215,7 @@ class FirehoseSink:
         """Shutdown with records Firehose and the spool's disk both refused: counted, logged."""
         rows = sum(r.rows for r in lane.held)
         self.counters.rows_dropped += rows
-        lane.rows_out += rows
+        lane.mark(lane.held)
         self._delivery.release(size_of(lane.held))
         lane.held.clear()
         log.error(
