@@ -351,8 +351,8 @@ variable "drain_seconds" {
 
 variable "checkpoint_seconds" {
   type        = number
-  description = "How often each symbol's checkpoint is written to s3://<lake bucket>/<stream_prefix>/state/checkpoints/ (STREAMER_CHECKPOINT_SECONDS). Each write is an S3 GET and PUT per trading symbol: at the service's own default of 5 s that is about $2.80 a symbol a month, at 30 s $0.47. A longer interval only makes a task killed without SIGTERM fetch more history at its restart (a SIGTERM writes the checkpoints after the drain)."
-  default     = 30
+  description = "How often each symbol's checkpoint is written to s3://<lake bucket>/<stream_prefix>/state/checkpoints/ (STREAMER_CHECKPOINT_SECONDS). Each write is an S3 GET and PUT per trading symbol: about $0.05 a symbol a month at 300 s, $0.47 at 30 s, $2.80 at the service's own default of 5 s. A longer interval only makes a task killed without SIGTERM fetch more history at its restart (duplicates, never holes); a SIGTERM writes the checkpoints after the drain."
+  default     = 300
 
   validation {
     condition     = var.checkpoint_seconds >= 1 && var.checkpoint_seconds <= 3600

@@ -23,7 +23,7 @@ run "every_shard_is_told_the_bucket_the_drain_and_the_checkpoint_interval" {
         for pair in [
           ["STREAMER_LAKE_BUCKET", aws_s3_bucket.lake.bucket],
           ["STREAMER_DRAIN_SECONDS", "20"],
-          ["STREAMER_CHECKPOINT_SECONDS", "30"],
+          ["STREAMER_CHECKPOINT_SECONDS", "300"],
           ["STREAMER_SHUTDOWN_SECONDS", "90"],
           ["STREAMER_FIREHOSE_PREFIX", "crypto"],
         ] : contains([for e in jsondecode(td.container_definitions)[0].environment : "${e.name}=${e.value}"], "${pair[0]}=${pair[1]}")
