@@ -131,8 +131,9 @@ SETTINGS: tuple[Setting, ...] = (
         "5",
         "how often each symbol's position (last trade id, last closed candle) is checkpointed, "
         "once the sink has accepted the rows before it; a restart resumes from there "
-        "(`<lake>/.state/checkpoints`, or `s3://<STREAMER_LAKE_BUCKET>/<STREAMER_FIREHOSE_PREFIX>/state/` "
-        "with the Firehose sink; each is an S3 GET and PUT per symbol: Terraform uses 300 s)",
+        "(`<lake>/.state/checkpoints`, or "
+        "`s3://<STREAMER_LAKE_BUCKET>/<STREAMER_FIREHOSE_PREFIX>/state/` with the Firehose "
+        "sink; each is an S3 GET and PUT per symbol: Terraform uses 300 s)",
     ),
     _s(
         "health_host",

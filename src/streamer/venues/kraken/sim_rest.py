@@ -16,12 +16,12 @@ asset pair`, `EGeneral:Invalid arguments`); an unknown endpoint is a 404.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from streamer.simulator.listing import Listing
-from streamer.simulator.market import Market
+from streamer.simulator.market import Candle, Market
 from streamer.venues.kraken import sim_wire as wire
 from streamer.venues.kraken.sim_listing import Pair, asset_pair, pair_of
 from streamer.venues.kraken.symbols import ws_symbol
@@ -99,11 +99,27 @@ class PublicRest:
         since = int(params.get("since", 0)) * 1000
         market = self.markets[symbol]
         market.track(interval)
-        closed = market.closed[interval][-MAX_CANDLES:]
+        current = market.candles[interval]
+        closed = _with_quiet_minutes(market.closed[interval], current)[-MAX_CANDLES:]
         rows = [wire.rest_candle(c) for c in closed if c.open_time > since]
-        rows.append(wire.rest_candle(market.candles[interval]))
+        rows.append(wire.rest_candle(current))
         last = closed[-1].open_time // 1000 if closed else since // 1000
         return wire.ok({self.pairs[symbol].key: rows, "last": last})
+
+
+def _with_quiet_minutes(closed: Sequence[Candle], current: Candle) -> list[Candle]:
+    """`closed` with a row for every interval without a trade, as Kraken's OHLC has one: open,
+    high, low and close at the close before, volume and count 0."""
+    out: list[Candle] = []
+    for candle in [*closed, current]:
+        if out:
+            before = out[-1]
+            step = before.interval_ms
+            for open_time in range(before.open_time + step, candle.open_time, step):
+                price = before.close
+                out.append(Candle(open_time, step, price, price, price, price))
+        out.append(candle)
+    return out[:-1]
 
 
 def _nanos(text: str) -> int:
