@@ -156,8 +156,9 @@ def test_health_panel_draws_rows_rejects_origins_and_gaps(db: Analytics) -> None
         f"{e} {s} {i}": n for (e, s, i), n in per_series.items()
     }
     # every streaming venue fetches missed candles from REST, so a cut connection leaves no
-    # hole; but Kraken has no candle at all for a minute without trades (neither its stream nor
-    # its OHLC, nor the simulator's), which reads as a gap here
+    # hole; but Kraken's stream sends nothing for a minute without trades: its OHLC has the
+    # minute (flat, volume 0), fetched once the next candle shows the gap, which a run that
+    # stops right then has not done yet
     assert set(gaps["exchange"]) <= {"kraken"}, gaps
 
 
