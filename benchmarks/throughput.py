@@ -3,7 +3,9 @@
 The simulator runs in its own process (`streamer simulate --rate 0`), so the figures below are
 the client's alone: frames per second, client CPU microseconds per frame (all threads of this
 process, from `time.process_time`) and peak RSS. Each sink is measured in turn: the null sink
-(decode + normalize + encode) and the local lake (plus gzip and file writes).
+(decode + normalize + encode) and the local lake (plus gzip and file writes); then the lake
+without and with completeness (the `quality` rows, Progress markers and checkpoints `streamer
+run` adds: `resume.prepare`), alternated `--rounds` times, medians compared.
 
     python benchmarks/throughput.py [--seconds 20] [--symbols 4]
 
@@ -17,6 +19,7 @@ import asyncio
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,6 +29,7 @@ from typing import IO
 
 from streamer.cli import run_loop
 from streamer.pipeline import run_pipeline
+from streamer.resume import prepare
 from streamer.service import build_sources
 from streamer.settings import load
 from streamer.sinks.base import Sink
@@ -58,11 +62,18 @@ def start_simulator(
     return proc, env
 
 
-async def measure(env: dict[str, str], sink: Sink, seconds: float) -> dict[str, float]:
-    settings = load({**env, "STREAMER_SOURCES": "binance,coinbase"})
+async def measure(
+    env: dict[str, str], sink: Sink, seconds: float, lake: Path | None = None
+) -> dict[str, float]:
+    """`lake`: with completeness, its checkpoints kept there (as `streamer run` does)."""
+    extra = {"STREAMER_SINK": "lake", "STREAMER_LAKE_DIR": str(lake)} if lake else {}
+    settings = load({**env, "STREAMER_SOURCES": "binance,coinbase", **extra})
     sources = build_sources(settings)
+    completeness = await prepare(settings, sources, now_millis) if lake else None
     stop = asyncio.Event()
-    task = asyncio.create_task(run_pipeline(sources, sink, stop, clock=now_millis))
+    task = asyncio.create_task(
+        run_pipeline(sources, sink, stop, clock=now_millis, completeness=completeness)
+    )
     await asyncio.sleep(2.0)  # warm-up: connections, snapshots
     frames0 = sum(s.stats.frames for s in sources)
     cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -94,6 +105,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--symbols", type=int, default=4, help="bases per exchange")
+    parser.add_argument("--rounds", type=int, default=3, help="lake without/with completeness")
     args = parser.parse_args()
     bases = BASES[: args.symbols]
     symbols = [f"{b}-USDT" for b in bases] + [f"{b}-USD" for b in bases]
@@ -108,6 +120,20 @@ async def main() -> None:
         report("lake", await measure(env, LakeSink(settings.lake), args.seconds))
         size = sum(p.stat().st_size for p in lake.rglob("*.gz"))
         print(f"lake: {size / 1e6:.1f} MB gzip in {len(list(lake.rglob('*.gz')))} objects")
+        plain: list[float] = []
+        complete: list[float] = []
+        for n in range(args.rounds):
+            r = await measure(env, LakeSink(settings.lake), args.seconds)
+            report("lake", r)
+            plain.append(r["cpu_us_per_frame"])
+            # a fresh state folder: no checkpoint to resume from, so no backfill in the figure
+            r = await measure(env, LakeSink(settings.lake), args.seconds, lake / f"state-{n}")
+            report("+qual", r)
+            complete.append(r["cpu_us_per_frame"])
+        a, b = statistics.median(plain), statistics.median(complete)
+        print(
+            f"completeness: {a:.1f} -> {b:.1f} CPU µs/frame (median of {args.rounds}), {b / a:.2f}x"
+        )
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"peak RSS (client process): {peak:.0f} MiB; cores: {os.cpu_count()}")
     finally:

@@ -17,6 +17,7 @@ the bucket column) to `athena-results/tables/<id>/`, lists them in a data manife
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 import threading
 import uuid
@@ -129,7 +130,10 @@ class FakeAthena:
 
     def _results(self, execution: Execution) -> dict[str, Any]:
         header = {"Data": [{"VarCharValue": c} for c in execution.columns]}
-        rows = [{"Data": [{"VarCharValue": str(v)} for v in r]} for r in execution.rows]
+        rows = [
+            {"Data": [{} if v is None else {"VarCharValue": str(v)} for v in r]}  # NULL: no value
+            for r in execution.rows
+        ]
         answer: dict[str, Any] = {
             "ResultSet": {
                 "Rows": [header, *rows] if execution.columns else [],
@@ -159,7 +163,7 @@ class FakeAthena:
             self._ctas(execution, tree)
         elif isinstance(tree, exp.Query):
             with self._duckdb() as (con, _):
-                result = con.execute(tree.sql(dialect="duckdb"))
+                result = con.execute(_expand_rows(tree.sql(dialect="duckdb")))
                 execution.columns = [d[0] for d in result.description or []]
                 execution.rows = result.fetchall()
         else:
@@ -265,6 +269,19 @@ class FakeAthena:
                     _empty(compacted_table(dataset), dataset, ("hour", "year", "month", "day"))
                 )
         return out
+
+
+_ROWS_UNNEST = re.compile(r"CROSS JOIN UNNEST\(([^()]+)\) AS (\"?\w+\"?)\(([^()]*,[^()]*)\)")
+
+
+def _expand_rows(duck: str) -> str:
+    """Trino's `CROSS JOIN UNNEST(a) AS u(x, y)` over an array of rows makes a column of each
+    field; sqlglot writes it for DuckDB as it is, where it names the row itself. DuckDB expands
+    the fields with `unnest(a, recursive := true)` in a lateral subquery, so the fake writes
+    that (only for an alias of two or more columns: one is a plain array's element)."""
+    return _ROWS_UNNEST.sub(
+        r"CROSS JOIN LATERAL (SELECT UNNEST(\1, recursive := TRUE)) AS \2(\3)", duck
+    )
 
 
 def _empty(name: str, dataset: sql.Dataset, keys: tuple[str, ...]) -> str:

@@ -36,6 +36,10 @@ def _value(dataset: Dataset, kind: str, glue_type: str, name: str, i: int, t: in
         return i % 2 == 0
     if kind == "timestamp":
         return Millis(t + i * 1000)
+    if kind == "ranges":
+        return ((i, i + 2), (i + 10, i + 10))
+    if kind == "holes":
+        return ((i + 20, i + 25, f"history limit {i}"),)
     if kind == "levels":
         return ((Dec(f"{100 + i}.25"), Dec(LONG_DECIMAL)), (Dec(f"{99 + i}.5"), Dec("0.001")))
     if glue_type == "double":

@@ -116,6 +116,13 @@ locals {
       STREAMER_LOG_FORMAT       = "json"
       STREAMER_HEALTH_PORT      = "8080"
       AWS_REGION                = var.region
+
+      # Completeness: checkpoints in the lake bucket (<stream_prefix>/state/checkpoints/), a
+      # restart fetching from them what it missed, and the holes still open served on SIGTERM
+      # for drain_seconds before the sink's shutdown_seconds.
+      STREAMER_LAKE_BUCKET        = aws_s3_bucket.lake.bucket
+      STREAMER_DRAIN_SECONDS      = tostring(var.drain_seconds)
+      STREAMER_CHECKPOINT_SECONDS = tostring(var.checkpoint_seconds)
     },
     # Only when they run: a deployment without USD-M, OKX or Kraken keeps its task definitions
     # unchanged.

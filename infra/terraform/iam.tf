@@ -1,6 +1,6 @@
-# Three roles, least privilege: the task may only put records to its streams; Firehose may
-# only write its prefixes, use its key and log; the execution role may only pull the image,
-# write the service's logs and read the CoinGecko secret.
+# Three roles, least privilege: the task may only put records to its streams and keep its
+# checkpoints; Firehose may only write its prefixes, use its key and log; the execution role
+# may only pull the image, write the service's logs and read the CoinGecko secret.
 
 # --- the service (task role) --------------------------------------------------------------
 
@@ -23,8 +23,14 @@ data "aws_iam_policy_document" "ecs_tasks_assume" {
 
 resource "aws_iam_role" "task" {
   name               = "${var.name}-task"
-  description        = "streamer service: put records to its Firehose streams"
+  description        = "streamer service: put records to its Firehose streams, read and write its checkpoints"
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+locals {
+  # Where the service keeps a checkpoint per exchange and symbol (S3Checkpoints in
+  # src/streamer/checkpoints.py: STREAMER_FIREHOSE_PREFIX + "/state/checkpoints/").
+  checkpoints_prefix = "${var.stream_prefix}/state/checkpoints/"
 }
 
 data "aws_iam_policy_document" "task" {
@@ -33,6 +39,52 @@ data "aws_iam_policy_document" "task" {
     # DescribeDeliveryStream: the service checks at start that each stream exists.
     actions   = ["firehose:DescribeDeliveryStream", "firehose:PutRecord", "firehose:PutRecordBatch"]
     resources = [for stream in aws_kinesis_firehose_delivery_stream.dataset : stream.arn]
+  }
+
+  # A save reads the checkpoint before it writes (merging, so an older one never wins).
+  statement {
+    sid       = "ReadAndWriteCheckpoints"
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    resources = ["${aws_s3_bucket.lake.arn}/${local.checkpoints_prefix}*"]
+  }
+
+  # Without s3:ListBucket, S3 answers a GET of a key that does not exist yet (every symbol's
+  # first start) with 403 AccessDenied instead of 404 NoSuchKey, and the service would take
+  # that for a broken store: no checkpoint would ever be saved. S3 checks the key against
+  # s3:prefix, so this lists the checkpoints and nothing else.
+  statement {
+    sid       = "TellAMissingCheckpointFromADeniedOne"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.lake.arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${local.checkpoints_prefix}*"]
+    }
+  }
+
+  # SSE-KMS objects: S3 uses the key on the task's behalf. With the bucket key on, S3 names
+  # the bucket (not the object) in the encryption context.
+  dynamic "statement" {
+    for_each = var.bucket_encryption == "kms" ? [1] : []
+    content {
+      sid       = "UseDeploymentKeyForCheckpoints"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [aws_kms_key.lake.arn]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["s3.${var.region}.amazonaws.com"]
+      }
+
+      condition {
+        test     = "StringLike"
+        variable = "kms:EncryptionContext:aws:s3:arn"
+        values   = [aws_s3_bucket.lake.arn, "${aws_s3_bucket.lake.arn}/${local.checkpoints_prefix}*"]
+      }
+    }
   }
 }
 

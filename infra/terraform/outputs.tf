@@ -63,6 +63,16 @@ output "compaction_schedule" {
   value       = one(aws_scheduler_schedule.compact[*].name)
 }
 
+output "audit_schedule" {
+  description = "EventBridge Scheduler schedule running the daily `streamer audit` (null when audit_enabled is false)."
+  value       = one(aws_scheduler_schedule.audit[*].name)
+}
+
+output "checkpoints_location" {
+  description = "Where the service keeps a checkpoint per exchange and symbol (<exchange>/<symbol>.json beneath)."
+  value       = "s3://${aws_s3_bucket.lake.bucket}/${local.checkpoints_prefix}"
+}
+
 output "compacted_tables" {
   description = "Per view users query (crypto_<dataset>): its raw and compacted Glue tables."
   value       = { for view, t in local.compaction.tables : view => { raw = t.raw_table, compacted = t.compacted_table } }

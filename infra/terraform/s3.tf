@@ -138,6 +138,22 @@ resource "aws_s3_bucket_lifecycle_configuration" "lake" {
     }
   }
 
+  # A checkpoint is overwritten every checkpoint_seconds per symbol: with versioning on, the
+  # old versions would pile up by the million before noncurrent_version_expiration_days. Only
+  # the newest is ever read, so the old ones go after a day.
+  rule {
+    id     = "expire-old-checkpoint-versions"
+    status = "Enabled"
+
+    filter {
+      prefix = local.checkpoints_prefix
+    }
+
+    noncurrent_version_expiration {
+      noncurrent_days = 1
+    }
+  }
+
   rule {
     id     = "expire-firehose-errors"
     status = "Enabled"

@@ -224,6 +224,23 @@ variable "compaction_schedule" {
   }
 }
 
+variable "audit_enabled" {
+  type        = bool
+  description = "Run `streamer audit --day yesterday --engine athena --metrics` daily (a scheduled Fargate task) and alarm on missing trades, unrecovered holes and an audit that did not report."
+  default     = true
+}
+
+variable "audit_schedule" {
+  type        = string
+  description = "EventBridge Scheduler expression (UTC) of the daily audit: an hour after compaction_schedule, so the audit reads yesterday once compaction has replaced its views."
+  default     = "cron(30 1 * * ? *)"
+
+  validation {
+    condition     = can(regex("^(cron|rate)\\(.+\\)$", var.audit_schedule))
+    error_message = "audit_schedule must be an EventBridge Scheduler expression such as cron(30 1 * * ? *)."
+  }
+}
+
 variable "raw_expire_after_compaction_days" {
   type        = number
   description = "Delete a raw market-data object this many days after it was written, once its day is compacted (the job tags it); 0 keeps raw objects (see raw_expiration_days for all of them)."
@@ -318,6 +335,28 @@ variable "shutdown_seconds" {
   validation {
     condition     = var.shutdown_seconds >= 1 && var.shutdown_seconds <= 110
     error_message = "shutdown_seconds must be between 1 and 110 (the task's stopTimeout is 120 s)."
+  }
+}
+
+variable "drain_seconds" {
+  type        = number
+  description = "Seconds the service keeps fetching the trade and candle holes still open after SIGTERM, before it checkpoints and shuts its sink down (STREAMER_DRAIN_SECONDS); drain_seconds + shutdown_seconds must fit the 120 s stopTimeout."
+  default     = 20
+
+  validation {
+    condition     = var.drain_seconds >= 0 && var.drain_seconds + var.shutdown_seconds <= 110
+    error_message = "drain_seconds (${var.drain_seconds}) + shutdown_seconds (${var.shutdown_seconds}) must be between 0 and 110: both run one after the other after SIGTERM, and ECS kills the task 120 s after it (stopTimeout), leaving 10 s to exit. Lower drain_seconds or shutdown_seconds."
+  }
+}
+
+variable "checkpoint_seconds" {
+  type        = number
+  description = "How often each symbol's checkpoint is written to s3://<lake bucket>/<stream_prefix>/state/checkpoints/ (STREAMER_CHECKPOINT_SECONDS). Each write is an S3 GET and PUT per trading symbol: about $0.05 a symbol a month at 300 s, $0.47 at 30 s, $2.80 at the service's own default of 5 s. A longer interval only makes a task killed without SIGTERM fetch more history at its restart (duplicates, never holes); a SIGTERM writes the checkpoints after the drain."
+  default     = 300
+
+  validation {
+    condition     = var.checkpoint_seconds >= 1 && var.checkpoint_seconds <= 3600
+    error_message = "checkpoint_seconds must be between 1 and 3600 (STREAMER_CHECKPOINT_SECONDS)."
   }
 }
 

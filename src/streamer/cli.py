@@ -1,4 +1,4 @@
-"""The `streamer` command: run, demo, query, report, compact, simulate, health, provision.
+"""The `streamer` command: run, demo, query, report, compact, audit, simulate, health, provision.
 
 This is the only module that configures logging and starts an event loop (`run_loop`:
 uvloop where it is installed, else asyncio's own).
@@ -50,6 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _health(args)
         if args.command == "compact":
             return _compact(args)
+        if args.command == "audit":
+            return _audit(args)
         if args.command == "report":
             return _report(args)
         if args.command == "provision":
@@ -117,6 +119,17 @@ def _compact(args: argparse.Namespace) -> int:
     configure_logging(args.log_level, config.log_format)
     _warn_unknown(config.unknown)
     return compact_command(config, args.day, args.dataset, args.engine, args.lake)
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from streamer.audit.run import audit_command
+
+    config = settings_module.load()
+    configure_logging(args.log_level, config.log_format)
+    _warn_unknown(config.unknown)
+    known = [spec.name for spec in VENUES]
+    return audit_command(config, args.day, args.engine, args.lake, args.format, args.exchange,
+                         args.metrics, known)  # fmt: skip
 
 
 def _health(args: argparse.Namespace) -> int:
@@ -219,9 +232,14 @@ async def _simulate(args: argparse.Namespace) -> int:
         outages = OutagePlan.parse(args.outages)
     except ValueError as exc:
         raise ConfigError("--outages", str(exc), "See `streamer simulate --help`.") from None
+    if args.keep_trading and args.rate <= 0:
+        raise ConfigError("--keep-trading", "needs a --rate above 0 (at 0 the clients pace the "
+                          "market)", "Add e.g. --rate 200.")  # fmt: skip
     config = SimulatorConfig(host=args.host, port=args.port, rate=args.rate,
                              replay_dir=args.replay, seed=args.seed, faults=faults,
-                             markets=_markets(args), activity_skew=args.activity_skew)  # fmt: skip
+                             markets=_markets(args), activity_skew=args.activity_skew,
+                             history_depth=_history_depth(args.history_depth),
+                             keep_trading=args.keep_trading)  # fmt: skip
     if args.symbols:  # each symbol asked for is simulated on every exchange that names it so
         config = replace(config, symbols=_symbols_by_venue(tuple(args.symbols)))
     stop = asyncio.Event()
@@ -249,6 +267,27 @@ def _markets(args: argparse.Namespace) -> dict[str, int]:
             )
         out[name] = int(count)
     return {name: count for name, count in out.items() if count}
+
+
+def _history_depth(items: list[str]) -> int | dict[str, int] | None:
+    """`--history-depth N` (every venue) or `VENUE=N` (repeatable; a later one wins)."""
+    from streamer.simulator.server import simulated
+
+    venues = simulated()
+    depth: int | None = None
+    by_venue: dict[str, int] = {}
+    for item in items:
+        name, sep, count = item.rpartition("=")
+        if not count.isdigit() or (sep and name not in venues):
+            fix = f"Use e.g. 500 or {venues[0]}=500 (venues: {', '.join(venues)})."
+            raise ConfigError("--history-depth", f"{item!r} is not N or VENUE=N", fix)
+        if sep:
+            by_venue[name] = int(count)
+        else:
+            depth = int(count)
+    if not by_venue:
+        return depth
+    return {**({} if depth is None else dict.fromkeys(venues, depth)), **by_venue}
 
 
 def _print_flush(line: str) -> None:

@@ -53,6 +53,21 @@ def _settings_epilog() -> str:
     )
 
 
+AUDIT_EPILOG = """\
+For each exchange and symbol of the day (its trades' and candles' own times, UTC):
+  trade ids    the ids missing between the day's first and last (and since the last id of
+               the day before), by range: explained where the feeds' `quality` rows name why
+               they could not be recovered, unexplained otherwise (e.g. a deleted object);
+               venues whose trade ids are no integers are not checked
+  candles      closed candles of the finest interval: missing between the first and last,
+               and how much of the day they cover (1,440 one-minute candles)
+  books        resyncs by cause and checksum failures, from `quality`
+  connections  each venue's disconnected time per hour and silent subscriptions
+Exit status: 0 complete; 1 a hole is unrecovered (missing ids or candles, a hole `quality`
+reported that the lake cannot check, or a day with no rows); 2 the audit could not run.
+"""
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="streamer",
@@ -102,6 +117,34 @@ def parser() -> argparse.ArgumentParser:
         help="duckdb: the local lake; athena: the S3 lake, run in Athena",
     )
     comp.add_argument("--lake", type=Path, default=None, help="lake dir (STREAMER_LAKE_DIR)")
+    audit = sub(
+        "audit",
+        help="what the lake proves about one UTC day: missing trade ids, candles, resyncs, "
+        "disconnections (exit 1: a hole is unrecovered)",
+        epilog=AUDIT_EPILOG,
+    )
+    audit.add_argument("--day", required=True, help="YYYY-MM-DD (UTC), `yesterday` or `today`")
+    audit.add_argument(
+        "--engine",
+        choices=("duckdb", "athena"),
+        default="duckdb",
+        help="duckdb: the local lake; athena: the Glue tables, in STREAMER_ATHENA_WORKGROUP",
+    )
+    audit.add_argument("--lake", type=Path, default=None, help="lake dir (STREAMER_LAKE_DIR)")
+    audit.add_argument("--format", choices=("table", "json"), default="table", help="output format")
+    audit.add_argument(
+        "--exchange",
+        nargs="+",
+        action="extend",
+        metavar="NAME",
+        help=f"only these exchanges ({', '.join(s.name for s in VENUES)}); none: every one",
+    )
+    audit.add_argument(
+        "--metrics",
+        action="store_true",
+        help="also log MissingTrades and UnrecoveredHoles as a CloudWatch EMF event "
+        "(Service=streamer-audit)",
+    )
     report = sub(
         "report", help="index.html with charts from the lake (DuckDB) or Athena (analytics extra)"
     )
@@ -166,6 +209,22 @@ def parser() -> argparse.ArgumentParser:
         type=float,
         default=1.0,
         help="how much busier the first generated symbols are (Zipf exponent)",
+    )
+    sim.add_argument(
+        "--history-depth",
+        action="append",
+        default=[],
+        metavar="N|VENUE=N",
+        help="the REST trade histories serve only the newest N trades of each market; older "
+        "ids are gone, as on a venue whose history runs out (a hole older than that cannot "
+        "be filled); VENUE=N for one venue, repeatable; default: all kept (20,000)",
+    )
+    sim.add_argument(
+        "--keep-trading",
+        action="store_true",
+        help="the markets trade on at --rate whatever the clients do: a client that stops "
+        "reading (a frozen link, a stopped process) is cut 20,000 frames behind instead of "
+        "holding the market still",
     )
     sim.add_argument(
         "--faults",

@@ -73,6 +73,16 @@ EXAMPLES = (
         "SELECT coin_id, vs_currency, arg_max(price, received_at) AS price\n"
         "FROM crypto_spot_prices GROUP BY ALL ORDER BY ALL",
     ),
+    (
+        "What each venue received, wrote and lost (the quality table; `streamer audit` proves a "
+        "day)",
+        "SELECT exchange, sum(messages) AS frames, sum(rows) AS rows, sum(rejects) AS rejects,\n"
+        "       sum(len(gaps)) AS holes_found, sum(backfilled) AS backfilled,\n"
+        "       sum(len(unrecoverable)) AS holes_lost, sum(resyncs_sequence_break\n"
+        "       + resyncs_checksum_mismatch + resyncs_venue_reset) AS book_resyncs,\n"
+        "       round(sum(disconnected_ms) / 1000, 1) AS seconds_down\n"
+        "FROM crypto_quality GROUP BY ALL ORDER BY ALL",
+    ),
 )
 
 

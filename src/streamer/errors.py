@@ -8,8 +8,9 @@
      │    └── RestRefused          a REST answer retrying cannot fix (sources/rest.py)
      ├── Retryable        a failure worth retrying, maybe after a venue-given wait (retry.py)
      ├── GaveUp           the retry policy's stop ended the retries (retry.py)
-     └── CompactionError  a day cannot be compacted (a raw object unreadable, raw rows missing,
-                          an Athena query failed); its previous output is kept
+     ├── CompactionError  a day cannot be compacted (a raw object unreadable, raw rows missing,
+     │                    an Athena query failed); its previous output is kept
+     └── AthenaQueryFailed  an Athena query failed or ran past its deadline (athena_queries.py)
 
 Foreign exceptions (websockets, httpx, orjson) are translated at the boundary that meets them.
 """

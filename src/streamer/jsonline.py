@@ -12,7 +12,7 @@ from itertools import chain
 from json.encoder import encode_basestring
 from typing import Any
 
-from streamer.records import Item, Levels
+from streamer.records import Holes, IdRanges, Item, Levels
 from streamer.schema import DATASET_OF_TYPE, Dataset
 from streamer.timefmt import format_millis
 
@@ -33,6 +33,19 @@ def _levels(levels: Levels) -> str:
     return template % tuple(chain.from_iterable(levels))
 
 
+def _ranges(ranges: IdRanges) -> str:
+    """Inclusive id ranges as a JSON array of {first, last}."""
+    return "[" + ",".join(f'{{"first":{a:d},"last":{b:d}}}' for a, b in ranges) + "]"
+
+
+def _holes(holes: Holes) -> str:
+    """Unrecovered id ranges as a JSON array of {first, last, reason} (the reason escaped)."""
+    parts = (
+        f'{{"first":{a:d},"last":{b:d},"reason":{encode_basestring(why)}}}' for a, b, why in holes
+    )
+    return "[" + ",".join(parts) + "]"
+
+
 # Each column is one `%s` in a template (quotes included where the value is always a string)
 # and one expression over the row `r`: a single `template % (...)` per row.
 _FORMS = {
@@ -43,6 +56,8 @@ _FORMS = {
     "number": ("%s", "r[{i}]"),
     "timestamp": ('"%s"', "{ts}(r[{i}])"),
     "levels": ("%s", "_levels(r[{i}])"),
+    "ranges": ("%s", "_ranges(r[{i}])"),
+    "holes": ("%s", "_holes(r[{i}])"),
 }
 
 
@@ -91,6 +106,8 @@ def _compile(dataset: Dataset) -> tuple[Encoder, ManyEncoder]:
         "_ts": format_millis,
         "_ts_recv": _last_one(format_millis),
         "_levels": _levels,
+        "_ranges": _ranges,
+        "_holes": _holes,
     }
     exec(compile(source, f"<encoder {dataset.name}>", "exec"), namespace)
     encoder, many = namespace["encode"], namespace["encode_many"]

@@ -36,6 +36,8 @@ _UNITS = {
     "StorageErrors": "Count",  # failed writes (or reads) of the spool's or the lake's disk
     "FailingSeconds": "Seconds",  # since rows could last be delivered or stored (0: they can)
     "SilentSubscriptions": "Count",  # acknowledged streams that delivered nothing (a bad route)
+    "MissingTrades": "Count",  # `streamer audit`: trade ids missing from the day audited
+    "UnrecoveredHoles": "Count",  # `streamer audit`: ranges of ids or candles not recovered
 }
 FEED_COUNTERS = {"SilentSubscriptions": "subscriptions_silent"}
 """Metric -> the feeds' counter (`FeedStats.extra`) it sums over every source."""

@@ -20,10 +20,16 @@ BILLING_UNIT = 5 * 1024
 
 
 class Record(NamedTuple):
-    """One Firehose record: `rows` newline-terminated rows, `len(data)` bytes."""
+    """One Firehose record: `rows` newline-terminated rows, `len(data)` bytes.
+
+    `first` numbers its first row among its stream's rows (the sink's lane sets it, to count
+    which rows are safe: `sinks/safe_prefix.py`); -1 where nobody counts (rows read back from
+    the spool).
+    """
 
     data: bytes
     rows: int
+    first: int = -1
 
 
 def billed_bytes(size: int) -> int:
@@ -155,6 +161,7 @@ def take_batch(
     batch: list[Record] = []
     parts: list[bytes] = []
     part_size = part_rows = size = 0
+    part_first = -1  # a joined record starts where its first part does (neighbours in order)
     while queue:
         record = queue[0]
         length = len(record.data)
@@ -168,12 +175,13 @@ def take_batch(
             if parts:
                 if len(batch) + 2 > max_records:
                     break
-                batch.append(Record(b"".join(parts), part_rows))
+                batch.append(Record(b"".join(parts), part_rows, part_first))
             parts, part_size, part_rows = [record.data], length, record.rows
+            part_first = record.first
         size += length
         queue.popleft()
     if parts:
-        batch.append(Record(b"".join(parts), part_rows))
+        batch.append(Record(b"".join(parts), part_rows, part_first))
     return batch
 
 

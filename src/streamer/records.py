@@ -14,6 +14,9 @@ Value conventions (chosen for speed on the per-message path and for exactness):
   `YYYY-MM-DD HH:MM:SS.mmm`, which Athena's JSON SerDe and DuckDB both read as TIMESTAMP.
 * `Levels` is an order-book side, best level first: `((price, size), ...)`.
 * `Hours` is a whole number of hours (a funding interval), written as an integer.
+* `IdRanges` is a list of inclusive id ranges `((first, last), ...)` (Glue
+  `array<struct<first:bigint,last:bigint>>`); `Holes` the same with the reason each range could
+  not be recovered, `((first, last, reason), ...)`.
 
 Rows are `NamedTuple`s: frozen, slotted (tuples) and about ten times cheaper to build than a
 frozen dataclass, which matters at tens of thousands of messages per second.
@@ -29,6 +32,10 @@ Millis = NewType("Millis", int)
 Hours = NewType("Hours", int)
 Level = tuple[Dec, Dec]
 Levels = tuple[Level, ...]
+IdRange = tuple[int, int]
+IdRanges = NewType("IdRanges", tuple[IdRange, ...])
+Hole = tuple[int, int, str]
+Holes = NewType("Holes", tuple[Hole, ...])
 
 RAW_LIMIT = 4096
 """Characters of a rejected frame's raw text kept in the rejects dataset."""
@@ -225,6 +232,40 @@ class Liquidation(NamedTuple):
     record_id: str
 
 
+class Quality(NamedTuple):
+    """What one stream of one symbol received, wrote and lost in one minute (or one flush).
+
+    `stream` is the stream kind (trades, book, candles, ...); `minute` the start of the window
+    (UTC, whole minute). `gaps` are the id ranges found missing in the live stream,
+    `backfilled` the ids recovered from history, `unrecoverable` the ranges that could not be
+    recovered with the reason (a history limit, a delisted symbol). Book resyncs are counted by
+    cause. `silent_subscriptions` counts subscriptions the venue acknowledged that then sent
+    nothing; `connected_ms` and `disconnected_ms` split the window's time. `shard` is the
+    process's `STREAMER_SHARD` (`0/1`). The `record_id` is derived from (exchange, symbol,
+    stream, minute, shard), so a row delivered twice de-duplicates.
+    """
+
+    exchange: str
+    symbol: str
+    stream: str
+    minute: Millis
+    received_at: Millis
+    messages: int
+    rows: int
+    gaps: IdRanges
+    backfilled: int
+    unrecoverable: Holes
+    resyncs_sequence_break: int
+    resyncs_checksum_mismatch: int
+    resyncs_venue_reset: int
+    silent_subscriptions: int
+    connected_ms: int
+    disconnected_ms: int
+    rejects: int
+    shard: str
+    record_id: str
+
+
 class SpotPrice(NamedTuple):
     """CoinGecko's aggregated price of one coin in one currency."""
 
@@ -283,6 +324,7 @@ Row = (
     | OpenInterest
     | FundingRate
     | Liquidation
+    | Quality
     | SpotPrice
     | Market
 )

@@ -1,4 +1,4 @@
-"""The twelve datasets of the lake, derived from the record classes in `records.py`.
+"""The thirteen datasets of the lake, derived from the record classes in `records.py`.
 
 This module is what both sides import: sources build the records, sinks and the query layer
 read the column list from here. Glue columns, Athena DDL and DuckDB types are all generated
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Union, get_args, get_origin
 
 from streamer import records
-from streamer.records import Dec, Hours, Levels, Millis, Real
+from streamer.records import Dec, Holes, Hours, IdRanges, Levels, Millis, Real
 
 GLUE_DATABASE = "crypto"
 TABLE_PREFIX = "crypto_"
@@ -70,7 +70,8 @@ class Column:
 
     @property
     def kind(self) -> str:
-        """How the JSON encoder writes it: str, int, bool, number, timestamp or levels."""
+        """How the JSON encoder writes it: str, int, bool, number, timestamp, levels,
+        ranges or holes."""
         return _KINDS[self.glue_type]
 
 
@@ -96,6 +97,8 @@ class Dataset:
 
 
 _LEVELS = f"array<struct<price:{DECIMAL},size:{DECIMAL}>>"
+_ID_RANGES = "array<struct<first:bigint,last:bigint>>"
+_HOLES = "array<struct<first:bigint,last:bigint,reason:string>>"
 _GLUE_BY_TYPE: dict[object, str] = {
     str: "string",
     int: "bigint",
@@ -105,6 +108,8 @@ _GLUE_BY_TYPE: dict[object, str] = {
     Millis: "timestamp",
     Hours: "bigint",
     Levels: _LEVELS,
+    IdRanges: _ID_RANGES,
+    Holes: _HOLES,
 }
 _KINDS = {
     "string": "str",
@@ -114,6 +119,8 @@ _KINDS = {
     "double": "number",
     "timestamp": "timestamp",
     _LEVELS: "levels",
+    _ID_RANGES: "ranges",
+    _HOLES: "holes",
 }
 _DUCKDB_TYPES = {
     "string": "VARCHAR",
@@ -123,6 +130,8 @@ _DUCKDB_TYPES = {
     "double": "DOUBLE",
     "timestamp": "TIMESTAMP",
     _LEVELS: "STRUCT(price DECIMAL(38,18), size DECIMAL(38,18))[]",
+    _ID_RANGES: "STRUCT(first BIGINT, last BIGINT)[]",
+    _HOLES: "STRUCT(first BIGINT, last BIGINT, reason VARCHAR)[]",
 }
 
 
@@ -138,6 +147,7 @@ PLAIN_TEXT: dict[type, frozenset[str]] = {
     records.OpenInterest: _VENUE_PLAIN,
     records.FundingRate: _VENUE_PLAIN,
     records.Liquidation: _VENUE_PLAIN,
+    records.Quality: _VENUE_PLAIN | {"stream", "shard"},
     records.SpotPrice: frozenset({"record_id"}),
     records.Market: frozenset({"record_id"}),
 }
@@ -193,6 +203,7 @@ DATASETS: dict[str, Dataset] = {
         _dataset("open_interest", records.OpenInterest),
         _dataset("funding_rates", records.FundingRate),
         _dataset("liquidations", records.Liquidation),
+        _dataset("quality", records.Quality),
     )
 }
 REJECTS = _dataset("rejects", records.Reject, REJECTS_PREFIX_TEMPLATE, compacted=False)

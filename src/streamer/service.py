@@ -186,11 +186,13 @@ async def run_service(
     settings: Settings, stop: asyncio.Event, clock: Clock = now_millis
 ) -> PipelineStats:
     from streamer.discovery import check_symbols, resolve
+    from streamer.resume import prepare
 
     sink = build_sink(settings)  # first: a bad sink setting stops before any venue is asked
     settings = await resolve(settings, clock=clock)
     await check_symbols(settings, clock=clock)
     sources = build_sources(settings, clock)
+    completeness = await prepare(settings, sources, clock)
     log.info("service.start sources=%s sink=%s", ",".join(s.name for s in sources), settings.sink)
     stats = PipelineStats()
     shard = {"Shard": str(settings.shard)} if settings.shard.count > 1 else None
@@ -202,8 +204,9 @@ async def run_service(
         watcher = group.create_task(_watch_health(sources, stats, sink, settings, clock, clock()))
         try:
             stats = await run_pipeline(
-                sources, sink, stop, clock=clock, queue_size=settings.queue_size, stats=stats
-            )
+                sources, sink, stop, clock=clock, queue_size=settings.queue_size, stats=stats,
+                completeness=completeness,
+            )  # fmt: skip
         finally:
             reporter.cancel()
             watcher.cancel()

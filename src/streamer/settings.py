@@ -94,6 +94,8 @@ class Settings:
     queue_size: int = 10_000
     log_format: str = "text"  # or "json"
     stats_interval: float = 30.0
+    drain_seconds: float = 20.0  # SIGTERM: open holes are served this long, then checkpoints
+    checkpoint_seconds: float = 5.0  # how often each feed's positions are checkpointed
     lake_bucket: str | None = None  # `streamer compact --engine athena`
     athena: AthenaSettings = AthenaSettings()
     unknown: tuple[str, ...] = ()
@@ -173,6 +175,8 @@ def _build(r: Reader) -> Settings:
         queue_size=r.integer("queue_size", d.queue_size, 10, 10_000_000),
         log_format=r.choice("log_format", d.log_format, ("text", "json")),
         stats_interval=r.number("stats_interval", d.stats_interval, 1, 86400),
+        drain_seconds=r.number("drain_seconds", d.drain_seconds, 0, 600),
+        checkpoint_seconds=r.number("checkpoint_seconds", d.checkpoint_seconds, 0.1, 3600),
         lake_bucket=_pattern(r, "lake_bucket", "", _BUCKET, "a bucket name, e.g. my-lake") or None,
         athena=_athena(r, d.athena),
         unknown=_unknown(r),

@@ -120,6 +120,22 @@ SETTINGS: tuple[Setting, ...] = (
         "retrying a failing disk this long (rows it cannot write stay in its journal)",
     ),
     _s(
+        "drain_seconds",
+        "20",
+        "SIGTERM: the trade and candle holes still open are fetched for up to this long while "
+        "the streams keep running, then each symbol's checkpoint is written; with "
+        "`STREAMER_SHUTDOWN_SECONDS` it must fit the container's stop timeout (ECS: 120 s)",
+    ),
+    _s(
+        "checkpoint_seconds",
+        "5",
+        "how often each symbol's position (last trade id, last closed candle) is checkpointed, "
+        "once the sink has accepted the rows before it; a restart resumes from there "
+        "(`<lake>/.state/checkpoints`, or "
+        "`s3://<STREAMER_LAKE_BUCKET>/<STREAMER_FIREHOSE_PREFIX>/state/` with the Firehose "
+        "sink; each is an S3 GET and PUT per symbol: Terraform uses 300 s)",
+    ),
+    _s(
         "health_host",
         "127.0.0.1",
         "the address `/health` listens on (`0.0.0.0` in the image, so a published port reaches it)",
@@ -180,7 +196,8 @@ SETTINGS: tuple[Setting, ...] = (
     _s(
         "lake_bucket",
         "none",
-        "the lake's S3 bucket (`terraform output bucket`); needed by `--engine athena`",
+        "the lake's S3 bucket (`terraform output bucket`); needed by `--engine athena`, and by "
+        "`run` with the Firehose sink to keep checkpoints (without it a restart resumes nothing)",
         COMPACTION,
         literal=False,
     ),
@@ -190,7 +207,8 @@ SETTINGS: tuple[Setting, ...] = (
         "none",
         "the Athena workgroup (Terraform output `athena_workgroup`): `streamer report --engine "
         "athena` and the notebooks query in it (the notebooks use Athena when it is set), and "
-        "`streamer compact --engine athena` runs its statements in it (required there)",
+        "`streamer compact --engine athena` and `streamer audit --engine athena` run their "
+        "statements in it (required there)",
         ANALYTICS,
         literal=False,
     ),

@@ -38,8 +38,13 @@ def _ready(lake: Path) -> bool:
         and candles.get("coinbase", 0) >= 4
         and counts["crypto_markets"] >= 100
         and rejects[0][0] > 0
-        # every dataset but the opt-in full-depth books (off by default, as here)
-        and all(n for table, n in counts.items() if table != "crypto_book_updates")
+        # every dataset but the opt-in full-depth books (off by default, as here) and `quality`
+        # (written per closed minute, and at stop)
+        and all(
+            n
+            for table, n in counts.items()
+            if table not in ("crypto_book_updates", "crypto_quality")
+        )
     )
 
 

@@ -137,7 +137,8 @@ def test_the_report_on_athena_runs_every_query_there(
     assert {r["QueryExecutionContext"]["Database"] for r in runs} == {"markets"}
     names = ["candle_intervals", "spans", "book_top", "basis", "volume_by_side", "top_market_caps",
              "rejects", "candle_origins", "candle_gaps", "derivative_spans", "funding_predicted",
-             "funding_settled", "open_interest", "mark_basis", "liquidations"]  # fmt: skip
+             "funding_settled", "open_interest", "mark_basis", "liquidations",
+             "trade_id_gaps", "book_resyncs", "connection_hours", "unrecoverable"]  # fmt: skip
     texts = {r["Query"] for r in runs}
     for name in names:
         assert sqltext.placeholders(sqltext.load(name)), name

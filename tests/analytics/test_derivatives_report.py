@@ -15,7 +15,7 @@ from streamer.analytics import derivative_charts as charts
 from streamer.cli import main
 from tests.analytics.test_derivative_queries import FUNDING, PERP, T0, known_lake
 from tests.analytics.test_queries import same
-from tests.analytics.test_report import images, links, written
+from tests.analytics.test_report import COMPLETENESS, images, links, written
 
 
 def read(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
@@ -38,7 +38,9 @@ def test_the_pages_link_each_other_and_every_file_written(report: Path) -> None:
     index = (report / "index.html").read_text()
     page = (report / "derivatives.html").read_text()
     assert "derivatives.html" in links(index) and "index.html" in links(page)
-    assert links(index) | links(page) == written(report) | {"index.html", "derivatives.html"}
+    theirs = {p for p in written(report) if not p.startswith(COMPLETENESS)}
+    pages = {"index.html", "derivatives.html", "completeness.html"}
+    assert links(index) | links(page) == theirs | pages
     charts = {"funding.png", "open_interest.png", "mark_basis.png", "liquidations.png"}
     assert charts <= written(report)
     assert len(images(page)) == len(charts)

@@ -23,6 +23,8 @@ from tests.analytics.test_queries import same
 
 DERIVATIVES = ("funding", "open_interest", "mark_basis", "liquidations")
 """The derivatives page's files (test_derivatives_report.py)."""
+COMPLETENESS = ("completeness_",)
+"""The completeness page's files (test_completeness.py)."""
 
 
 def links(page: str) -> set[str]:
@@ -46,8 +48,8 @@ def report(pipeline_lake: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
 
 def test_the_page_links_every_chart_and_table_written(report: Path) -> None:
     page = (report / "index.html").read_text()
-    mine = {p for p in written(report) if not p.startswith(DERIVATIVES)}
-    assert links(page) == mine | {"derivatives.html"}
+    mine = {p for p in written(report) if not p.startswith(DERIVATIVES + COMPLETENESS)}
+    assert links(page) == mine | {"derivatives.html", "completeness.html"}
     pngs = {p for p in mine if p.endswith(".png")}
     assert {"book.png", "basis.png", "volume.png", "market_caps.png", "health.png",
             "candles_binance_BTC-USDT.png", "candles_binance_ETH-USDT.png",

@@ -39,11 +39,15 @@ REQUIRED = {
                       "funding_interval_hours", "mark_price", "record_id"],
     "liquidations": ["exchange", "symbol", "event_time", "received_at", "side", "price",
                      "average_price", "quantity", "filled_quantity", "status", "record_id"],
+    "quality": ["exchange", "symbol", "stream", "minute", "received_at", "messages", "rows",
+                "gaps", "backfilled", "unrecoverable", "resyncs_sequence_break",
+                "resyncs_checksum_mismatch", "resyncs_venue_reset", "silent_subscriptions",
+                "connected_ms", "disconnected_ms", "rejects", "shard", "record_id"],
 }  # fmt: skip
 
 
-def test_twelve_datasets_carry_the_athena_contract_columns() -> None:
-    assert set(DATASETS) == set(REQUIRED) and len(DATASETS) == 12
+def test_thirteen_datasets_carry_the_athena_contract_columns() -> None:
+    assert set(DATASETS) == set(REQUIRED) and len(DATASETS) == 13
     for name, required in REQUIRED.items():
         names = [c.name for c in DATASETS[name].columns]
         missing = [c for c in required if c not in names]
@@ -65,6 +69,16 @@ def test_glue_types_follow_the_record_annotations() -> None:
     assert [c.name for c in DATASETS["book_updates"].columns] == REQUIRED["book_updates"]
     assert updates["size"].glue_type == DECIMAL and updates["is_snapshot"].glue_type == "boolean"
     assert updates["sequence"].glue_type == "bigint" and not updates["sequence"].nullable
+
+
+def test_quality_id_ranges_are_arrays_of_structs_both_engines_read() -> None:
+    quality = {c.name: c for c in DATASETS["quality"].columns}
+    assert quality["gaps"].glue_type == "array<struct<first:bigint,last:bigint>>"
+    assert quality["gaps"].duckdb_type == "STRUCT(first BIGINT, last BIGINT)[]"
+    assert quality["unrecoverable"].glue_type == (
+        "array<struct<first:bigint,last:bigint,reason:string>>"
+    )
+    assert quality["minute"].glue_type == "timestamp" and quality["shard"].plain
 
 
 def test_columns_are_in_record_field_order() -> None:

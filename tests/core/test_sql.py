@@ -77,6 +77,7 @@ async def _fill(lake: Path) -> None:
                                 "WHERE is_closed AND \"interval\" = '1m'")[0]["n"]  # fmt: skip
             counts = query.table_counts(lake)
             counts.pop("crypto_book_updates")  # opt-in, off here
+            counts.pop("crypto_quality")  # written per closed minute and at stop: checked below
             return closed >= 8 and counts["crypto_markets"] >= 100 and all(counts.values())
 
         try:
@@ -86,6 +87,7 @@ async def _fill(lake: Path) -> None:
         finally:
             stop.set()
             await service
+        assert query.table_counts(lake)["crypto_quality"] > 0
 
 
 @pytest.fixture(scope="module")

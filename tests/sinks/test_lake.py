@@ -94,3 +94,31 @@ async def test_a_failed_write_keeps_its_rows_and_is_retried_after_a_backoff(
     assert sink.failing_since() is None
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
     assert not (tmp_path / ".staging").exists()  # a clean stop leaves no working folder
+
+
+async def test_rows_count_as_accepted_once_journaled_and_no_sooner(tmp_path: Path) -> None:
+    sink = LakeSink(LakeSettings(root=tmp_path, buffer_seconds=900))
+    await sink.start()
+    for n in range(3):
+        sink.add(TRADES, encode(trade(n)), Millis(T0))
+    assert (sink.added("trades"), sink.accepted("trades")) == (3, 0), "in memory only"
+    await asyncio.sleep(JOURNAL_SECONDS)
+    await sink.flush_due(Millis(T0))  # the journal is written: a kill can no longer lose them
+    assert sink.accepted("trades") == 3
+    sink.add(TRADES, encode(trade(3)), Millis(T0))
+    assert (sink.added("trades"), sink.accepted("trades")) == (4, 3)
+    assert sink.accepted("ohlcv") == 0 == sink.added("ohlcv")
+    await sink.aclose()
+    assert sink.accepted("trades") == 4
+
+
+async def test_rows_without_a_journal_are_accepted_only_once_in_an_object(tmp_path: Path) -> None:
+    (tmp_path / ".staging").write_text("in the way")  # no journal can be opened
+    sink = LakeSink(LakeSettings(root=tmp_path, buffer_seconds=900))
+    sink.add(TRADES, encode(trade(1)), Millis(T0))
+    await asyncio.sleep(JOURNAL_SECONDS)
+    await sink.flush_due(Millis(T0))
+    assert sink.accepted("trades") == 0
+    (tmp_path / ".staging").unlink()
+    await sink.aclose()
+    assert read_rows(tmp_path) and sink.accepted("trades") == 1

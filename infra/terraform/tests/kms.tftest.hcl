@@ -56,6 +56,9 @@ run "the_alarms_are_named_as_the_key_policy_allows" {
         aws_cloudwatch_metric_alarm.tasks_below_desired[*].alarm_name,
         aws_cloudwatch_metric_alarm.compaction_failed[*].alarm_name,
         aws_cloudwatch_metric_alarm.compaction_missing[*].alarm_name,
+        aws_cloudwatch_metric_alarm.missing_trades[*].alarm_name,
+        aws_cloudwatch_metric_alarm.unrecovered_holes[*].alarm_name,
+        aws_cloudwatch_metric_alarm.audit_missing[*].alarm_name,
         [
           aws_cloudwatch_metric_alarm.no_rows_delivered.alarm_name,
           aws_cloudwatch_metric_alarm.spool_filling.alarm_name,

@@ -171,6 +171,29 @@ class Analytics:
         """Holes in candle series: last_before, first_after, missing_candles."""
         return self.run("candle_gaps", window)
 
+    # --- completeness --------------------------------------------------------------------
+
+    def trade_id_gaps(self, window: Window | None = None) -> pd.DataFrame:
+        """Per exchange, symbol and UTC hour (hour_start) of the trades with integer ids:
+        trades (distinct ids), missing_ids (absent between consecutive ids, counted in the hour
+        of the trade after them) and gaps (how many such ranges)."""
+        return self.run("trade_id_gaps", window)
+
+    def book_resyncs(self, window: Window | None = None) -> pd.DataFrame:
+        """Per exchange, symbol and UTC hour, from `quality`'s order_books rows: resyncs by
+        cause (sequence_break, checksum_mismatch, venue_reset) and quality_rows (minutes)."""
+        return self.run("book_resyncs", window)
+
+    def connection_hours(self, window: Window | None = None) -> pd.DataFrame:
+        """Per exchange and UTC hour, from `quality`'s connection rows: shards, connected_s,
+        disconnected_s, messages, rejects, silent_subscriptions."""
+        return self.run("connection_hours", window)
+
+    def unrecoverable(self, window: Window | None = None) -> pd.DataFrame:
+        """Each id range `quality` records as not recoverable: exchange, symbol, stream,
+        minute, first_id, last_id, ids, reason (and ranges_in_row)."""
+        return self.run("unrecoverable", window)
+
     # --- plumbing ------------------------------------------------------------------------
 
     def run(self, name: str, window: Window | None = None, **extra: str | int) -> pd.DataFrame:

@@ -1,6 +1,8 @@
-"""`streamer report`: run the analytics queries once and write two pages with PNG charts:
-index.html (markets and data health) and derivatives.html (funding, open interest, mark
-against index, liquidations; `derivatives.py`), linked to each other.
+"""`streamer report`: run the analytics queries once and write three pages with PNG charts:
+index.html (markets and data health), derivatives.html (funding, open interest, mark against
+index, liquidations; `derivatives.py`) and completeness.html (missing trade ids and book
+resyncs per symbol and hour, disconnections and unrecoverable holes; `completeness.py`), each
+linking the others.
 
 Each page is a list of sections (`sections.py`): each runs its queries, draws its chart from
 exactly what came back and writes the chart (`<name>.png`, also embedded in the page) and its
@@ -19,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from streamer.analytics import charts, derivatives, tables
+from streamer.analytics import charts, completeness, derivatives, tables
 from streamer.analytics.page import Section, render
 from streamer.analytics.queries import Analytics
 from streamer.analytics.sections import (
@@ -34,7 +36,11 @@ from streamer.analytics.sections import (
 from streamer.analytics.window import BAR_UNITS, Window, auto_bar, bar_seconds
 
 MAX_CANDLE_CHARTS = 24
-PAGES = (("index.html", "Markets and data health"), ("derivatives.html", "Derivatives"))
+PAGES = (
+    ("index.html", "Markets and data health"),
+    ("derivatives.html", "Derivatives"),
+    ("completeness.html", "Completeness"),
+)
 """The report's pages (file, title), each linking the others."""
 
 
@@ -45,6 +51,8 @@ class Result:
     """index.html's sections"""
     derivatives: list[Section] = field(default_factory=list)
     """derivatives.html's sections"""
+    completeness: list[Section] = field(default_factory=list)
+    """completeness.html's sections"""
 
     @property
     def charts(self) -> list[Path]:
@@ -55,7 +63,7 @@ class Result:
         return [f"{s.title}: {m}" for s in self._all() for m in (*s.missing, *s.failed)]
 
     def _all(self) -> list[Section]:
-        return [*self.sections, *self.derivatives]
+        return [*self.sections, *self.derivatives, *self.completeness]
 
 
 def build(
@@ -65,8 +73,8 @@ def build(
     top: int = 10,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Result:
-    """Write `out/index.html` and `out/derivatives.html`, their charts and CSVs for `db`'s
-    window. Returns what was written.
+    """Write `out/index.html`, `out/derivatives.html` and `out/completeness.html`, their
+    charts and CSVs for `db`'s window. Returns what was written.
 
     Without `bar`, each chart gets its own: the shortest of `BAR_LADDER` that cuts the time its
     data covers (per exchange for candles, per dataset otherwise) into at most about 150 bars.
@@ -83,6 +91,7 @@ def build(
     result.sections.append(_market_caps(db, top, writer))
     result.sections.append(_health(db, writer))
     result.derivatives.extend(derivatives.sections(db, bar, writer))
+    result.completeness.extend(completeness.sections(db, writer))
     facts = [
         ("engine", db.engine.label),
         ("window", window_text(db.window)),
@@ -90,7 +99,8 @@ def build(
         ("bars", bar or "chosen per chart from the data"),
         ("generated", now().strftime("%Y-%m-%d %H:%M:%S UTC")),
     ]
-    for (name, title), sections in zip(PAGES, (result.sections, result.derivatives), strict=True):
+    pages = (result.sections, result.derivatives, result.completeness)
+    for (name, title), sections in zip(PAGES, pages, strict=True):
         heading = "streamer report" if name == "index.html" else f"streamer report: {title.lower()}"
         page = render(heading, facts, sections, PAGES, name)
         (out / name).write_text(page, encoding="utf-8")
@@ -333,5 +343,6 @@ def command(
     for line in result.missing:
         write(f"streamer report: missing: {line}")
     write(f"streamer report: the derivatives page is {out / 'derivatives.html'}")
+    write(f"streamer report: the completeness page is {out / 'completeness.html'}")
     write(f"streamer report: {len(result.charts)} charts in {out / 'index.html'}")
     return 0

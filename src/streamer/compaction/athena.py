@@ -33,6 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from typing import Any
 
+from streamer.athena_queries import AthenaQueries, AthenaQueryFailed
 from streamer.compaction import rejects, sql
 from streamer.compaction.layout import (
     RAW_TAG,
@@ -56,7 +57,6 @@ from streamer.settings import Settings
 log = logging.getLogger(__name__)
 
 ENGINE = "athena"
-DONE = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
 
 
 class AthenaCompactor:
@@ -82,11 +82,10 @@ class AthenaCompactor:
         self.athena = athena
         self.s3 = s3
         self.database = database
-        self.sleep = sleep
-        self.monotonic = monotonic
-        self.poll_seconds = poll_seconds
-        self.query_timeout = query_timeout
         self.threads = threads
+        self.queries = AthenaQueries(
+            athena, workgroup, database, sleep, monotonic, poll_seconds, query_timeout
+        )
 
     def compact(self, dataset: Dataset, day: date, run: str, now_iso: str) -> Outcome:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -123,17 +122,8 @@ class AthenaCompactor:
         select = sql.rejects_select(dataset, sql.quote(dataset.glue_table), day)
         qid = self._query(select, f"{dataset.name} {day}: the rejects query")["QueryExecutionId"]
         rows: list[tuple[str, str, str | None, str]] = []
-        token: str | None = None
-        while True:
-            page = self.athena.get_query_results(
-                QueryExecutionId=qid, **({"NextToken": token} if token else {})
-            )
-            for row in page["ResultSet"]["Rows"][0 if token else 1 :]:  # a header comes first
-                reason, raw, received_at, hour = (d.get("VarCharValue") for d in row["Data"])
-                rows.append((reason or "", raw or "", received_at, hour or "0"))
-            token = page.get("NextToken")
-            if not token:
-                break
+        for reason, raw, received_at, hour in self.queries.rows(qid):
+            rows.append((reason or "", raw or "", received_at, hour or "0"))
         for key, body in rejects.objects(dataset, day, rows).items():
             self.s3.put_object(Bucket=self.bucket, Key=key, Body=body)
         if rows:
@@ -203,36 +193,10 @@ class AthenaCompactor:
 
     def _query(self, text: str, what: str) -> dict[str, Any]:
         """Runs one statement to its end; a failure raises with Athena's reason."""
-        started = self.athena.start_query_execution(
-            QueryString=text,
-            QueryExecutionContext={"Database": self.database},
-            WorkGroup=self.workgroup,
-        )
-        qid = started["QueryExecutionId"]
-        deadline = self.monotonic() + self.query_timeout
-        delay = self.poll_seconds
-        while True:
-            execution: dict[str, Any] = self.athena.get_query_execution(QueryExecutionId=qid)[
-                "QueryExecution"
-            ]
-            status = execution["Status"]
-            if status["State"] == "SUCCEEDED":
-                log.debug("athena.query_succeeded id=%s", qid)
-                return execution
-            if status["State"] in DONE:
-                reason = status.get("StateChangeReason", "no reason given")
-                raise CompactionError(
-                    f"{what}: Athena query {qid} {status['State'].lower()}: {reason}. "
-                    "The previous output is kept"
-                )
-            if self.monotonic() > deadline:
-                self.athena.stop_query_execution(QueryExecutionId=qid)
-                raise CompactionError(
-                    f"{what}: Athena query {qid} ran past {self.query_timeout:.0f} s and was "
-                    "stopped. The previous output is kept"
-                )
-            self.sleep(delay)
-            delay = min(delay * 1.5, 10.0)
+        try:
+            return self.queries.run(text, what)
+        except AthenaQueryFailed as exc:
+            raise CompactionError(f"{exc}. The previous output is kept") from None
 
     def _update_count(self, qid: str) -> int:
         results = self.athena.get_query_results(QueryExecutionId=qid, MaxResults=1)

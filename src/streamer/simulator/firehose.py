@@ -14,7 +14,11 @@ Faults, drawn per call from a seeded generator:
   `server_error`: 500 InternalFailure; `reset`: the connection is closed with no answer;
 - `slow`: the records are accepted, then the answer waits `slow_seconds` (a client that times
   out and resends makes the duplicates Firehose documents);
-- `outage(seconds)`: every call fails with 503 (or a reset) until the time is up.
+- `outage(seconds)`: every call fails with 503 (or a reset) until the time is up;
+- `refuse`: records it matches fail in every call (a 200 answer, `FailedPutCount`), until
+  it is set back to None: the same record failing call after call;
+- `hold_calls()`: PutRecordBatch calls wait, unanswered, until `release_calls()` (calls in
+  flight for as long as a test needs; `held` counts them).
 
 `python -m streamer.simulator.firehose` serves it in its own process (used by the benchmark).
 """
@@ -28,7 +32,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -85,6 +89,27 @@ class FirehoseDouble:
         self._outage_until = 0.0
         self._outage_reset = False
         self.changed = threading.Condition(self._lock)
+        self.refuse: Callable[[bytes], bool] | None = None
+        self._open = threading.Event()  # cleared: calls wait at the gate
+        self._open.set()
+        self.held = 0  # calls waiting at the gate now
+
+    def hold_calls(self) -> None:
+        """From now on PutRecordBatch calls wait, unanswered, until `release_calls`."""
+        self._open.clear()
+
+    def release_calls(self) -> None:
+        self._open.set()
+
+    def _gate(self) -> None:
+        if self._open.is_set():
+            return
+        with self._lock:
+            self.held += 1
+            self.changed.notify_all()
+        self._open.wait()
+        with self._lock:
+            self.held -= 1
 
     def outage(self, seconds: float, reset: bool = False) -> None:
         """Fail every call for `seconds` from now (503, or dropped connections)."""
@@ -107,7 +132,7 @@ class FirehoseDouble:
             return b"".join(d for s, d in self.records if stream is None or s == stream)
 
     def wait_for(self, predicate: Any, timeout: float) -> bool:
-        """Block until `predicate(self)` holds (checked at each accepted call)."""
+        """Block until `predicate(self)` holds (checked at each accepted or held call)."""
         with self.changed:
             return bool(self.changed.wait_for(lambda: predicate(self), timeout))
 
@@ -140,6 +165,7 @@ class FirehoseDouble:
             return self._describe(body)
         if target != TARGET + "PutRecordBatch":
             return 400, _error("UnknownOperationException", f"not served here: {target}"), 0.0
+        self._gate()
         try:
             request = orjson.loads(body)
             stream = str(request["DeliveryStreamName"])
@@ -181,7 +207,7 @@ class FirehoseDouble:
             answers: list[dict[str, str]] = []
             failed = 0
             for blob in blobs:
-                if draw() < faults.partial:
+                if draw() < faults.partial or (self.refuse is not None and self.refuse(blob)):
                     failed += 1
                     code = "ServiceUnavailableException" if draw() < 0.5 else "InternalFailure"
                     answers.append({"ErrorCode": code, "ErrorMessage": "record not accepted"})

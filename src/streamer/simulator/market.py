@@ -8,8 +8,10 @@ spread. Candles and 24 h statistics are built from those trades.
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 SIZE_UNIT = 10**8  # sizes are integers of 1e-8 base units
@@ -99,7 +101,10 @@ class Market:
     candles: dict[int, Candle] = field(default_factory=dict)  # interval_ms -> open candle
     closed: dict[int, list[Candle]] = field(default_factory=dict)  # history per interval
     history: deque[Trade] = field(default_factory=lambda: deque(maxlen=TRADE_HISTORY))
-    """The newest trades, oldest first (what REST serves); older ones are gone for good."""
+    """The newest trades, oldest first; older ones are gone for good."""
+    depth: int | None = None
+    """How many of the newest trades REST still serves (None: all of `history`): a venue
+    whose trade history runs out, so a hole older than it cannot be filled."""
 
     def __post_init__(self) -> None:
         for k in range(1, BOOK_LEVELS + 1):
@@ -114,6 +119,14 @@ class Market:
         self.next_trade_id = self.first_trade_id + trades
         self.volume_24h = trades * MEAN_TRADE_UNITS
         self.quote_volume_24h = self.volume_24h * self.start_price
+
+    def served(self) -> Sequence[Trade]:
+        """The trades the venue's REST trade history still serves, oldest first: the newest
+        `depth` of `history` (the stream, snapshots and tickers still see all of it)."""
+        history, depth = self.history, self.depth
+        if depth is None or depth >= len(history):
+            return history
+        return list(itertools.islice(history, len(history) - depth, None))
 
     def _random_size(self) -> int:
         return self.rng.randint(1, 200) * SIZE_UNIT // 100
@@ -229,8 +242,9 @@ class Market:
             candle.last_id = trade.trade_id
 
 
-def trades_from(history: deque[Trade], first_id: int, limit: int) -> list[Trade]:
-    """Up to `limit` trades of `history` (consecutive ids) from id `first_id` on."""
+def trades_from(history: Sequence[Trade], first_id: int, limit: int) -> list[Trade]:
+    """Up to `limit` trades of `history` (consecutive ids) from id `first_id` on; from the
+    oldest there is when `first_id` is older (empty when it is newer than them all)."""
     if not history:
         return []
     start = max(0, first_id - history[0].trade_id)

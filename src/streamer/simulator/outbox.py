@@ -2,8 +2,10 @@
 
 A venue pushes frames into a connection's `Outbox` without waiting; its market driver waits
 for `Outbox.space` before the next step, so a slow client slows the market instead of growing
-memory. `FaultSender.run` moves frames from the outbox to the socket, injecting the faults of
-the plan (see `faults.py`) on the way.
+memory. An outbox given an `overflow` (the simulator's `keep_trading`) never makes the driver
+wait: at its limit it drops its frames, accepts no more and calls `overflow` (which cuts the
+client), so the market trades on whatever the client does. `FaultSender.run` moves frames from
+the outbox to the socket, injecting the faults of the plan (see `faults.py`) on the way.
 """
 
 from __future__ import annotations
@@ -33,22 +35,31 @@ Frame = str | Numbered
 
 class Outbox:
     """A per-connection queue that never blocks the producer for one item, but lets it wait
-    until the connection has drained below `OUTBOX_LIMIT`."""
+    until the connection has drained below `limit`; or, with `overflow`, closes at `limit`
+    and calls it."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, limit: int = OUTBOX_LIMIT, overflow: Callable[[], None] | None = None
+    ) -> None:
         self.items: collections.deque[Frame] = collections.deque()
         self.ready = asyncio.Event()
         self.space = asyncio.Event()
         self.space.set()
         self.closed = False
+        self.limit = limit
+        self.overflow = overflow
 
     def push(self, item: Frame) -> None:
         if self.closed:
             return
         self.items.append(item)
         self.ready.set()
-        if len(self.items) >= OUTBOX_LIMIT:
-            self.space.clear()
+        if len(self.items) >= self.limit:
+            if self.overflow is None:
+                self.space.clear()
+            else:
+                self.close()
+                self.overflow()
 
     def close(self) -> None:
         """The connection is gone: release anyone waiting for space, accept nothing more."""

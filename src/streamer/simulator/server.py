@@ -8,8 +8,12 @@ the venue with the longest `rest_prefix` it starts with. Before a request is ser
 passes the venue's `meter` (messages per second). Each connection's frames leave its bounded
 outbox through the `FaultSender`. Unless replaying recorded frames, one driver task per exchange
 moves that venue's markets at `rate` events per second, drawn by activity weight (a whole
-market: ~2,000 for 1,000 symbols). What was sent is recorded (bounded) in `truth`, also readable
-as `sent_trades` and `sent_candles`, for tests to compare the lake with.
+market: ~2,000 for 1,000 symbols), whether a client is connected or not; a connected client
+that stops reading holds them still once its outbox is full, unless `keep_trading`, which cuts
+that client instead. The REST trade histories serve each market's newest `history_depth`
+trades (`Market.served`; `limit_history` changes it while serving). What was sent is recorded
+(bounded) in `truth`, also readable as `sent_trades` and `sent_candles`, for tests to compare
+the lake with.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from websockets.http11 import Request, Response
 from streamer.simulator.faults import NO_FAULTS, FaultDice, FaultPlan
 from streamer.simulator.limits import Breaches
 from streamer.simulator.market import TRADE_HISTORY
-from streamer.simulator.outbox import Connection, FaultSender
+from streamer.simulator.outbox import Connection, FaultSender, Outbox
 from streamer.simulator.proxy import OutagePlan, OutageProxy
 from streamer.simulator.replay import Replay
 from streamer.simulator.truth import Truth
@@ -52,6 +56,12 @@ from streamer.venues import VENUES
 log = logging.getLogger(__name__)
 
 MAX_CLIENT_FRAME = 2**20  # bytes; clients only send small control messages
+SLOW_CLIENT_FRAMES = 20_000  # frames behind at which `keep_trading` cuts a client
+
+
+def simulated() -> tuple[str, ...]:
+    """The names of the registered venues that have a simulator."""
+    return tuple(spec.name for spec in VENUES if spec.simulator is not None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +78,41 @@ class SimulatorConfig:
     replay_dir: Path | None = None
     seed: int = 7
     record_limit: int = 200_000  # sent trades/candles/books remembered for tests
-    trade_history: int = TRADE_HISTORY  # trades per market REST can still serve
+    trade_history: int = TRADE_HISTORY  # trades kept per market (memory), served by default
+    history_depth: int | Mapping[str, int] | None = None
+    """How many of each market's newest trades the REST trade histories serve, for every venue
+    or by venue name (`streamer simulate --history-depth`); older ids are no longer served, as
+    on a venue whose history runs out. None (a venue left out): the `trade_history` kept."""
+    keep_trading: bool = False
+    """Markets trade on at `rate` whatever the clients do (`--keep-trading`): no client slows
+    them, and one `slow_client_frames` frames behind is cut, as a venue drops a slow consumer.
+    Off, a client that stops reading (a frozen link, a stopped process) stops the market."""
+    slow_client_frames: int = SLOW_CLIENT_FRAMES
     faults: FaultPlan = NO_FAULTS  # faults injected on purpose (see faults.py)
     activity_skew: float = 1.0  # the k-th generated symbol's share of events ~ 1/(k+1)**skew
+
+    def __post_init__(self) -> None:
+        for name, depth in self.history_depths(simulated()).items():
+            if depth < 0:
+                raise ValueError(f"history_depth of {name} is {depth}: use 0 or more trades "
+                                 "(--history-depth N or VENUE=N)")  # fmt: skip
+        if self.keep_trading and self.rate <= 0:
+            raise ValueError("keep_trading needs a rate above 0 (--rate): at 0 the clients "
+                             "pace the market")  # fmt: skip
+
+    def history_depths(self, names: tuple[str, ...]) -> dict[str, int]:
+        """Venue name -> its REST trade history's depth (venues served whole left out); a
+        name that is not one of `names` is refused."""
+        depth = self.history_depth
+        if depth is None:
+            return {}
+        if isinstance(depth, int):
+            return dict.fromkeys(names, depth)
+        unknown = sorted(set(depth) - set(names))
+        if unknown:
+            raise ValueError(f"history_depth names no venue {', '.join(unknown)}; "
+                             f"venues: {', '.join(names)}")  # fmt: skip
+        return dict(depth)
 
     def venue(self, name: str, default: tuple[str, ...]) -> VenueConfig:
         """What the venue called `name` is asked to list."""
@@ -112,8 +154,8 @@ class Simulator:
         replay = None if config.replay_dir is None else Replay(config.replay_dir)
         self.breaches = Breaches()  # every limit breached: `breaches.counts[name]`
         context = Context(self.clock, self.rng, config.rate, config.seed, self.truth, replay,
-                          self.breaches, monotonic or time.monotonic,
-                          config.trade_history)  # fmt: skip
+                          self.breaches, monotonic or time.monotonic, config.trade_history,
+                          config.history_depths(simulated()))  # fmt: skip
         self.venues: dict[str, Venue] = {
             spec.name: spec.simulator(config.venue(spec.name, spec.sim_symbols), context)
             for spec in VENUES
@@ -127,6 +169,7 @@ class Simulator:
         self.dice = FaultDice(config.faults)
         self.sender = FaultSender(self.dice)
         self.connections = 0
+        self.slow_cuts = 0  # clients cut for falling `slow_client_frames` behind (keep_trading)
         self.closed_at: dict[int, float] = {}  # connection number -> loop time it ended
         self._server: Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -183,6 +226,8 @@ class Simulator:
         loop = asyncio.get_running_loop()
         self.connections += 1
         conn = Connection(ws, number=self.connections, opened=loop.time())
+        if self.config.keep_trading and self.config.replay_dir is None:
+            conn.outbox = Outbox(self.config.slow_client_frames, lambda: self._cut_slow(conn))
         try:
             async with asyncio.TaskGroup() as group:
                 sender = group.create_task(self.sender.run(conn))
@@ -193,6 +238,24 @@ class Simulator:
         finally:
             self.closed_at[conn.number] = loop.time()
             conn.outbox.close()  # a driver waiting for this client's space must not hang
+
+    def _cut_slow(self, conn: Connection) -> None:
+        """`keep_trading`: a client too far behind is cut (TCP reset), its frames dropped."""
+        self.slow_cuts += 1
+        log.warning("simulator.slow_client connection=%d frames=%d (cut: the market trades on)",
+                    conn.number, self.config.slow_client_frames)  # fmt: skip
+        if conn.ws.transport is not None:
+            conn.ws.transport.abort()
+
+    def limit_history(self, depth: int | None, venue: str | None = None) -> None:
+        """From now on the REST trade histories of `venue` (None: every venue) serve the newest
+        `depth` trades of each market (None: all kept, up to `trade_history`)."""
+        if venue is not None and venue not in self.venues:
+            raise ValueError(f"no simulated venue {venue!r}; venues: {', '.join(self.venues)}")
+        for name, served in self.venues.items():
+            if venue is None or name == venue:
+                for market in getattr(served, "markets", {}).values():
+                    market.depth = depth
 
     # ---- REST ------------------------------------------------------------------------------
 

@@ -47,7 +47,9 @@ class Context:
     replay: Replay | None  # recorded frames to send instead of the market's
     breaches: Breaches = field(default_factory=Breaches)
     monotonic: Callable[[], float] = time.monotonic  # the limits' clock, seconds
-    trade_history: int = TRADE_HISTORY  # trades per market REST can still serve
+    trade_history: int = TRADE_HISTORY  # trades kept per market
+    history_depths: Mapping[str, int] = field(default_factory=dict)
+    """Venue name -> how many of each market's newest trades its REST serves (else all kept)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,16 +181,20 @@ class Listed:
 def build_markets(
     venue: str, listings: Iterable[Listing], context: Context, candle_ms: int
 ) -> dict[str, Market]:
-    """One seeded market per listing, building candles of `candle_ms` from now. A generated
-    listing starts with the day of trades its activity weight would have made at `rate`."""
+    """One seeded market per listing, building candles of `candle_ms` from now, its REST trade
+    history `context.history_depths[venue]` deep (else all it keeps). A generated listing
+    starts with the day of trades its activity weight would have made at `rate`."""
     listed = list(listings)
     now, total = context.clock(), sum(item.weight for item in listed) or 1.0
+    depth = context.history_depths.get(venue)
+    kept = max(context.trade_history, depth or 0)
     per_day = (context.rate or NOMINAL_RATE) * 86_400 * TRADE_PROBABILITY
     markets: dict[str, Market] = {}
     for item in listed:
         rng = random.Random(f"{context.seed}:{venue}:{item.symbol}")
         markets[item.symbol] = market = Market(item.symbol, rng, start_price(item.symbol), now)
-        market.history = collections.deque(maxlen=context.trade_history)
+        market.history = collections.deque(maxlen=kept)
+        market.depth = depth
         market.track(candle_ms)
         if item.generated and item.weight:
             market.assume_history(round(per_day * item.weight / total))

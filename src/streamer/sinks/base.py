@@ -48,6 +48,16 @@ class Sink(Protocol):
 
     async def aclose(self) -> None: ...
 
+    def added(self, dataset: str) -> int:
+        """Rows of `dataset` added since start (what `accepted` counts toward)."""
+        ...
+
+    def accepted(self, dataset: str) -> int:
+        """Rows of `dataset`, the first ones added, that a kill can no longer lose: delivered,
+        or stored (the lake's journal, the Firehose spool), or counted as dropped. Checkpoints
+        are written only up to these (`progress.Committer`)."""
+        ...
+
     def counters_snapshot(self) -> Mapping[str, int]:
         """Cumulative delivery counters by CloudWatch metric name (see `metrics.py`)."""
         ...

@@ -24,6 +24,10 @@ classification in `aws.py`.
 Delivery is at least once: a call that timed out may have succeeded, and a spool segment is
 deleted only after all of it was delivered. Every row carries its `record_id` for
 de-duplication.
+
+`accepted(dataset)`, which checkpoints wait for, counts the rows added first that are all
+delivered, spooled or dropped (`safe_prefix.py`): never a row in the packer or in an unanswered
+call, nor one behind such a row, however many later rows went through.
 """
 
 from __future__ import annotations
@@ -104,7 +108,9 @@ class FirehoseSink:
         if lane is None:
             lane = self._lane(dataset)
         self.counters.rows_in += 1
-        if not lane.packer.add(line, arrival):
+        if lane.packer.add(line, arrival):
+            lane.rows_added += 1
+        else:
             self._oversized(dataset, line, arrival)
 
     def add_many(self, dataset: Dataset, lines: Sequence[bytes], arrival: Millis) -> None:
@@ -142,6 +148,14 @@ class FirehoseSink:
         ):
             d.space.clear()
             await d.space.wait()
+
+    def added(self, dataset: str) -> int:
+        lane = self._by_dataset.get(dataset)
+        return 0 if lane is None else lane.rows_added
+
+    def accepted(self, dataset: str) -> int:
+        lane = self._by_dataset.get(dataset)
+        return 0 if lane is None else lane.rows_out
 
     def failing_since(self) -> Millis | None:
         d = self._delivery
@@ -201,6 +215,7 @@ class FirehoseSink:
         """Shutdown with records Firehose and the spool's disk both refused: counted, logged."""
         rows = sum(r.rows for r in lane.held)
         self.counters.rows_dropped += rows
+        lane.mark(lane.held)
         self._delivery.release(size_of(lane.held))
         lane.held.clear()
         log.error(

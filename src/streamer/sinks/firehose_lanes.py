@@ -40,6 +40,7 @@ from streamer.packing import (
 )
 from streamer.retry import GaveUp, Retryable, Sleep, StopWhen, retrying, steady_delay
 from streamer.settings import FirehoseSettings
+from streamer.sinks.safe_prefix import SafePrefix
 from streamer.spool import SpoolBudget, StreamSpool
 from streamer.storage import Outage
 from streamer.timefmt import now_millis
@@ -135,10 +136,13 @@ class Lane:
         "delivery",
         "failures",
         "held",
+        "numbered",
         "packer",
+        "prefix",
         "queue",
         "replay_sent",
         "replay_state",
+        "rows_added",
         "spool",
         "spooling",
         "stream",
@@ -157,14 +161,38 @@ class Lane:
         self.replay_state: tuple[Path, deque[list[Record]]] | None = None
         self.replay_sent = 0  # batches of the replayed segment already delivered
         self.failures = 0  # consecutive undelivered batches (logging is thinned out)
+        self.rows_added = 0  # rows packed since start
+        self.numbered = 0  # of those, rows taken out of the packer (each record numbered)
+        self.prefix = SafePrefix()  # of those, the first ones delivered, spooled or dropped
         self.wake = asyncio.Event()
         self.worker: asyncio.Task[None] | None = None
+
+    @property
+    def rows_out(self) -> int:
+        """The first rows packed that are delivered, spooled or dropped (`Sink.accepted`)."""
+        return self.prefix.accepted
+
+    def mark(self, records: Iterable[Record]) -> None:
+        """`records` are out of memory: delivered, spooled or counted as dropped."""
+        safe = self.prefix.safe
+        for record in records:
+            safe(record.first, record.rows)
+
+    def mark_delivered(self, sent: list[Record], left: list[Record]) -> None:
+        failed = {id(record) for record in left}
+        self.mark(record for record in sent if id(record) not in failed)
 
     # --- buffering and spooling (event-loop side, synchronous) -------------------------
 
     def enqueue(self, records: list[Record]) -> None:
+        """Take records fresh from the packer (numbered here, in order); send or spool them."""
         if not records:
             return
+        first, numbered = self.numbered, []
+        for record in records:
+            numbered.append(record._replace(first=first))
+            first += record.rows
+        self.numbered, records = first, numbered
         d = self.delivery
         size = size_of(records)
         if self.held or self.spooling or d.buffered + size > d.settings.buffer_bytes:
@@ -175,6 +203,12 @@ class Lane:
                     d.buffered,
                     d.settings.buffer_bytes,
                 )
+                # What waits in memory is older: it goes to the spool first, so the replay
+                # keeps the order rows were added in.
+                queued = list(self.queue)
+                self.queue.clear()
+                d.release(size_of(queued))
+                records = [*queued, *records]
             self.to_spool(records)
             return
         self.queue.extend(records)
@@ -197,6 +231,7 @@ class Lane:
             d.storage.failed(exc, self.spool.directory, now_millis(), time.monotonic())
             self.hold(records)
             return
+        self.mark(records)  # spooled or dropped (counted below): out of memory either way
         if appended:
             d.stored(disk=True)
             d.counters.rows_spooled += rows
@@ -294,6 +329,7 @@ class Lane:
             self.queue.extendleft(reversed(batch))  # shutdown: aclose spools it
             raise
         d.release(size)
+        self.mark_delivered(batch, left)
         if left:
             # Firehose stays unavailable: this batch and all after it go to disk, in order.
             self.spool_queue(left)
@@ -308,6 +344,7 @@ class Lane:
         for _ in batch:
             self.held.popleft()
         self.held.extendleft(reversed(left))
+        self.mark_delivered(batch, left)
         d.release(size_of(batch) - size_of(left))
         if not left:
             return False

@@ -64,6 +64,8 @@ class _Buffer:
     oldest: int = 0
     journal: Journal | None = None
     covered: list[Journal] = field(default_factory=list)  # closed journals of these rows
+    added: int = 0  # rows added since start
+    writing: int = 0  # rows in an object being written
 
 
 def write_object(tmp: Path, path: Path, lines: list[bytes]) -> int:
@@ -143,6 +145,21 @@ class LakeSink:
     def failing_since(self) -> Millis | None:
         return Millis(self.outage.since_ms) if self.outage.since_ms is not None else None
 
+    def added(self, dataset: str) -> int:
+        buffer = self._buffers.get(dataset)
+        return 0 if buffer is None else buffer.added
+
+    def accepted(self, dataset: str) -> int:
+        """Journaled rows are safe from a kill (the next start writes them); rows whose
+        journal broke are safe only once in an object."""
+        buffer = self._buffers.get(dataset)
+        if buffer is None:
+            return 0
+        journal = buffer.journal
+        if (journal is not None and journal.broken) or any(j.broken for j in buffer.covered):
+            return buffer.added - len(buffer.lines) - buffer.writing
+        return buffer.added - (len(journal.pending) if journal is not None else 0)
+
     # --- buffering ---------------------------------------------------------------------
 
     def _buffer(self, dataset: Dataset, arrival: Millis) -> _Buffer:
@@ -159,6 +176,7 @@ class LakeSink:
     def add_many(self, dataset: Dataset, lines: Sequence[bytes], arrival: Millis) -> None:
         buffer = self._buffer(dataset, arrival)
         buffer.lines += lines
+        buffer.added += len(lines)
         buffer.size += sum(map(len, lines))
         self.rows_in += len(lines)
         journal = buffer.journal
@@ -304,15 +322,17 @@ class LakeSink:
         covered = list(buffer.covered)
         path = self.path_for(buffer.dataset, buffer.oldest)
         tmp = self.staging.tmp_path(path.name)
-        buffer.lines, buffer.size = [], 0
+        buffer.lines, buffer.size, buffer.writing = [], 0, count
         try:
             compressed = await asyncio.to_thread(write_object, tmp, path, lines)
         except OSError as exc:
+            buffer.writing = 0
             # Keep the rows: put them back in front of anything added meanwhile.
             buffer.lines[:0] = lines
             buffer.size += size
             self._failed(exc, path)
             return False
+        buffer.writing = 0
         for journal in covered:
             buffer.covered.remove(journal)
             journal.remove()

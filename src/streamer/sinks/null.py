@@ -14,6 +14,12 @@ class NullSink:
         self.rows: Counter[str] = Counter()
         self.bytes = 0
 
+    def added(self, dataset: str) -> int:
+        return self.rows[dataset]
+
+    def accepted(self, dataset: str) -> int:
+        return self.rows[dataset]  # discarded at once: nothing is held
+
     async def start(self) -> None:
         return None
 

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import orjson
 
 from streamer.errors import FrameError
+from streamer.quality import FeedQuality
 from streamer.records import RAW_LIMIT, Item, Millis, Reject
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,9 @@ class FeedStats:
     extra: Counter[str] = field(default_factory=Counter)
     recovery_ms: list[int] = field(default_factory=list)  # drop -> first frame again, newest 10k
     quiet: set[str] = field(default_factory=set)  # streams silent even on a fresh connection
+    quality: FeedQuality = field(default_factory=FeedQuality)
+    """The `quality` dataset's events (gaps, backfills, holes, resyncs, connection time); the
+    service connects it to the process's counter, else it does nothing."""
 
     def recovered(self, took_ms: int) -> None:
         self.recovery_ms.append(took_ms)

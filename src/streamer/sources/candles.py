@@ -62,10 +62,19 @@ class CandleLedger:
     def unseen(self, gap: Gap) -> Gap | None:
         """`gap` narrowed to its first and last candle not published yet; None if none is left
         (an earlier fetch, or the stream, filled it while this one waited its turn)."""
-        seen = self._seen.get(gap.symbol, set())
-        step = self.interval_ms
-        missing = [t for t in range(gap.start, gap.end + 1, step) if t not in seen]
+        missing = self.absent(gap)
         return Gap(gap.symbol, missing[0], missing[-1]) if missing else None
+
+    def absent(self, gap: Gap) -> list[int]:
+        """The open times of `gap` not published."""
+        seen = self._seen.get(gap.symbol, set())
+        return [t for t in range(gap.start, gap.end + 1, self.interval_ms) if t not in seen]
+
+    def seed(self, symbol: str, open_time: int) -> None:
+        """Resume after a restart: candles up to `open_time` were written by the process
+        before, so the first fetch after connecting starts after it."""
+        if symbol not in self.newest:
+            self.newest[symbol] = open_time
 
     def missing_after(self, symbol: str, now: int) -> Gap | None:
         """Candles that closed after the newest one published, up to `now` (after a drop)."""

@@ -33,6 +33,7 @@ from typing import NamedTuple, Protocol
 from streamer.book import OrderBook
 from streamer.book_updates import update_rows
 from streamer.ids import record_ids
+from streamer.quality import ResyncCause
 from streamer.records import BookSnapshot, Item, Levels, Millis
 from streamer.sources.base import FeedStats
 
@@ -110,6 +111,10 @@ class DepthBooks:
             if symbol not in self.books:
                 self.books[symbol] = DiffBook()
                 self._update_ids[symbol] = record_ids(self.exchange, symbol, "book_update")
+
+    def sequences(self) -> dict[str, int]:
+        """Each synced book's last update id (what a checkpoint records of the book)."""
+        return {symbol: state.update_id for symbol, state in self.books.items() if state.synced}
 
     def want(self, symbol: str) -> None:
         self.books[symbol].requested = True
@@ -215,6 +220,10 @@ class DepthBooks:
         log.warning("%s.depth_resync symbol=%s book=%d got=%d-%d", self.exchange, symbol,
                     state.update_id, event.first, event.final)  # fmt: skip
         self.stats.extra["depth_resyncs"] += 1
+        # A sequence that went backwards is the venue starting over; a jump is a lost event.
+        reset = event.final < state.update_id
+        cause = ResyncCause.VENUE_RESET if reset else ResyncCause.SEQUENCE_BREAK
+        self.stats.quality.resync(symbol, cause)
         state.synced = False
         state.book.clear()
         state.buffer.clear()

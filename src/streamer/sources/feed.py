@@ -14,20 +14,29 @@ A venue's source subclasses `Feed` and says only what is its own: which connecti
   `decode_read`), count, start the trade backfills the read revealed, tell the silence
   watchdog which streams spoke, hand the admitted rows on with one `emit`, then let the venue
   act on its control flags, and reconnect a connection whose watched streams went silent.
+* Resuming and checkpoints (`positions`): `resume` seeds the trade tracks and candle ledger
+  from the saved checkpoints and turns on a `Progress` marker every `every` seconds, put in the
+  queue once every row it covers is queued ahead of it (no emit of the feed is waiting);
+  `drain`, on the way out, waits for open holes to be served, then puts the last marker.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
+from streamer.checkpoints import Checkpoint
 from streamer.errors import SourceError
+from streamer.progress import Progress
 from streamer.records import Item, Millis
 from streamer.retry import Sleep
 from streamer.selectors import Selector
+from streamer.sources.backfill import Backfiller
 from streamer.sources.base import Clock, Emit, FeedStats
+from streamer.sources.candles import CandleLedger
+from streamer.sources.positions import positions, seed
 from streamer.sources.rediscovery import Change, Rediscovery, rediscover
 from streamer.sources.trade_backfill import TradeBackfiller
 from streamer.sources.trade_gaps import TradeGaps
@@ -59,6 +68,8 @@ class Feed:
     rest: Any  # a `sources.rest.RestClient`, closed when the feed ends
     trade_gaps: TradeGaps
     trade_backfill: TradeBackfiller
+    ledger: CandleLedger | None = None  # closed candles published (venues with candle backfill)
+    backfill: Backfiller | None = None  # their REST backfill
 
     def __init__(
         self,
@@ -76,6 +87,11 @@ class Feed:
         self._clock = clock
         self._sleep = sleep
         self._group: asyncio.TaskGroup | None = None
+        self._every: float | None = None  # seconds between `Progress` markers (None: none)
+        self._emit: Emit | None = None  # while running: `emit`, counting the calls waiting
+        self._emitting = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     # -- what a venue says ---------------------------------------------------------------
 
@@ -109,10 +125,83 @@ class Feed:
         if gaps.found or gaps.lost:
             self.trade_backfill.take(emit)
 
+    # -- resuming and checkpoints (`positions`) ------------------------------------------
+
+    def resume(self, saved: Mapping[str, Checkpoint], every: float) -> None:
+        """Start each symbol at its checkpoint (called before `run`) and put a `Progress`
+        marker in the queue every `every` seconds while running."""
+        seeded = seed(self.trade_gaps, self.ledger, saved)
+        self._every = every
+        log.info("%s.resume checkpoints=%d trades_seeded=%d symbols=%d", self.name, len(saved),
+                 seeded, len(self.settings.symbols))  # fmt: skip
+
+    def checkpoints(self) -> tuple[Checkpoint, ...]:
+        """Each symbol's position with every row before it handed on."""
+        symbols = self.settings.symbols
+        books = self.book_sequences()
+        return positions(self.name, symbols, self.trade_gaps, self.ledger, self.backfill, books)
+
+    def book_sequences(self) -> Mapping[str, int]:
+        """Each kept book's sequence (venues whose books carry one say so)."""
+        return {}
+
+    @property
+    def holes_open(self) -> int:
+        """Symbols with trade holes open or being fetched, plus candle gaps being fetched."""
+        candles = self.backfill.pending if self.backfill is not None else 0
+        return self.trade_backfill.pending + candles
+
+    async def mark(self) -> bool:
+        """Put a `Progress` marker in the queue once no emit of this feed is waiting (so
+        every row its positions cover is ahead of it); False when not running."""
+        emit = self._emit
+        if emit is None or self._every is None:
+            return False
+        while self._emitting:
+            self._idle.clear()
+            await self._idle.wait()
+        marker = Progress(self.name, self.checkpoints())
+        if marker.checkpoints:
+            await emit([marker])  # type: ignore[list-item]  # the pipeline takes it apart
+        return True
+
+    async def drain(self, seconds: float) -> None:
+        """Stopping: give open holes up to `seconds` to be served (the live streams keep
+        running meanwhile), then put the last marker."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        # A 50 ms poll of two helpers' counts, once, at shutdown: simpler than an event each.
+        while self.holes_open and loop.time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(min(0.05, max(0.0, deadline - loop.time())))
+        left = self.holes_open
+        (log.warning if left else log.info)(
+            "%s.drained holes_left=%d (%s)", self.name, left,
+            "the next start fetches them" if left else "every hole served")  # fmt: skip
+        await self.mark()
+
+    async def _marks(self, every: float) -> None:
+        while True:
+            await asyncio.sleep(every)
+            await self.mark()
+
+    def _counting(self, emit: Emit) -> Emit:
+        async def counted(items: Sequence[Item]) -> None:
+            self._emitting += 1
+            try:
+                await emit(items)
+            finally:
+                self._emitting -= 1
+                if not self._emitting:
+                    self._idle.set()
+
+        return counted
+
     # -- the shared part -------------------------------------------------------------------
 
     async def run(self, emit: Emit) -> None:
         helpers = list(self.grouped())
+        if self._every is not None:
+            emit = self._emit = self._counting(emit)
         try:
             async with asyncio.TaskGroup() as group:
                 self._group = group
@@ -121,10 +210,13 @@ class Feed:
                 self.start(group, emit)
                 if self.rediscovery is not None:
                     group.create_task(self._rediscover(self.rediscovery, emit))
+                if self._every is not None:
+                    group.create_task(self._marks(self._every))
         except* SourceError as group_error:
             raise group_error.exceptions[0] from None
         finally:
             self._group = None
+            self._emit = None
             for helper in helpers:
                 helper.group = None
             await self.rest.aclose()

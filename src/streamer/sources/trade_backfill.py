@@ -67,9 +67,14 @@ class TradeBackfiller:
         """Start a fill task for every symbol with new holes (the shell calls this after a read
         when `gaps.found` is not empty)."""
         gaps = self.gaps
+        if gaps.opened:
+            quality = self.stats.quality
+            for hole in gaps.opened:
+                quality.gap(hole.symbol, hole.first, hole.last)
+            gaps.opened.clear()
         if gaps.lost:
             for hole in gaps.lost:
-                self._unserved(hole, hole.size, "too many open holes")
+                self._unserved(hole, [(hole.first, hole.last)], "too many open holes")
             gaps.lost.clear()
         if self.group is None:
             return  # not running: the holes stay open and are reported when the source stops
@@ -88,9 +93,11 @@ class TradeBackfiller:
                 async with self.fetches:
                     items = await self.fetch(symbol, holes)
                 publish = self._in_holes(items, holes)
-                self.gaps.done(symbol, holes)
                 if publish:
                     await emit(publish)
+                # Done only once its trades are queued: until then a checkpoint stays before
+                # the hole (`Feed.positions`), so a kill meanwhile leaves it for the next start.
+                self.gaps.done(symbol, holes)
                 self.fill_ms.append(round((loop.time() - started) * 1000))
                 del self.fill_ms[:-FILL_TIMES_KEPT]
         except asyncio.CancelledError:
@@ -117,10 +124,11 @@ class TradeBackfiller:
             if trade_id not in found and any(lo <= trade_id <= hi for lo, hi in bounds):
                 found[trade_id] = item
         for first, last in bounds:
-            got = sum(1 for trade_id in found if first <= trade_id <= last)
-            if got < last - first + 1:
-                self._unserved(wanted[first], last - first + 1 - got, "not in the venue's answer")
+            absent = _absent(found, first, last)
+            if absent:
+                self._unserved(wanted[first], absent, "not in the venue's history")
         stats = self.stats
+        stats.quality.backfilled(holes[0].symbol, len(found))
         stats.backfilled += len(found)
         stats.extra["trades_backfilled"] += len(found)
         stats.extra["trade_holes_filled"] += len(holes)
@@ -129,8 +137,27 @@ class TradeBackfiller:
                  len(items), len(found))  # fmt: skip
         return [*rejects, *(found[trade_id] for trade_id in sorted(found))]
 
-    def _unserved(self, hole: Hole, missing: int, why: str) -> None:
+    def _unserved(self, hole: Hole, absent: list[tuple[int, int]], why: str) -> None:
+        """The ids `absent` (ranges within `hole`) are not to be had: counted, logged, and
+        written to `quality` as unrecoverable with `why`."""
+        missing = sum(last - first + 1 for first, last in absent)
         self.stats.extra["trade_ids_unserved"] += missing
         self.stats.extra["trade_holes_unserved"] += 1
+        for first, last in absent:
+            self.stats.quality.unrecoverable(hole.symbol, first, last, why)
         log.warning("%s.trade_hole_unserved symbol=%s first=%d last=%d missing=%d reason=%s",
                     self.source, hole.symbol, hole.first, hole.last, missing, why)  # fmt: skip
+
+
+def _absent(found: dict[int, Item], first: int, last: int) -> list[tuple[int, int]]:
+    """The ranges of ids `first`..`last` not in `found`."""
+    ranges: list[tuple[int, int]] = []
+    start = None
+    for trade_id in range(first, last + 2):
+        if trade_id <= last and trade_id not in found:
+            if start is None:
+                start = trade_id
+        elif start is not None:
+            ranges.append((start, trade_id - 1))
+            start = None
+    return ranges

@@ -74,11 +74,17 @@ class TradeGaps:
         self.late = 0  # trades that arrived inside a hole
         self.repeats = 0  # trades dropped as seen already
         self.lost: list[Hole] = []  # holes given up past MAX_HOLES; the shell reports them
+        self.opened: list[Hole] = []  # holes found since the shell last looked (`quality` gaps)
+        self.resume_at: dict[str, tuple[int, int]] = {}
+        """(trade id, time) each symbol starts at when its track is made (`positions.seed`)."""
 
     def track(self, symbol: str, record_id: Callable[[object], str]) -> SymbolTrades:
         track = self.tracks.get(symbol)
         if track is None:
             track = self.tracks[symbol] = SymbolTrades(symbol, record_id)
+            start = self.resume_at.pop(symbol, None)
+            if start is not None:
+                resume(track, *start)
         return track
 
     def off_sequence(self, track: SymbolTrades, trade_id: int, time: int) -> bool:
@@ -113,6 +119,9 @@ class TradeGaps:
     def _open(self, track: SymbolTrades, hole: Hole) -> None:
         holes = track.holes
         holes.append(hole)
+        self.opened.append(hole)
+        if len(self.opened) > MAX_HOLES:  # nobody reads them (a decoder driven alone)
+            del self.opened[: MAX_HOLES // 2]
         if len(holes) > MAX_HOLES:
             self.lost.append(holes.pop(0))
         self.found[track.symbol] = None
@@ -133,6 +142,13 @@ class TradeGaps:
         """Holes found but not claimed yet, and holes being fetched."""
         track = self.tracks.get(symbol)
         return [] if track is None else [*track.holes, *track.fetching]
+
+
+def resume(track: SymbolTrades, trade_id: int, time: int) -> None:
+    """Start `track` after `trade_id` (at `time`), written by a process before: the first id
+    seen past the next one opens the hole between, and ids up to it are repeats."""
+    track.last, track.last_time = trade_id, time
+    track.first = UNSEEN + 1
 
 
 def merge(holes: list[Hole], within: int) -> list[tuple[int, int]]:

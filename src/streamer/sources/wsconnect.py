@@ -80,7 +80,45 @@ async def run_websocket(
     venue's limit (a mass reconnect is spread out rather than refused). `url` may be a function,
     asked before every attempt (a connection whose streams change while it runs).
     """
-    rng = rng or random.Random()
+    link = object()  # this loop's key in the feed's connection time (`quality`)
+    stats.quality.link(link, False)
+    try:
+        await _reconnect(
+            url,
+            source,
+            setting,
+            on_connect,
+            on_frames,
+            stats,
+            clock,
+            max_size,
+            stale_after,
+            sleep,
+            rng or random.Random(),
+            attempts,
+            elsewhere,
+            link,
+        )
+    finally:
+        stats.quality.unlink(link)
+
+
+async def _reconnect(
+    url: str | Callable[[], str],
+    source: str,
+    setting: str,
+    on_connect: OnConnect,
+    on_frames: OnFrames,
+    stats: FeedStats,
+    clock: Clock,
+    max_size: int,
+    stale_after: float,
+    sleep: Sleep,
+    rng: random.Random,
+    attempts: AttemptWindow | None,
+    elsewhere: str,
+    link: object,
+) -> None:
     loop = asyncio.get_running_loop()
     failures = 0  # failed attempts and short sessions in a row
     lost_at: Millis | None = None  # when the last session ended (for the recovery time)
@@ -107,9 +145,13 @@ async def run_websocket(
             log.warning("ws.connect_failed source=%s error=%s", source, shown(exc))
         else:
             opened = clock()
-            lost_at = await _session(
-                conn, target, source, on_connect, on_frames, stats, clock, lost_at
-            )
+            stats.quality.link(link, True)
+            try:
+                lost_at = await _session(
+                    conn, target, source, on_connect, on_frames, stats, clock, lost_at
+                )
+            finally:
+                stats.quality.link(link, False)
             if clock() - opened >= STABLE_SESSION_MS:
                 failures = 0
                 continue

@@ -10,8 +10,9 @@ as they close; a book that has not changed since the last frame is sent again fr
 rendering. Symbols not `TRADING` never move and send nothing. REST: `/exchangeInfo` (weight
 20), `/ticker/24hr` (one symbol, `symbols`, or every symbol: weight 2 to 80), `/depth` (up to
 5000 levels), `/klines`,
-`/historicalTrades` and `/aggTrades` (`fromId`, from the newest `trade_history` trades of each
-market: older ids are gone, as on a venue that no longer serves them), `/trades`, `/ping`,
+`/historicalTrades` and `/aggTrades` (`fromId`, from the trades each market still serves, its
+`history_depth`: an older `fromId` gets the oldest there is, as on a venue whose history ran
+out), `/trades`, `/ping`,
 `/time`; every answer is charged its documented weight (`binance_wire.weight`) against
 `limits.RequestWeight`.
 """
@@ -369,7 +370,7 @@ class Binance(Listed):
         """From `fromId` on (the oldest still kept if it is older); without it, the newest;
         `aggTrades` also by `startTime`/`endTime` (ms, inclusive)."""
         limit = min(int(params.get("limit", 500)), MAX_TRADES_LIMIT)
-        history = market.history
+        history = market.served()
         if "fromId" in params and endpoint != "/trades":
             return trades_from(history, int(params["fromId"]), limit)
         if endpoint == "/aggTrades" and ("startTime" in params or "endTime" in params):

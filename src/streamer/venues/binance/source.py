@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
 
@@ -157,6 +157,10 @@ class BinanceSource(Feed):
     def urls(self) -> list[str]:
         """The URL of every running connection, as its next session would ask for it."""
         return [plan.url() for plan in self.plans if plan.streams]
+
+    def book_sequences(self) -> Mapping[str, int]:
+        books = self.decoder.books
+        return books.sequences() if books is not None else {}
 
     def grouped(self) -> Iterable[Grouped]:
         helpers: list[Grouped] = [self.trade_backfill]

@@ -26,10 +26,10 @@ by a drifting premium, the predicted funding rate from that premium (Binance's f
 liquidates an order, and `!forceOrder@arr` pushes only the latest one per symbol and second,
 as Binance does (`liquidations` counts them all, `sent_liquidations` keeps what went out).
 
-REST (`/fapi/v1`): `exchangeInfo`, `depth` (up to 1000 levels), `aggTrades` (`fromId`, or a
-time window, or the newest), `klines` (of the interval asked, built from then on), `openInterest`,
-`fundingRate` (settled, from a backfilled history), `fundingInfo`, `ticker/24hr`, `time`,
-`ping`; each charged USD-M's weight
+REST (`/fapi/v1`): `exchangeInfo`, `depth` (up to 1000 levels), `aggTrades` (`fromId`, a time
+window or the newest, of the `history_depth` still served), `klines` (of the interval asked,
+built from then on), `openInterest`, `fundingRate` (settled, from a backfilled history),
+`fundingInfo`, `ticker/24hr`, `time`, `ping`; each charged USD-M's weight
 (`usdm_sim_wire.weight`) against `limits.RequestWeight`.
 """
 
@@ -436,7 +436,7 @@ class BinanceUsdm(Listed):
         """From `fromId` on (the oldest still kept if it is older), or in `startTime` to
         `endTime` (ms, inclusive), or the newest."""
         limit = min(int(params.get("limit", 500)), MAX_TRADES_LIMIT)
-        history = market.history
+        history = market.served()
         if "fromId" in params:
             return trades_from(history, int(params["fromId"]), limit)
         if "startTime" in params or "endTime" in params:

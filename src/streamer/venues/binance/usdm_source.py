@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
 import orjson
@@ -218,6 +218,10 @@ class UsdmSource(Feed):
         """The URL of every connection, as its next session asks for it."""
         return [plan.url() for plan in self.plans if plan.streams]
 
+    def book_sequences(self) -> Mapping[str, int]:
+        books = self.decoder.books
+        return books.sequences() if books is not None else {}
+
     def grouped(self) -> Iterable[Grouped]:
         helpers: list[Grouped] = [self.trade_backfill]
         return helpers + [h for h in (self.snapshots, self.backfill) if h is not None]
@@ -377,6 +381,7 @@ class _Session(FeedSession):
     async def silent(self, ws: WsConnection, streams: list[str]) -> None:
         """An acknowledged subscription delivers nothing: flagged, then a fresh connection."""
         self.feed.stats.extra["subscriptions_silent"] += len(streams)
+        self.feed.stats.quality.silent(len(streams))
         log.error("binance_usdm.subscription_silent connection=%d url=%.80s streams=%s "
                   "seconds=%.0f (acknowledged, no data: a wrong route?)", self.index,
                   self.plan.base, ",".join(streams[:5]), self.watchdog.limit)  # fmt: skip

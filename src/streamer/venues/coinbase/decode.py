@@ -39,6 +39,7 @@ from streamer.errors import FrameError
 from streamer.ids import record_id, record_id_seed, record_ids
 from streamer.logsafe import shown
 from streamer.numbers import POSITIVE, dec, opt_decimals
+from streamer.quality import ResyncCause
 from streamer.records import BookSnapshot, Candle, Item, Level, Millis, Trade
 from streamer.sources.base import FRAME_FAILURES, FeedStats, json_object, reason_for, reject
 from streamer.sources.trade_gaps import TradeGaps
@@ -131,7 +132,9 @@ class CoinbaseDecoder(ReadPath):
         """The local state can no longer be trusted (a missed frame, a crossed book): drop the
         books and open candles and ask the shell to resubscribe level2 for fresh snapshots.
         No book is published until they arrive."""
-        for product in self._products.values():
+        for symbol, product in self._products.items():
+            if product.synced:
+                self.stats.quality.resync(symbol, ResyncCause.SEQUENCE_BREAK)
             product.book.clear()
             product.synced = False
             product.changed = False

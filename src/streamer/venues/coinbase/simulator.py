@@ -2,10 +2,11 @@
 `/api/v3/brokerage`, and the feed its market driver fans out (events from `coinbase_wire`).
 
 REST: products, candles, and market trades by time window (`/market/products/{id}/ticker`,
-from the newest `trade_history` trades), at most `coinbase_rest_per_second` requests a second
-per IP. A client must subscribe within `subscribe_timeout` or is closed. Each subscription is
-answered with snapshots, then updates; every frame is an envelope whose `sequence_num` counts
-the connection's frames, numbered as it is sent (so a frame lost on the way is a gap).
+from the trades each market still serves, its `history_depth`), at most
+`coinbase_rest_per_second` requests a second per IP. A client must subscribe within
+`subscribe_timeout` or is closed. Each subscription is answered with snapshots, then updates;
+every frame is an envelope whose `sequence_num` counts the connection's frames, numbered as it
+is sent (so a frame lost on the way is a gap).
 """
 
 from __future__ import annotations
@@ -358,10 +359,11 @@ class Coinbase(Listed):
 
     def _market_trades(self, market: Market, params: Mapping[str, str]) -> dict[str, Any]:
         """The newest `limit` trades from `start` to `end` (UNIX seconds, both inclusive),
-        newest first, from the newest `trade_history` trades; with the best bid and ask."""
+        newest first, from the trades still served (`history_depth`); with the best bid and
+        ask."""
         limit = min(int(params["limit"]), MAX_TRADES_LIMIT)
         start, end = int(params.get("start", 0)), int(params.get("end", 2**40))
-        picked = [t for t in market.history if start <= t.time // 1000 <= end][-limit:]
+        picked = [t for t in market.served() if start <= t.time // 1000 <= end][-limit:]
         trades = [coinbase_wire.rest_trade(market, t) for t in reversed(picked)]
         bid, ask = market.top("bid", 1)[0][0], market.top("ask", 1)[0][0]
         return {"trades": trades, "best_bid": NOTATION.price(bid), "best_ask": NOTATION.price(ask)}

@@ -84,6 +84,8 @@ class CoinbaseSource(Feed):
 
     settings: CoinbaseSettings
     rest: CoinbaseRest
+    ledger: CandleLedger
+    backfill: Backfiller
 
     def __init__(
         self,

@@ -1,11 +1,12 @@
 """Kraken spot over WebSocket v2: books proven by their checksum on every message, trades
-complete by `trade_id`, tickers and one-minute candles.
+complete by `trade_id`, tickers and one-minute candles without holes.
 
 Modules: `settings`, `symbols` (v2, REST and lake names of a pair), `checksum` (the `book`
 CRC32), `books` (each pair's book: applied, cut to the depth, verified), `rows` (payload
-entries -> rows), `decode` (the pure decoder), `rest` (`AssetPairs`, `Trades`, `Ticker`),
-`source` (the asyncio shell: connections, subscriptions that survive `Exceeded msg rate`,
-book resubscribes, trade backfill), and the venue on loopback: `simulator` (WebSocket v2 and
+entries -> rows), `decode` (the pure decoder), `rest` (`AssetPairs`, `Trades`, `OHLC`,
+`Ticker`), `candles` (which closed candles to publish, which holes to fetch), `source` (the
+asyncio shell: connections, subscriptions that survive `Exceeded msg rate`, book resubscribes,
+trade and candle backfills), and the venue on loopback: `simulator` (WebSocket v2 and
 REST, with its faults), `sim_wire` (payloads and the venue's own checksum), `sim_book` (what a
 subscriber at one depth is sent), `sim_listing` (pairs and their REST names), `sim_rest`
 (its public REST).

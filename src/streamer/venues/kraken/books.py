@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from streamer.book import OrderBook
 from streamer.book_updates import update_rows
 from streamer.ids import record_ids
+from streamer.quality import ResyncCause
 from streamer.records import BookSnapshot, Dec, Item, Level, Levels, Millis
 from streamer.sources.base import FeedStats
 from streamer.venues.kraken.checksum import LEVELS, BookChecksum
@@ -122,6 +123,7 @@ class KrakenBooks:
 
     def _fail(self, symbol: str, state: PairBook, theirs: int, ours: int) -> None:
         self.stats.extra["book_checksum_mismatches"] += 1
+        self.stats.quality.resync(symbol, ResyncCause.CHECKSUM_MISMATCH)
         log.warning("kraken.book_checksum_mismatch symbol=%s venue=%d ours=%d (resubscribing)",
                     symbol, theirs, ours)  # fmt: skip
         state.synced = False

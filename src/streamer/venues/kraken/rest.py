@@ -1,4 +1,5 @@
-"""Kraken's public REST (`https://api.kraken.com/0/public/...`): the listing and trade backfill.
+"""Kraken's public REST (`https://api.kraken.com/0/public/...`): the listing, trade and candle
+backfill.
 
 * `AssetPairs`: every pair with `wsname` (v1 names: `XBT/USD`), `altname`, `quote`,
   `pair_decimals` and `lot_decimals` (the precision the book checksum is built with) and
@@ -7,6 +8,11 @@
   `[price, volume, time (seconds, a JSON float), side b/s, type m/l, misc, trade_id]`, and
   `last` (ns) to page on. Paged by time, de-duplicated by `trade_id` (venues.md 2): a hole is
   fetched from the time of the trade before it until an answer reaches its last id.
+* `OHLC?pair=&interval=1&since=<s>`: the candles opened after `since` (epoch seconds), oldest
+  first, each `[time (s), open, high, low, close, vwap, volume, count]`, and `last`; only the
+  newest 720 are ever served (12 hours of minutes), and the last row is the minute still open
+  (dropped). Each row goes through the `ohlc` channel's parser (`rows.candle_row`): the same
+  record id as the stream's closed candle, with `origin` `rest`.
 * `Ticker` (every pair at once): `v[1]` (24 h volume) times `p[1]` (24 h VWAP) ranks `top:N`.
 
 Kraken answers most errors with HTTP 200 and a non-empty `error` array; `EGeneral:Too many
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -29,7 +36,7 @@ import msgspec
 
 from streamer.errors import FrameError
 from streamer.numbers import dec_pair
-from streamer.records import Item, Millis, Trade
+from streamer.records import Candle, Item, Millis, Trade
 from streamer.retry import Sleep
 from streamer.selectors import NORMALIZED, Listing
 from streamer.sources.attempts import AttemptWindow
@@ -37,6 +44,7 @@ from streamer.sources.base import Clock, reason_for
 from streamer.sources.base import reject as make_reject
 from streamer.sources.rest import RestClient
 from streamer.sources.trade_gaps import Hole
+from streamer.venues.kraken.rows import candle_row
 from streamer.venues.kraken.symbols import EXCHANGE, from_ws, v2_pair
 
 log = logging.getLogger(__name__)
@@ -44,6 +52,7 @@ log = logging.getLogger(__name__)
 ASSET_PAIRS = "/0/public/AssetPairs"
 TRADES = "/0/public/Trades"
 TICKER = "/0/public/Ticker"
+OHLC = "/0/public/OHLC"
 TRADES_PAGE = 1000  # the most `count` takes
 PAGES_PER_HOLE = 60  # a hole of more than 60,000 trades is left (logged as unserved)
 REQUESTS_PER_SECOND = 1
@@ -155,6 +164,28 @@ def parse_trades(
         return [make_reject(f"{EXCHANGE}:rest", reason_for(exc), body, received_at)], None
 
 
+def parse_ohlc(body: bytes | str, symbol: str, minutes: int, received_at: Millis) -> list[Item]:
+    """An `OHLC` answer -> its closed candles (the last row, still open, left out), or one
+    Reject."""
+    try:
+        result = body_result(body, "OHLC")
+        rows = [value for key, value in result.items() if key != "last"]
+        if len(rows) != 1 or type(rows[0]) is not list:
+            raise FrameError("OHLC answer holds no one pair's candles")
+        out: list[Item] = []
+        for c in rows[0][:-1]:
+            if type(c) is not list or len(c) < 8 or type(c[0]) is not int or c[0] < 0:
+                raise FrameError(f"candle is not [time, open, high, low, close, vwap, volume, "
+                                 f"count]: {c!r}"[:200])  # fmt: skip
+            begin = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(c[0]))
+            entry = {"interval": minutes, "interval_begin": begin, "open": c[1], "high": c[2],
+                     "low": c[3], "close": c[4], "volume": c[6], "trades": c[7]}  # fmt: skip
+            out.append(candle_row(symbol, entry, received_at, closed=True)._replace(origin="rest"))
+        return out
+    except (FrameError, KeyError, TypeError, ValueError) as exc:
+        return [make_reject(f"{EXCHANGE}:rest", reason_for(exc), body, received_at)]
+
+
 class KrakenRest(RestClient):
     """`RestClient` paced for Kraken's public endpoints, waiting out its in-body rate limits."""
 
@@ -205,3 +236,13 @@ class KrakenRest(RestClient):
                     break
                 since = last
         return out
+
+    async def candles(
+        self, symbol: str, pair: str, minutes: int, start: int, end: int
+    ) -> list[Item]:
+        """The closed candles opened from `start` to `end` (ms, inclusive): one `OHLC` answer
+        from the candle before `start` on (Kraken serves no more than its newest 720)."""
+        since = (start - minutes * 60_000) // 1000
+        params = {"pair": pair, "interval": str(minutes), "since": str(since)}
+        items = parse_ohlc(await self.public(OHLC, params), symbol, minutes, self.clock())
+        return [i for i in items if type(i) is not Candle or start <= i.open_time <= end]

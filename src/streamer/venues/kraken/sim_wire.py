@@ -228,6 +228,15 @@ def trade_row(t: Trade) -> list[Any]:
             t.trade_id]  # fmt: skip
 
 
+def rest_candle(c: Candle) -> list[Any]:
+    """An `OHLC` row `[time (s), open, high, low, close, vwap, volume, count]`, prices as REST
+    writes them (`"105433.60000"`)."""
+    p = REST_PRICE.price
+    return [c.open_time // 1000, p(c.open), p(c.high), p(c.low), p(c.close),
+            p(_vwap(c.quote_volume, c.volume, c.close)), NOTATION.size(c.volume),
+            c.trades]  # fmt: skip
+
+
 def nanos(t: Trade) -> int:
     return t.time * 1_000_000
 

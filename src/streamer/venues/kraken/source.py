@@ -19,7 +19,9 @@ snapshot), through the same pending set.
 Heartbeats (about once a second when nothing else is sent) keep every connection talking: a
 connection silent for `stale_seconds` is reconnected by the watchdog, and every read runs the
 session's control step. Trade ids that skip ahead (a reconnect, a lost frame) are fetched from
-`/0/public/Trades` by time and kept by id (`TradeBackfiller`).
+`/0/public/Trades` by time and kept by id (`TradeBackfiller`). Closed candles go through a
+`CandleLedger`; what closed while a connection was down (or what the stream skipped) is fetched
+from `/0/public/OHLC` (`Backfiller`, on the trade backfill's semaphore).
 """
 
 from __future__ import annotations
@@ -36,21 +38,25 @@ from streamer.records import Item
 from streamer.retry import Sleep, backoff_delay
 from streamer.selectors import Selector, choose
 from streamer.sources.attempts import AttemptWindow
-from streamer.sources.backfill import MAX_FETCHES
+from streamer.sources.backfill import MAX_FETCHES, Backfiller
 from streamer.sources.base import Clock, Emit
-from streamer.sources.feed import Feed, FeedSession
+from streamer.sources.candles import CandleLedger, Gap
+from streamer.sources.feed import Feed, FeedSession, Grouped
 from streamer.sources.rediscovery import Rediscovery
 from streamer.sources.trade_backfill import TradeBackfiller
 from streamer.sources.trade_gaps import Hole, TradeGaps
 from streamer.sources.transport import WsConnection
 from streamer.sources.wsconnect import run_websocket
 from streamer.timefmt import now_millis
+from streamer.venues.kraken.candles import admit_closed
 from streamer.venues.kraken.decode import ALIVE, KrakenDecoder
 from streamer.venues.kraken.rest import TICKER, KrakenRest, PairInfo, listings, quote_volumes
 from streamer.venues.kraken.settings import KrakenSettings
 from streamer.venues.kraken.symbols import EXCHANGE, rest_pair, ws_symbol
 
 log = logging.getLogger(__name__)
+
+CLOSE_SETTLE_MS = 1_000  # wait after a candle closes before asking REST for it
 
 SETTING = "STREAMER_KRAKEN_WS_URL"
 CHANNELS = ("book", "trade", "ticker", "ohlc")
@@ -59,6 +65,7 @@ MESSAGES_PER_SECOND = 5  # our requests on one connection (the venue's limit is 
 ACK_SECONDS = 10.0  # a request not acknowledged this long is asked again
 CONNECT_ATTEMPTS, CONNECT_WINDOW_SECONDS = 10, 10.0
 OHLC_MINUTES = 1
+CANDLE_MS = OHLC_MINUTES * 60_000
 Key = tuple[str, str]  # (channel, normalized pair)
 
 
@@ -72,6 +79,8 @@ class KrakenSource(Feed):
 
     settings: KrakenSettings
     rest: KrakenRest
+    ledger: CandleLedger
+    backfill: Backfiller
 
     def __init__(
         self,
@@ -89,9 +98,12 @@ class KrakenSource(Feed):
         self.infos: dict[str, PairInfo] = {}
         self.rest = KrakenRest(settings.rest_url, clock=clock, sleep=sleep,
                                counts=self.stats.extra)  # fmt: skip
+        fetches = asyncio.Semaphore(MAX_FETCHES)  # every REST backfill of this source together
         self.trade_backfill = TradeBackfiller(EXCHANGE, self.trade_gaps, self.stats,
-                                              self._fetch_trades, asyncio.Semaphore(MAX_FETCHES),
-                                              sleep=sleep)  # fmt: skip
+                                              self._fetch_trades, fetches, sleep=sleep)  # fmt: skip
+        self.ledger = CandleLedger(CANDLE_MS)
+        self.backfill = Backfiller(EXCHANGE, self.ledger, self.stats, self._fetch_candles,
+                                   fetches=fetches)  # fmt: skip
         self.attempts = AttemptWindow(CONNECT_ATTEMPTS, CONNECT_WINDOW_SECONDS)
 
     def decoder_for(self, symbols: Iterable[str]) -> KrakenDecoder:
@@ -108,6 +120,9 @@ class KrakenSource(Feed):
             info = self.infos.get(symbol)
             if info is not None:
                 decoder.books.set_precision(symbol, info.price_decimals, info.qty_decimals)
+
+    def grouped(self) -> Iterable[Grouped]:
+        return (self.trade_backfill, self.backfill)
 
     def start(self, group: asyncio.TaskGroup, emit: Emit) -> None:
         group.create_task(self._begin(group, emit))
@@ -165,11 +180,41 @@ class KrakenSource(Feed):
             if removed:
                 await session.drop(removed)
 
-    async def _fetch_trades(self, symbol: str, holes: list[Hole]) -> list[Item]:
+    def _pair(self, symbol: str) -> str:
         info = self.infos.get(symbol)
-        pair = info.altname if info is not None else rest_pair(symbol)
+        return info.altname if info is not None else rest_pair(symbol)
+
+    async def _fetch_trades(self, symbol: str, holes: list[Hole]) -> list[Item]:
         ids = self.trade_gaps.tracks[symbol].record_id
-        return await self.rest.trades(symbol, pair, ids, holes)
+        return await self.rest.trades(symbol, self._pair(symbol), ids, holes)
+
+    # -- candles without holes (CandleLedger, Backfiller) --------------------------------
+
+    def admit(self, items: list[Item], emit: Emit) -> list[Item]:
+        """Drop closed candles already published; a jump in open times starts a backfill."""
+        items, gaps = admit_closed(self.ledger, items, self.stats)
+        for gap in gaps:
+            self.backfill.later(gap, emit)
+        return items
+
+    def backfill_missed(self, decoder: KrakenDecoder, symbols: Iterable[str], emit: Emit) -> None:
+        """After a (re)connect: fetch every candle that closed since the newest published. A
+        candle the decoder held open whose minute has ended is let go: its last state may be
+        stale, and either the `ohlc` snapshot brings it again, final, or this fetch does (kept
+        while nothing of its pair was published: no fetch would know where to start)."""
+        now = self._clock()
+        for symbol, (candle, _) in list(decoder.candles.items()):
+            if candle.open_time + CANDLE_MS <= now and symbol in self.ledger.newest:
+                del decoder.candles[symbol]
+        for gap in self.ledger.missing(symbols, now):
+            self.backfill.later(gap, emit)
+
+    async def _fetch_candles(self, gap: Gap) -> list[Item]:
+        settle = gap.end + CANDLE_MS + CLOSE_SETTLE_MS - self._clock()
+        if settle > 0:  # a minute that closed this instant: let the venue finalize it first
+            await self._sleep(settle / 1000)
+        pair = self._pair(gap.symbol)
+        return await self.rest.candles(gap.symbol, pair, OHLC_MINUTES, gap.start, gap.end)
 
 
 async def symbols(rest: KrakenRest, selector: Selector) -> tuple[tuple[str, ...], int]:
@@ -204,6 +249,7 @@ class _Session(FeedSession):
         self.decoder.reset()
         self.pending = {(c, s): None for c in CHANNELS for s in self.symbols}
         self.resume_at = 0.0
+        self.feed.backfill_missed(self.decoder, self.symbols, self.emit)
         await self._ask(ws)
         log.info("kraken.subscribing connection=%d pairs=%s", self.index, ",".join(self.symbols))
 

@@ -1,9 +1,11 @@
 """OKX v5 (`okx`): spot pairs and linear perpetual swaps over WebSockets, books proven by the
-`prevSeqId` chain, trade backfills by id, settled funding and instruments from REST.
+`prevSeqId` chain, trade backfills by id, closed candles without holes, settled funding and
+instruments from REST.
 
 Modules: `symbols` (names, channels, routes, the chain rule), `settings`, `rows` (payload
 elements -> rows), `decode` (the pure decoder: frames -> rows), `rest` (the client within
-OKX's per-endpoint limits, listings, the trade backfill), `polls` (REST snapshots for books,
+OKX's per-endpoint limits, listings, the trade and candle backfills), `candles` (which closed
+candles to publish, which holes to fetch), `polls` (REST snapshots for books,
 settled funding, instruments) and `source` (the asyncio shell: connections to `/ws/v5/public`
 and `/ws/v5/business`, subscribe budgets, `ping`/`pong`). The venue on loopback: `simulator`
 (routes, channels, limits), `sim_rest` (REST within per-endpoint limits), `sim_wire`

@@ -3,12 +3,17 @@
 OKX limits each public endpoint apart, per IP (venues.md 2; OKX docs "Rate Limit" of each
 endpoint): `market/books` 40 requests per 2 s, `market/history-trades` 20 per 2 s,
 `public/instruments` 20 per 2 s, `market/tickers` 20 per 2 s,
-`public/funding-rate-history` 10 per 2 s. `OkxRest` keeps one window per path (`PACE`), shared
-by everything the source asks (books, backfills, polls), and its `RestClient` waits out 429s.
+`public/funding-rate-history` 10 per 2 s, `market/history-candles` 20 per 2 s. `OkxRest`
+keeps one window per path (`PACE`), shared by everything the source asks (books, backfills,
+polls), and its `RestClient` waits out 429s.
 
 Trades are backfilled by id (`history-trades`, `type=1`: `after` a trade id gives the 100 trades
 before it, newest first; three months are kept). Listings come from `public/instruments` for
 `SPOT` and `SWAP` (linear swaps only, `symbols`), ranked by `market/tickers` for `top:<N>`.
+
+Closed one-minute candles are backfilled from `market/history-candles` (`bar=1m`: `after` a time
+gives the candles before it, `before` a time those after it, newest first, 100 a page; the
+same rows as the `candle1m` channel, read by its parser, with `origin` `rest`).
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from streamer.sources.base import reject as make_reject
 from streamer.sources.rest import RestClient, poll_stop
 from streamer.sources.trade_gaps import Hole, merge
 from streamer.venues.okx.decode import rest_data
-from streamer.venues.okx.rows import trade_row
+from streamer.venues.okx.rows import INTERVAL, candle_row, millis, trade_row
 from streamer.venues.okx.symbols import EXCHANGE, PERPETUAL, SPOT, SWAP, normalized
 
 BOOKS = "/api/v5/market/books"
@@ -43,7 +48,10 @@ TRADES_PER_PAGE = 100
 INSTRUMENTS = "/api/v5/public/instruments"
 TICKERS = "/api/v5/market/tickers"
 FUNDING_HISTORY = "/api/v5/public/funding-rate-history"
-PACE = {BOOKS: 40, HISTORY_TRADES: 20, INSTRUMENTS: 20, TICKERS: 20, FUNDING_HISTORY: 10}
+HISTORY_CANDLES = "/api/v5/market/history-candles"
+CANDLES_PER_PAGE = 100
+PACE = {BOOKS: 40, HISTORY_TRADES: 20, INSTRUMENTS: 20, TICKERS: 20, FUNDING_HISTORY: 10,
+        HISTORY_CANDLES: 20}  # fmt: skip
 """Requests per `PACE_SECONDS` of each path (per IP)."""
 PACE_SECONDS = 2.0
 INST_TYPES = ("SPOT", "SWAP")
@@ -101,6 +109,31 @@ class OkxRest(RestClient):
                 if oldest is None or oldest <= first or oldest >= after:
                     break
                 after = oldest
+        return items
+
+    async def candles(self, symbol: str, inst: str, start: int, end: int) -> list[Item]:
+        """The closed candles opened from `start` to `end` (ms, inclusive), pages of 100 going
+        back from `end`, or a Reject for a page that does not parse (the fetch ends there)."""
+        items: list[Item] = []
+        after = end + 1
+        while True:
+            params = {"instId": inst, "bar": INTERVAL, "after": str(after),
+                      "before": str(start - 1), "limit": str(CANDLES_PER_PAGE)}  # fmt: skip
+            body = await self.get(HISTORY_CANDLES, params)
+            at = Millis(self.clock())
+            try:
+                data = rest_data(body, HISTORY_CANDLES)
+                page = [candle_row(c, symbol, at) for c in data]
+                opened = [millis(c[0], "ts") for c in data]
+            except FRAME_FAILURES as exc:
+                items.append(make_reject(f"{EXCHANGE}:rest", reason_for(exc), body, at))
+                break
+            items += [c._replace(origin="rest") for c in page
+                      if c is not None and start <= c.open_time <= end]  # fmt: skip
+            oldest = min(opened, default=None)
+            if oldest is None or oldest <= start or oldest >= after:
+                break
+            after = oldest
         return items
 
 

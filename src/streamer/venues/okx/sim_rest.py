@@ -4,10 +4,13 @@ Endpoints: `public/instruments` (`instType` SPOT or SWAP; the swaps include one 
 client must leave out), `market/tickers` (`instType`), `market/books` (`instId`, `sz` up to
 400; `seqId` the market's sequence, the book exactly as it is at it),
 `market/history-trades` (`type` 1: `after` a trade id gives the trades before it, `before`
-those after it, newest first, `limit` up to 100; `type` 2 pages by `ts` alike; only the newest
-`trade_history` trades of each instrument are still there), `public/funding-rate-history`
+those after it, newest first, `limit` up to 100; `type` 2 pages by `ts` alike; only the trades
+each instrument still serves, its `history_depth`, are there: `after` an older id answers an
+empty `data`), `public/funding-rate-history`
 (`instId`, `before`/`after` a funding time, `limit` up to 400, newest first, with
-`realizedRate`) and `public/time`.
+`realizedRate`), `market/history-candles` (`instId`, `bar` 1m only; the candles opened before
+`after` and after `before`, the newest `limit` (up to 100) of them, newest first, the open one
+with `confirm` "0") and `public/time`.
 
 Limits (OKX docs, each endpoint's "Rate Limit"): `LIMITS` requests per `WINDOW_SECONDS` per IP
 and endpoint; past one, HTTP 429 `{"code": "50011", "msg": "Too Many Requests"}` and a breach
@@ -30,7 +33,8 @@ if TYPE_CHECKING:
     from streamer.venues.okx.simulator import Okx, OkxSimOptions
 
 LIMITS = {"/market/books": 40, "/market/history-trades": 20, "/public/instruments": 20,
-          "/market/tickers": 20, "/public/funding-rate-history": 10}  # fmt: skip
+          "/market/tickers": 20, "/public/funding-rate-history": 10,
+          "/market/history-candles": 20}  # fmt: skip
 """Requests per `WINDOW_SECONDS` per IP, by endpoint."""
 WINDOW_SECONDS = 2.0
 TOO_MANY = {"msg": "Too Many Requests", "code": "50011"}
@@ -38,6 +42,8 @@ MAX_BOOK = 400
 MAX_TRADES = 100
 MAX_FUNDING = 400
 DEFAULT_FUNDING = 100
+MAX_CANDLES = 100
+CANDLE_MS = 60_000
 
 
 def _error(code: str, msg: str) -> tuple[int, Any]:
@@ -91,7 +97,7 @@ class OkxRestApi:
             rows = [wire.instrument(item, spec) for item, spec in chosen]
             return 200, wire.rest(rows + ([wire.inverse_instrument()] if swaps else []))
         if endpoint not in ("/market/books", "/market/history-trades",
-                            "/public/funding-rate-history"):  # fmt: skip
+                            "/public/funding-rate-history", "/market/history-candles"):  # fmt: skip
             return 404, {"code": "404", "msg": "Not Found"}
         market = venue.by_inst.get(params.get("instId", ""))
         if market is None:
@@ -101,6 +107,8 @@ class OkxRestApi:
             return 200, wire.rest([wire.rest_book(market, count, now)])
         if endpoint == "/market/history-trades":
             return 200, wire.rest([wire.trade(market, t) for t in self._trades(market, params)])
+        if endpoint == "/market/history-candles":
+            return self._candles(market, params)
         swap = venue.swaps.get(market.symbol)
         if swap is None:
             return _error("51000", "Parameter instId error")
@@ -110,9 +118,21 @@ class OkxRestApi:
         inst = inst_id(market.symbol)
         return 200, wire.rest([wire.funding_history_row(inst, *f) for f in settled])
 
+    def _candles(self, market: Market, params: Mapping[str, str]) -> tuple[int, Any]:
+        if params.get("bar", "1m") != "1m" or CANDLE_MS not in market.candles:
+            return _error("51000", "Parameter bar error")
+        limit = min(int(params.get("limit", MAX_CANDLES)), MAX_CANDLES)
+        after, before = int(params.get("after", 2**62)), int(params.get("before", -1))
+        built = [(c, True) for c in market.closed[CANDLE_MS]]
+        built.append((market.candles[CANDLE_MS], False))
+        chosen = [(c, closed) for c, closed in built if before < c.open_time < after][-limit:]
+        spec = self.venue.specs[market.symbol]
+        return 200, wire.rest([wire.candle(market, c, spec.swap, spec.contract_value, closed)
+                               for c, closed in reversed(chosen)])  # fmt: skip
+
     def _trades(self, market: Market, params: Mapping[str, str]) -> list[Trade]:
         limit = min(int(params.get("limit", MAX_TRADES)), MAX_TRADES)
-        history = market.history
+        history = market.served()
         if params.get("type", "1") == "2":
             return paged(list(history), lambda t: t.time, params, limit)
         if not history:

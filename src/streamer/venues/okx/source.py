@@ -20,15 +20,17 @@ nature, and books send a keep-alive only about once a minute, so they are not wa
 
 Books: the decoder's `DepthBooks` with the `prevSeqId` rule asks for REST snapshots
 (`BookSnapshots`); trade holes are filled by id from `history-trades` (`TradeBackfiller`); the
-settled funding and the instruments are polled (`polls`); all on one `OkxRest` and its
-per-endpoint pace.
+settled funding and the instruments are polled (`polls`); closed candles go through a
+`CandleLedger`, and what closed while a `/business` connection was down (or what the stream
+skipped) is fetched from `market/history-candles` (`Backfiller`); all on one `OkxRest` and its
+per-endpoint pace, and one semaphore for every REST fetch.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
 import orjson
@@ -37,8 +39,9 @@ from streamer.records import Item, Millis
 from streamer.retry import Sleep
 from streamer.selectors import Selector
 from streamer.sources.attempts import AttemptWindow
-from streamer.sources.backfill import MAX_FETCHES
+from streamer.sources.backfill import MAX_FETCHES, Backfiller
 from streamer.sources.base import Clock, Emit
+from streamer.sources.candles import CandleLedger, Gap
 from streamer.sources.feed import Feed, FeedSession, Grouped
 from streamer.sources.rediscovery import Rediscovery
 from streamer.sources.trade_backfill import TradeBackfiller
@@ -46,6 +49,7 @@ from streamer.sources.trade_gaps import Hole
 from streamer.sources.transport import WsConnection
 from streamer.sources.wsconnect import run_websocket
 from streamer.timefmt import now_millis
+from streamer.venues.okx.candles import admit_closed
 from streamer.venues.okx.decode import OkxDecoder
 from streamer.venues.okx.polls import (
     INSTRUMENTS_SECONDS,
@@ -54,9 +58,11 @@ from streamer.venues.okx.polls import (
     InstrumentWatch,
 )
 from streamer.venues.okx.rest import OkxRest, symbols
+from streamer.venues.okx.rows import CANDLE_MS
 from streamer.venues.okx.settings import OkxSettings
 from streamer.venues.okx.symbols import (
     BUSINESS,
+    CANDLES,
     EXCHANGE,
     INDEX,
     LIQUIDATIONS,
@@ -69,6 +75,8 @@ from streamer.venues.okx.symbols import (
 )
 
 log = logging.getLogger(__name__)
+
+CLOSE_SETTLE_MS = 1_000  # wait after a candle closes before asking REST for it
 
 SETTING = "STREAMER_OKX_WS_URL"
 CONNECT_ATTEMPTS, CONNECT_WINDOW_SECONDS = 3, 1.25
@@ -149,6 +157,8 @@ class OkxSource(Feed):
 
     settings: OkxSettings
     rest: OkxRest
+    ledger: CandleLedger
+    backfill: Backfiller
 
     def __init__(
         self,
@@ -168,7 +178,10 @@ class OkxSource(Feed):
         self._add_plans(settings.symbols)
         self._request_id = 0
         self.rest = OkxRest(settings.rest_url, clock=clock, sleep=sleep, counts=self.stats.extra)
-        fetches = asyncio.Semaphore(MAX_FETCHES)
+        fetches = asyncio.Semaphore(MAX_FETCHES)  # every REST backfill of this source together
+        self.ledger = CandleLedger(CANDLE_MS)
+        self.backfill = Backfiller(EXCHANGE, self.ledger, self.stats, self._fetch_candles,
+                                   fetches=fetches)  # fmt: skip
         self.trade_gaps = self.decoder.trade_gaps
         self.trade_backfill = TradeBackfiller(EXCHANGE, self.trade_gaps, self.stats,
                                               self._fetch_trades, fetches, sleep=sleep)  # fmt: skip
@@ -202,8 +215,12 @@ class OkxSource(Feed):
     def url(self, planned: Planned) -> str:
         return f"{self.settings.ws_url}/ws/v5/{planned.path}"
 
+    def book_sequences(self) -> Mapping[str, int]:
+        books = self.decoder.books
+        return books.sequences() if books is not None else {}
+
     def grouped(self) -> Iterable[Grouped]:
-        helpers: list[Grouped] = [self.trade_backfill]
+        helpers: list[Grouped] = [self.trade_backfill, self.backfill]
         return helpers + ([self.snapshots] if self.snapshots is not None else [])
 
     def start(self, group: asyncio.TaskGroup, emit: Emit) -> None:
@@ -272,6 +289,26 @@ class OkxSource(Feed):
         track = self.trade_gaps.tracks[symbol]
         return await self.rest.trades(symbol, inst_id(symbol), track.record_id, holes)
 
+    # -- candles without holes (CandleLedger, Backfiller) --------------------------------
+
+    def admit(self, items: list[Item], emit: Emit) -> list[Item]:
+        """Drop closed candles already published; a jump in open times starts a backfill."""
+        items, gaps = admit_closed(self.ledger, items, self.stats)
+        for gap in gaps:
+            self.backfill.later(gap, emit)
+        return items
+
+    def backfill_missed(self, symbols: Iterable[str], emit: Emit) -> None:
+        """After a (re)connect: fetch every candle that closed since the newest published."""
+        for gap in self.ledger.missing(symbols, self._clock()):
+            self.backfill.later(gap, emit)
+
+    async def _fetch_candles(self, gap: Gap) -> list[Item]:
+        settle = gap.end + CANDLE_MS + CLOSE_SETTLE_MS - self._clock()
+        if settle > 0:  # a minute that closed this instant: let the venue finalize it first
+            await self._sleep(settle / 1000)
+        return await self.rest.candles(gap.symbol, inst_id(gap.symbol), gap.start, gap.end)
+
     async def _connection(self, session: _Session) -> None:
         await run_websocket(
             lambda: self.url(session.planned),
@@ -331,8 +368,14 @@ class _Session(FeedSession):
         self.budget = AttemptWindow(SUBSCRIBES_PER_HOUR, 3600.0)  # a new connection's own
         self.last_frame, self.pinged = loop.time(), None
         await self.send_requests("subscribe", self.planned.args)
+        self.feed.backfill_missed(self.candle_symbols(), self.emit)
         log.info("okx.streaming connection=%d path=%s args=%d", self.index, self.planned.path,
                  len(self.planned.args))  # fmt: skip
+
+    def candle_symbols(self) -> list[str]:
+        """The symbols whose `candle1m` this connection carries."""
+        insts = {arg["instId"] for arg in self.planned.args if arg["channel"] == CANDLES}
+        return [s for s in self.feed.settings.symbols if inst_id(s) in insts]
 
     async def send_requests(self, op: str, args: Sequence[Arg]) -> None:
         loop = asyncio.get_running_loop()
