@@ -17,15 +17,22 @@ market assumptions of `benchmarks/firehose.py` (its `RATES` and `BURSTS`, checke
     ohlcv        closed candles: Binance 1m, Coinbase 5m (its only interval)
     spot_prices  3 coins x 3 currencies every 120 s (keyless plan); markets: the top 100 then
 
+`--lake DIR` keeps the lake; run again with the same DIR, the simulated day is reused (its
+compacted output removed first), so a change to compaction can be measured on the same day.
+
 It prints objects and bytes before and after, the compaction time per dataset (median of
-`--runs` runs; each run replaces the last), and for three typical queries the bytes read before
-and after. Bytes are measured two ways: what DuckDB read (the growth of the process's `rchar`
-in /proc/self/io around the query's first run), and an Athena-style figure from file sizes: the
-whole raw objects of the day's partitions before, the Parquet column chunks of the referenced
-columns after, in the row groups whose min/max statistics admit the query's exchange and
-symbol (from the Parquet metadata), close to what Athena bills as data scanned. The queries
-are the same text before and after (so they de-duplicate with DISTINCT where the raw rows need
-it, and break ties in event_time by record_id). Query times are medians of 5.
+`--runs` runs; each run replaces the last), and for typical queries the bytes read before and
+after, and the factor: one symbol over the day (OHLCV from trades and from candles), the latest
+price per symbol (with `max_by`, and written the natural way with `row_number`), and a spread
+series from the top of one symbol's book over one hour (the level arrays' first elements; the
+hour is mid-way through the simulated hours). Bytes are measured two ways: what DuckDB read
+(file-level: the growth of the process's `rchar` in /proc/self/io, the bytes of its read calls,
+around the query's first run), and an Athena-style figure from file sizes: the whole raw
+objects of the day's partitions before, the Parquet column chunks of the referenced columns
+after, in the row groups whose min/max statistics admit the query's exchange, symbol and hour (from
+the Parquet metadata), close to what Athena bills as data scanned. The queries are the same
+text before and after (so they de-duplicate with DISTINCT where the raw rows need it, and break
+ties in event_time by record_id). Query times are medians of 5.
 """
 
 from __future__ import annotations
@@ -138,6 +145,32 @@ QUERIES = {
         GROUP BY exchange, symbol ORDER BY exchange, symbol
         """,
         {},
+    ),
+    "latest price per symbol, written the natural way": (
+        "trades",
+        ("exchange", "symbol", "event_time", "price", "record_id"),
+        """
+        SELECT exchange, symbol, price, event_time AS at FROM (
+          SELECT exchange, symbol, price, event_time, row_number() OVER (
+            PARTITION BY exchange, symbol ORDER BY event_time DESC, record_id DESC) AS n
+          FROM crypto_trades WHERE year = '{y}' AND month = '{m}' AND day = '{d}')
+        WHERE n = 1 ORDER BY exchange, symbol
+        """,
+        {},
+    ),
+    "spread of BTC-USDT's top of book, one hour": (
+        "order_books",
+        ("exchange", "symbol", "event_time", "bids", "asks", "record_id"),
+        """
+        SELECT DISTINCT record_id, event_time, asks[1].price - bids[1].price AS spread
+        FROM crypto_order_books
+        WHERE exchange = 'binance' AND symbol = 'BTC-USDT'
+          AND year = '{y}' AND month = '{m}' AND day = '{d}'
+          AND event_time >= TIMESTAMP '{y}-{m}-{d} {h}:00:00'
+          AND event_time < TIMESTAMP '{y}-{m}-{d} {h}:00:00' + INTERVAL 1 HOUR
+        ORDER BY event_time, record_id
+        """,
+        {"exchange": "binance", "symbol": "BTC-USDT", "event_time": "{hour}"},
     ),
 }
 
@@ -358,18 +391,23 @@ def run_query(root: Path, text: str, runs: int = 5) -> tuple[list[tuple[object, 
 
 
 def athena_bytes(
-    root: Path, dataset: str, columns: tuple[str, ...], where: dict[str, str], compacted: bool
+    root: Path,
+    dataset: str,
+    columns: tuple[str, ...],
+    where: dict[str, str | tuple[str, str]],
+    compacted: bool,
 ) -> int:
     """Athena-style data scanned: the day's whole raw objects; or, of the day's Parquet, the
-    column chunks of `columns` in the row groups whose min/max statistics admit `where`."""
+    column chunks of `columns` in the row groups whose min/max statistics admit `where` (a
+    value, or an inclusive range of values)."""
     ds = DATASETS[dataset]
     if not compacted:
         return files_of(root, raw_day_prefix(ds, DAY.date()) + "hour=*/*.gz")[1]
     folder = root / compacted_day_prefix(ds, DAY.date())
     names = ", ".join(f"'{c}'" for c in columns)
     admits = " AND ".join(
-        f"bool_or(col = '{c}' AND stats_min_value <= '{v}' AND stats_max_value >= '{v}')"
-        for c, v in where.items()
+        f"bool_or(col = '{c}' AND stats_min_value <= '{hi}' AND stats_max_value >= '{lo}')"
+        for c, (lo, hi) in ((c, v if isinstance(v, tuple) else (v, v)) for c, v in where.items())
     )
     with duckdb.connect() as con:
         row = con.execute(
@@ -387,6 +425,14 @@ def athena_bytes(
     return int(row[0]) if row and row[0] else 0
 
 
+def one_hour(where: dict[str, str], hour: int) -> dict[str, str | tuple[str, str]]:
+    """`where` with "{hour}" replaced by that hour of the day, as a range of timestamps (the
+    text form of Parquet's statistics)."""
+    start = f"{DAY:%Y-%m-%d} {hour:02d}:00:00"
+    span = (start, f"{DAY:%Y-%m-%d} {hour:02d}:59:59.999999")
+    return {c: span if v == "{hour}" else v for c, v in where.items()}
+
+
 def table(headers: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
 
@@ -395,6 +441,10 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
         return "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in pairs)
 
     return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def factor(before: int, after: int) -> str:
+    return f"{before / max(after, 1):,.1f}x"
 
 
 def mb(size: float) -> str:
@@ -418,7 +468,8 @@ def compact_all(root: Path, runs: int) -> tuple[list[list[str]], list[list[str]]
             )
             seconds.append(time.perf_counter() - started)
             manifest = outcome.manifest
-        assert manifest is not None
+        if manifest is None:  # every dataset with raw objects compacts to rows
+            raise SystemExit(f"{dataset.name}: {objects} raw objects compacted to nothing")
         median = statistics.median(seconds)
         total += median
         parquet = manifest.compacted_bytes
@@ -451,29 +502,40 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3, help="compaction runs per dataset")
     parser.add_argument("--duplicates", type=float, default=0.01, help="objects delivered twice")
     parser.add_argument("--seed", type=int, default=15)
-    parser.add_argument("--lake", type=Path, default=None, help="keep the lake here")
+    parser.add_argument(
+        "--lake", type=Path, default=None, help="keep the lake here; one already there is reused"
+    )
     args = parser.parse_args()
     check_rates()
     root = args.lake or Path(tempfile.mkdtemp(prefix="compaction-bench-"))
+    hour = min(int(args.hours) // 2, 23)  # the one-hour queries' hour: mid-way through the data
     texts = {
-        name: text.format(y=f"{DAY:%Y}", m=f"{DAY:%m}", d=f"{DAY:%d}")
+        name: text.format(y=f"{DAY:%Y}", m=f"{DAY:%m}", d=f"{DAY:%d}", h=f"{hour:02d}")
         for name, (_, _, text, _) in QUERIES.items()
     }
+    wheres = {name: one_hour(q[3], hour) for name, q in QUERIES.items()}
     try:
-        print(f"simulating {args.hours:g} h of the default deployment into {root} ...", flush=True)
-        started = time.perf_counter()
-        rows = asyncio.run(simulate(root, int(args.hours * 3600), args.seed))
-        generated = time.perf_counter() - started
-        again = redeliver(root, args.duplicates, args.seed)
-        print(f"  {rows:,} rows in {generated:,.0f} s; {again} objects delivered twice\n")
+        if args.lake is not None and (root / "crypto" / "tabular").is_dir():
+            print(f"reusing the simulated lake at {root} (its compacted output removed)\n")
+            for folder in ("compacted", "compaction"):
+                shutil.rmtree(root / "crypto" / folder, ignore_errors=True)
+        else:
+            print(f"simulating {args.hours:g} h of the default deployment into {root} ...")
+            started = time.perf_counter()
+            rows = asyncio.run(simulate(root, int(args.hours * 3600), args.seed))
+            generated = time.perf_counter() - started
+            again = redeliver(root, args.duplicates, args.seed)
+            print(f"  {rows:,} rows in {generated:,.0f} s; {again} objects delivered twice\n")
 
         before = {name: run_query(root, text) for name, text in texts.items()}
         scanned_before = {
-            n: athena_bytes(root, q[0], q[1], q[3], False) for n, q in QUERIES.items()
+            n: athena_bytes(root, q[0], q[1], wheres[n], False) for n, q in QUERIES.items()
         }
         sizes, times, total = compact_all(root, args.runs)
         after = {name: run_query(root, text) for name, text in texts.items()}
-        scanned_after = {n: athena_bytes(root, q[0], q[1], q[3], True) for n, q in QUERIES.items()}
+        scanned_after = {
+            n: athena_bytes(root, q[0], q[1], wheres[n], True) for n, q in QUERIES.items()
+        }
 
         print("The day's objects and bytes, before (raw gzip JSON) and after (Parquet, ZSTD):\n")
         heads = ["dataset", "raw objects", "raw bytes", "raw rows", "files", "parquet bytes"]
@@ -485,12 +547,15 @@ def main() -> int:
         for name in QUERIES:
             (rows_b, read_b, time_b), (rows_a, read_a, time_a) = before[name], after[name]
             same = "yes" if rows_b == rows_a else "NO"
-            read = [mb(read_b), mb(read_a), mb(scanned_before[name]), mb(scanned_after[name])]
+            athena_b, athena_a = scanned_before[name], scanned_after[name]
+            read = [mb(read_b), mb(read_a), factor(read_b, read_a)]
+            read += [mb(athena_b), mb(athena_a), factor(athena_b, athena_a)]
             answers.append(
                 [name, *read, f"{time_b * 1000:,.0f} ms", f"{time_a * 1000:,.0f} ms", same]
             )
         print("Typical queries of the day, before and after compaction:\n")
-        heads = ["query", "DuckDB read before", "after", "Athena-style before", "after"]
+        heads = ["query", "DuckDB read before", "after", "factor", "Athena-style before", "after"]
+        heads.append("factor")
         print(table([*heads, "time before", "after", "same rows"], answers))
         return 0 if all(a[-1] == "yes" for a in answers) else 1
     finally:
