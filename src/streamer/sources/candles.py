@@ -13,7 +13,8 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from streamer.records import Item, Reject
+from streamer.records import Candle, Item, Reject
+from streamer.sources.base import FeedStats
 
 INTERVAL_MS = {
     "1s": 1_000, "1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000,
@@ -89,6 +90,27 @@ class CandleLedger:
         """`missing_after` for each of `symbols` that has a hole (what to fetch after a drop)."""
         gaps = (self.missing_after(symbol, now) for symbol in symbols)
         return [gap for gap in gaps if gap is not None]
+
+
+def admit_candles(
+    ledger: CandleLedger, items: list[Item], stats: FeedStats
+) -> tuple[list[Item], list[Gap]]:
+    """(the rows to publish, the holes to fetch): a closed candle already published is dropped
+    (counted as `duplicate_candles`); a jump in a symbol's open times is a hole."""
+    out: list[Item] = []
+    gaps: list[Gap] = []
+    if Candle not in map(type, items):  # a read of trades and books: nothing to decide
+        return items, gaps
+    for item in items:
+        if type(item) is Candle and item.is_closed:
+            fresh, gap = ledger.admit(item.symbol, item.open_time)
+            if gap is not None:
+                gaps.append(gap)
+            if not fresh:
+                stats.extra["duplicate_candles"] += 1
+                continue
+        out.append(item)
+    return out, gaps
 
 
 class RecentIds:

@@ -35,7 +35,7 @@ from streamer.retry import Sleep
 from streamer.selectors import Selector
 from streamer.sources.backfill import Backfiller
 from streamer.sources.base import Clock, Emit, FeedStats
-from streamer.sources.candles import CandleLedger
+from streamer.sources.candles import CandleLedger, admit_candles
 from streamer.sources.positions import positions, seed
 from streamer.sources.rediscovery import Change, Rediscovery, rediscover
 from streamer.sources.trade_backfill import TradeBackfiller
@@ -116,7 +116,14 @@ class Feed:
         return (self.trade_backfill,)
 
     def admit(self, items: list[Item], emit: Emit) -> list[Item]:
-        """The rows of one read to hand on (a venue may hold some back, e.g. candles)."""
+        """The rows of one read to hand on: with a candle ledger, closed candles already
+        published are dropped and a jump in open times starts a backfill (`admit_candles`)."""
+        ledger, backfill = self.ledger, self.backfill
+        if ledger is None or backfill is None:
+            return items
+        items, gaps = admit_candles(ledger, items, self.stats)
+        for gap in gaps:
+            backfill.later(gap, emit)
         return items
 
     def after_read(self, emit: Emit) -> None:

@@ -14,10 +14,9 @@ from streamer.ids import record_id
 from streamer.jsonline import encode
 from streamer.records import BookSnapshot, Candle, Dec, Item, Millis, Reject, Ticker, Trade
 from streamer.sources.base import FeedStats
-from streamer.sources.candles import CandleLedger, Gap
+from streamer.sources.candles import CandleLedger, Gap, admit_candles
 from streamer.venues.binance.decode import (
     BinanceDecoder,
-    admit_candles,
     native_symbol,
     stream_names,
     ticking_streams,

@@ -65,7 +65,6 @@ from streamer.venues.binance.fields import (
 from streamer.venues.binance.settings import BinanceSettings
 from streamer.venues.binance.streams import (
     SPOT_CHAIN,
-    admit_candles,
     native_symbol,
     stream_names,
     symbol_streams,
@@ -86,7 +85,6 @@ log = logging.getLogger(__name__)
 __all__ = [
     "EXCHANGE",
     "BinanceDecoder",
-    "admit_candles",
     "native_symbol",
     "stream_names",
     "symbol_streams",

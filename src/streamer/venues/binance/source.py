@@ -36,7 +36,6 @@ from streamer.timefmt import now_millis
 from streamer.venues.binance.decode import (
     EXCHANGE,
     BinanceDecoder,
-    admit_candles,
     native_symbol,
     stream_names,
     symbol_streams,
@@ -220,16 +219,6 @@ class BinanceSource(Feed):
             log.info("binance.unsubscribed connection=%d streams=%d", plan.index, len(removed))
 
     # -- candles without holes ----------------------------------------------------------
-
-    def admit(self, items: list[Item], emit: Emit) -> list[Item]:
-        """Drop closed candles already published; a jump in open times starts a backfill."""
-        ledger, backfill = self.ledger, self.backfill
-        if ledger is None or backfill is None:
-            return items
-        items, gaps = admit_candles(ledger, items, self.stats)
-        for gap in gaps:
-            backfill.later(gap, emit)
-        return items
 
     def backfill_missed(self, emit: Emit) -> None:
         """After a (re)connect: fetch every candle that closed since the newest published."""

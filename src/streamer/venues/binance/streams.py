@@ -9,9 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from streamer.records import Candle, Item
-from streamer.sources.base import FeedStats
-from streamer.sources.candles import CandleLedger, Gap
 from streamer.sources.depth_diff import DiffEvent
 from streamer.venues.binance.settings import BinanceSettings
 
@@ -43,27 +40,6 @@ def ticking_streams(streams: Iterable[str]) -> list[str]:
     """The ticker and book streams among `streams`: they tick on their own, so silence means
     a dead subscription (a silent trade or kline stream is only a quiet market)."""
     return [name for name in streams if "@ticker" in name or "@depth" in name]
-
-
-def admit_candles(
-    ledger: CandleLedger, items: list[Item], stats: FeedStats
-) -> tuple[list[Item], list[Gap]]:
-    """(the rows to publish, the holes to fetch): a closed candle already published is dropped
-    (counted as `duplicate_candles`); a jump in a symbol's open times is a hole."""
-    out: list[Item] = []
-    gaps: list[Gap] = []
-    if Candle not in map(type, items):  # a read of trades and books: nothing to decide
-        return items, gaps
-    for item in items:
-        if type(item) is Candle and item.is_closed:
-            fresh, gap = ledger.admit(item.symbol, item.open_time)
-            if gap is not None:
-                gaps.append(gap)
-            if not fresh:
-                stats.extra["duplicate_candles"] += 1
-                continue
-        out.append(item)
-    return out, gaps
 
 
 class UpdateIdRanges:

@@ -59,7 +59,6 @@ from streamer.sources.wsconnect import run_websocket
 from streamer.timefmt import now_millis
 from streamer.venues.binance.depth_snapshots import DepthSnapshots
 from streamer.venues.binance.source import MAX_REQUEST_TARGET, combined_url, plan_batches
-from streamer.venues.binance.streams import admit_candles
 from streamer.venues.binance.usdm_client import DEPTH_PATH, SNAPSHOT_LEVELS, UsdmRest, symbols
 from streamer.venues.binance.usdm_decode import UsdmDecoder
 from streamer.venues.binance.usdm_funding import FundingSettlements
@@ -290,16 +289,6 @@ class UsdmSource(Feed):
                 await session.ws.send(orjson.dumps(message).decode())
 
     # -- candles without holes (as on Spot: `candles`, `backfill`) ------------------------
-
-    def admit(self, items: list[Item], emit: Emit) -> list[Item]:
-        """Drop closed candles already published; a jump in open times starts a backfill."""
-        ledger, backfill = self.ledger, self.backfill
-        if ledger is None or backfill is None:
-            return items
-        items, gaps = admit_candles(ledger, items, self.stats)
-        for gap in gaps:
-            backfill.later(gap, emit)
-        return items
 
     def backfill_missed(self, streams: Sequence[str], emit: Emit) -> None:
         """After a (re)connect carrying `streams`: fetch every candle of their symbols that

@@ -48,7 +48,6 @@ from streamer.sources.trade_gaps import Hole, TradeGaps
 from streamer.sources.transport import WsConnection
 from streamer.sources.wsconnect import run_websocket
 from streamer.timefmt import now_millis
-from streamer.venues.kraken.candles import admit_closed
 from streamer.venues.kraken.decode import ALIVE, KrakenDecoder
 from streamer.venues.kraken.rest import TICKER, KrakenRest, PairInfo, listings, quote_volumes
 from streamer.venues.kraken.settings import KrakenSettings
@@ -189,13 +188,6 @@ class KrakenSource(Feed):
         return await self.rest.trades(symbol, self._pair(symbol), ids, holes)
 
     # -- candles without holes (CandleLedger, Backfiller) --------------------------------
-
-    def admit(self, items: list[Item], emit: Emit) -> list[Item]:
-        """Drop closed candles already published; a jump in open times starts a backfill."""
-        items, gaps = admit_closed(self.ledger, items, self.stats)
-        for gap in gaps:
-            self.backfill.later(gap, emit)
-        return items
 
     def backfill_missed(self, decoder: KrakenDecoder, symbols: Iterable[str], emit: Emit) -> None:
         """After a (re)connect: fetch every candle that closed since the newest published. A

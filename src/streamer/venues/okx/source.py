@@ -49,7 +49,6 @@ from streamer.sources.trade_gaps import Hole
 from streamer.sources.transport import WsConnection
 from streamer.sources.wsconnect import run_websocket
 from streamer.timefmt import now_millis
-from streamer.venues.okx.candles import admit_closed
 from streamer.venues.okx.decode import OkxDecoder
 from streamer.venues.okx.polls import (
     INSTRUMENTS_SECONDS,
@@ -290,13 +289,6 @@ class OkxSource(Feed):
         return await self.rest.trades(symbol, inst_id(symbol), track.record_id, holes)
 
     # -- candles without holes (CandleLedger, Backfiller) --------------------------------
-
-    def admit(self, items: list[Item], emit: Emit) -> list[Item]:
-        """Drop closed candles already published; a jump in open times starts a backfill."""
-        items, gaps = admit_closed(self.ledger, items, self.stats)
-        for gap in gaps:
-            self.backfill.later(gap, emit)
-        return items
 
     def backfill_missed(self, symbols: Iterable[str], emit: Emit) -> None:
         """After a (re)connect: fetch every candle that closed since the newest published."""
