@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from streamer.compaction.catalog import compaction_export
+from streamer.iceberg_layout import iceberg_export
 from streamer.schema import (
     DATASETS,
     ERROR_PREFIX_TEMPLATE,
@@ -42,6 +43,8 @@ def glue_export() -> dict[str, Any]:
             for d in (*DATASETS.values(), REJECTS)
         },
         "compaction": compaction_export(),
+        # The tables of `table_format = "iceberg"` (`iceberg_layout.py`).
+        "iceberg": iceberg_export(),
         # The registry's venues: Terraform's `sources` may name these, and shards split the
         # symbols of the shardable ones (the others run in shard 0).
         "venues": [{"name": v.name, "shardable": v.shardable} for v in VENUES],
