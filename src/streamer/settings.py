@@ -24,6 +24,7 @@ from streamer.sharding import Shard, parse_shard
 from streamer.venues import VENUES
 
 SINKS = ("lake", "firehose", "null")
+LAKE_FORMATS = ("json", "iceberg")
 _STREAM_PREFIX = re.compile(r"[a-zA-Z0-9_.-]{1,50}")
 _ATHENA_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 _HOST = re.compile(r"[A-Za-z0-9_.:-]{1,253}")
@@ -43,11 +44,13 @@ class LakeSettings:
     buffer_seconds: float = 15.0  # like Firehose's IntervalInSeconds; 0 = write at once
     stream_prefix: str = "crypto"
     shutdown_seconds: float = 25.0  # SIGTERM to exit: a failing disk is retried this long
+    format: str = "json"  # gzip JSON lines objects, or Iceberg tables (`iceberg_layout.py`)
 
 
 @dataclass(frozen=True, slots=True)
 class FirehoseSettings:
     stream_prefix: str = "crypto"  # streams are <prefix>-<dataset>, e.g. crypto-tickers
+    format: str = "json"  # what the streams deliver into: S3 JSON objects or Iceberg tables
     linger: float = 2.0  # seconds a partly filled record may wait (billed/payload <= 1.02)
     max_in_flight: int = 4  # concurrent PutRecordBatch calls (one per stream at a time)
     retry_seconds: float = 2.0  # a batch retries this long in memory, then goes to the spool
@@ -141,15 +144,18 @@ def _build(r: Reader) -> Settings:
     df = d.firehose
     prefix = r.text("firehose_prefix", df.stream_prefix)
     shutdown = r.number("shutdown_seconds", df.shutdown_seconds, 1, 3600)
+    lake_format = r.choice("lake_format", d.lake.format, LAKE_FORMATS)
     lake = LakeSettings(
         root=Path(r.text("lake_dir", str(d.lake.root))),
         buffer_bytes=int(r.number("lake_buffer_mb", 5, 0.001, 128) * 1024 * 1024),
         buffer_seconds=r.number("lake_buffer_seconds", d.lake.buffer_seconds, 0, 900),
         stream_prefix=prefix,
         shutdown_seconds=shutdown,
+        format=lake_format,
     )
     firehose = FirehoseSettings(
         stream_prefix=prefix,
+        format=lake_format,
         linger=r.number("firehose_linger_seconds", df.linger, 0, 900),
         max_in_flight=r.integer("firehose_max_in_flight", df.max_in_flight, 1, 64),
         retry_seconds=r.number("firehose_retry_seconds", df.retry_seconds, 0, 3600),

@@ -58,6 +58,14 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     _s("lake_dir", "./data", "local lake root"),
     _s(
+        "lake_format",
+        "json",
+        "`json`: gzip JSON lines objects under `crypto/tabular/` (compacted daily); `iceberg`: "
+        "Apache Iceberg tables of Parquet files (locally a SQLite catalog in the lake; with "
+        "`firehose`, the streams deliver into the Glue catalog's Iceberg tables, Terraform's "
+        '`table_format = "iceberg"`)',
+    ),
+    _s(
         "lake_buffer_mb lake_buffer_seconds",
         "5 / 15",
         "write an object when a dataset's buffer reaches this size (uncompressed) or age; "
