@@ -67,6 +67,7 @@ from streamer.records import (
     SpotPrice,
     Ticker,
     Trade,
+    book_snapshot,
 )
 from streamer.schema import DATASET_OF_TYPE, DATASETS
 from streamer.settings import LakeSettings
@@ -226,7 +227,7 @@ class Walk:
         bids = tuple((self.price(mid - 1 - i), sizes[i]) for i in range(DEPTH))
         asks = tuple((self.price(mid + 1 + i), sizes[DEPTH + i]) for i in range(DEPTH))
         self.sequence += 1
-        return BookSnapshot(
+        return book_snapshot(
             key[0],
             key[1],
             Millis(at),

@@ -86,7 +86,11 @@ class Candle(NamedTuple):
 
 
 class BookSnapshot(NamedTuple):
-    """The top `depth` levels of one order book; `sequence` is the venue's update id."""
+    """The top `depth` levels of one order book; `sequence` is the venue's update id.
+
+    `bid_price` .. `ask_size` repeat the best level of each side (null for an empty side), so a
+    spread or mid-price series reads four narrow columns instead of the level arrays. Build
+    rows with `book_snapshot`, which fills them from the levels."""
 
     exchange: str
     symbol: str
@@ -95,8 +99,36 @@ class BookSnapshot(NamedTuple):
     depth: int
     bids: Levels
     asks: Levels
+    bid_price: Dec | None
+    bid_size: Dec | None
+    ask_price: Dec | None
+    ask_size: Dec | None
     sequence: int | None
     record_id: str
+
+
+_NO_LEVEL = (None, None)
+_new_book = tuple.__new__
+
+
+def book_snapshot(
+    exchange: str,
+    symbol: str,
+    event_time: Millis,
+    received_at: Millis,
+    depth: int,
+    bids: Levels,
+    asks: Levels,
+    sequence: int | None,
+    record_id: str,
+) -> BookSnapshot:
+    """A `BookSnapshot` whose top-of-book columns are the levels' first entries."""
+    bid = bids[0] if bids else _NO_LEVEL
+    ask = asks[0] if asks else _NO_LEVEL
+    return _new_book(
+        BookSnapshot, (exchange, symbol, event_time, received_at, depth, bids, asks, bid[0],
+                       bid[1], ask[0], ask[1], sequence, record_id),
+    )  # fmt: skip
 
 
 class Trade(NamedTuple):

@@ -15,7 +15,7 @@ import pytest
 
 from streamer import query
 from streamer.compaction.run import compact_day
-from streamer.records import BookSnapshot, Dec, Item, Millis, Trade
+from streamer.records import Dec, Item, Millis, Trade, book_snapshot
 from streamer.schema import DATASETS
 from tests import lakes
 from tests.athena_fake import FakeAthena
@@ -52,8 +52,8 @@ def old_day() -> list[tuple[Item, int]]:
     good = ((Dec("100.5"), Dec("1")),)
     bad = ((Dec("100.5"), Dec("1")), (Dec("1" * 30), Dec("2")))
     books = [
-        BookSnapshot("binance", "BTC-USDT", Millis(T0), Millis(T0), 2, good, bad, 1, "book-bad"),
-        BookSnapshot("binance", "BTC-USDT", Millis(T0), Millis(T0), 2, good, good, 2, "book-ok"),
+        book_snapshot("binance", "BTC-USDT", Millis(T0), Millis(T0), 2, good, bad, 1, "book-bad"),
+        book_snapshot("binance", "BTC-USDT", Millis(T0), Millis(T0), 2, good, good, 2, "book-ok"),
     ]
     return [*rows, (rounded, T0), *((b, T0) for b in books)]
 

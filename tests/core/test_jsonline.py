@@ -25,7 +25,7 @@ from streamer.numbers import (
     plain_numbers,
     real,
 )
-from streamer.records import BookSnapshot, Candle, Dec, Millis, Reject, SpotPrice, Trade
+from streamer.records import Candle, Dec, Millis, Reject, SpotPrice, Trade, book_snapshot
 from streamer.timefmt import format_millis, parse_rfc3339
 
 
@@ -39,11 +39,13 @@ def test_trade_line_keeps_the_venue_decimal_text() -> None:
 
 
 def test_nulls_booleans_levels_and_escaping() -> None:
-    book = BookSnapshot("coinbase", "BTC-USD", Millis(0), Millis(1), 2,
-                        ((Dec("83277.25"), Dec("0.00715626")),), (), None, "9f0a")  # fmt: skip
+    book = book_snapshot("coinbase", "BTC-USD", Millis(0), Millis(1), 2,
+                         ((Dec("83277.25"), Dec("0.00715626")),), (), None, "9f0a")  # fmt: skip
     parsed = orjson.loads(encode(book))
     assert parsed["bids"] == [{"price": 83277.25, "size": 0.00715626}]
     assert parsed["asks"] == [] and parsed["sequence"] is None and parsed["record_id"] == "9f0a"
+    assert (parsed["bid_price"], parsed["bid_size"]) == (83277.25, 0.00715626)
+    assert parsed["ask_price"] is None and parsed["ask_size"] is None  # an empty side
     trade = Trade("coinbase", "BTC-USD", Millis(0), Millis(1), 'q"\\', Dec("1"), Dec("2"), "buy",
                   "ab")  # fmt: skip
     assert orjson.loads(encode(trade))["trade_id"] == 'q"\\'  # venue text: escaped

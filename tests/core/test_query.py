@@ -8,7 +8,6 @@ from pathlib import Path
 from streamer import query
 from streamer.jsonline import encode
 from streamer.records import (
-    BookSnapshot,
     Dec,
     DerivativeTicker,
     FundingRate,
@@ -19,6 +18,7 @@ from streamer.records import (
     OpenInterest,
     SpotPrice,
     Trade,
+    book_snapshot,
 )
 from streamer.schema import DATASET_OF_TYPE, DATASETS
 from streamer.settings import LakeSettings
@@ -31,8 +31,8 @@ async def test_views_read_rows_with_partitions_and_exact_types(tmp_path: Path) -
     sink = LakeSink(LakeSettings(root=tmp_path))
     rows = [
         Trade("binance", "BTC-USDT", T0, T0, "7", Dec("86704.77000000"), Dec("0.001"), "buy", "a"),
-        BookSnapshot("coinbase", "BTC-USD", T0, T0, 1, ((Dec("83277.25"), Dec("0.5")),),
-                     ((Dec("83277.26"), Dec("0.25")),), 42, "b"),
+        book_snapshot("coinbase", "BTC-USD", T0, T0, 1, ((Dec("83277.25"), Dec("0.5")),),
+                      ((Dec("83277.26"), Dec("0.25")),), 42, "b"),
         SpotPrice("bitcoin", "usd", None, None, None, None, None, T0, "c"),
     ]  # fmt: skip
     for row in rows:

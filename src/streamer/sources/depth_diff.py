@@ -34,7 +34,7 @@ from streamer.book import OrderBook
 from streamer.book_updates import update_rows
 from streamer.ids import record_ids
 from streamer.quality import ResyncCause
-from streamer.records import BookSnapshot, Item, Levels, Millis
+from streamer.records import Item, Levels, Millis, book_snapshot
 from streamer.sources.base import FeedStats
 
 log = logging.getLogger(__name__)
@@ -195,9 +195,9 @@ class DepthBooks:
         rows += update_rows(self.exchange, symbol, event_time, received_at, update_id, bids,
                             asks, True, self._update_ids[symbol])  # fmt: skip
         top_bids, top_asks = state.book.top(self.depth)
-        rows.append(_new_row(BookSnapshot, (self.exchange, symbol, event_time, received_at,
-                                            self.depth, top_bids, top_asks, update_id,
-                                            self._book_ids[symbol](update_id))))  # fmt: skip
+        rows.append(book_snapshot(self.exchange, symbol, event_time, received_at, self.depth,
+                                  top_bids, top_asks, update_id,
+                                  self._book_ids[symbol](update_id)))  # fmt: skip
         return rows
 
     def _apply(self, symbol: str, state: DiffBook, event: DiffEvent) -> list[Item]:
@@ -210,9 +210,8 @@ class DepthBooks:
         rows += update_rows(self.exchange, symbol, event_time, received_at, final, event.bids,
                             event.asks, False, self._update_ids[symbol])  # fmt: skip
         bids, asks = book.top(self.depth)
-        rows.append(_new_row(BookSnapshot, (self.exchange, symbol, event_time, received_at,
-                                            self.depth, bids, asks, final,
-                                            self._book_ids[symbol](final))))  # fmt: skip
+        rows.append(book_snapshot(self.exchange, symbol, event_time, received_at, self.depth,
+                                  bids, asks, final, self._book_ids[symbol](final)))  # fmt: skip
         return rows
 
     def _lose(self, symbol: str, state: DiffBook, event: DiffEvent) -> None:

@@ -146,6 +146,10 @@ def test_recorded_partial_book_keeps_exact_levels_best_first() -> None:
               (Dec("86704.76000000"), Dec("0.00224000"))),
         asks=((Dec("86704.78000000"), Dec("0.73337000")),
               (Dec("86704.79000000"), Dec("0.00384000"))),
+        bid_price=Dec("86704.77000000"),
+        bid_size=Dec("4.67805000"),
+        ask_price=Dec("86704.78000000"),
+        ask_size=Dec("0.73337000"),
         sequence=100530416202,
         record_id=record_id("binance", "BTC-USDT", "book", 100530416202),
     )  # fmt: skip

@@ -39,7 +39,7 @@ import msgspec
 from streamer.errors import ConfigError, FrameError
 from streamer.ids import record_id_seed, record_ids
 from streamer.logsafe import shown
-from streamer.records import BookSnapshot, Item, Millis, Reject
+from streamer.records import Item, Millis, Reject, book_snapshot
 from streamer.sources.base import (
     FRAME_FAILURES,
     FeedStats,
@@ -322,10 +322,10 @@ class BinanceDecoder:
             raise FrameError(f"field 'lastUpdateId' is not an integer: {sequence!r}"[:200])
         measured = shape is as_sent  # parsed by the wire struct, lengths checked
         return [
-            _new_row(BookSnapshot, (EXCHANGE, symbol, received_at, received_at, self._depth,
-                                    numbers(shape(bids, "bids"), "bids", measured),
-                                    numbers(shape(asks, "asks"), "asks", measured),
-                                    sequence, self._book_ids[symbol](sequence)))
+            book_snapshot(EXCHANGE, symbol, received_at, received_at, self._depth,
+                          numbers(shape(bids, "bids"), "bids", measured),
+                          numbers(shape(asks, "asks"), "asks", measured),
+                          sequence, self._book_ids[symbol](sequence))
         ]  # fmt: skip
 
     def _diff(self, data: _Payload, symbol: str, received_at: Millis) -> list[Item]:

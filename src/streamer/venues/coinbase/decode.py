@@ -40,7 +40,7 @@ from streamer.ids import record_id, record_id_seed, record_ids
 from streamer.logsafe import shown
 from streamer.numbers import POSITIVE, dec, opt_decimals
 from streamer.quality import ResyncCause
-from streamer.records import BookSnapshot, Candle, Item, Level, Millis, Trade
+from streamer.records import BookSnapshot, Candle, Item, Level, Millis, Trade, book_snapshot
 from streamer.sources.base import FRAME_FAILURES, FeedStats, json_object, reason_for, reject
 from streamer.sources.trade_gaps import TradeGaps
 from streamer.timefmt import parse_rfc3339
@@ -206,16 +206,16 @@ class CoinbaseDecoder(ReadPath):
             bids, asks = book.top(depth)
             event_time, sequence = product.event_time, product.sequence
             snapshots.append(
-                BookSnapshot(
-                    exchange=EXCHANGE,
-                    symbol=symbol,
-                    event_time=event_time,
-                    received_at=product.received_at,
-                    depth=depth,
-                    bids=bids,
-                    asks=asks,
-                    sequence=sequence,
-                    record_id=record_id(EXCHANGE, symbol, "book", event_time, sequence),
+                book_snapshot(
+                    EXCHANGE,
+                    symbol,
+                    event_time,
+                    product.received_at,
+                    depth,
+                    bids,
+                    asks,
+                    sequence,
+                    record_id(EXCHANGE, symbol, "book", event_time, sequence),
                 )
             )
         return snapshots

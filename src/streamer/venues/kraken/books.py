@@ -24,7 +24,7 @@ from streamer.book import OrderBook
 from streamer.book_updates import update_rows
 from streamer.ids import record_ids
 from streamer.quality import ResyncCause
-from streamer.records import BookSnapshot, Dec, Item, Level, Levels, Millis
+from streamer.records import Dec, Item, Level, Levels, Millis, book_snapshot
 from streamer.sources.base import FeedStats
 from streamer.venues.kraken.checksum import LEVELS, BookChecksum
 from streamer.venues.kraken.symbols import EXCHANGE
@@ -116,9 +116,8 @@ class KrakenBooks:
                                 _with_removals(asks, dropped_asks), snapshot,
                                 state.update_ids)  # fmt: skip
         n = self.levels
-        rows.append(_new_row(BookSnapshot, (EXCHANGE, symbol, event_time, received_at, n,
-                                            top_bids[:n], top_asks[:n], sequence,
-                                            state.book_ids(sequence))))  # fmt: skip
+        rows.append(book_snapshot(EXCHANGE, symbol, event_time, received_at, n, top_bids[:n],
+                                  top_asks[:n], sequence, state.book_ids(sequence)))  # fmt: skip
         return rows
 
     def _fail(self, symbol: str, state: PairBook, theirs: int, ours: int) -> None:
