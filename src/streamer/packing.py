@@ -5,6 +5,10 @@ Firehose bills every record rounded up to 5 KiB, so one row per record would cos
 of up to `MAX_RECORD_BYTES`; Firehose writes record bytes to S3 back to back, so the objects
 stay valid JSON Lines. Records go out in batches of at most `MAX_BATCH_RECORDS` records and
 `MAX_BATCH_BYTES` bytes. These are the service's hard limits, which boto3 does not check.
+
+A stream that delivers into an Apache Iceberg table reads one JSON object per record and is
+billed per GB without the 5 KiB rounding, so its rows go one per record (`RowPerRecordPacker`),
+and neither `take_batch` nor `repack` joins them (`record_bytes=0`, `max_bytes=0`).
 """
 
 from __future__ import annotations
@@ -127,6 +131,20 @@ class RecordPacker:
             self._parts, self._arrivals, self._size = [], [], 0
 
 
+class RowPerRecordPacker(RecordPacker):
+    """One row per record, sealed as it is added: for destinations that take one JSON object
+    per record (Firehose's Apache Iceberg tables). `add` still rejects a row over a record."""
+
+    __slots__ = ()
+
+    def add(self, line: bytes, arrival: int = 0) -> bool:
+        if len(line) > self.max_bytes:
+            return False
+        self.sealed.append(Record(line, 1))
+        self._sealed_rows += 1
+        return True
+
+
 def batches(
     records: Iterable[Record],
     max_records: int = MAX_BATCH_RECORDS,
@@ -156,7 +174,8 @@ def take_batch(
 
     Neighbouring records that fit in one record together are joined on the way: records sealed
     by `linger` are small, and when a backlog builds up (retries, a slow endpoint), joining
-    them cuts both the calls and the 5 KiB rounding that Firehose bills per record.
+    them cuts both the calls and the 5 KiB rounding that Firehose bills per record. With
+    `record_bytes=0` nothing is joined (one row per record, for Iceberg destinations).
     """
     batch: list[Record] = []
     parts: list[bytes] = []
@@ -188,7 +207,8 @@ def take_batch(
 def repack(chunks: Iterable[bytes], max_bytes: int = MAX_RECORD_BYTES) -> list[Record]:
     """Join consecutive chunks of whole rows (as read back from the spool) into records.
 
-    Each chunk was once a record, so it fits alone; neighbours are joined while they fit.
+    Each chunk was once a record, so it fits alone; neighbours are joined while they fit
+    (never with `max_bytes=0`: a record per chunk, for Iceberg destinations).
     """
     out: list[Record] = []
     parts: list[bytes] = []

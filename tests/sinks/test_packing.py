@@ -15,6 +15,7 @@ from streamer.packing import (
     MAX_RECORD_BYTES,
     Record,
     RecordPacker,
+    RowPerRecordPacker,
     batches,
     billed_bytes,
     read_response,
@@ -199,6 +200,32 @@ def test_repack_joins_small_spooled_chunks_into_full_records() -> None:
     assert [len(r.data) for r in records] == [1200] * 5
     assert [r.rows for r in records] == [4] * 5
     assert b"".join(r.data for r in records) == b"".join(chunks)
+
+
+def test_row_per_record_packer_seals_each_row_alone_and_refuses_one_over_a_record() -> None:
+    packer = RowPerRecordPacker()
+    lines = [row(300, b"a"), row(MAX_RECORD_BYTES, b"b"), row(5, b"c")]
+    assert all(packer.add(line, 7) for line in lines)
+    assert not packer.add(row(MAX_RECORD_BYTES + 1))
+    assert packer.rows == 3 and packer.open_since is None  # nothing lingers: all sealed
+    assert packer.take_due(0) == [Record(line, 1) for line in lines]
+    assert packer.rows == 0 and packer.take_all() == []
+
+
+def test_without_joining_exactly_500_single_rows_make_a_batch_and_4_mib_holds() -> None:
+    queue = deque(Record(row(100), 1) for _ in range(MAX_BATCH_RECORDS + 1))
+    first = take_batch(queue, record_bytes=0)
+    assert len(first) == MAX_BATCH_RECORDS and all(r.rows == 1 for r in first)
+    assert len(take_batch(queue, record_bytes=0)) == 1 and not queue
+    big = MAX_BATCH_BYTES // 4
+    queue = deque(Record(row(big), 1) for _ in range(5))
+    assert [len(r.data) for r in take_batch(queue, record_bytes=0)] == [big] * 4
+    assert len(queue) == 1
+
+
+def test_repack_without_joining_gives_a_record_per_spooled_chunk() -> None:
+    chunks = [row(50, b"a"), row(60, b"b"), row(70, b"c")]
+    assert repack(chunks, 0) == [Record(chunk, 1) for chunk in chunks]
 
 
 def test_a_clean_answer_delivers_everything() -> None:
