@@ -132,17 +132,37 @@ class RecordPacker:
 
 
 class RowPerRecordPacker(RecordPacker):
-    """One row per record, sealed as it is added: for destinations that take one JSON object
-    per record (Firehose's Apache Iceberg tables). `add` still rejects a row over a record."""
+    """Rows go one per record, for destinations that take one JSON object per record (Firehose's
+    Apache Iceberg tables). They wait for `linger` as a JSON stream's rows do, so a quiet stream
+    makes one call per linger, not one per row; once the oldest is due, every row held goes.
+    A full call's worth (`MAX_BATCH_RECORDS` rows or `MAX_BATCH_BYTES`) is sealed at once.
+    `add` still refuses a row over a record."""
 
     __slots__ = ()
 
     def add(self, line: bytes, arrival: int = 0) -> bool:
-        if len(line) > self.max_bytes:
+        size = len(line)
+        if size > self.max_bytes:
             return False
-        self.sealed.append(Record(line, 1))
-        self._sealed_rows += 1
+        if len(self._parts) == MAX_BATCH_RECORDS or self._size + size > MAX_BATCH_BYTES:
+            self._seal()
+        self._parts.append(line)
+        self._arrivals.append(arrival)
+        self._size += size
         return True
+
+    def take_due(self, cutoff: int) -> list[Record]:
+        """Sealed records, and every row held once the oldest arrived at or before `cutoff`
+        (no billing unit to fill: Iceberg destinations bill by the byte)."""
+        if self._arrivals and self._arrivals[0] <= cutoff:
+            self._seal()
+        return self.take_sealed()
+
+    def _seal(self) -> None:
+        if self._parts:
+            self.sealed.extend(Record(part, 1) for part in self._parts)
+            self._sealed_rows += len(self._parts)
+            self._parts, self._arrivals, self._size = [], [], 0
 
 
 def batches(
