@@ -94,10 +94,11 @@ def _compile(dataset: Dataset) -> tuple[RowEncoder, ManyEncoder]:
         fields.append(f'"{column.name}":{form}')
         values.append(expr)
     template = "{" + ",".join(fields) + "%s"
-    line = f"({template!r} % ({', '.join(values)}, _tail(arrival))).encode()"
-    source = (
-        f"def encode(r, arrival):\n    return {line}\n"
-        f"def encode_many(rows, arrival=0):\n    return [{line} for r in rows]\n"
+    line = f"({template!r} % ({', '.join(values)}, tail)).encode()"
+    source = (  # the tail is made once per call: every row of a run shares its arrival
+        f"def encode(r, arrival):\n    tail = _tail(arrival)\n    return {line}\n"
+        f"def encode_many(rows, arrival=0):\n    tail = _tail(arrival)\n"
+        f"    return [{line} for r in rows]\n"
     )
     namespace: dict[str, object] = {
         "_s": encode_basestring,
