@@ -25,6 +25,7 @@ encoder), an S3 destination as today, where their free-form raw text is read whe
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from json.encoder import encode_basestring
@@ -38,6 +39,8 @@ from streamer.schema import DATASET_OF_TYPE, PARTITION_KEYS, Dataset
 RowEncoder = Callable[[Item, int], bytes]
 
 _HOUR_MS = 3_600_000
+_ICEBERG_END = re.compile(rb',"hour":"[0-9]{2}"\}\n\Z')
+"""How every Iceberg record ends, and no JSON line does (JSON rows have no `hour` column)."""
 
 # Each column is one `%s` in the template (quotes included where the value is always a
 # string) and one expression over the row `r`, as in `jsonline.py`; timestamps differ.
@@ -124,3 +127,9 @@ ICEBERG_MANY_ENCODERS: dict[type, ManyEncoder] = {
 def encode_iceberg(item: Item, arrival: int) -> bytes:
     """One row as the newline-terminated JSON record of its dataset's Iceberg table."""
     return ICEBERG_ENCODERS[type(item)](item, arrival)
+
+
+def is_iceberg_record(data: bytes) -> bool:
+    """A Firehose record as this module makes them (one row, ending in the hour columns), not
+    JSON lines: tells which format a spool left by an earlier run holds."""
+    return data.count(b"\n") == 1 and _ICEBERG_END.search(data) is not None

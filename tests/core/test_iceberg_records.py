@@ -15,7 +15,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streamer.iceberg_layout import ICEBERG_TABLES, IcebergColumn, IcebergTable
-from streamer.iceberg_records import ICEBERG_MANY_ENCODERS, encode_iceberg, hour_columns
+from streamer.iceberg_records import (
+    ICEBERG_MANY_ENCODERS,
+    encode_iceberg,
+    hour_columns,
+    is_iceberg_record,
+)
 from streamer.jsonline import MANY_ENCODERS, encode
 from streamer.numbers import ANY, dec
 from streamer.records import BookSnapshot, Dec, Item, Millis, Reject, Trade
@@ -155,3 +160,12 @@ def test_the_service_encodes_iceberg_records_only_for_firehose_into_iceberg() ->
     assert encoders_for(load({"STREAMER_SINK": "firehose"})) is MANY_ENCODERS
     # the local lake takes JSON lines in either format (it writes its own tables)
     assert encoders_for(load({**iceberg, "STREAMER_SINK": "lake"})) is MANY_ENCODERS
+
+
+def test_an_iceberg_record_is_told_from_json_lines_for_every_dataset() -> None:
+    for name in ICEBERG_TABLES:
+        item = row(DATASETS[name], 1)
+        assert is_iceberg_record(encode_iceberg(item, ARRIVAL)), name
+        assert not is_iceberg_record(encode(item)), name
+        assert not is_iceberg_record(encode_iceberg(item, ARRIVAL) * 2), name  # two rows
+    assert not is_iceberg_record(encode(Reject("okx", "bad", ',"hour":"07"}', Millis(1))))

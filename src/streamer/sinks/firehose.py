@@ -44,7 +44,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from streamer.aws import firehose_client as make_client
+from streamer.errors import ConfigError
 from streamer.iceberg_layout import ICEBERG_TABLES
+from streamer.iceberg_records import is_iceberg_record
 from streamer.jsonline import ENCODERS
 from streamer.metrics import DeliveryCounters
 from streamer.packing import MAX_RECORD_BYTES
@@ -83,10 +85,10 @@ class FirehoseSink:
             settings, self.counters, self._budget, rng=rng or random.Random(), sleep=sleep
         )
         self._lanes: dict[str, Lane] = {}  # by stream name
-        iceberg = settings.format == "iceberg"
-        self._row_per_record = frozenset(
-            stream_name(settings.stream_prefix, name) for name in ICEBERG_TABLES if iceberg
-        )  # the streams into Iceberg tables: one row per record
+        tables = frozenset(stream_name(settings.stream_prefix, name) for name in ICEBERG_TABLES)
+        # the streams into Iceberg tables, one row per record (none on the JSON path)
+        self._row_per_record = tables if settings.format == "iceberg" else frozenset()
+        self._table_streams = tables
         self._by_dataset: dict[str, Lane] = {}
         self._linger_ms = int(settings.linger * 1000)
         self._syncer: asyncio.Task[None] | None = None
@@ -101,6 +103,7 @@ class FirehoseSink:
             self._client = self._client_factory(self.settings)
         self._delivery.client = self._client
         left = open_spools(self.settings.spool_dir, self._budget)
+        self._check_spooled_format(left)
         for stream, spool in left.items():
             lane = self._lanes[stream] = self._new_lane(stream, spool)
             lane.start_worker()
@@ -246,6 +249,24 @@ class FirehoseSink:
             lane = self._lanes[stream] = self._new_lane(stream, spool)
         self._by_dataset[dataset.name] = lane
         return lane
+
+    def _check_spooled_format(self, left: Mapping[str, StreamSpool]) -> None:
+        """Refuse to start on a spool an earlier run left in the other format: replayed, its
+        records would reach the error prefix (JSON lines into an Iceberg table) or the JSON
+        lake with Iceberg values. Nothing is lost: the rows stay on disk."""
+        for stream, spool in left.items():
+            first = spool.first_record() if stream in self._table_streams else None
+            if first is None:
+                continue
+            found = "iceberg" if is_iceberg_record(first) else "json"
+            if found != self.settings.format:
+                raise ConfigError(
+                    "STREAMER_LAKE_FORMAT",
+                    f"it is {self.settings.format!r}, but the spool {spool.directory} holds "
+                    f"{found} records of {stream} left by an earlier run",
+                    f"Run once with STREAMER_LAKE_FORMAT={found} until the spool is empty "
+                    f"(SpoolBytes 0), or move that directory aside",
+                )
 
     def _new_lane(self, stream: str, spool: StreamSpool) -> Lane:
         single = stream in self._row_per_record
