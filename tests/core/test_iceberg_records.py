@@ -139,10 +139,13 @@ _DIGITS = st.text("0123456789", min_size=1, max_size=20)
 @given(
     whole=_DIGITS,
     fraction=st.text("0123456789", max_size=18),
+    negative=st.booleans(),
     ms=st.integers(0, 253402300799999),  # through 9999-12-31
 )
-def test_decimals_and_timestamps_round_trip_exactly(whole: str, fraction: str, ms: int) -> None:
-    text = whole.lstrip("0") or "0"
+def test_decimals_and_timestamps_round_trip_exactly(
+    whole: str, fraction: str, negative: bool, ms: int
+) -> None:
+    text = ("-" if negative else "") + (whole.lstrip("0") or "0")
     if fraction:
         text += "." + fraction
     price = dec(text, "price", ANY)
