@@ -12,8 +12,14 @@
 3. Outage. Rows at a steady rate while the endpoint refuses everything: the spool absorbs
    them; then the endpoint recovers and the spool drains. Printed: RSS and spool size over
    time, and the replay rate.
+4. Kill -9 exposure under faults and outages.
+5. Iceberg records (`STREAMER_LAKE_FORMAT=iceberg`): the encoding cost per row of
+   `iceberg_records` against `jsonline` on the same sampled rows (median of `--repeats` runs in
+   this process), their sizes, and the cost model of section 1 with one row per record and no
+   5 KiB rounding (Iceberg destinations bill by the byte).
 
     python benchmarks/firehose.py [--hours 1] [--rows 400000] [--outage-seconds 20]
+    python benchmarks/firehose.py --only-iceberg      # sections 1 and 5
 """
 
 from __future__ import annotations
@@ -24,17 +30,26 @@ import collections
 import os
 import random
 import shutil
+import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from streamer.packing import RecordPacker, billed_bytes, take_batch
+from streamer.iceberg_records import ICEBERG_MANY_ENCODERS
+from streamer.jsonline import MANY_ENCODERS, ManyEncoder
+from streamer.packing import (
+    MAX_RECORD_BYTES,
+    RecordPacker,
+    RowPerRecordPacker,
+    billed_bytes,
+    take_batch,
+)
 from streamer.pipeline import run_pipeline
-from streamer.records import Millis
+from streamer.records import Item, Millis
 from streamer.schema import DATASETS, Dataset
 from streamer.service import build_sources
 from streamer.settings import FirehoseSettings, load
@@ -86,6 +101,20 @@ class Recorder:
         return {}
 
 
+SAMPLED: dict[type, list[Item]] = collections.defaultdict(list)
+"""The rows behind the sampled lines (section 5 encodes them both ways)."""
+
+
+def _keeping(encode: ManyEncoder) -> ManyEncoder:
+    def kept(rows: Iterable[Item], arrival: int) -> list[bytes]:
+        rows = list(rows)
+        if rows:
+            SAMPLED[type(rows[0])] += rows
+        return encode(rows, arrival)
+
+    return kept
+
+
 async def sample_rows(seconds: float) -> dict[str, list[bytes]]:
     config = SimulatorConfig(port=0, rate=200, seed=1)
     async with Simulator(config) as sim:
@@ -93,9 +122,11 @@ async def sample_rows(seconds: float) -> dict[str, list[bytes]]:
                "STREAMER_COINGECKO_POLL_SECONDS": "2"}  # fmt: skip
         sink = Recorder()
         stop = asyncio.Event()
+        encoders = {kind: _keeping(encode) for kind, encode in MANY_ENCODERS.items()}
         task = asyncio.create_task(
-            run_pipeline(build_sources(load(env)), sink, stop, clock=now_millis)
-        )
+            run_pipeline(build_sources(load(env)), sink, stop, clock=now_millis,
+                         encoders=encoders)
+        )  # fmt: skip
         await asyncio.sleep(seconds)
         stop.set()
         await task
@@ -128,9 +159,16 @@ def cost(
     linger_ms: int,
     fill_units: bool,
     seed: int,
+    iceberg: bool = False,
 ) -> dict[str, Any]:
+    """`iceberg`: one row per record, billed by the byte (an Iceberg destination)."""
     rng = random.Random(seed)
-    packers = {name: RecordPacker() for name in sizes}
+    packers = {name: RowPerRecordPacker() if iceberg else RecordPacker() for name in sizes}
+    join = 0 if iceberg else MAX_RECORD_BYTES
+
+    def bill(data: bytes) -> int:
+        return len(data) if iceberg else billed_bytes(len(data))
+
     payload = billed = records = calls = 0
     by_dataset: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0])
 
@@ -138,14 +176,14 @@ def cost(
         nonlocal payload, billed, records, calls
         queue = collections.deque(taken)
         while queue:
-            batch = take_batch(queue)
+            batch = take_batch(queue, record_bytes=join)
             calls += 1
             for record in batch:
                 records += 1
                 payload += len(record.data)
-                billed += billed_bytes(len(record.data))
+                billed += bill(record.data)
                 by_dataset[name][0] += len(record.data)
-                by_dataset[name][1] += billed_bytes(len(record.data))
+                by_dataset[name][1] += bill(record.data)
 
     def flush(now: int) -> None:
         for name, packer in packers.items():
@@ -169,8 +207,74 @@ def cost(
         "calls_per_million": calls * 1e6 / rows,
         "rows_per_record": rows / records,
         "payload_per_hour_mb": payload / 1e6,
+        "billed_per_hour_mb": billed / 1e6,
         "by_dataset": {n: b / p for n, (p, b) in sorted(by_dataset.items())},
     }
+
+
+def encoding(repeats: int) -> dict[str, tuple[float, float, float, float]]:
+    """Per dataset: ns per row of `jsonline` and of `iceberg_records` over the sampled rows
+    (median of `repeats` runs, alternated), and their mean bytes per row."""
+    out = {}
+    for kind, rows in sorted(SAMPLED.items(), key=lambda kv: kv[0].__name__):
+        json_many, ice_many = MANY_ENCODERS[kind], ICEBERG_MANY_ENCODERS[kind]
+        if json_many is ice_many or len(rows) < 20:
+            continue  # the rejects (JSON both ways), or too few rows to time
+        rows = (rows * (20_000 // len(rows) + 1))[:20_000]
+        arrival = now_millis()
+        runs: dict[str, list[float]] = {"json": [], "iceberg": []}
+        pair = [("json", json_many), ("iceberg", ice_many)]
+        for n in range(repeats):
+            for label, encode in pair if n % 2 else pair[::-1]:  # alternate which goes first
+                t0 = time.perf_counter_ns()
+                lines = encode(rows, arrival)
+                runs[label].append((time.perf_counter_ns() - t0) / len(rows))
+                runs[label + "_bytes"] = [sum(map(len, lines)) / len(lines)]
+                del lines  # neither run pays for the other's output in memory
+        name = next(d.name for d in DATASETS.values() if d.record_type is kind)
+        out[name] = (
+            statistics.median(runs["json"]),
+            statistics.median(runs["iceberg"]),
+            runs["json_bytes"][0],
+            runs["iceberg_bytes"][0],
+        )
+    return out
+
+
+def iceberg_section(
+    events: list[tuple[int, str]], lines: Mapping[str, list[bytes]], hours: float, args: Any
+) -> None:
+    print(f"\n5. Iceberg records: encoding cost per row, median of {args.repeats} runs")
+    print("   dataset        jsonline ns  iceberg ns  ratio  JSON B/row  Iceberg B/row")
+    table = encoding(args.repeats)
+    for name, (j, i, jb, ib) in table.items():
+        print(f"   {name:14} {j:11.0f}  {i:10.0f}  {i / j:5.2f}  {jb:10.0f}  {ib:13.0f}")
+    weights = {n: RATES.get(n, 0.0) + BURSTS.get(n, (0, 1.0))[0] / BURSTS.get(n, (0, 1.0))[1]
+               for n in table}  # fmt: skip
+    total = sum(weights.values())
+    mean = [sum(weights[n] * v[k] for n, v in table.items()) / total for k in (0, 1)]
+    print(f"   the deployment's mix: jsonline {mean[0]:.0f} ns/row, iceberg {mean[1]:.0f} ns/row")
+
+    ice_lines = {}
+    for kind, rows in SAMPLED.items():
+        name = next((d.name for d in DATASETS.values() if d.record_type is kind), None)
+        if name in lines:
+            ice_lines[name] = ICEBERG_MANY_ENCODERS[kind](rows, now_millis())
+    month = 730 / hours
+    json_r = cost(events, lines, 2000, True, seed=2)
+    print("   cost per month of the default deployment (730 h; 2 s linger)")
+    print("   path      payload GB  billed GB  records/call  calls per 1M rows  $/GB    $/month")
+    for label, r, price in (
+        ("JSON/S3", json_r, args.json_price),
+        ("Iceberg", cost(events, ice_lines, 2000, True, seed=2, iceberg=True), args.iceberg_price),
+    ):
+        payload, billed = (
+            r["payload_per_hour_mb"] * month / 1e3,
+            r["billed_per_hour_mb"] * month / 1e3,
+        )
+        per_call = 1e6 / r["calls_per_million"] * r["rows_per_record"] ** -1
+        print(f"   {label:9} {payload:10.1f}  {billed:9.1f}  {per_call:12.1f}  "
+              f"{r['calls_per_million']:17,.0f}  {price:5.3f}  {billed * price:8.2f}")  # fmt: skip
 
 
 def _status_mib(field: str) -> float:
@@ -341,6 +445,11 @@ async def main() -> None:
     parser.add_argument("--fault-seconds", type=float, default=20.0)
     parser.add_argument("--fault-rate", type=float, default=2_000.0, help="rows/s")
     parser.add_argument("--only-exposure", action="store_true", help="run section 4 alone")
+    parser.add_argument("--only-iceberg", action="store_true", help="run sections 1 and 5")
+    parser.add_argument("--repeats", type=int, default=7, help="encoding runs (section 5)")
+    parser.add_argument("--json-price", type=float, default=0.029, help="$/GB, S3 destination")
+    parser.add_argument("--iceberg-price", type=float, default=0.075,
+                        help="$/GB, Iceberg destination (docs/iceberg-records.md)")  # fmt: skip
     args = parser.parse_args()
 
     tuning = {k: v for k, v in os.environ.items() if k.startswith("MALLOC_")}
@@ -372,6 +481,10 @@ async def main() -> None:
                 parts = ", ".join(f"{n} {v:.3f}" for n, v in r["by_dataset"].items())
                 print(f"                      by dataset: {parts}")
 
+    if not args.only_exposure:
+        iceberg_section(events, lines, args.hours, args)
+    if args.only_iceberg:
+        return
     spool = Path(tempfile.mkdtemp(prefix="streamer-spool-"))
     try:
         settings = replace(

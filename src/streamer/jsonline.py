@@ -17,7 +17,9 @@ from streamer.schema import DATASET_OF_TYPE, Dataset
 from streamer.timefmt import format_millis
 
 Encoder = Callable[[Item], bytes]
-ManyEncoder = Callable[[Iterable[Item]], list[bytes]]
+ManyEncoder = Callable[[Iterable[Item], int], list[bytes]]
+"""`encode_many(rows, arrival)`: the pipeline's call, with the rows' arrival (which JSON lines
+do not carry: Firehose partitions them by its own arrival time; `iceberg_records.py` does)."""
 
 
 _SIDE_TEMPLATES: dict[int, str] = {}
@@ -81,8 +83,9 @@ def compile_encoder(dataset: Dataset) -> Encoder:
 
 
 def _compile(dataset: Dataset) -> tuple[Encoder, ManyEncoder]:
-    """`encode(row) -> bytes` and `encode_many(rows) -> [bytes, ...]` (one comprehension over
-    a run of rows, the pipeline's path) for one dataset, from the same expression."""
+    """`encode(row) -> bytes` and `encode_many(rows, arrival) -> [bytes, ...]` (one
+    comprehension over a run of rows, the pipeline's path) for one dataset, from the same
+    expression."""
     fields, values = [], []
     for i, column in enumerate(dataset.columns):
         form, expr = _FORMS["plain" if column.plain else column.kind]
@@ -99,7 +102,7 @@ def _compile(dataset: Dataset) -> tuple[Encoder, ManyEncoder]:
     line = f"({template!r} % ({', '.join(values)},)).encode()"
     source = (
         f"def encode(r):\n    return {line}\n"
-        f"def encode_many(rows):\n    return [{line} for r in rows]\n"
+        f"def encode_many(rows, arrival=0):\n    return [{line} for r in rows]\n"
     )
     namespace: dict[str, object] = {
         "_s": encode_basestring,

@@ -5,6 +5,10 @@ Firehose bills every record rounded up to 5 KiB, so one row per record would cos
 of up to `MAX_RECORD_BYTES`; Firehose writes record bytes to S3 back to back, so the objects
 stay valid JSON Lines. Records go out in batches of at most `MAX_BATCH_RECORDS` records and
 `MAX_BATCH_BYTES` bytes. These are the service's hard limits, which boto3 does not check.
+
+A stream that delivers into an Apache Iceberg table reads one JSON object per record and is
+billed per GB without the 5 KiB rounding, so its rows go one per record (`RowPerRecordPacker`),
+and neither `take_batch` nor `repack` joins them (`record_bytes=0`, `max_bytes=0`).
 """
 
 from __future__ import annotations
@@ -127,6 +131,40 @@ class RecordPacker:
             self._parts, self._arrivals, self._size = [], [], 0
 
 
+class RowPerRecordPacker(RecordPacker):
+    """Rows go one per record, for destinations that take one JSON object per record (Firehose's
+    Apache Iceberg tables). They wait for `linger` as a JSON stream's rows do, so a quiet stream
+    makes one call per linger, not one per row; once the oldest is due, every row held goes.
+    A full call's worth (`MAX_BATCH_RECORDS` rows or `MAX_BATCH_BYTES`) is sealed at once.
+    `add` still refuses a row over a record."""
+
+    __slots__ = ()
+
+    def add(self, line: bytes, arrival: int = 0) -> bool:
+        size = len(line)
+        if size > self.max_bytes:
+            return False
+        if len(self._parts) == MAX_BATCH_RECORDS or self._size + size > MAX_BATCH_BYTES:
+            self._seal()
+        self._parts.append(line)
+        self._arrivals.append(arrival)
+        self._size += size
+        return True
+
+    def take_due(self, cutoff: int) -> list[Record]:
+        """Sealed records, and every row held once the oldest arrived at or before `cutoff`
+        (no billing unit to fill: Iceberg destinations bill by the byte)."""
+        if self._arrivals and self._arrivals[0] <= cutoff:
+            self._seal()
+        return self.take_sealed()
+
+    def _seal(self) -> None:
+        if self._parts:
+            self.sealed.extend(Record(part, 1) for part in self._parts)
+            self._sealed_rows += len(self._parts)
+            self._parts, self._arrivals, self._size = [], [], 0
+
+
 def batches(
     records: Iterable[Record],
     max_records: int = MAX_BATCH_RECORDS,
@@ -156,7 +194,8 @@ def take_batch(
 
     Neighbouring records that fit in one record together are joined on the way: records sealed
     by `linger` are small, and when a backlog builds up (retries, a slow endpoint), joining
-    them cuts both the calls and the 5 KiB rounding that Firehose bills per record.
+    them cuts both the calls and the 5 KiB rounding that Firehose bills per record. With
+    `record_bytes=0` nothing is joined (one row per record, for Iceberg destinations).
     """
     batch: list[Record] = []
     parts: list[bytes] = []
@@ -188,7 +227,8 @@ def take_batch(
 def repack(chunks: Iterable[bytes], max_bytes: int = MAX_RECORD_BYTES) -> list[Record]:
     """Join consecutive chunks of whole rows (as read back from the spool) into records.
 
-    Each chunk was once a record, so it fits alone; neighbours are joined while they fit.
+    Each chunk was once a record, so it fits alone; neighbours are joined while they fit
+    (never with `max_bytes=0`: a record per chunk, for Iceberg destinations).
     """
     out: list[Record] = []
     parts: list[bytes] = []

@@ -19,13 +19,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 
 from streamer.checkpoint_writer import CheckpointWriter
 from streamer.errors import SourceError
-from streamer.jsonline import MANY_ENCODERS
+from streamer.jsonline import MANY_ENCODERS, ManyEncoder
 from streamer.logsafe import shown
 from streamer.progress import WATCHED, Committer, Progress
 from streamer.quality import QualityCounter
@@ -174,8 +174,8 @@ async def _consume(
     stats: PipelineStats,
     stopping: asyncio.Event,
     extra: Completeness | None = None,
+    encoders: Mapping[type, ManyEncoder] = MANY_ENCODERS,
 ) -> None:
-    encoders = MANY_ENCODERS
     datasets = DATASET_OF_TYPE
     rows = stats.rows
     quality = extra.quality if extra is not None else None
@@ -207,14 +207,14 @@ async def _consume(
             elif quality is None:
                 for kind, run in groupby(batch, type):  # runs of one dataset, encoded at once
                     dataset = datasets[kind]
-                    lines = encoders[kind](run)
+                    lines = encoders[kind](run, arrival)
                     add(dataset, lines, arrival)
                     rows[dataset.name] += len(lines)
             else:
                 for kind, run in groupby(batch, type):
                     dataset = datasets[kind]
                     items = list(run)
-                    lines = encoders[kind](items)
+                    lines = encoders[kind](items, arrival)
                     add(dataset, lines, arrival)
                     rows[dataset.name] += len(lines)
                     _count_rows(quality, dataset.name, items)
@@ -236,16 +236,19 @@ async def run_pipeline(
     queue_size: int = 10_000,
     stats: PipelineStats | None = None,
     completeness: Completeness | None = None,
+    encoders: Mapping[type, ManyEncoder] = MANY_ENCODERS,
 ) -> PipelineStats:
     """Run until `stop` is set (or every source has failed; with no source at all, until
-    `stop`); then drain and close the sink."""
+    `stop`); then drain and close the sink. `encoders` turn each dataset's rows into what the
+    sink takes: JSON lines (`jsonline.py`), or Iceberg records for a Firehose sink delivering
+    into Iceberg tables (`iceberg_records.py`)."""
     stats = PipelineStats() if stats is None else stats
     queue = RowQueue(queue_size)
     extra = completeness
     await sink.start()
     async with asyncio.TaskGroup() as group:
         closing = asyncio.Event()  # set once the sources stop (told to, or all failed)
-        consumer = group.create_task(_consume(queue, sink, clock, stats, closing, extra))
+        consumer = group.create_task(_consume(queue, sink, clock, stats, closing, extra, encoders))
         minutes = group.create_task(_quality(sources, queue, extra)) if extra else None
         feeds = {group.create_task(_run_source(s, queue, stats)) for s in sources}
         stopped = group.create_task(stop.wait())

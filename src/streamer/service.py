@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from streamer import health
+from streamer.jsonline import MANY_ENCODERS, ManyEncoder
 from streamer.metrics import FEED_COUNTERS, EmfReporter
 from streamer.pipeline import PipelineStats, run_pipeline
 from streamer.settings import Settings
@@ -70,6 +71,17 @@ def build_sink(settings: Settings) -> Sink:
     sink = FirehoseSink(settings.firehose, client=client)
     check_streams(client, [sink.stream_name(d) for d in DATASETS.values()])
     return sink
+
+
+def encoders_for(settings: Settings) -> Mapping[type, ManyEncoder]:
+    """How rows are encoded for the configured sink: Iceberg records for a Firehose sink
+    whose streams deliver into Iceberg tables (`STREAMER_LAKE_FORMAT=iceberg`), JSON lines
+    for everything else (the local lake reads JSON lines in either format)."""
+    if settings.sink == "firehose" and settings.firehose.format == "iceberg":
+        from streamer.iceberg_records import ICEBERG_MANY_ENCODERS
+
+        return ICEBERG_MANY_ENCODERS
+    return MANY_ENCODERS
 
 
 def feed_counters(sources: Sequence[Source]) -> dict[str, int]:
@@ -205,7 +217,7 @@ async def run_service(
         try:
             stats = await run_pipeline(
                 sources, sink, stop, clock=clock, queue_size=settings.queue_size, stats=stats,
-                completeness=completeness,
+                completeness=completeness, encoders=encoders_for(settings),
             )  # fmt: skip
         finally:
             reporter.cancel()

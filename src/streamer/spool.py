@@ -124,6 +124,21 @@ class StreamSpool:
             self._close_active()
         return self.closed[0] if self.closed else None
 
+    def first_record(self) -> bytes | None:
+        """The oldest record waiting (None: none, or unreadable; the replay reports that)."""
+        if not self.closed:
+            return None
+        try:
+            with self.closed[0].open("rb") as f:
+                header = f.read(HEADER.size)
+                if len(header) < HEADER.size:
+                    return None
+                length, crc = HEADER.unpack(header)
+                chunk = f.read(length)
+        except OSError:
+            return None
+        return chunk if len(chunk) == length and zlib.crc32(chunk) == crc else None
+
     @staticmethod
     def read(path: Path) -> tuple[list[bytes], int]:
         return decode_frames(path.read_bytes())

@@ -18,11 +18,14 @@ import orjson
 import pytest
 from botocore.config import Config
 
-from streamer.packing import MAX_BATCH_BYTES, MAX_RECORD_BYTES, Record, batches
-from streamer.schema import DATASETS, Dataset
+from streamer.errors import ConfigError
+from streamer.iceberg_records import encode_iceberg
+from streamer.packing import BILLING_UNIT, MAX_BATCH_BYTES, MAX_RECORD_BYTES, Record, batches
+from streamer.schema import DATASETS, REJECTS, Dataset
 from streamer.settings import FirehoseSettings
 from streamer.simulator.firehose import Faults, FirehoseDouble, serve_firehose
 from streamer.sinks.firehose import FirehoseSink, make_client
+from tests.lakes import row as lake_row
 
 TRADES = DATASETS["trades"]
 TICKERS = DATASETS["tickers"]
@@ -356,3 +359,80 @@ async def test_call_limits_exactly_500_records_and_exactly_4_mib(
     counts = collections.Counter(len(d) for _, d in double.records)
     assert counts[MAX_RECORD_BYTES] == 4 and counts[rest] == 1
     assert sum(counts.values()) == 1005
+
+
+async def test_iceberg_mode_sends_one_row_per_record_through_faults_spool_and_replay(
+    endpoint: str, double: FirehoseDouble, tmp_path: Path
+) -> None:
+    sink = FirehoseSink(quick(tmp_path, format="iceberg", retry_seconds=0.3))
+    await sink.start()
+    double.set_faults(Faults(partial=0.2, throttle=0.1, seed=5))
+    double.outage(seconds=3600)
+    rows = make_rows(1200)
+    await feed(sink, rows[:600], per_tick=100)
+    async with asyncio.timeout(20):
+        while sink.counters_snapshot()["RowsSpooled"] < 300:
+            await feed(sink, [], per_tick=1)
+    double.end_outage()
+    await feed(sink, rows[600:], per_tick=100)
+    await delivered(sink, len(rows))
+    rejects = [row(REJECTS, n) for n in range(2)]
+    sink.add_many(REJECTS, rejects, clock_ms())
+    await sink.aclose()
+
+    for stream in ("crypto-trades", "crypto-tickers"):
+        blobs = [data for s, data in double.records if s == stream]
+        assert blobs and all(data.count(b"\n") == 1 for data in blobs), stream  # never joined
+    assert_all_delivered(double, rows)
+    # the rejects keep their JSON lines stream: rows packed into one record as before
+    assert [data for s, data in double.records if s == "crypto-rejects"] == [b"".join(rejects)]
+    stats = sink.counters_snapshot()
+    assert stats["RowsReplayed"] >= 300 and stats["RowsDropped"] == 0
+    table_bytes = sum(len(d) for s, d in double.records if s != "crypto-rejects")
+    assert stats["BilledBytes"] == table_bytes + BILLING_UNIT  # Iceberg: bytes; rejects: 5 KiB
+
+
+async def test_an_iceberg_spool_is_replayed_one_row_per_record_and_never_as_json(
+    endpoint: str, double: FirehoseDouble, tmp_path: Path
+) -> None:
+    double.outage(seconds=3600)
+    iceberg = quick(tmp_path, format="iceberg", retry_seconds=60.0, shutdown_seconds=1.0)
+    sink = FirehoseSink(iceberg)
+    await sink.start()
+    now = clock_ms()
+    rows = [(TRADES, encode_iceberg(lake_row(TRADES, n), now)) for n in range(300)]
+    await feed(sink, rows)
+    await sink.aclose()
+    assert sink.counters_snapshot()["RowsSpooled"] == 300
+    double.end_outage()
+
+    # The JSON path must not replay Iceberg records into the JSON lake: it refuses to start.
+    with pytest.raises(ConfigError, match="STREAMER_LAKE_FORMAT=iceberg") as refused:
+        await FirehoseSink(replace(iceberg, format="json")).start()
+    assert "crypto-trades" in str(refused.value)
+    assert double.tally.records_accepted == 0
+
+    again = FirehoseSink(iceberg)
+    await again.start()
+    await again.aclose()
+    blobs = [data for s, data in double.records if s == "crypto-trades"]
+    assert blobs == [line for _, line in rows]  # in order, one row per record
+    assert again.counters_snapshot()["RowsReplayed"] == 300
+
+
+async def test_the_iceberg_path_refuses_a_spool_of_json_lines(
+    endpoint: str, double: FirehoseDouble, tmp_path: Path
+) -> None:
+    double.outage(seconds=3600)
+    settings = quick(tmp_path, retry_seconds=60.0, shutdown_seconds=1.0)
+    sink = FirehoseSink(settings)
+    await sink.start()
+    await feed(sink, make_rows(30))
+    await sink.aclose()
+    with pytest.raises(ConfigError, match="STREAMER_LAKE_FORMAT=json"):
+        await FirehoseSink(replace(settings, format="iceberg")).start()
+    double.end_outage()
+    again = FirehoseSink(settings)  # the format that wrote it delivers it
+    await again.start()
+    await again.aclose()
+    assert again.counters_snapshot()["RowsReplayed"] == 30

@@ -1,4 +1,5 @@
-"""The Firehose sink against moto's server over real HTTP: streams with S3 destinations.
+"""The Firehose sink against moto's server over real HTTP: streams with S3 destinations (and, in
+Iceberg mode, the records an Iceberg destination would read).
 
 moto writes one S3 object per PutRecordBatch call (uncompressed, under the stream's prefix
 with `!{timestamp:...}` left literal, then `YYYY/MM/DD/HH/`), so objects can be read back and
@@ -12,6 +13,7 @@ import collections
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -22,12 +24,13 @@ import orjson
 import pytest
 from moto.server import ThreadedMotoServer
 
+from streamer.iceberg_layout import ICEBERG_TABLES
 from streamer.packing import MAX_BATCH_BYTES, MAX_RECORD_BYTES
 from streamer.pipeline import run_pipeline
 from streamer.provision import provision
 from streamer.records import Millis
 from streamer.schema import DATASETS, REJECTS, Dataset
-from streamer.service import build_sources
+from streamer.service import build_sources, encoders_for
 from streamer.settings import load
 from streamer.simulator import Simulator, SimulatorConfig
 from streamer.sinks.firehose import FirehoseSink
@@ -278,3 +281,91 @@ def test_provision_command_creates_the_bucket_and_streams(aws: dict[str, str]) -
     no_endpoint = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
     refused = subprocess.run(command, env=no_endpoint, capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2 and "AWS_ENDPOINT_URL" in refused.stderr
+
+
+class SpyClient:
+    """The real boto3 client (to moto), keeping each record's bytes as sent, per stream."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.sent: dict[str, list[bytes]] = collections.defaultdict(list)
+
+    def put_record_batch(self, **call: Any) -> Any:
+        self.sent[call["DeliveryStreamName"]] += [r["Data"] for r in call["Records"]]
+        return self.inner.put_record_batch(**call)
+
+
+async def test_iceberg_mode_sends_each_row_as_one_record_of_its_table(
+    aws: dict[str, str], tmp_path: Path
+) -> None:
+    s3, firehose = clients(aws["AWS_ENDPOINT_URL"])
+    provision(s3, firehose, BUCKET, "ice")
+    config = SimulatorConfig(
+        port=0, rate=300, seed=7,
+        symbols={"binance": ("BTC-USDT",), "coinbase": ("BTC-USD",), "coingecko": ("bitcoin",)},
+    )  # fmt: skip
+    async with Simulator(config) as sim:
+        env = sim.environment()
+        env.update(
+            STREAMER_SINK="firehose",
+            STREAMER_LAKE_FORMAT="iceberg",
+            STREAMER_FIREHOSE_PREFIX="ice",
+            STREAMER_FIREHOSE_LINGER_SECONDS="0.2",
+            STREAMER_SPOOL_DIR=str(tmp_path / "spool"),
+            STREAMER_BINANCE_KLINE_INTERVAL="1s",
+            STREAMER_COINBASE_BOOK_INTERVAL="0.2",
+            STREAMER_COINGECKO_POLL_SECONDS="5",
+        )
+        settings = load(env)
+        spy = SpyClient(firehose)
+        sink = Recording(FirehoseSink(settings.firehose, client=spy))
+        stop = asyncio.Event()
+        pipeline = asyncio.create_task(
+            run_pipeline(build_sources(settings), sink, stop, clock=now_millis,
+                         encoders=encoders_for(settings))
+        )  # fmt: skip
+        try:
+            async with asyncio.timeout(90):
+                while not (
+                    len(sink.lines["trades"]) >= 40
+                    and len(sink.lines["order_books"]) >= 4
+                    and len(sink.lines["spot_prices"]) >= 2
+                ):
+                    await asyncio.sleep(0.1)
+        finally:
+            stop.set()
+            stats = await pipeline
+    finished = datetime.now(UTC)
+    assert stats.failed_sources == {}
+
+    counters = sink.counters_snapshot()
+    produced = sum(len(v) for v in sink.lines.values())
+    assert counters["RowsIn"] == counters["RowsDelivered"] == counters["RecordsDelivered"]
+    assert counters["RowsDelivered"] == produced and counters["RowsSpooled"] == 0
+    assert counters["BilledBytes"] == counters["PayloadBytes"]  # no 5 KiB rounding
+    assert not sink.lines["rejects"]
+    for name, table in ICEBERG_TABLES.items():
+        sent = spy.sent[f"ice-{name}"]
+        assert sorted(sent) == sorted(sink.lines[name]), name  # each record one row, as encoded
+        for data in sent:
+            assert data.endswith(b"}\n") and data.count(b"\n") == 1
+            assert list(orjson.loads(data)) == list(table.names), name
+        prefix = DATASETS[name].prefix_template
+        stored = [b for k, b in objects(s3, prefix) if f"/ice-{name}-" in k]
+        assert sorted(x for b in stored for x in b.splitlines(keepends=True)) == sorted(sent)
+
+    trades = [json.loads(x, parse_float=Decimal) for x in spy.sent["ice-trades"]]
+    assert len(trades) >= 40
+    for trade in trades:
+        price, size, side, _ = sim.sent_trades[(trade["exchange"], trade["symbol"])][
+            trade["trade_id"]
+        ]
+        assert (trade["price"], trade["size"], trade["side"]) == (Decimal(price), Decimal(size),
+                                                                  side)  # fmt: skip
+        assert type(trade["event_time"]) is int and trade["event_time"] % 1000 == 0
+        # the hour columns are the arrival's: at or after the receipt, before the test's end
+        hour = "".join(trade[k] for k in ("year", "month", "day", "hour"))
+        received = datetime.fromtimestamp(trade["received_at"] / 1e6, UTC)
+        assert received.strftime("%Y%m%d%H") <= hour <= finished.strftime("%Y%m%d%H")
+    books = [json.loads(x, parse_float=Decimal) for x in spy.sent["ice-order_books"]]
+    assert all(set(level) == {"price", "size"} for b in books for level in b["bids"] + b["asks"])

@@ -15,6 +15,7 @@ from streamer.packing import (
     MAX_RECORD_BYTES,
     Record,
     RecordPacker,
+    RowPerRecordPacker,
     batches,
     billed_bytes,
     read_response,
@@ -199,6 +200,49 @@ def test_repack_joins_small_spooled_chunks_into_full_records() -> None:
     assert [len(r.data) for r in records] == [1200] * 5
     assert [r.rows for r in records] == [4] * 5
     assert b"".join(r.data for r in records) == b"".join(chunks)
+
+
+def test_row_per_record_packer_holds_rows_for_linger_then_sends_each_alone() -> None:
+    packer = RowPerRecordPacker()
+    lines = [row(300, b"a"), row(MAX_RECORD_BYTES, b"b"), row(5, b"c")]
+    for arrival, line in enumerate(lines, start=7):
+        assert packer.add(line, arrival)
+    assert not packer.add(row(MAX_RECORD_BYTES + 1))
+    assert packer.rows == 3 and packer.open_since == 7
+    assert packer.take_due(6) == []  # the oldest is not due: nothing goes
+    assert packer.take_due(7) == [Record(line, 1) for line in lines]  # due: all, one each
+    assert packer.rows == 0 and packer.take_all() == []
+
+
+def test_row_per_record_packer_seals_a_full_call_at_once() -> None:
+    packer = RowPerRecordPacker()
+    for n in range(MAX_BATCH_RECORDS + 1):
+        packer.add(row(100), n)
+    assert len(packer.sealed) == MAX_BATCH_RECORDS and packer.open_since == MAX_BATCH_RECORDS
+    assert len(packer.take_due(-1)) == MAX_BATCH_RECORDS and packer.rows == 1
+    sizes = [1_000_000] * 4 + [MAX_BATCH_BYTES - 4_000_000]  # exactly 4 MiB in five rows
+    packer = RowPerRecordPacker()
+    for n, size in enumerate(sizes):
+        packer.add(row(size), n)
+    assert packer.sealed == [] and packer.open_bytes == MAX_BATCH_BYTES
+    packer.add(row(1), 9)  # one byte more: the five go as one call's worth
+    assert [len(r.data) for r in packer.sealed] == sizes and packer.rows == 6
+
+
+def test_without_joining_exactly_500_single_rows_make_a_batch_and_4_mib_holds() -> None:
+    queue = deque(Record(row(100), 1) for _ in range(MAX_BATCH_RECORDS + 1))
+    first = take_batch(queue, record_bytes=0)
+    assert len(first) == MAX_BATCH_RECORDS and all(r.rows == 1 for r in first)
+    assert len(take_batch(queue, record_bytes=0)) == 1 and not queue
+    big = MAX_BATCH_BYTES // 4
+    queue = deque(Record(row(big), 1) for _ in range(5))
+    assert [len(r.data) for r in take_batch(queue, record_bytes=0)] == [big] * 4
+    assert len(queue) == 1
+
+
+def test_repack_without_joining_gives_a_record_per_spooled_chunk() -> None:
+    chunks = [row(50, b"a"), row(60, b"b"), row(70, b"c")]
+    assert repack(chunks, 0) == [Record(chunk, 1) for chunk in chunks]
 
 
 def test_a_clean_answer_delivers_everything() -> None:

@@ -21,6 +21,11 @@ This module is the sink shell (the `Sink` protocol, buffering, shutdown); the pe
 delivery lanes, retries and spool replay are in `firehose_lanes.py`, AWS set-up and error
 classification in `aws.py`.
 
+With `STREAMER_LAKE_FORMAT=iceberg` each dataset's stream delivers into its Iceberg table and
+takes the rows `iceberg_records.py` encodes, one JSON object per record (Firehose reads one per
+record and bills Iceberg destinations per byte, not in 5 KiB steps); the rejects keep their JSON
+lines stream, packed as before.
+
 Delivery is at least once: a call that timed out may have succeeded, and a spool segment is
 deleted only after all of it was delivered. Every row carries its `record_id` for
 de-duplication.
@@ -39,6 +44,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from streamer.aws import firehose_client as make_client
+from streamer.errors import ConfigError
+from streamer.iceberg_layout import ICEBERG_TABLES
+from streamer.iceberg_records import is_iceberg_record
 from streamer.jsonline import ENCODERS
 from streamer.metrics import DeliveryCounters
 from streamer.packing import MAX_RECORD_BYTES
@@ -77,6 +85,10 @@ class FirehoseSink:
             settings, self.counters, self._budget, rng=rng or random.Random(), sleep=sleep
         )
         self._lanes: dict[str, Lane] = {}  # by stream name
+        tables = frozenset(stream_name(settings.stream_prefix, name) for name in ICEBERG_TABLES)
+        # the streams into Iceberg tables, one row per record (none on the JSON path)
+        self._row_per_record = tables if settings.format == "iceberg" else frozenset()
+        self._table_streams = tables
         self._by_dataset: dict[str, Lane] = {}
         self._linger_ms = int(settings.linger * 1000)
         self._syncer: asyncio.Task[None] | None = None
@@ -91,8 +103,9 @@ class FirehoseSink:
             self._client = self._client_factory(self.settings)
         self._delivery.client = self._client
         left = open_spools(self.settings.spool_dir, self._budget)
+        self._check_spooled_format(left)
         for stream, spool in left.items():
-            lane = self._lanes[stream] = Lane(stream, spool, self._delivery)
+            lane = self._lanes[stream] = self._new_lane(stream, spool)
             lane.start_worker()
         if left:
             log.warning(
@@ -233,9 +246,31 @@ class FirehoseSink:
         lane = self._lanes.get(stream)
         if lane is None:
             spool = StreamSpool.open(self.settings.spool_dir / stream, self._budget)
-            lane = self._lanes[stream] = Lane(stream, spool, self._delivery)
+            lane = self._lanes[stream] = self._new_lane(stream, spool)
         self._by_dataset[dataset.name] = lane
         return lane
+
+    def _check_spooled_format(self, left: Mapping[str, StreamSpool]) -> None:
+        """Refuse to start on a spool an earlier run left in the other format: replayed, its
+        records would reach the error prefix (JSON lines into an Iceberg table) or the JSON
+        lake with Iceberg values. Nothing is lost: the rows stay on disk."""
+        for stream, spool in left.items():
+            first = spool.first_record() if stream in self._table_streams else None
+            if first is None:
+                continue
+            found = "iceberg" if is_iceberg_record(first) else "json"
+            if found != self.settings.format:
+                raise ConfigError(
+                    "STREAMER_LAKE_FORMAT",
+                    f"it is {self.settings.format!r}, but the spool {spool.directory} holds "
+                    f"{found} records of {stream} left by an earlier run",
+                    f"Run once with STREAMER_LAKE_FORMAT={found} until the spool is empty "
+                    f"(SpoolBytes 0), or move that directory aside",
+                )
+
+    def _new_lane(self, stream: str, spool: StreamSpool) -> Lane:
+        single = stream in self._row_per_record
+        return Lane(stream, spool, self._delivery, row_per_record=single)
 
     def _oversized(self, dataset: Dataset, line: bytes, arrival: Millis) -> None:
         self.counters.rows_rejected += 1

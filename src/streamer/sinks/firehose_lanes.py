@@ -30,8 +30,10 @@ from tenacity import stop_after_delay
 from streamer.aws import classify
 from streamer.metrics import DeliveryCounters
 from streamer.packing import (
+    MAX_RECORD_BYTES,
     Record,
     RecordPacker,
+    RowPerRecordPacker,
     batches,
     billed_bytes,
     read_response,
@@ -97,8 +99,11 @@ class Delivery:
     def past_deadline(self) -> bool:
         return self.closing and asyncio.get_running_loop().time() >= self.deadline
 
-    async def put(self, stream: str, records: list[Record], replay: bool) -> list[Record]:
-        """One PutRecordBatch call; returns the records the answer says failed."""
+    async def put(
+        self, stream: str, records: list[Record], replay: bool, rounded: bool = True
+    ) -> list[Record]:
+        """One PutRecordBatch call; returns the records the answer says failed. `rounded`: the
+        stream bills each record in 5 KiB steps (S3 destinations), not by its bytes (Iceberg)."""
         assert self.client is not None, "start() was not awaited"
         call = functools.partial(
             self.client.put_record_batch,
@@ -121,7 +126,7 @@ class Delivery:
             counters.rows_delivered += record.rows
             counters.records_delivered += 1
             counters.payload_bytes += size
-            counters.billed_bytes += billed_bytes(size)
+            counters.billed_bytes += billed_bytes(size) if rounded else size
             if replay:
                 counters.rows_replayed += record.rows
         if outcome.failed:
@@ -136,6 +141,7 @@ class Lane:
         "delivery",
         "failures",
         "held",
+        "join_bytes",
         "numbered",
         "packer",
         "prefix",
@@ -150,10 +156,14 @@ class Lane:
         "worker",
     )
 
-    def __init__(self, stream: str, spool: StreamSpool, delivery: Delivery) -> None:
+    def __init__(
+        self, stream: str, spool: StreamSpool, delivery: Delivery, *, row_per_record: bool = False
+    ) -> None:
         self.stream = stream
         self.delivery = delivery
-        self.packer = RecordPacker()
+        # An Iceberg destination takes one JSON object per record: rows are never joined.
+        self.packer = RowPerRecordPacker() if row_per_record else RecordPacker()
+        self.join_bytes = 0 if row_per_record else MAX_RECORD_BYTES
         self.queue: deque[Record] = deque()  # sealed, waiting to be sent
         self.held: deque[Record] = deque()  # for the spool, which the disk refused for now
         self.spool = spool
@@ -321,7 +331,7 @@ class Lane:
             self.wake.clear()
             await self.wake.wait()
             return False
-        batch = take_batch(self.queue)
+        batch = take_batch(self.queue, record_bytes=self.join_bytes)
         size = size_of(batch)
         try:
             left = await self.deliver(batch, replay=False)
@@ -338,7 +348,7 @@ class Lane:
     async def send_held(self) -> bool:
         """Deliver a batch of what the disk refused; on failure wait for the disk's retry."""
         d = self.delivery
-        batch = take_batch(self.held)
+        batch = take_batch(self.held, record_bytes=self.join_bytes)
         self.held.extendleft(reversed(batch))  # still held while in flight (shutdown, `room`)
         left = await self.deliver(batch, replay=False)
         for _ in batch:
@@ -365,7 +375,7 @@ class Lane:
                 chunks, torn = await asyncio.to_thread(self.spool.read, segment)
                 if torn:
                     log.error("firehose.spool_torn segment=%s unreadable_bytes=%d", segment, torn)
-                self.replay_state = (segment, deque(batches(repack(chunks))))
+                self.replay_state = (segment, deque(batches(repack(chunks, self.join_bytes))))
                 self.replay_sent = 0
             segment, pending = self.replay_state
             while pending:
@@ -403,7 +413,7 @@ class Lane:
                 with attempt:
                     if attempt.retry_state.attempt_number > 1:
                         d.counters.rows_retried += sum(r.rows for r in left)
-                    left = await d.put(self.stream, left, replay)
+                    left = await d.put(self.stream, left, replay, self.join_bytes > 0)
                     if left:
                         raise Retryable(f"{len(left)} records failed")
         except Exception as exc:
