@@ -23,7 +23,7 @@ from streamer.iceberg_records import (
 )
 from streamer.jsonline import MANY_ENCODERS, encode
 from streamer.numbers import ANY, dec
-from streamer.records import BookSnapshot, Dec, Item, Millis, Reject, Trade
+from streamer.records import Dec, Item, Millis, Reject, Trade, book_snapshot
 from streamer.schema import DATASETS, PARTITION_KEYS, REJECTS
 from streamer.service import encoders_for
 from streamer.settings import load
@@ -113,11 +113,12 @@ def test_a_trade_and_a_book_as_firehose_reads_them() -> None:
         b'"size":58.00000000,"side":"buy","record_id":"id1",'
         b'"year":"2021","month":"10","day":"12","hour":"00"}\n'
     )
-    book = BookSnapshot("coinbase", "BTC-USD", Millis(5), Millis(6), 2,
-                        ((Dec("83277.25"), Dec(LONG_DECIMAL)),), (), None, "9f0a")  # fmt: skip
+    book = book_snapshot("coinbase", "BTC-USD", Millis(5), Millis(6), 2,
+                         ((Dec("83277.25"), Dec(LONG_DECIMAL)),), (), None, "9f0a")  # fmt: skip
     record = parse(encode_iceberg(book, 7))
     assert record["bids"] == [{"price": Decimal("83277.25"), "size": Decimal(LONG_DECIMAL)}]
     assert record["asks"] == [] and record["sequence"] is None
+    assert record["bid_size"] == Decimal(LONG_DECIMAL) and record["ask_price"] is None
 
 
 def test_the_many_encoder_equals_the_row_encoder_and_rejects_stay_json_lines() -> None:
