@@ -5,7 +5,8 @@ The order of the steps is what makes a run idempotent and failure-safe:
 1. read every raw object of the day, strictly: an unreadable one (not gzip, not JSON lines)
    fails the day, naming it;
 2. write the de-duplicated, sorted rows (`sql.dedupe_select`) as ZSTD Parquet (row groups of
-   `row_group_rows`; DuckDB dictionary-encodes the low-cardinality strings) into a hidden
+   `row_group_rows`; DuckDB dictionary-encodes the low-cardinality strings and writes bloom
+   filters for them; format v2, see `PARQUET_VERSION`) into a hidden
    staging directory beside the day's folder, fsynced; the rows whose decimals did not read
    (a value out of range, read as NULL) go to the rejects dataset instead (`rejects.py`);
 3. refuse to replace an earlier run that kept more rows (raw objects were deleted since);
@@ -61,6 +62,16 @@ and less compression). On 8 simulated hours the files grew 0.6% (trades),
 LEVELS_ROW_GROUP_ROWS = 16_384
 """Rows per row group where rows carry book levels (~40 decimals a row): the same query on order
 books read 13.6 MB at 122,880, 5.2 MB at 32,768, 4.1 MB at 16,384 and 8.2 MB at 8,192."""
+
+
+PARQUET_VERSION = "v2"
+"""Parquet's v2 encodings: DELTA_BINARY_PACKED for the sorted timestamps and integers,
+DELTA_LENGTH_BYTE_ARRAY for the strings that do not fit a dictionary. On 2 simulated hours the
+trades file shrank from 30.3 to 27.1 bytes a row (event_time 2.67 -> 2.06, record_id 18.3 ->
+16.6: within 4% of storing it as 16 raw bytes, 16.0, so it stays the hex string every engine
+reads unchanged). These files are read by DuckDB only (Athena compacts with its own writer);
+Trino reads the v2 encodings too, but Iceberg's Java vectorized reader (up to 1.10) does not,
+so nothing written for an Iceberg table uses them."""
 
 
 def row_group_rows(dataset: Dataset) -> int:
@@ -160,7 +171,8 @@ class LocalCompactor:
                 raw_rows = _count(con, f"SELECT count(*) FROM {_lines(raw)}")
                 written = con.execute(
                     f"COPY ({select}) TO {sql.text(str(target))} "
-                    f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {row_group_rows(dataset)})"
+                    f"(FORMAT parquet, COMPRESSION zstd, PARQUET_VERSION {PARQUET_VERSION}, "
+                    f"ROW_GROUP_SIZE {row_group_rows(dataset)})"
                 ).fetchone()
                 left_out = con.execute(sql.rejects_select(dataset, table, day, "duckdb"))
                 rejected = [(r[0], r[1], r[2], r[3]) for r in left_out.fetchall()]
