@@ -644,6 +644,13 @@ variable "extra_environment" {
     condition     = !contains(keys(var.extra_environment), "STREAMER_SHARD")
     error_message = "extra_environment must not set STREAMER_SHARD: set shards, which gives each service its own."
   }
+
+  # The sink's record shape must match the streams' destination: JSON rows into an Iceberg
+  # table (or Iceberg rows into gzip JSON) would all go to the error prefix.
+  validation {
+    condition     = !contains(keys(var.extra_environment), "STREAMER_LAKE_FORMAT")
+    error_message = "extra_environment must not set STREAMER_LAKE_FORMAT: set table_format, which sets it to match the Firehose destinations."
+  }
 }
 
 # --- alarms -------------------------------------------------------------------------------
