@@ -3,7 +3,7 @@ terraform {
 
   required_providers {
     aws = {
-      source  = "hashicorp/aws"
+      source = "hashicorp/aws"
       # 6.66 at least: Iceberg tables with a schema, partition spec and sort order
       # (aws_glue_catalog_table iceberg_table_input), append_only Firehose Iceberg destinations
       # and the compaction optimizer's strategy, as table_format = "iceberg" uses them, are

@@ -115,11 +115,11 @@ run "iceberg_tables_carry_the_python_schema" {
           [f.id],
           can(jsondecode(f.type)["element-id"]) ? concat([jsondecode(f.type)["element-id"]], jsondecode(f.type).element.fields[*].id) : [],
         )
-      ])) == length(distinct(flatten([
-        for f in t.open_table_format_input[0].iceberg_input[0].iceberg_table_input[0].schema[0].fields : concat(
-          [f.id],
-          can(jsondecode(f.type)["element-id"]) ? concat([jsondecode(f.type)["element-id"]], jsondecode(f.type).element.fields[*].id) : [],
-        )
+        ])) == length(distinct(flatten([
+          for f in t.open_table_format_input[0].iceberg_input[0].iceberg_table_input[0].schema[0].fields : concat(
+            [f.id],
+            can(jsondecode(f.type)["element-id"]) ? concat([jsondecode(f.type)["element-id"]], jsondecode(f.type).element.fields[*].id) : [],
+          )
       ])))
     ])
     error_message = "field ids repeat within an Iceberg schema"
