@@ -209,6 +209,8 @@ data "aws_iam_policy_document" "firehose" {
     }
   }
 
+  # With the bucket key on (bucket_encryption = "kms"), S3 names the bucket, not the object, in
+  # the encryption context: both forms are this bucket.
   statement {
     sid       = "UseDeploymentKeyForS3"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
@@ -223,7 +225,7 @@ data "aws_iam_policy_document" "firehose" {
     condition {
       test     = "StringLike"
       variable = "kms:EncryptionContext:aws:s3:arn"
-      values   = ["${aws_s3_bucket.lake.arn}/*"]
+      values   = [aws_s3_bucket.lake.arn, "${aws_s3_bucket.lake.arn}/*"]
     }
   }
 

@@ -348,6 +348,13 @@ run "firehose_may_commit_only_to_its_iceberg_tables" {
     condition     = length([for s in data.aws_iam_policy_document.firehose.statement : s if contains(["CommitToIcebergTables", "WriteIcebergTableFiles"], s.sid)]) == 2
     error_message = "the Iceberg statements belong to the Iceberg option"
   }
+
+  assert {
+    condition = toset(one([
+      for s in data.aws_iam_policy_document.firehose.statement : one([for c in s.condition : c.values if c.variable == "kms:EncryptionContext:aws:s3:arn"]) if s.sid == "UseDeploymentKeyForS3"
+    ])) == toset([aws_s3_bucket.lake.arn, "${aws_s3_bucket.lake.arn}/*"])
+    error_message = "Firehose writes the tables' files through S3 with the deployment key: the bucket key names the bucket in the encryption context"
+  }
 }
 
 run "iceberg_delivery_has_its_alarms" {
