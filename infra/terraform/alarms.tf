@@ -13,6 +13,38 @@ resource "aws_sns_topic_subscription" "email" {
 
 # --- Firehose, per stream -----------------------------------------------------------------
 
+# A stream into an Iceberg table (table_format = "iceberg") reports DeliveryToIceberg.* instead
+# of DeliveryToS3.* (Firehose developer guide, "Monitor metrics" for Apache Iceberg Tables):
+# freshness is DeliveryToIceberg.DataFreshness, and a failure is a row Firehose could not write
+# into the table (DeliveryToIceberg.FailedRowCount: it went to the table's error prefix).
+locals {
+  delivery_metrics = {
+    for dataset in keys(local.datasets) : dataset => contains(keys(local.iceberg_datasets), dataset) ? {
+      freshness   = "DeliveryToIceberg.DataFreshness"
+      destination = "the Iceberg table ${local.iceberg_datasets[dataset].table}"
+      failure = {
+        metric      = "DeliveryToIceberg.FailedRowCount"
+        statistic   = "Sum"
+        threshold   = 0
+        comparison  = "GreaterThanThreshold"
+        evaluations = 1
+        description = "Firehose could not write rows into the Iceberg table ${local.iceberg_datasets[dataset].table} (columns or types that do not match, or a failed commit): see s3://${aws_s3_bucket.lake.bucket}/${local.iceberg_error_prefix}${dataset}/ and the Firehose log group."
+      }
+      } : {
+      freshness   = "DeliveryToS3.DataFreshness"
+      destination = "S3"
+      failure = {
+        metric      = "DeliveryToS3.Success"
+        statistic   = "Minimum"
+        threshold   = 1
+        comparison  = "LessThanThreshold"
+        evaluations = 2
+        description = "Firehose failed to write objects to S3 (see the error prefix and the Firehose log group)."
+      }
+    }
+  }
+}
+
 # Missing data: Firehose reports these metrics only while it has something to report, so for
 # each a missing datapoint means "nothing happened", not "unknown"; a producer that stopped is
 # the no_rows_delivered alarm's job (below), which breaches on missing data.
@@ -21,9 +53,9 @@ resource "aws_sns_topic_subscription" "email" {
 resource "aws_cloudwatch_metric_alarm" "freshness" {
   for_each            = local.datasets
   alarm_name          = "${local.stream_names[each.key]}-data-freshness"
-  alarm_description   = "Records wait in Firehose longer than ${var.freshness_alarm_seconds} s before reaching S3."
+  alarm_description   = "Records wait in Firehose longer than ${var.freshness_alarm_seconds} s before reaching ${local.delivery_metrics[each.key].destination}."
   namespace           = "AWS/Firehose"
-  metric_name         = "DeliveryToS3.DataFreshness"
+  metric_name         = local.delivery_metrics[each.key].freshness
   dimensions          = { DeliveryStreamName = aws_kinesis_firehose_delivery_stream.dataset[each.key].name }
   statistic           = "Maximum"
   period              = 300
@@ -37,18 +69,19 @@ resource "aws_cloudwatch_metric_alarm" "freshness" {
 
 # DeliveryToS3.Success exists only for delivery attempts: the rejects stream and the sparse
 # datasets go hours without one, and breaching on missing data would keep them in alarm.
+# DeliveryToIceberg.FailedRowCount exists only when rows were delivered: none, none failed.
 resource "aws_cloudwatch_metric_alarm" "delivery_failures" {
   for_each            = local.datasets
   alarm_name          = "${local.stream_names[each.key]}-delivery-failures"
-  alarm_description   = "Firehose failed to write objects to S3 (see the error prefix and the Firehose log group)."
+  alarm_description   = local.delivery_metrics[each.key].failure.description
   namespace           = "AWS/Firehose"
-  metric_name         = "DeliveryToS3.Success"
+  metric_name         = local.delivery_metrics[each.key].failure.metric
   dimensions          = { DeliveryStreamName = aws_kinesis_firehose_delivery_stream.dataset[each.key].name }
-  statistic           = "Minimum"
+  statistic           = local.delivery_metrics[each.key].failure.statistic
   period              = 300
-  evaluation_periods  = 2
-  threshold           = 1
-  comparison_operator = "LessThanThreshold"
+  evaluation_periods  = local.delivery_metrics[each.key].failure.evaluations
+  threshold           = local.delivery_metrics[each.key].failure.threshold
+  comparison_operator = local.delivery_metrics[each.key].failure.comparison
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions

@@ -21,11 +21,9 @@ locals {
     AWS_REGION                = var.region
   }
 
-  # What its queries read: every dataset's raw and compacted objects, and Athena's results.
-  audit_read_prefixes = distinct(concat(
-    [for t in values(local.tables) : t.location],
-    [for t in values(local.compaction.tables) : t.location],
-  ))
+  # What its queries read: every dataset's raw and compacted objects (or Iceberg tables), and
+  # Athena's results.
+  audit_read_prefixes = local.table_read_prefixes
 
   audit_dimensions = { Service = "streamer-audit" }
 }

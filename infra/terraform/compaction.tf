@@ -4,7 +4,8 @@
 # database, S3 in this lake. Two alarms: a failed dataset, and no successful run for 26 hours.
 
 locals {
-  compaction_count = var.compaction_enabled ? 1 : 0
+  # With table_format = "iceberg" Glue's table optimizers compact (iceberg.tf).
+  compaction_count = var.compaction_enabled && !local.iceberg ? 1 : 0
 
   compaction_command = ["compact", "--engine", "athena", "--day", "yesterday"]
 

@@ -1,5 +1,6 @@
 # Compaction in the catalog, generated from schema.json (`compaction` section, from the Python
-# schema): per dataset a Parquet table of the compacted days and the view users query.
+# schema): per dataset a Parquet table of the compacted days and the view users query. Not with
+# table_format = "iceberg": crypto_<dataset> is then an Iceberg table (iceberg.tf).
 
 locals {
   compaction = local.schema.compaction
@@ -9,7 +10,7 @@ locals {
 # Parquet files per day under crypto/compacted/<dataset>/year=/month=/day=/, written by
 # `streamer compact`. Projection over year/month/day, as the raw tables over the hour.
 resource "aws_glue_catalog_table" "compacted" {
-  for_each      = local.compaction.tables
+  for_each      = local.iceberg ? {} : local.compaction.tables
   name          = each.value.compacted_table
   database_name = aws_glue_catalog_database.lake.name
   description   = "Compacted days of ${each.key} (Parquet, one row per record_id), written by streamer compact"
@@ -57,7 +58,7 @@ resource "aws_glue_catalog_table" "compacted" {
 # objects of compacted days). After a schema change the view gains new columns at the next
 # compaction run.
 resource "aws_glue_catalog_table" "view" {
-  for_each      = local.compaction.tables
+  for_each      = local.iceberg ? {} : local.compaction.tables
   name          = each.key
   database_name = aws_glue_catalog_database.lake.name
   description   = "${local.tables[each.key].description} Compacted days from ${each.value.compacted_table}, the others from ${each.value.raw_table}."

@@ -142,6 +142,9 @@ locals {
       STREAMER_KRAKEN_REST_URL   = var.kraken_endpoints.rest_url
       STREAMER_KRAKEN_BOOK_DEPTH = tostring(var.kraken_book_depth)
     } : {},
+    # The sink sends Iceberg-shaped rows (the tables' exact top-level columns, timestamps in
+    # microseconds) when the streams deliver into Iceberg tables.
+    local.iceberg ? { STREAMER_LAKE_FORMAT = "iceberg" } : {},
     var.extra_environment,
   )
 

@@ -3,6 +3,8 @@
 # year/month/day/hour makes each new hour queryable the moment Firehose writes it; the OpenX JSON
 # SerDe skips malformed lines instead of failing the query. The name users query,
 # `crypto_<dataset>`, is the view in compaction_tables.tf over these and the compacted tables.
+# With table_format = "iceberg" only the rejects keep a table here; the datasets' are the
+# Iceberg tables of iceberg.tf.
 
 resource "aws_glue_catalog_database" "lake" {
   name        = local.schema.database
@@ -10,7 +12,7 @@ resource "aws_glue_catalog_database" "lake" {
 }
 
 resource "aws_glue_catalog_table" "dataset" {
-  for_each      = local.tables
+  for_each      = local.raw_tables
   name          = each.value.glue_table
   database_name = aws_glue_catalog_database.lake.name
   description   = each.value.description
@@ -141,7 +143,7 @@ resource "aws_glue_crawler" "lake" {
   security_configuration = aws_glue_security_configuration.crawler[0].name
 
   dynamic "s3_target" {
-    for_each = local.tables
+    for_each = local.raw_tables
     content {
       path = "s3://${aws_s3_bucket.lake.bucket}/${s3_target.value.location}"
     }

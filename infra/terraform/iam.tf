@@ -179,11 +179,38 @@ data "aws_iam_policy_document" "firehose" {
     sid     = "WriteOwnPrefixes"
     actions = ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"]
     resources = concat(
-      [for prefix in distinct([for t in values(local.tables) : t.location]) : "${aws_s3_bucket.lake.arn}/${prefix}*"],
+      [for prefix in distinct([for t in values(local.raw_tables) : t.location]) : "${aws_s3_bucket.lake.arn}/${prefix}*"],
       ["${aws_s3_bucket.lake.arn}/${split("!{", local.schema.error_prefix)[0]}*"],
     )
   }
 
+  # table_format = "iceberg": what the Firehose developer guide's Iceberg destination policy
+  # grants, narrowed to this database, its Iceberg tables and their location. Firehose reads the
+  # table, writes Parquet data and metadata files under the table's location, and commits each
+  # flush by updating the table's metadata pointer in the catalog.
+  dynamic "statement" {
+    for_each = local.iceberg ? [1] : []
+    content {
+      sid     = "CommitToIcebergTables"
+      actions = ["glue:GetDatabase", "glue:GetTable", "glue:UpdateTable"]
+      resources = concat(
+        ["${local.glue_arn_prefix}:catalog", "${local.glue_arn_prefix}:database/${aws_glue_catalog_database.lake.name}"],
+        [for table in keys(local.iceberg_tables) : "${local.glue_arn_prefix}:table/${aws_glue_catalog_database.lake.name}/${table}"],
+      )
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.iceberg ? [1] : []
+    content {
+      sid       = "WriteIcebergTableFiles"
+      actions   = ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+      resources = ["${aws_s3_bucket.lake.arn}/${local.iceberg_prefix}*"]
+    }
+  }
+
+  # With the bucket key on (bucket_encryption = "kms"), S3 names the bucket, not the object, in
+  # the encryption context: both forms are this bucket.
   statement {
     sid       = "UseDeploymentKeyForS3"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
@@ -198,7 +225,7 @@ data "aws_iam_policy_document" "firehose" {
     condition {
       test     = "StringLike"
       variable = "kms:EncryptionContext:aws:s3:arn"
-      values   = ["${aws_s3_bucket.lake.arn}/*"]
+      values   = [aws_s3_bucket.lake.arn, "${aws_s3_bucket.lake.arn}/*"]
     }
   }
 

@@ -10,6 +10,27 @@ locals {
   # Dataset name -> its table, for the Firehose streams.
   datasets = { for table, t in local.tables : t.dataset => merge(t, { table = table }) }
 
+  # table_format (variables.tf): with "iceberg", each dataset that has an Iceberg layout
+  # (schema.json "iceberg") is delivered into its Iceberg table (iceberg.tf); the others (the
+  # rejects) stay gzip JSON. Dataset name -> its Iceberg layout, empty with "json".
+  iceberg = var.table_format == "iceberg"
+  iceberg_datasets = local.iceberg ? {
+    for table, t in local.schema.iceberg.tables : t.dataset => merge(t, { table = table })
+  } : {}
+  iceberg_prefix       = "crypto/iceberg/"
+  iceberg_error_prefix = "crypto/errors/iceberg/"
+
+  # Glue tables over gzip JSON objects (glue.tf): every dataset's, or with "iceberg" only those
+  # of the datasets without an Iceberg table.
+  raw_tables = { for table, t in local.tables : table => t if !contains(keys(local.iceberg_datasets), t.dataset) }
+
+  # Where a query of the tables users read reads objects: the raw JSON objects, and the
+  # compacted Parquet or the Iceberg tables' data and metadata.
+  table_read_prefixes = distinct(concat(
+    [for t in values(local.raw_tables) : t.location],
+    local.iceberg ? [local.iceberg_prefix] : [for t in values(local.schema.compaction.tables) : t.location],
+  ))
+
   stream_names = { for dataset in keys(local.datasets) : dataset => "${var.stream_prefix}-${dataset}" }
   stream_arns = [
     for dataset in keys(local.datasets) :

@@ -74,8 +74,8 @@ output "checkpoints_location" {
 }
 
 output "compacted_tables" {
-  description = "Per view users query (crypto_<dataset>): its raw and compacted Glue tables."
-  value       = { for view, t in local.compaction.tables : view => { raw = t.raw_table, compacted = t.compacted_table } }
+  description = "Per view users query (crypto_<dataset>): its raw and compacted Glue tables (empty with table_format = \"iceberg\")."
+  value       = local.iceberg ? {} : { for view, t in local.compaction.tables : view => { raw = t.raw_table, compacted = t.compacted_table } }
 }
 
 output "quicksight_data_source_arn" {
@@ -86,4 +86,14 @@ output "quicksight_data_source_arn" {
 output "quicksight_data_sets" {
   description = "QuickSight dataset ARN per Glue table (empty unless enable_quicksight)."
   value       = { for table, d in aws_quicksight_data_set.table : table => d.arn }
+}
+
+output "table_format" {
+  description = "How the lake stores rows: json (gzip JSON plus daily compaction) or iceberg."
+  value       = var.table_format
+}
+
+output "iceberg_tables" {
+  description = "Per Iceberg table users query (crypto_<dataset>), its S3 location (empty unless table_format = \"iceberg\")."
+  value       = { for table, location in local.iceberg_locations : table => "s3://${aws_s3_bucket.lake.bucket}/${location}" }
 }

@@ -114,11 +114,12 @@ data "aws_iam_policy_document" "quicksight" {
     resources = [aws_s3_bucket.lake.arn]
   }
 
-  # Each crypto_<dataset> view reads raw days and compacted days (compaction.tf).
+  # Each crypto_<dataset> view reads raw days and compacted days (compaction.tf), or with
+  # table_format = "iceberg" each is an Iceberg table (iceberg.tf).
   statement {
     sid       = "ReadLakeData"
     actions   = ["s3:GetObject"]
-    resources = [for prefix in distinct(concat([for t in values(local.tables) : t.location], [for t in values(local.schema.compaction.tables) : t.location])) : "${aws_s3_bucket.lake.arn}/${prefix}*"]
+    resources = [for prefix in local.table_read_prefixes : "${aws_s3_bucket.lake.arn}/${prefix}*"]
   }
 
   statement {

@@ -205,11 +205,75 @@ variable "crawler_schedule" {
   }
 }
 
+# --- table format ---------------------------------------------------------------------------
+
+variable "table_format" {
+  type        = string
+  description = "How the lake stores rows: \"json\" (gzip JSON objects per hour, compacted daily into Parquet by `streamer compact`) or \"iceberg\" (Firehose writes Apache Iceberg v2 tables in the Glue catalog, compacted by Glue's table optimizers). See docs/iceberg.md."
+  default     = "json"
+
+  validation {
+    condition     = contains(["json", "iceberg"], var.table_format)
+    error_message = "table_format must be \"json\" (gzip JSON plus daily compaction, the default) or \"iceberg\" (Firehose into Apache Iceberg tables, docs/iceberg.md)."
+  }
+
+  # Firehose has no Iceberg destination in the China and GovCloud partitions (Firehose
+  # developer guide, apache-iceberg-considerations).
+  validation {
+    condition     = var.table_format == "json" || !can(regex("^(cn|us-gov)-", var.region))
+    error_message = "table_format = \"iceberg\" needs a Region where Firehose delivers to Apache Iceberg tables (not China or GovCloud); keep table_format = \"json\" in ${var.region}."
+  }
+}
+
+variable "iceberg_compaction_strategy" {
+  type        = string
+  description = "Strategy of the Glue compaction optimizer on the Iceberg tables: \"sort\" (rewrites by the tables' sort order exchange, symbol, event_time, so one symbol's rows share few files), \"binpack\" or \"z-order\". Only with table_format = \"iceberg\"."
+  default     = "sort"
+
+  validation {
+    condition     = contains(["sort", "binpack", "z-order"], var.iceberg_compaction_strategy)
+    error_message = "iceberg_compaction_strategy must be \"sort\", \"binpack\" or \"z-order\" (Glue IcebergCompactionConfiguration.strategy)."
+  }
+}
+
+variable "iceberg_snapshot_retention_days" {
+  type        = number
+  description = "Days the Glue retention optimizer keeps Iceberg snapshots (time travel) before expiring them and deleting their files. Only with table_format = \"iceberg\"."
+  default     = 5
+
+  validation {
+    condition     = var.iceberg_snapshot_retention_days >= 1 && floor(var.iceberg_snapshot_retention_days) == var.iceberg_snapshot_retention_days
+    error_message = "iceberg_snapshot_retention_days must be a whole number of days, at least 1."
+  }
+}
+
+variable "iceberg_snapshots_to_retain" {
+  type        = number
+  description = "Snapshots the Glue retention optimizer always keeps, however old. Only with table_format = \"iceberg\"."
+  default     = 1
+
+  validation {
+    condition     = var.iceberg_snapshots_to_retain >= 1 && floor(var.iceberg_snapshots_to_retain) == var.iceberg_snapshots_to_retain
+    error_message = "iceberg_snapshots_to_retain must be a whole number, at least 1."
+  }
+}
+
+variable "iceberg_orphan_file_retention_days" {
+  type        = number
+  description = "Days a file under an Iceberg table's location that no snapshot references must age before the Glue orphan file deletion optimizer deletes it (files of a commit in progress are young). Only with table_format = \"iceberg\"."
+  default     = 3
+
+  validation {
+    condition     = var.iceberg_orphan_file_retention_days >= 1 && floor(var.iceberg_orphan_file_retention_days) == var.iceberg_orphan_file_retention_days
+    error_message = "iceberg_orphan_file_retention_days must be a whole number of days, at least 1."
+  }
+}
+
 # --- compaction ---------------------------------------------------------------------------
 
 variable "compaction_enabled" {
   type        = bool
-  description = "Run `streamer compact --engine athena --day yesterday` daily (a scheduled Fargate task) and alarm when it fails."
+  description = "Run `streamer compact --engine athena --day yesterday` daily (a scheduled Fargate task) and alarm when it fails. Ignored with table_format = \"iceberg\" (Glue's table optimizers compact)."
   default     = true
 }
 
@@ -579,6 +643,13 @@ variable "extra_environment" {
   validation {
     condition     = !contains(keys(var.extra_environment), "STREAMER_SHARD")
     error_message = "extra_environment must not set STREAMER_SHARD: set shards, which gives each service its own."
+  }
+
+  # The sink's record shape must match the streams' destination: JSON rows into an Iceberg
+  # table (or Iceberg rows into gzip JSON) would all go to the error prefix.
+  validation {
+    condition     = !contains(keys(var.extra_environment), "STREAMER_LAKE_FORMAT")
+    error_message = "extra_environment must not set STREAMER_LAKE_FORMAT: set table_format, which sets it to match the Firehose destinations."
   }
 }
 
