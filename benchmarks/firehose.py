@@ -449,7 +449,7 @@ async def main() -> None:
     parser.add_argument("--repeats", type=int, default=7, help="encoding runs (section 5)")
     parser.add_argument("--json-price", type=float, default=0.029, help="$/GB, S3 destination")
     parser.add_argument("--iceberg-price", type=float, default=0.075,
-                        help="$/GB, Iceberg destination (docs/iceberg-records.md)")  # fmt: skip
+                        help="$/GB, Iceberg destination (docs/iceberg.md)")  # fmt: skip
     args = parser.parse_args()
 
     tuning = {k: v for k, v in os.environ.items() if k.startswith("MALLOC_")}
