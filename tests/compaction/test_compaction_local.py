@@ -145,15 +145,22 @@ async def test_types_stay_exact_decimals_lists_of_structs_and_timestamps(tmp_pat
     assert rows == [(Decimal(lakes.LONG_DECIMAL),)]
 
 
-async def test_compacted_rows_are_sorted_by_exchange_symbol_and_event_time(tmp_path: Path) -> None:
+async def test_compacted_rows_are_sorted_by_market_and_time_forwards_then_backwards(
+    tmp_path: Path,
+) -> None:
     await lakes.write(tmp_path, trades(400))
     assert compact(tmp_path, "--day", DAY) == 0
     got = compacted_rows(tmp_path, TRADES, DAY)
-    keys = [(r["exchange"], r["symbol"], r["event_time"], r["record_id"]) for r in got]
-    assert keys == sorted(keys) and keys != [
-        (r["exchange"], r["symbol"], r["event_time"], r["record_id"])
-        for r in sorted(got, key=lambda r: int(r["trade_id"]))
-    ]
+    markets = list(dict.fromkeys((r["exchange"], r["symbol"]) for r in got))
+    assert len(markets) >= 2 and markets == sorted(markets)  # each market's rows together
+    for lane, market in enumerate(markets):
+        keys = [
+            (r["event_time"], r["record_id"]) for r in got if (r["exchange"], r["symbol"]) == market
+        ]
+        # forwards in the first, third, ... market; backwards in the others (ties by record_id)
+        times = [t for t, _ in keys]
+        assert times == sorted(times, reverse=lane % 2 == 1), market
+        assert len(set(times)) > 1
 
 
 async def test_each_day_is_read_from_one_place_only(tmp_path: Path) -> None:
