@@ -1,0 +1,264 @@
+"""The local lake's Apache Iceberg tables (`STREAMER_LAKE_FORMAT=iceberg`): catalog, tables, rows.
+
+Everything lives inside the lake folder, so the lake stays one folder to copy or delete:
+`<lake>/iceberg/catalog.db` is a SQLite catalog (pyiceberg's SQL catalog), the tables'
+metadata and Parquet data files are under `<lake>/iceberg/crypto.db/crypto_<dataset>/`.
+Tables are created on first use from `iceberg_layout` (columns, identity partitions on the
+arrival day, sort order), with properties that keep a long-running writer's metadata small:
+old `metadata.json` versions are deleted after each commit, and manifests are merged.
+
+Rows arrive as the lake's JSON lines; `rows_table` converts them to Arrow with DuckDB's
+`read_json` and the schema's types (decimals digit for digit, timestamps in µs), adds the
+arrival hour columns, sorts them in the table's sort order, and casts to the table's schema.
+"""
+
+from __future__ import annotations
+
+import errno
+import re
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from streamer.iceberg_layout import FORMAT_VERSION, ICEBERG_TABLES, TARGET_FILE_BYTES, IcebergTable
+from streamer.lake_files import sql_text
+from streamer.schema import Dataset
+from streamer.storage import make_dirs
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pyiceberg.catalog.sql import SqlCatalog
+    from pyiceberg.table import Table
+    from pyiceberg.types import IcebergType
+
+FOLDER = "iceberg"
+CATALOG_FILE = "catalog.db"
+NAMESPACE = "crypto"
+TABLE_PROPERTIES = {
+    "write.target-file-size-bytes": str(TARGET_FILE_BYTES),
+    "write.metadata.delete-after-commit.enabled": "true",
+    "write.metadata.previous-versions-max": "20",
+    "commit.manifest-merge.enabled": "true",
+    "write.parquet.compression-codec": "zstd",
+}
+
+
+class CommitError(OSError):
+    """An Iceberg write that did not land (a commit the catalog refused after pyiceberg's own
+    retries, a locked catalog database, a data file DuckDB could not read): the rows are kept
+    and retried like a failed disk write, so it is an `OSError` to the lake sink."""
+
+
+def catalog_path(root: Path) -> Path:
+    return root / FOLDER / CATALOG_FILE
+
+
+def is_iceberg_lake(root: Path) -> bool:
+    """True when `root` holds an Iceberg catalog (a lake written with the iceberg format)."""
+    return catalog_path(root).is_file()
+
+
+def open_catalog(root: Path) -> SqlCatalog:
+    """The lake's catalog, created (folder, SQLite file, namespace) on first use."""
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    folder = (root / FOLDER).absolute()
+    make_dirs(folder)
+    catalog = SqlCatalog(
+        "streamer", uri=f"sqlite:///{folder / CATALOG_FILE}", warehouse=folder.as_uri()
+    )
+    catalog.create_namespace_if_not_exists(NAMESPACE)
+    return catalog
+
+
+def identifier(dataset: Dataset) -> str:
+    return f"{NAMESPACE}.{dataset.table}"
+
+
+def _split(text: str) -> list[str]:
+    """Split at the commas not nested in `<>` or `()`."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += ch in "<("
+        depth -= ch in ">)"
+        if ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return [p.strip() for p in parts]
+
+
+_DECIMAL = re.compile(r"decimal\((\d+),\s*(\d+)\)")
+
+
+def iceberg_type(glue_type: str, ids: Iterator[int]) -> IcebergType:
+    """The Iceberg type of a Glue/Hive type string; nested fields take ids from `ids`."""
+    from pyiceberg import types as t
+
+    simple: dict[str, IcebergType] = {
+        "string": t.StringType(),
+        "bigint": t.LongType(),
+        "boolean": t.BooleanType(),
+        "double": t.DoubleType(),
+        "timestamp": t.TimestampType(),
+    }
+    if glue_type in simple:
+        return simple[glue_type]
+    if match := _DECIMAL.fullmatch(glue_type):
+        return t.DecimalType(int(match[1]), int(match[2]))
+    if glue_type.startswith("array<") and glue_type.endswith(">"):
+        element_id = next(ids)
+        element = iceberg_type(glue_type[6:-1], ids)
+        return t.ListType(element_id, element, element_required=False)
+    if glue_type.startswith("struct<") and glue_type.endswith(">"):
+        fields = []
+        for part in _split(glue_type[7:-1]):
+            name, _, inner = part.partition(":")
+            field_id = next(ids)
+            fields.append(t.NestedField(field_id, name, iceberg_type(inner, ids), required=False))
+        return t.StructType(*fields)
+    raise ValueError(f"no Iceberg type for {glue_type!r}")
+
+
+def iceberg_schema(layout: IcebergTable) -> object:
+    """The pyiceberg `Schema` of a layout (top-level ids as in the layout, nested ids after)."""
+    from itertools import count
+
+    from pyiceberg.schema import Schema
+    from pyiceberg.types import NestedField
+
+    ids = count(len(layout.columns) + 1)
+    fields = [
+        NestedField(c.field_id, c.name, iceberg_type(c.glue_type, ids), required=c.required)
+        for c in layout.columns
+    ]
+    return Schema(*fields)
+
+
+def create_table(catalog: SqlCatalog, dataset: Dataset) -> Table:
+    """Create `crypto.crypto_<dataset>` from its layout (partitions, sort order, properties)."""
+    from pyiceberg.partitioning import PartitionField, PartitionSpec
+    from pyiceberg.schema import Schema
+    from pyiceberg.table.sorting import NullOrder, SortDirection, SortField, SortOrder
+    from pyiceberg.transforms import IdentityTransform
+
+    layout = ICEBERG_TABLES[dataset.name]
+    schema = iceberg_schema(layout)
+    assert isinstance(schema, Schema)
+    ids = {c.name: c.field_id for c in layout.columns}
+    spec = PartitionSpec(
+        *(
+            PartitionField(ids[name], 1000 + i, IdentityTransform(), name)
+            for i, name in enumerate(layout.partition_columns)
+        )
+    )
+    order = SortOrder(
+        *(
+            SortField(ids[name], IdentityTransform(), SortDirection.ASC, NullOrder.NULLS_FIRST)
+            for name in layout.sort_columns
+        )
+    )
+    return catalog.create_table_if_not_exists(
+        identifier(dataset),
+        schema=schema,
+        partition_spec=spec,
+        sort_order=order,
+        properties={**TABLE_PROPERTIES, "format-version": str(FORMAT_VERSION)},
+    )
+
+
+def load_table(catalog: SqlCatalog, dataset: Dataset) -> Table | None:
+    """The dataset's table, or None when nothing was written to it yet."""
+    from pyiceberg.exceptions import NoSuchTableError
+
+    try:
+        return catalog.load_table(identifier(dataset))
+    except NoSuchTableError:
+        return None
+
+
+def data_files(table: Table) -> list[str]:
+    """The Parquet files of the table's current snapshot, as local paths."""
+    return [_local(task.file.file_path) for task in table.scan().plan_files()]
+
+
+def _local(location: str) -> str:
+    return location.removeprefix("file://")
+
+
+def select_sql(dataset: Dataset, source: str, order: bool = True) -> str:
+    """SELECT the table's columns (dataset columns, then year/month/day/hour) from `source`,
+    in the table's sort order."""
+    layout = ICEBERG_TABLES[dataset.name]
+    columns = ", ".join(f'"{n}"' for n in layout.names)
+    by = ", ".join(f'"{n}" ASC NULLS FIRST' for n in layout.sort_columns)
+    tail = f" ORDER BY {by}" if order and by else ""
+    return f"SELECT {columns} FROM {source}{tail}"
+
+
+def rows_table(dataset: Dataset, ndjson: Path, arrival: int) -> pa.Table:
+    """The rows of a file of JSON lines as an Arrow table of the dataset's Iceberg schema, in
+    its sort order, with the arrival hour (`arrival`, epoch ms) as year/month/day/hour."""
+    import duckdb
+
+    columns = ", ".join(f"{sql_text(c.name)}: {sql_text(c.duckdb_type)}" for c in dataset.columns)
+    year, month, day, hour = (
+        datetime.fromtimestamp(arrival / 1000, UTC).strftime("%Y %m %d %H").split()
+    )
+    source = (
+        f"(SELECT *, {sql_text(year)} AS year, {sql_text(month)} AS month, "
+        f"{sql_text(day)} AS day, {sql_text(hour)} AS hour FROM read_json("
+        f"{sql_text(str(ndjson))}, format='newline_delimited', columns={{{columns}}}))"
+    )
+    with duckdb.connect() as con:
+        con.execute("SET TimeZone = 'UTC'")
+        try:
+            arrow = con.sql(select_sql(dataset, source)).to_arrow_table()
+        except duckdb.IOException as exc:
+            raise CommitError(errno.EIO, f"reading {ndjson}: {exc}") from exc
+    return conform(arrow, table_arrow_schema(dataset))
+
+
+def table_arrow_schema(dataset: Dataset) -> pa.Schema:
+    from pyiceberg.io.pyarrow import schema_to_pyarrow
+    from pyiceberg.schema import Schema
+
+    schema = iceberg_schema(ICEBERG_TABLES[dataset.name])
+    assert isinstance(schema, Schema)
+    return schema_to_pyarrow(schema)
+
+
+def conform(arrow: pa.Table, schema: pa.Schema) -> pa.Table:
+    """`arrow` cast to the table's Arrow schema (field ids, nullability, list element names)."""
+    import pyarrow as pa
+
+    arrays = [arrow.column(f.name).cast(f.type) for f in schema]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def append(table: Table, rows: pa.Table) -> None:
+    """Append `rows` to `table` as one commit (pyiceberg retries a commit a concurrent writer
+    beat, against the new head); `CommitError` when it did not land."""
+    from pyiceberg.exceptions import CommitFailedException, ValidationException
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        table.append(rows)
+    except (CommitFailedException, ValidationException, SQLAlchemyError) as exc:
+        raise CommitError(errno.EAGAIN, f"commit to {table.name()} failed: {exc}") from exc
+
+
+def write_lines(
+    catalog: SqlCatalog, dataset: Dataset, lines: Sequence[bytes], arrival: int, tmp: Path
+) -> int:
+    """Append JSON lines to the dataset's table (created if new) as one commit; `tmp` is a
+    scratch file for DuckDB to read them from. Returns the rows appended."""
+    try:
+        tmp.write_bytes(b"".join(lines))
+        rows = rows_table(dataset, tmp, arrival)
+    finally:
+        tmp.unlink(missing_ok=True)
+    table = load_table(catalog, dataset) or create_table(catalog, dataset)
+    append(table, rows)
+    return int(rows.num_rows)
