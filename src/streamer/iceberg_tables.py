@@ -5,7 +5,8 @@ Everything lives inside the lake folder, so the lake stays one folder to copy or
 metadata and Parquet data files are under `<lake>/iceberg/crypto.db/crypto_<dataset>/`.
 Tables are created on first use from `iceberg_layout` (columns, identity partitions on the
 arrival day, sort order), with properties that keep a long-running writer's metadata small:
-old `metadata.json` versions are deleted after each commit, and manifests are merged.
+old `metadata.json` versions are deleted after each commit, and manifests are merged
+(`compaction/iceberg.py` expires snapshots and deletes unreferenced files).
 
 Rows arrive as the lake's JSON lines; `rows_table` converts them to Arrow with DuckDB's
 `read_json` and the schema's types (decimals digit for digit, timestamps in µs), adds the
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from streamer.iceberg_layout import FORMAT_VERSION, ICEBERG_TABLES, TARGET_FILE_BYTES, IcebergTable
 from streamer.lake_files import sql_text
-from streamer.schema import Dataset
+from streamer.schema import DATASETS, Dataset
 from streamer.storage import make_dirs
 
 if TYPE_CHECKING:
@@ -41,6 +42,10 @@ TABLE_PROPERTIES = {
     "write.metadata.previous-versions-max": "20",
     "commit.manifest-merge.enabled": "true",
     "write.parquet.compression-codec": "zstd",
+    # Compaction replaces the files it read, never rows a filter matches, so an append that
+    # commits meanwhile (its rows in new files) does not conflict with it: "serializable" would
+    # fail every compaction that overlaps a flush.
+    "write.delete.isolation-level": "snapshot",
 }
 
 
@@ -59,16 +64,22 @@ def is_iceberg_lake(root: Path) -> bool:
     return catalog_path(root).is_file()
 
 
-def open_catalog(root: Path) -> SqlCatalog:
-    """The lake's catalog, created (folder, SQLite file, namespace) on first use."""
+def open_catalog(root: Path, create: bool = True) -> SqlCatalog:
+    """The lake's catalog, created (folder, SQLite file, namespace) on first use unless
+    `create` is False (readers)."""
     from pyiceberg.catalog.sql import SqlCatalog
 
     folder = (root / FOLDER).absolute()
-    make_dirs(folder)
+    if create:
+        make_dirs(folder)
     catalog = SqlCatalog(
-        "streamer", uri=f"sqlite:///{folder / CATALOG_FILE}", warehouse=folder.as_uri()
+        "streamer",
+        uri=f"sqlite:///{folder / CATALOG_FILE}",
+        warehouse=folder.as_uri(),
+        init_catalog_tables=str(create).lower(),
     )
-    catalog.create_namespace_if_not_exists(NAMESPACE)
+    if create:
+        catalog.create_namespace_if_not_exists(NAMESPACE)
     return catalog
 
 
@@ -181,6 +192,17 @@ def load_table(catalog: SqlCatalog, dataset: Dataset) -> Table | None:
 def data_files(table: Table) -> list[str]:
     """The Parquet files of the table's current snapshot, as local paths."""
     return [_local(task.file.file_path) for task in table.scan().plan_files()]
+
+
+def current_files(root: Path) -> dict[str, list[str]]:
+    """Every table's current data files, by dataset name (tables not created yet: absent)."""
+    catalog = open_catalog(root, create=False)
+    out = {}
+    for name in ICEBERG_TABLES:
+        table = load_table(catalog, DATASETS[name])
+        if table is not None:
+            out[name] = data_files(table)
+    return out
 
 
 def _local(location: str) -> str:

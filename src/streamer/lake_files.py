@@ -62,11 +62,14 @@ def raw_root(root: Path) -> Path:
 
 def check_lake(root: Path, name: str = "--lake") -> None:
     """`ConfigError` naming `name` when `root` is not a lake: not a directory, or one without
-    the raw objects' folder (`crypto/tabular`), which anything that wrote to it creates."""
+    the raw objects' folder (`crypto/tabular`) or an Iceberg catalog, one of which anything
+    that wrote to it creates."""
+    from streamer.iceberg_tables import is_iceberg_lake
+
     fix = "Point it at a folder `streamer run` or `make demo` wrote, e.g. demo-lake."
     if not root.is_dir():
         raise ConfigError(name, f"{root} is not a directory", fix)
     mark = raw_root(root)
-    if not mark.is_dir():
+    if not mark.is_dir() and not is_iceberg_lake(root):
         missing = mark.relative_to(root).as_posix()
         raise ConfigError(name, f"{root} is not a lake (it has no {missing} folder)", fix)

@@ -17,11 +17,19 @@ A failed write (a full disk, a read-only remount, a path that became a file) kee
 logs an ERROR naming the path and the errno, and is retried with backoff (`storage.Outage`).
 Meanwhile `failing_since` tells `/health`, and once a buffer is full `room` makes the pipeline
 wait, so the sources wait too instead of memory growing.
+
+With `format="iceberg"` (`STREAMER_LAKE_FORMAT=iceberg`) the same buffers, journals and retries
+apply, but a buffer of a dataset with an Iceberg table (`iceberg_tables.py`) is written as ONE
+append commit to that table instead of a gzip object; a commit that did not land is a failed
+write (`CommitError` is an `OSError`): rows kept, retried with backoff. Rejects stay gzip JSON
+objects under `crypto/rejects/`: they are the raw payloads that did not fit a schema, kept
+as received for forensics, never queried at scale, and JSON is the form that holds any of them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import gzip
 import logging
 import os
@@ -30,7 +38,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from streamer import iceberg_tables
+from streamer.iceberg_layout import ICEBERG_TABLES
 from streamer.partitioning import object_name, render_prefix
 from streamer.records import Millis
 from streamer.schema import DATASETS, Dataset, stream_name
@@ -46,6 +57,9 @@ from streamer.sinks.lake_staging import (
 from streamer.spool import fsync_and_close
 from streamer.storage import Outage, describe, write_all
 from streamer.timefmt import now_millis
+
+if TYPE_CHECKING:
+    from pyiceberg.catalog.sql import SqlCatalog
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +104,8 @@ class LakeSink:
         self.max_bytes = settings.buffer_bytes
         self.max_age_ms = int(settings.buffer_seconds * 1000)
         self.stream_prefix = settings.stream_prefix
+        self.iceberg = settings.format == "iceberg"
+        self._catalog: SqlCatalog | None = None
         self.shutdown_seconds = settings.shutdown_seconds
         self.staging = Staging(settings.root)
         self.outage = Outage("lake")
@@ -320,17 +336,18 @@ class LakeSink:
             buffer.covered.append(buffer.journal)
             buffer.journal = None
         covered = list(buffer.covered)
-        path = self.path_for(buffer.dataset, buffer.oldest)
-        tmp = self.staging.tmp_path(path.name)
+        dataset, oldest = buffer.dataset, buffer.oldest
         buffer.lines, buffer.size, buffer.writing = [], 0, count
         try:
-            compressed = await asyncio.to_thread(write_object, tmp, path, lines)
+            path, compressed = await asyncio.to_thread(
+                self._store, dataset, oldest, lines, self.staging.directory
+            )
         except OSError as exc:
             buffer.writing = 0
             # Keep the rows: put them back in front of anything added meanwhile.
             buffer.lines[:0] = lines
             buffer.size += size
-            self._failed(exc, path)
+            self._failed(exc, getattr(exc, "filename", None) or self.root)
             return False
         buffer.writing = 0
         for journal in covered:
@@ -341,6 +358,34 @@ class LakeSink:
         self.outage.recovered(now_millis())
         log.debug("lake.object_written path=%s rows=%d bytes=%d", path, count, compressed)
         return True
+
+    def _store(
+        self, dataset: Dataset, oldest: int, lines: list[bytes], tmp: Path
+    ) -> tuple[str, int]:
+        """Write rows (in a thread): one gzip object, or one Iceberg append for a dataset with
+        an Iceberg table in iceberg mode. Returns where they went and the bytes written (0 for
+        an append: pyiceberg writes the Parquet)."""
+        if self.iceberg and dataset.name in ICEBERG_TABLES:
+            name = f"{dataset.name}-{uuid.uuid4().hex}.ndjson"
+            iceberg_tables.write_lines(self._iceberg_catalog(), dataset, lines, oldest, tmp / name)
+            return iceberg_tables.identifier(dataset), 0
+        path = self.path_for(dataset, oldest)
+        try:
+            return str(path), write_object(tmp / f"{path.name}.tmp", path, lines)
+        except OSError as exc:
+            exc.filename = exc.filename or str(path)
+            raise
+
+    def _iceberg_catalog(self) -> SqlCatalog:
+        if self._catalog is None:
+            from sqlalchemy.exc import SQLAlchemyError
+
+            try:
+                self._catalog = iceberg_tables.open_catalog(self.root)
+            except SQLAlchemyError as exc:
+                where = iceberg_tables.catalog_path(self.root)
+                raise iceberg_tables.CommitError(errno.EIO, f"opening {where}: {exc}") from exc
+        return self._catalog
 
     def _failed(self, exc: OSError, path: Path) -> None:
         self.storage_errors += 1
@@ -372,8 +417,7 @@ class LakeSink:
                 log.warning("lake.journal_torn path=%s unreadable_bytes=%d", path, torn)
             dataset = DATASETS.get(name)
             if lines and oldest is not None and dataset is not None:
-                final = self.path_for(dataset, oldest)
-                write_object(orphan.directory / f"{final.name}.tmp", final, lines)
+                self._store(dataset, oldest, lines, orphan.directory)
                 rows += len(lines)
             path.unlink()
         return rows
