@@ -114,6 +114,8 @@ class LakeSink:
         self._orphans: list[Orphan] = []
         self._journal_due: float | None = None  # when pending journal frames must be written
         self._syncer: asyncio.Task[None] | None = None
+        self.compact_seconds = settings.compact_seconds if self.iceberg else 0.0
+        self._compactor: asyncio.Task[None] | None = None
         self.objects_written = 0
         self.rows_written = 0
         self.rows_in = 0
@@ -129,6 +131,23 @@ class LakeSink:
         self._orphans = await asyncio.to_thread(lambda: list(self.staging.orphans()))
         await self._recover()
         self._syncer = asyncio.create_task(self._sync_journals(), name="lake-journal-sync")
+        if self.compact_seconds > 0:
+            self._compactor = asyncio.create_task(self._compact(), name="lake-iceberg-compact")
+
+    async def _compact(self) -> None:
+        """Compact the Iceberg tables every `compact_seconds`, off the event loop
+        (`compaction/iceberg.py`: safe beside the appends, which it never undoes)."""
+        from streamer.compaction.iceberg import maintain
+
+        while True:
+            await asyncio.sleep(self.compact_seconds)
+            try:
+                done = await asyncio.to_thread(maintain, self.root)
+            except Exception as exc:  # the next round tries again; the rows are safe
+                log.error("lake.iceberg_compact_failed error=%s: %s", type(exc).__name__, exc)
+                continue
+            log.info("lake.iceberg_compacted rewrites=%d snapshots_expired=%d files_deleted=%d",
+                     len(done.rewrites), done.snapshots_expired, done.files_deleted)  # fmt: skip
 
     async def _sync_journals(self) -> None:
         """fsync journal appends at least once a second, off the event loop."""
@@ -292,9 +311,10 @@ class LakeSink:
                 break
             await asyncio.sleep(max(0.0, min(self.outage.retry_at, deadline) - time.monotonic()))
         self._full.clear()
-        if self._syncer is not None:
-            self._syncer.cancel()
-            await asyncio.gather(self._syncer, return_exceptions=True)
+        for task in (self._syncer, self._compactor):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         self._close_journals()
 
     def _close_journals(self) -> None:
