@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from streamer.iceberg_layout import FORMAT_VERSION, ICEBERG_TABLES, TARGET_FILE_BYTES, IcebergTable
-from streamer.lake_files import sql_text
+from streamer.lake_files import ICEBERG_CATALOG, ICEBERG_FOLDER, sql_text
 from streamer.schema import DATASETS, Dataset
 from streamer.storage import make_dirs
 
@@ -33,8 +33,8 @@ if TYPE_CHECKING:
     from pyiceberg.table import Table
     from pyiceberg.types import IcebergType
 
-FOLDER = "iceberg"
-CATALOG_FILE = "catalog.db"
+FOLDER = ICEBERG_FOLDER
+CATALOG_FILE = ICEBERG_CATALOG
 NAMESPACE = "crypto"
 TABLE_PROPERTIES = {
     "write.target-file-size-bytes": str(TARGET_FILE_BYTES),
@@ -57,11 +57,6 @@ class CommitError(OSError):
 
 def catalog_path(root: Path) -> Path:
     return root / FOLDER / CATALOG_FILE
-
-
-def is_iceberg_lake(root: Path) -> bool:
-    """True when `root` holds an Iceberg catalog (a lake written with the iceberg format)."""
-    return catalog_path(root).is_file()
 
 
 def open_catalog(root: Path, create: bool = True) -> SqlCatalog:

@@ -31,7 +31,14 @@ from streamer import iceberg_tables
 from streamer.compaction import sql
 from streamer.compaction.layout import COMPACTED_PARTITION_KEYS, compacted_table
 from streamer.compaction.manifests import Manifest, read_all_local
-from streamer.lake_files import RAW_GLOB, files_sql, hive_types, raw_location, raw_source
+from streamer.lake_files import (
+    RAW_GLOB,
+    files_sql,
+    hive_types,
+    is_iceberg_lake,
+    raw_location,
+    raw_source,
+)
 from streamer.schema import DATASETS, PARTITION_KEYS, REJECTS, Dataset
 
 __all__ = ["RAW_GLOB", "raw_location", "raw_source", "run", "table_counts"]
@@ -96,7 +103,7 @@ def connect(root: Path, database: str = ":memory:") -> duckdb.DuckDBPyConnection
     """A DuckDB connection with the views of every dataset (and `crypto_rejects`) over `root`."""
     con = duckdb.connect(database)
     con.execute("SET TimeZone = 'UTC'")
-    tables = iceberg_tables.current_files(root) if iceberg_tables.is_iceberg_lake(root) else {}
+    tables = iceberg_tables.current_files(root) if is_iceberg_lake(root) else {}
     for dataset in (*DATASETS.values(), REJECTS):
         for statement in _views(dataset, root):
             con.execute(statement)

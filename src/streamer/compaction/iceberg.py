@@ -25,7 +25,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,13 +34,12 @@ from streamer.compaction.local import row_group_rows
 from streamer.iceberg_layout import ICEBERG_TABLES, TARGET_FILE_BYTES
 from streamer.iceberg_tables import (
     conform,
-    is_iceberg_lake,
     load_table,
     open_catalog,
     select_sql,
     table_arrow_schema,
 )
-from streamer.lake_files import files_sql
+from streamer.lake_files import files_sql, is_iceberg_lake
 from streamer.schema import DATASETS, Dataset
 
 if TYPE_CHECKING:
@@ -190,16 +189,20 @@ def expire(table: Table, now: float) -> tuple[int, int]:
     return expired, deleted
 
 
-def maintain(root: Path, now: float | None = None) -> Maintenance:
-    """Compact and expire every table of the Iceberg lake at `root`."""
+def maintain(
+    root: Path, now: float | None = None, datasets: Sequence[Dataset] | None = None
+) -> Maintenance:
+    """Compact and expire every table (of `datasets`, default all) of the Iceberg lake."""
     now = time.time() if now is None else now
     if not is_iceberg_lake(root):
         return Maintenance((), 0, 0)
     catalog = open_catalog(root, create=False)
     rewrites: list[Rewrite] = []
     expired = deleted = 0
-    for name in ICEBERG_TABLES:
-        dataset = DATASETS[name]
+    chosen = [DATASETS[n] for n in ICEBERG_TABLES] if datasets is None else datasets
+    for dataset in chosen:
+        if dataset.name not in ICEBERG_TABLES:
+            continue
         table = load_table(catalog, dataset)
         if table is None:
             continue
