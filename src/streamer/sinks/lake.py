@@ -29,6 +29,7 @@ as received for forensics, never queried at scale, and JSON is the form that hol
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import gzip
 import logging
@@ -129,6 +130,9 @@ class LakeSink:
         if swept:
             log.warning("lake.tmp_removed files=%d (left by a killed process)", swept)
         self._orphans = await asyncio.to_thread(lambda: list(self.staging.orphans()))
+        if self.iceberg:  # pyiceberg's import and the catalog's creation take seconds: now
+            with contextlib.suppress(OSError):  # else the first write tries again
+                await asyncio.to_thread(self._iceberg_catalog)
         await self._recover()
         self._syncer = asyncio.create_task(self._sync_journals(), name="lake-journal-sync")
         if self.compact_seconds > 0:
