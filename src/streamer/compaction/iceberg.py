@@ -27,6 +27,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -82,9 +83,12 @@ def _partition(data_file: DataFile) -> tuple[str, ...]:
     return tuple(str(record[i]) for i in range(len(record)))
 
 
-def _small_files(table: Table) -> dict[tuple[str, ...], list[DataFile]]:
+def _small_files(table: Table, day: date | None) -> dict[tuple[str, ...], list[DataFile]]:
     groups: dict[tuple[str, ...], list[DataFile]] = defaultdict(list)
+    only = None if day is None else tuple(day.strftime("%Y %m %d").split())
     for task in table.scan().plan_files():
+        if only is not None and _partition(task.file) != only:
+            continue
         if task.file.file_size_in_bytes < SMALL_FILE_BYTES:
             groups[_partition(task.file)].append(task.file)
     return {k: v for k, v in groups.items() if len(v) >= MIN_FILES}
@@ -127,16 +131,19 @@ def rewrite(table: Table, dataset: Dataset, files: list[DataFile]) -> Rewrite:
 
 
 def compact_table(
-    table: Table, dataset: Dataset, before: Callable[[], None] | None = None
+    table: Table,
+    dataset: Dataset,
+    before: Callable[[], None] | None = None,
+    day: date | None = None,
 ) -> list[Rewrite]:
-    """Rewrite every day partition's small files (see the module's docstring). `before` runs
-    before each commit attempt (tests use it to append concurrently)."""
+    """Rewrite every day partition's small files (only `day`'s if given; see the module's
+    docstring). `before` runs before each commit attempt (tests append concurrently in it)."""
     from pyiceberg.exceptions import CommitFailedException, ValidationException
 
     done: list[Rewrite] = []
     for attempt in range(ATTEMPTS):
         table.refresh()
-        groups = _small_files(table)
+        groups = _small_files(table, day)
         if not groups:
             break
         try:
@@ -190,9 +197,13 @@ def expire(table: Table, now: float) -> tuple[int, int]:
 
 
 def maintain(
-    root: Path, now: float | None = None, datasets: Sequence[Dataset] | None = None
+    root: Path,
+    now: float | None = None,
+    datasets: Sequence[Dataset] | None = None,
+    day: date | None = None,
 ) -> Maintenance:
-    """Compact and expire every table (of `datasets`, default all) of the Iceberg lake."""
+    """Compact (every day, or `day`) and expire every table (of `datasets`, default all) of
+    the Iceberg lake at `root`."""
     now = time.time() if now is None else now
     if not is_iceberg_lake(root):
         return Maintenance((), 0, 0)
@@ -206,7 +217,7 @@ def maintain(
         table = load_table(catalog, dataset)
         if table is None:
             continue
-        rewrites += compact_table(table, dataset)
+        rewrites += compact_table(table, dataset, day=day)
         snapshots, files = expire(table, now)
         expired, deleted = expired + snapshots, deleted + files
     for r in rewrites:

@@ -124,12 +124,12 @@ def choose_datasets(names: Sequence[str] | None) -> list[Dataset]:
     return [compacted[n] for n in dict.fromkeys(names)]
 
 
-def _compact_iceberg(root: Path, datasets: Sequence[Dataset]) -> int:
-    """`streamer compact` on an Iceberg lake: every day's small files of each table rewritten
+def _compact_iceberg(root: Path, datasets: Sequence[Dataset], day: date) -> int:
+    """`streamer compact` on an Iceberg lake: the day's small files of each table rewritten
     sorted, old snapshots expired, unreferenced files deleted (`compaction/iceberg.py`)."""
     from streamer.compaction.iceberg import maintain
 
-    done = maintain(root, datasets=datasets)
+    done = maintain(root, datasets=datasets, day=day)
     for r in done.rewrites:
         print(f"{r.table} {'-'.join(r.partition)}: {r.files_in} files -> 1 ({r.rows} rows)")
     print(f"iceberg: {len(done.rewrites)} partitions rewritten, {done.snapshots_expired} "
@@ -157,7 +157,7 @@ def compact_command(
         root = lake if lake is not None else config.lake.root
         check_lake(root, "--lake" if lake is not None else "STREAMER_LAKE_DIR")
         if is_iceberg_lake(root) and not raw_root(root).is_dir():
-            return _compact_iceberg(root, datasets)
+            return _compact_iceberg(root, datasets, day)
         compactor = LocalCompactor(root)
     report = compact_day(compactor, datasets, day)
     for line in report.lines():
