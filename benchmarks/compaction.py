@@ -46,6 +46,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -326,14 +327,26 @@ class Walk:
         )
 
 
-async def simulate(root: Path, seconds: int, seed: int) -> int:
-    """Writes `seconds` of the market into the lake at `root`; returns the rows written."""
+async def simulate(
+    root: Path,
+    seconds: int,
+    seed: int,
+    lake_format: str = "json",
+    every_minute: Callable[[], None] | None = None,
+) -> int:
+    """Writes `seconds` of the market into the lake at `root` (`lake_format`: json or iceberg;
+    `every_minute` runs after each simulated minute's flush); returns the rows written."""
     market = Walk(seed)
-    sink = LakeSink(LakeSettings(root=root, buffer_bytes=64 * 2**20, buffer_seconds=60))
+    settings = LakeSettings(root=root, buffer_bytes=64 * 2**20, buffer_seconds=60,
+                            format=lake_format)  # fmt: skip
+    sink = LakeSink(settings)
+    await sink.start()
     rows = 0
     for second in range(seconds):
         now = START + second * 1000
         await sink.flush_due(Millis(now))
+        if every_minute is not None and second % 60 == 0 and second:
+            every_minute()
         market.step()
         items: list[Item] = []
         for key in TRADE_RATES:
