@@ -232,7 +232,8 @@ def rows_table(dataset: Dataset, ndjson: Path, arrival: int) -> pa.Table:
         con.execute("SET TimeZone = 'UTC'")
         try:
             arrow = con.sql(select_sql(dataset, source)).to_arrow_table()
-        except duckdb.IOException as exc:
+        except duckdb.Error as exc:  # unreadable scratch file, or a row the types refuse:
+            # held and retried (and reported) like a failed write, never dropped
             raise CommitError(errno.EIO, f"reading {ndjson}: {exc}") from exc
     return conform(arrow, table_arrow_schema(dataset))
 
