@@ -190,7 +190,9 @@ class LakeSink:
 
     def accepted(self, dataset: str) -> int:
         """Journaled rows are safe from a kill (the next start writes them); rows whose
-        journal broke are safe only once in an object."""
+        journal broke are safe only once in an object. The same in iceberg mode: counting
+        only committed rows would make a resume after a kill fetch again the rows the
+        journal already holds, and the next start commits them too (duplicates)."""
         buffer = self._buffers.get(dataset)
         if buffer is None:
             return 0
