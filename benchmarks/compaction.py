@@ -337,8 +337,9 @@ async def simulate(
     """Writes `seconds` of the market into the lake at `root` (`lake_format`: json or iceberg;
     `every_minute` runs after each simulated minute's flush); returns the rows written."""
     market = Walk(seed)
+    # compact_seconds=0: the caller compacts (`every_minute`) on simulated time, not the sink
     settings = LakeSettings(root=root, buffer_bytes=64 * 2**20, buffer_seconds=60,
-                            format=lake_format)  # fmt: skip
+                            format=lake_format, compact_seconds=0)  # fmt: skip
     sink = LakeSink(settings)
     await sink.start()
     rows = 0
