@@ -156,8 +156,10 @@ def compact_command(
     else:
         root = lake if lake is not None else config.lake.root
         check_lake(root, "--lake" if lake is not None else "STREAMER_LAKE_DIR")
-        if is_iceberg_lake(root) and not raw_root(root).is_dir():
-            return _compact_iceberg(root, datasets, day)
+        if is_iceberg_lake(root):  # and the JSON objects of a lake switched to iceberg, if any
+            failed = _compact_iceberg(root, datasets, day)
+            if not raw_root(root).is_dir():
+                return failed
         compactor = LocalCompactor(root)
     report = compact_day(compactor, datasets, day)
     for line in report.lines():
