@@ -16,6 +16,8 @@ arrival hour columns, sorts them in the table's sort order, and casts to the tab
 from __future__ import annotations
 
 import errno
+import logging
+import os
 import re
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -25,13 +27,15 @@ from typing import TYPE_CHECKING
 from streamer.iceberg_layout import FORMAT_VERSION, ICEBERG_TABLES, TARGET_FILE_BYTES, IcebergTable
 from streamer.lake_files import ICEBERG_CATALOG, ICEBERG_FOLDER, sql_text
 from streamer.schema import DATASETS, Dataset
-from streamer.storage import make_dirs
+from streamer.storage import describe, fsync_dir, make_dirs
 
 if TYPE_CHECKING:
     import pyarrow as pa
     from pyiceberg.catalog.sql import SqlCatalog
     from pyiceberg.table import Table
     from pyiceberg.types import IcebergType
+
+log = logging.getLogger(__name__)
 
 FOLDER = ICEBERG_FOLDER
 CATALOG_FILE = ICEBERG_CATALOG
@@ -265,6 +269,44 @@ def append(table: Table, rows: pa.Table) -> None:
         table.append(rows)
     except (CommitFailedException, ValidationException, SQLAlchemyError) as exc:
         raise CommitError(errno.EAGAIN, f"commit to {table.name()} failed: {exc}") from exc
+    try:
+        sync_snapshot(table)
+    except OSError as exc:  # committed: retrying would append the rows twice
+        log.error("iceberg.fsync_failed table=%s error=%s (committed; a host crash may lose "
+                  "it)", ".".join(table.name()), describe(exc))  # fmt: skip
+
+
+def added_files(table: Table) -> list[Path]:
+    """What the current snapshot added: its data files, manifests and manifest list, and the
+    table's metadata file."""
+    from pyiceberg.manifest import ManifestEntryStatus
+
+    snapshot = table.current_snapshot()
+    if snapshot is None:
+        return []
+    paths = [table.metadata_location, snapshot.manifest_list]
+    for manifest in snapshot.manifests(table.io):
+        if manifest.added_snapshot_id != snapshot.snapshot_id:
+            continue
+        paths.append(manifest.manifest_path)
+        for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
+            if entry.status == ManifestEntryStatus.ADDED:
+                paths.append(entry.data_file.file_path)
+    return [Path(_local(p)) for p in paths]
+
+
+def sync_snapshot(table: Table) -> None:
+    """fsync `added_files` and their folders, so a host crash after the lake sink deletes the
+    rows' journal cannot lose them (pyiceberg does not fsync; the SQLite catalog does)."""
+    paths = added_files(table)
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    for folder in {p.parent for p in paths}:
+        fsync_dir(folder)
 
 
 def write_lines(

@@ -162,3 +162,20 @@ async def test_the_running_sink_compacts_its_tables_every_compact_seconds(tmp_pa
     sink.add(TRADES, encode(row(TRADES, 3)), Millis(T0))
     await sink.aclose()
     assert [r[-5] for r in table(tmp_path, "crypto_trades")] == [f"trades-{i}" for i in range(4)]
+
+
+async def test_what_a_commit_added_is_what_gets_fsynced(tmp_path: Path) -> None:
+    sink = LakeSink(LakeSettings(root=tmp_path, buffer_seconds=0, format="iceberg"))
+    await sink.start()
+    sink.add(TRADES, encode(row(TRADES, 0)), Millis(T0))
+    await sink.flush_due(Millis(T0))
+    first = set(iceberg_tables.current_files(tmp_path)["trades"])
+    sink.add(TRADES, encode(row(TRADES, 1)), Millis(T0))
+    await sink.aclose()
+    found = iceberg_tables.load_table(iceberg_tables.open_catalog(tmp_path), TRADES)
+    assert found is not None
+    added = iceberg_tables.added_files(found)
+    data = {str(p) for p in added if p.suffix == ".parquet"}
+    assert data == set(iceberg_tables.current_files(tmp_path)["trades"]) - first
+    assert all(p.is_file() for p in added)
+    assert {p.suffix for p in added} == {".parquet", ".avro", ".json"}
