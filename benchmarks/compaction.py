@@ -46,7 +46,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
@@ -409,19 +409,28 @@ async def simulate(
     seconds: int | Iterable[int],
     seed: int,
     rates: dict[tuple[str, str], float] = TRADE_RATES,
+    lake_format: str = "json",
+    every_minute: Callable[[], None] | None = None,
 ) -> int:
-    """Writes `seconds` of the market into the lake at `root`; returns the rows written. The
+    """Writes `seconds` of the market into the lake at `root` (`lake_format`: json or iceberg;
+    `every_minute` runs after each simulated minute's flush); returns the rows written. The
     markets past the default six carry trades and a ticker a second (Binance's `!ticker` and
     `!miniTicker` cover every market), not books or candles: books of the whole market would be
     ten times the rest of the lake, and are opt-in there too. `seconds` is a count from the
     start of the day, or the seconds of the day to simulate (tests take a few minutes of each
     hour: a day as dense as the deployment's, in less time)."""
     market = Walk(seed, rates)
-    sink = LakeSink(LakeSettings(root=root, buffer_bytes=64 * 2**20, buffer_seconds=60))
+    # compact_seconds=0: the caller compacts (`every_minute`) on simulated time, not the sink
+    settings = LakeSettings(root=root, buffer_bytes=64 * 2**20, buffer_seconds=60,
+                            format=lake_format, compact_seconds=0)  # fmt: skip
+    sink = LakeSink(settings)
+    await sink.start()
     rows = 0
     for second in range(seconds) if isinstance(seconds, int) else seconds:
         now = START + second * 1000
         await sink.flush_due(Millis(now))
+        if every_minute is not None and second % 60 == 0 and second:
+            every_minute()
         market.step()
         items: list[Item] = []
         for key in rates:

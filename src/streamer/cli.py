@@ -65,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             from streamer.demo import run_demo
 
-            return run_loop(run_demo(args.seconds, args.lake))
+            return run_loop(run_demo(args.seconds, args.lake, args.lake_format))
         if args.command == "simulate":
             return run_loop(_simulate(args))
     except ConfigError as exc:

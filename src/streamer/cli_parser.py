@@ -7,6 +7,7 @@ subcommand.
 from __future__ import annotations
 
 import argparse
+import os
 import textwrap
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -95,6 +96,12 @@ def parser() -> argparse.ArgumentParser:
     demo = sub("demo", help="simulator -> pipeline -> local lake, then show the tables")
     demo.add_argument("--seconds", type=float, default=30.0, help="how long to stream")
     demo.add_argument("--lake", type=Path, default=Path("demo-lake"), help="lake directory")
+    demo.add_argument(
+        "--lake-format",
+        choices=("json", "iceberg"),
+        default=os.environ.get("STREAMER_LAKE_FORMAT", "json"),
+        help="gzip JSON objects or Iceberg tables (default: STREAMER_LAKE_FORMAT, else json)",
+    )
 
     query = sub("query", help="SQL over the local lake (DuckDB)")
     query.add_argument("sql", help="a SELECT over the crypto_* views")

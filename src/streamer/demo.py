@@ -86,13 +86,14 @@ EXAMPLES = (
 )
 
 
-async def run_demo(seconds: float, lake: Path) -> int:
+async def run_demo(seconds: float, lake: Path, lake_format: str = "json") -> int:
     config = SimulatorConfig(host="127.0.0.1", port=0)
     async with Simulator(config) as sim:
         env = sim.environment()
         env.update(
             STREAMER_LAKE_DIR=str(lake),
             STREAMER_LAKE_BUFFER_SECONDS="5",
+            STREAMER_LAKE_FORMAT=lake_format,
             STREAMER_STATS_INTERVAL="10",
             # every venue the simulator serves, those off by default (Binance USD-M) too
             STREAMER_SOURCES=",".join(spec.name for spec in VENUES if spec.simulator),
@@ -101,7 +102,7 @@ async def run_demo(seconds: float, lake: Path) -> int:
             env.update(spec.demo)
         settings = load(env)
         print(f"streamer demo: simulator on 127.0.0.1:{sim.port}; streaming {seconds:g} s "
-              f"into {lake}/ ...", flush=True)  # fmt: skip
+              f"into {lake}/ ({lake_format}) ...", flush=True)  # fmt: skip
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         loop.call_later(seconds, stop.set)

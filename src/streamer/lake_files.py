@@ -11,6 +11,14 @@ from streamer.errors import ConfigError
 from streamer.schema import DATASETS, PARTITION_KEYS, Dataset
 
 RAW_GLOB = "year=*/month=*/day=*/hour=*/*.gz"
+ICEBERG_FOLDER = "iceberg"
+ICEBERG_CATALOG = "catalog.db"
+"""An Iceberg lake (`iceberg_tables.py`) keeps its SQLite catalog at `<root>/iceberg/catalog.db`."""
+
+
+def is_iceberg_lake(root: Path) -> bool:
+    """True when `root` holds an Iceberg catalog (a lake written with the iceberg format)."""
+    return (root / ICEBERG_FOLDER / ICEBERG_CATALOG).is_file()
 
 
 def sql_text(value: str) -> str:
@@ -62,11 +70,12 @@ def raw_root(root: Path) -> Path:
 
 def check_lake(root: Path, name: str = "--lake") -> None:
     """`ConfigError` naming `name` when `root` is not a lake: not a directory, or one without
-    the raw objects' folder (`crypto/tabular`), which anything that wrote to it creates."""
+    the raw objects' folder (`crypto/tabular`) or an Iceberg catalog, one of which anything
+    that wrote to it creates."""
     fix = "Point it at a folder `streamer run` or `make demo` wrote, e.g. demo-lake."
     if not root.is_dir():
         raise ConfigError(name, f"{root} is not a directory", fix)
     mark = raw_root(root)
-    if not mark.is_dir():
+    if not mark.is_dir() and not is_iceberg_lake(root):
         missing = mark.relative_to(root).as_posix()
         raise ConfigError(name, f"{root} is not a lake (it has no {missing} folder)", fix)

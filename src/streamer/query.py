@@ -8,7 +8,13 @@ For each compacted dataset (see `compaction/`) there are three views, as in Athe
 * `crypto_<dataset>`, the name to query, is `compaction.sql.view_select`, the SQL of the
   Athena view: the compacted days from Parquet, every other day from raw, never both.
 
-`crypto_rejects` shows what was kept aside and why. DuckDB (2.0 and later) reads the JSON
+`crypto_rejects` shows what was kept aside and why.
+
+An Iceberg lake (`STREAMER_LAKE_FORMAT=iceberg`, `iceberg_tables.py`) has the same names:
+`crypto_<dataset>` reads the Parquet data files of each table's current snapshot, listed by
+pyiceberg at `connect` (DuckDB's own `iceberg` extension is downloaded at run time, which an
+offline machine cannot do), plus the JSON view above if the lake also holds JSON objects of
+that dataset (a lake switched from json to iceberg). DuckDB (2.0 and later) reads the JSON
 numbers of `decimal(38,18)` columns straight into DECIMAL, digit for digit, as Athena does.
 """
 
@@ -21,10 +27,18 @@ from typing import Any
 
 import duckdb
 
+from streamer import iceberg_tables
 from streamer.compaction import sql
 from streamer.compaction.layout import COMPACTED_PARTITION_KEYS, compacted_table
 from streamer.compaction.manifests import Manifest, read_all_local
-from streamer.lake_files import RAW_GLOB, files_sql, hive_types, raw_location, raw_source
+from streamer.lake_files import (
+    RAW_GLOB,
+    files_sql,
+    hive_types,
+    is_iceberg_lake,
+    raw_location,
+    raw_source,
+)
 from streamer.schema import DATASETS, PARTITION_KEYS, REJECTS, Dataset
 
 __all__ = ["RAW_GLOB", "raw_location", "raw_source", "run", "table_counts"]
@@ -73,13 +87,28 @@ def _views(dataset: Dataset, root: Path) -> list[str]:
     return [_raw_view(dataset, root), _compacted_view(dataset, root, manifests), union]
 
 
+def _iceberg_view(dataset: Dataset, root: Path, files: Sequence[str]) -> str:
+    """`crypto_<dataset>` over the table's current Parquet files, and over the JSON lake's
+    view of the dataset too when it has JSON objects or compacted days."""
+    select = ", ".join(sql.quote(n) for n in sql.view_columns(dataset))
+    parquet = f"read_parquet({files_sql([Path(f) for f in files])}, hive_partitioning=false)"
+    body = f"SELECT {select} FROM {parquet}"
+    days = [m.day for m in read_all_local(root, dataset)]
+    if days or any(raw_location(root, dataset).glob(RAW_GLOB)):
+        body += f"\nUNION ALL\n{sql.view_select(dataset, days)}"
+    return f"CREATE OR REPLACE VIEW {sql.quote(dataset.table)} AS {body}"
+
+
 def connect(root: Path, database: str = ":memory:") -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the views of every dataset (and `crypto_rejects`) over `root`."""
     con = duckdb.connect(database)
     con.execute("SET TimeZone = 'UTC'")
+    tables = iceberg_tables.current_files(root) if is_iceberg_lake(root) else {}
     for dataset in (*DATASETS.values(), REJECTS):
         for statement in _views(dataset, root):
             con.execute(statement)
+        if tables.get(dataset.name):  # a table with no files yet leaves the JSON views
+            con.execute(_iceberg_view(dataset, root, tables[dataset.name]))
     return con
 
 

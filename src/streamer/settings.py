@@ -45,6 +45,7 @@ class LakeSettings:
     stream_prefix: str = "crypto"
     shutdown_seconds: float = 25.0  # SIGTERM to exit: a failing disk is retried this long
     format: str = "json"  # gzip JSON lines objects, or Iceberg tables (`iceberg_layout.py`)
+    compact_seconds: float = 300.0  # iceberg: compaction and snapshot expiry every so often
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +153,7 @@ def _build(r: Reader) -> Settings:
         stream_prefix=prefix,
         shutdown_seconds=shutdown,
         format=lake_format,
+        compact_seconds=r.number("lake_compact_seconds", d.lake.compact_seconds, 0, 86400),
     )
     firehose = FirehoseSettings(
         stream_prefix=prefix,

@@ -66,6 +66,14 @@ SETTINGS: tuple[Setting, ...] = (
         '`table_format = "iceberg"`)',
     ),
     _s(
+        "lake_compact_seconds",
+        "300",
+        "with `STREAMER_LAKE_FORMAT=iceberg`: how often `streamer run` compacts its Iceberg "
+        "tables (each day's small files into one sorted file, replacing only those files), "
+        "expires snapshots older than 10 minutes and deletes files none references; `0`: never "
+        "(`streamer compact` does it on demand)",
+    ),
+    _s(
         "lake_buffer_mb lake_buffer_seconds",
         "5 / 15",
         "write an object when a dataset's buffer reaches this size (uncompressed) or age; "

@@ -19,7 +19,7 @@ from streamer.compaction.layout import new_run_id, parse_day
 from streamer.compaction.local import LocalCompactor
 from streamer.compaction.manifests import Outcome
 from streamer.errors import CompactionError, ConfigError
-from streamer.lake_files import check_lake
+from streamer.lake_files import check_lake, is_iceberg_lake, raw_root
 from streamer.metrics import EmfReporter
 from streamer.schema import DATASETS, Dataset
 from streamer.settings import Settings
@@ -124,6 +124,19 @@ def choose_datasets(names: Sequence[str] | None) -> list[Dataset]:
     return [compacted[n] for n in dict.fromkeys(names)]
 
 
+def _compact_iceberg(root: Path, datasets: Sequence[Dataset], day: date) -> int:
+    """`streamer compact` on an Iceberg lake: the day's small files of each table rewritten
+    sorted, old snapshots expired, unreferenced files deleted (`compaction/iceberg.py`)."""
+    from streamer.compaction.iceberg import maintain
+
+    done = maintain(root, datasets=datasets, day=day)
+    for r in done.rewrites:
+        print(f"{r.table} {'-'.join(r.partition)}: {r.files_in} files -> 1 ({r.rows} rows)")
+    print(f"iceberg: {len(done.rewrites)} partitions rewritten, {done.snapshots_expired} "
+          f"snapshots expired, {done.files_deleted} files deleted", flush=True)  # fmt: skip
+    return 0
+
+
 def compact_command(
     config: Settings, day_text: str, names: Sequence[str] | None, engine: str, lake: Path | None
 ) -> int:
@@ -143,6 +156,10 @@ def compact_command(
     else:
         root = lake if lake is not None else config.lake.root
         check_lake(root, "--lake" if lake is not None else "STREAMER_LAKE_DIR")
+        if is_iceberg_lake(root):  # and the JSON objects of a lake switched to iceberg, if any
+            failed = _compact_iceberg(root, datasets, day)
+            if not raw_root(root).is_dir():
+                return failed
         compactor = LocalCompactor(root)
     report = compact_day(compactor, datasets, day)
     for line in report.lines():

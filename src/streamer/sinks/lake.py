@@ -17,11 +17,20 @@ A failed write (a full disk, a read-only remount, a path that became a file) kee
 logs an ERROR naming the path and the errno, and is retried with backoff (`storage.Outage`).
 Meanwhile `failing_since` tells `/health`, and once a buffer is full `room` makes the pipeline
 wait, so the sources wait too instead of memory growing.
+
+With `format="iceberg"` (`STREAMER_LAKE_FORMAT=iceberg`) the same buffers, journals and retries
+apply, but a buffer of a dataset with an Iceberg table (`iceberg_tables.py`) is written as ONE
+append commit to that table instead of a gzip object; a commit that did not land is a failed
+write (`CommitError` is an `OSError`): rows kept, retried with backoff. Rejects stay gzip JSON
+objects under `crypto/rejects/`: they are the raw payloads that did not fit a schema, kept
+as received for forensics, never queried at scale, and JSON is the form that holds any of them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import gzip
 import logging
 import os
@@ -30,7 +39,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from streamer import iceberg_tables
+from streamer.iceberg_layout import ICEBERG_TABLES
 from streamer.partitioning import object_name, render_prefix
 from streamer.records import Millis
 from streamer.schema import DATASETS, Dataset, stream_name
@@ -46,6 +58,9 @@ from streamer.sinks.lake_staging import (
 from streamer.spool import fsync_and_close
 from streamer.storage import Outage, describe, write_all
 from streamer.timefmt import now_millis
+
+if TYPE_CHECKING:
+    from pyiceberg.catalog.sql import SqlCatalog
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +105,8 @@ class LakeSink:
         self.max_bytes = settings.buffer_bytes
         self.max_age_ms = int(settings.buffer_seconds * 1000)
         self.stream_prefix = settings.stream_prefix
+        self.iceberg = settings.format == "iceberg"
+        self._catalog: SqlCatalog | None = None
         self.shutdown_seconds = settings.shutdown_seconds
         self.staging = Staging(settings.root)
         self.outage = Outage("lake")
@@ -98,6 +115,8 @@ class LakeSink:
         self._orphans: list[Orphan] = []
         self._journal_due: float | None = None  # when pending journal frames must be written
         self._syncer: asyncio.Task[None] | None = None
+        self.compact_seconds = settings.compact_seconds if self.iceberg else 0.0
+        self._compactor: asyncio.Task[None] | None = None
         self.objects_written = 0
         self.rows_written = 0
         self.rows_in = 0
@@ -111,8 +130,28 @@ class LakeSink:
         if swept:
             log.warning("lake.tmp_removed files=%d (left by a killed process)", swept)
         self._orphans = await asyncio.to_thread(lambda: list(self.staging.orphans()))
+        if self.iceberg:  # pyiceberg's import and the catalog's creation take seconds: now
+            with contextlib.suppress(OSError):  # else the first write tries again
+                await asyncio.to_thread(self._iceberg_catalog)
         await self._recover()
         self._syncer = asyncio.create_task(self._sync_journals(), name="lake-journal-sync")
+        if self.compact_seconds > 0:
+            self._compactor = asyncio.create_task(self._compact(), name="lake-iceberg-compact")
+
+    async def _compact(self) -> None:
+        """Compact the Iceberg tables every `compact_seconds`, off the event loop
+        (`compaction/iceberg.py`: safe beside the appends, which it never undoes)."""
+        from streamer.compaction.iceberg import maintain
+
+        while True:
+            await asyncio.sleep(self.compact_seconds)
+            try:
+                done = await asyncio.to_thread(maintain, self.root)
+            except Exception as exc:  # the next round tries again; the rows are safe
+                log.error("lake.iceberg_compact_failed error=%s: %s", type(exc).__name__, exc)
+                continue
+            log.info("lake.iceberg_compacted rewrites=%d snapshots_expired=%d files_deleted=%d",
+                     len(done.rewrites), done.snapshots_expired, done.files_deleted)  # fmt: skip
 
     async def _sync_journals(self) -> None:
         """fsync journal appends at least once a second, off the event loop."""
@@ -151,7 +190,9 @@ class LakeSink:
 
     def accepted(self, dataset: str) -> int:
         """Journaled rows are safe from a kill (the next start writes them); rows whose
-        journal broke are safe only once in an object."""
+        journal broke are safe only once in an object. The same in iceberg mode: counting
+        only committed rows would make a resume after a kill fetch again the rows the
+        journal already holds, and the next start commits them too (duplicates)."""
         buffer = self._buffers.get(dataset)
         if buffer is None:
             return 0
@@ -276,9 +317,10 @@ class LakeSink:
                 break
             await asyncio.sleep(max(0.0, min(self.outage.retry_at, deadline) - time.monotonic()))
         self._full.clear()
-        if self._syncer is not None:
-            self._syncer.cancel()
-            await asyncio.gather(self._syncer, return_exceptions=True)
+        for task in (self._syncer, self._compactor):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         self._close_journals()
 
     def _close_journals(self) -> None:
@@ -320,17 +362,18 @@ class LakeSink:
             buffer.covered.append(buffer.journal)
             buffer.journal = None
         covered = list(buffer.covered)
-        path = self.path_for(buffer.dataset, buffer.oldest)
-        tmp = self.staging.tmp_path(path.name)
+        dataset, oldest = buffer.dataset, buffer.oldest
         buffer.lines, buffer.size, buffer.writing = [], 0, count
         try:
-            compressed = await asyncio.to_thread(write_object, tmp, path, lines)
+            path, compressed = await asyncio.to_thread(
+                self._store, dataset, oldest, lines, self.staging.directory
+            )
         except OSError as exc:
             buffer.writing = 0
             # Keep the rows: put them back in front of anything added meanwhile.
             buffer.lines[:0] = lines
             buffer.size += size
-            self._failed(exc, path)
+            self._failed(exc, getattr(exc, "filename", None) or self.root)
             return False
         buffer.writing = 0
         for journal in covered:
@@ -341,6 +384,34 @@ class LakeSink:
         self.outage.recovered(now_millis())
         log.debug("lake.object_written path=%s rows=%d bytes=%d", path, count, compressed)
         return True
+
+    def _store(
+        self, dataset: Dataset, oldest: int, lines: list[bytes], tmp: Path
+    ) -> tuple[str, int]:
+        """Write rows (in a thread): one gzip object, or one Iceberg append for a dataset with
+        an Iceberg table in iceberg mode. Returns where they went and the bytes written (0 for
+        an append: pyiceberg writes the Parquet)."""
+        if self.iceberg and dataset.name in ICEBERG_TABLES:
+            name = f"{dataset.name}-{uuid.uuid4().hex}.ndjson"
+            iceberg_tables.write_lines(self._iceberg_catalog(), dataset, lines, oldest, tmp / name)
+            return iceberg_tables.identifier(dataset), 0
+        path = self.path_for(dataset, oldest)
+        try:
+            return str(path), write_object(tmp / f"{path.name}.tmp", path, lines)
+        except OSError as exc:
+            exc.filename = exc.filename or str(path)
+            raise
+
+    def _iceberg_catalog(self) -> SqlCatalog:
+        if self._catalog is None:
+            from sqlalchemy.exc import SQLAlchemyError
+
+            try:
+                self._catalog = iceberg_tables.open_catalog(self.root)
+            except SQLAlchemyError as exc:
+                where = iceberg_tables.catalog_path(self.root)
+                raise iceberg_tables.CommitError(errno.EIO, f"opening {where}: {exc}") from exc
+        return self._catalog
 
     def _failed(self, exc: OSError, path: Path) -> None:
         self.storage_errors += 1
@@ -372,8 +443,7 @@ class LakeSink:
                 log.warning("lake.journal_torn path=%s unreadable_bytes=%d", path, torn)
             dataset = DATASETS.get(name)
             if lines and oldest is not None and dataset is not None:
-                final = self.path_for(dataset, oldest)
-                write_object(orphan.directory / f"{final.name}.tmp", final, lines)
+                self._store(dataset, oldest, lines, orphan.directory)
                 rows += len(lines)
             path.unlink()
         return rows
