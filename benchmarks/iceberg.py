@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks.compaction import (
+from compaction import (  # benchmarks/ is on sys.path when run as a script
     DAY,
     QUERIES,
     check_rates,
@@ -38,10 +38,10 @@ from benchmarks.compaction import (
     mb,
     rchar,
     run_query,
+    same_answer,
     simulate,
     table,
 )
-
 from streamer import query
 from streamer.compaction.iceberg import RETAIN_SECONDS, maintain
 
@@ -136,12 +136,13 @@ def main() -> int:
         for name, text in texts.items():
             rows_j, read_j, time_j = run_query(json_lake, text)
             rows_i, read_i, time_i = run_query(ice_lake, text)
-            same = "yes" if sorted(map(repr, rows_j)) == sorted(map(repr, rows_i)) else "NO"
+            ties = name.endswith(" (day so far)") and QUERIES[name[: -len(" (day so far)")]].ties
+            same = same_answer(ice_lake, sorted(rows_j), sorted(rows_i), ties)
             times = [f"{time_j * 1000:,.0f} ms", f"{time_i * 1000:,.0f} ms"]
             results.append([name, mb(read_j), mb(read_i), factor(read_j, read_i), *times, same])
         heads = ["query", "DuckDB read json", "iceberg", "factor", "time json", "iceberg"]
         print(table([*heads, "same rows"], results))
-        return 0 if all(r[-1] == "yes" for r in results) else 1
+        return 0 if all(r[-1].startswith("yes") for r in results) else 1
     finally:
         shutil.rmtree(base, ignore_errors=True)
 

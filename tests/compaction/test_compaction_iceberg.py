@@ -80,6 +80,24 @@ def test_a_days_small_files_become_one_sorted_file_with_the_same_answers(lake: L
         assert pq.ParquetFile(path).metadata.row_group(0).num_rows <= row_group_rows(TRADES)
 
 
+def test_compacted_files_keep_dictionaries_for_repeating_values_only(lake: Lake) -> None:
+    """Strings of the venue, prices, sizes and the hour columns are dictionary-encoded; times
+    and ids are not (their dictionaries overflow and cost more than plain pages)."""
+    compaction.compact_table(lake.table(), TRADES)
+    path = iceberg_tables.current_files(lake.root)["trades"][0]
+    meta = pq.ParquetFile(path).metadata
+    group = meta.row_group(0)
+    encodings = {
+        group.column(i).path_in_schema: set(group.column(i).encodings)
+        for i in range(meta.num_columns)
+    }
+    for name in ("exchange", "symbol", "side", "price", "size", "year", "hour"):
+        assert "RLE_DICTIONARY" in encodings[name], name
+    for name in ("event_time", "received_at", "trade_id", "record_id"):
+        assert "RLE_DICTIONARY" not in encodings[name], name
+    assert group.column(0).compression == "ZSTD"
+
+
 def test_appends_committed_during_a_compaction_are_kept(lake: Lake) -> None:
     """Each commit attempt of the compaction is preceded by an append on another thread (as a
     flush of the running service), so every compaction commit races one: none is lost."""

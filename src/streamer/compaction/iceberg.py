@@ -41,7 +41,7 @@ from streamer.iceberg_tables import (
     table_arrow_schema,
 )
 from streamer.lake_files import files_sql, is_iceberg_lake
-from streamer.schema import DATASETS, Dataset
+from streamer.schema import DATASETS, DECIMAL, PARTITION_KEYS, Dataset
 
 if TYPE_CHECKING:
     from pyiceberg.manifest import DataFile
@@ -94,6 +94,25 @@ def _small_files(table: Table, day: date | None) -> dict[tuple[str, ...], list[D
     return {k: v for k, v in groups.items() if len(v) >= MIN_FILES}
 
 
+ZSTD_LEVEL = 3
+"""DuckDB's level for its compacted files; pyarrow's default is 1."""
+
+
+def dictionary_columns(dataset: Dataset) -> list[str]:
+    """The columns worth a dictionary: the venue's constant strings (exchange, symbol, side,
+    interval, ...), prices and sizes (on a tick grid, they repeat) and the arrival-hour
+    columns. pyarrow would try one for every column, and a timestamp's or an id's dictionary
+    overflows and falls back to plain after its first pages: on 3 simulated hours trades'
+    `event_time` took 4.6 bytes a row that way, 2.7 without (`trade_id` 4.2 and 2.3), while
+    `price` took 1.4 with its dictionary and 1.6 without."""
+    names = [
+        c.name
+        for c in dataset.columns
+        if (c.plain and c.name != "record_id") or c.glue_type == DECIMAL
+    ]
+    return [*names, *PARTITION_KEYS]
+
+
 def _write_sorted(dataset: Dataset, files: list[DataFile], out: Path) -> int:
     """The rows of `files` in the table's sort order as one Parquet file; returns its rows."""
     import duckdb
@@ -107,7 +126,14 @@ def _write_sorted(dataset: Dataset, files: list[DataFile], out: Path) -> int:
         rows = conform(
             con.sql(select_sql(dataset, source)).to_arrow_table(), table_arrow_schema(dataset)
         )
-    pq.write_table(rows, out, row_group_size=row_group_rows(dataset), compression="zstd")
+    pq.write_table(
+        rows,
+        out,
+        row_group_size=row_group_rows(dataset),
+        compression="zstd",
+        compression_level=ZSTD_LEVEL,
+        use_dictionary=dictionary_columns(dataset),
+    )
     return int(rows.num_rows)
 
 
