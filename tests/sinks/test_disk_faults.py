@@ -153,6 +153,7 @@ def lake_ids(root: Path) -> list[str]:
     return [
         orjson.loads(line)["trade_id"]
         for path in sorted(root.rglob("*.gz"))
+        if "rejects" not in path.parts
         for line in gzip.decompress(path.read_bytes()).splitlines()
     ]
 
@@ -186,8 +187,8 @@ KILLED_WRITER = """
 import asyncio, os, signal, sys
 from pathlib import Path
 from streamer.jsonline import encode
-from streamer.records import Millis
-from streamer.schema import DATASETS
+from streamer.records import Millis, Reject
+from streamer.schema import DATASETS, REJECTS
 from streamer.settings import LakeSettings
 from streamer.sinks.lake import JOURNAL_SECONDS, LakeSink
 from tests.sinks.test_disk_faults import trade
@@ -197,6 +198,9 @@ async def main():
     await sink.start()
     for n in range(50):
         sink.add(DATASETS["trades"], encode(trade(n)), Millis(1764000000000 + n))
+    for n in range(3):
+        reject = Reject("binance", "bad frame", f"raw-{n}", Millis(1764000000000 + n))
+        sink.add(REJECTS, encode(reject), Millis(1764000000000 + n))
     await asyncio.sleep(JOURNAL_SECONDS)  # the next pipeline pass after this writes the journal
     await sink.flush_due(Millis(1764000000000))
     tmp = sink.staging.tmp_path("crypto-trades-1-half.gz")
@@ -222,8 +226,14 @@ async def test_a_killed_runs_journal_becomes_lake_objects_at_the_next_start(
     second = LakeSink(LakeSettings(root=tmp_path, buffer_seconds=900))
     await second.start()
     assert sorted(lake_ids(tmp_path), key=int) == [str(n) for n in range(50)]
+    rejects = [
+        orjson.loads(line)["raw"]
+        for path in (tmp_path / "crypto" / "rejects").rglob("*.gz")
+        for line in gzip.decompress(path.read_bytes()).splitlines()
+    ]
+    assert sorted(rejects) == ["raw-0", "raw-1", "raw-2"]  # the rejects' journal too
     assert not staging.exists()
-    assert second.counters_snapshot()["RowsRecovered"] == 50
+    assert second.counters_snapshot()["RowsRecovered"] == 53
     await second.aclose()
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith((".tmp", ".journal"))]
 

@@ -45,7 +45,7 @@ from streamer import iceberg_tables
 from streamer.iceberg_layout import ICEBERG_TABLES
 from streamer.partitioning import object_name, render_prefix
 from streamer.records import Millis
-from streamer.schema import DATASETS, Dataset, stream_name
+from streamer.schema import DATASETS, REJECTS, Dataset, stream_name
 from streamer.settings import LakeSettings
 from streamer.sinks.lake_staging import (
     Journal,
@@ -441,9 +441,12 @@ class LakeSink:
             lines, oldest, torn = read_journal(path)
             if torn:
                 log.warning("lake.journal_torn path=%s unreadable_bytes=%d", path, torn)
-            dataset = DATASETS.get(name)
+            dataset = DATASETS.get(name) or (REJECTS if name == REJECTS.name else None)
             if lines and oldest is not None and dataset is not None:
                 self._store(dataset, oldest, lines, orphan.directory)
                 rows += len(lines)
+            elif lines:  # a dataset this version does not have: counted, named, not stored
+                self.rows_dropped += len(lines)
+                log.error("lake.journal_unknown_dataset path=%s rows=%d dropped", path, len(lines))
             path.unlink()
         return rows
