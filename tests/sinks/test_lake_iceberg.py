@@ -149,13 +149,17 @@ async def test_a_killed_runs_journal_becomes_one_iceberg_commit_at_the_next_star
 
 
 async def test_the_running_sink_compacts_its_tables_every_compact_seconds(tmp_path: Path) -> None:
+    first = LakeSink(LakeSettings(root=tmp_path, buffer_seconds=0, format="iceberg",
+                                  compact_seconds=0))  # fmt: skip
+    await first.start()
+    for i in range(3):  # three commits: three small files of one day
+        first.add(TRADES, encode(row(TRADES, i)), Millis(T0))
+        await first.flush_due(Millis(T0))
+    await first.aclose()
+    assert len(iceberg_tables.current_files(tmp_path)["trades"]) == 3
     settings = LakeSettings(root=tmp_path, buffer_seconds=0, format="iceberg", compact_seconds=0.2)
     sink = LakeSink(settings)
     await sink.start()
-    for i in range(3):  # three commits: three small files of one day
-        sink.add(TRADES, encode(row(TRADES, i)), Millis(T0))
-        await sink.flush_due(Millis(T0))
-    assert len(iceberg_tables.current_files(tmp_path)["trades"]) == 3
     async with asyncio.timeout(60):
         while len(iceberg_tables.current_files(tmp_path)["trades"]) != 1:
             await asyncio.sleep(0.1)

@@ -22,8 +22,7 @@ With `format="iceberg"` (`STREAMER_LAKE_FORMAT=iceberg`) the same buffers, journ
 apply, but a buffer of a dataset with an Iceberg table (`iceberg_tables.py`) is written as ONE
 append commit to that table instead of a gzip object; a commit that did not land is a failed
 write (`CommitError` is an `OSError`): rows kept, retried with backoff. Rejects stay gzip JSON
-objects under `crypto/rejects/`: they are the raw payloads that did not fit a schema, kept
-as received for forensics, never queried at scale, and JSON is the form that holds any of them.
+objects under `crypto/rejects/`: raw payloads that fit no schema, kept as received.
 """
 
 from __future__ import annotations
@@ -139,8 +138,7 @@ class LakeSink:
             self._compactor = asyncio.create_task(self._compact(), name="lake-iceberg-compact")
 
     async def _compact(self) -> None:
-        """Compact the Iceberg tables every `compact_seconds`, off the event loop
-        (`compaction/iceberg.py`: safe beside the appends, which it never undoes)."""
+        """Compact the Iceberg tables every `compact_seconds`, off the event loop."""
         from streamer.compaction.iceberg import maintain
 
         while True:
