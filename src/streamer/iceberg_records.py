@@ -28,11 +28,10 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from json.encoder import encode_basestring
 from typing import Any
 
 from streamer.iceberg_layout import ICEBERG_TABLES
-from streamer.jsonline import MANY_ENCODERS, ManyEncoder, _holes, _levels, _ranges
+from streamer.jsonline import MANY_ENCODERS, ManyEncoder, build_encoders
 from streamer.records import Item, Reject
 from streamer.schema import DATASET_OF_TYPE, PARTITION_KEYS, Dataset
 
@@ -103,17 +102,7 @@ def _compile(dataset: Dataset) -> tuple[RowEncoder, ManyEncoder]:
         f"def encode_many(rows, arrival=0):\n    tail = _tail(arrival)\n"
         f"    return [{line} for r in rows]\n"
     )
-    namespace: dict[str, object] = {
-        "_s": encode_basestring,
-        "_tail": _hour_tail(),
-        "_levels": _levels,
-        "_ranges": _ranges,
-        "_holes": _holes,
-    }
-    exec(compile(source, f"<iceberg encoder {dataset.name}>", "exec"), namespace)
-    encoder, many = namespace["encode"], namespace["encode_many"]
-    assert callable(encoder) and callable(many)
-    return encoder, many
+    return build_encoders(source, f"<iceberg encoder {dataset.name}>", {"_tail": _hour_tail()})
 
 
 _COMPILED = {t: _compile(d) for t, d in DATASET_OF_TYPE.items() if d.name in ICEBERG_TABLES}

@@ -7,7 +7,7 @@ written verbatim from the venue's validated text; timestamps as `YYYY-MM-DD HH:M
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from itertools import chain
 from json.encoder import encode_basestring
 from typing import Any
@@ -104,15 +104,24 @@ def _compile(dataset: Dataset) -> tuple[Encoder, ManyEncoder]:
         f"def encode(r):\n    return {line}\n"
         f"def encode_many(rows, arrival=0):\n    return [{line} for r in rows]\n"
     )
+    helpers = {"_ts": format_millis, "_ts_recv": _last_one(format_millis)}
+    return build_encoders(source, f"<encoder {dataset.name}>", helpers)
+
+
+def build_encoders(
+    source: str, label: str, helpers: Mapping[str, object]
+) -> tuple[Callable[..., bytes], Callable[..., list[bytes]]]:
+    """Run generated `source` defining `encode` and `encode_many`, with the escaping and the
+    level, range and hole writers in scope besides `helpers` (this module's encoders and
+    `iceberg_records`' share them)."""
     namespace: dict[str, object] = {
         "_s": encode_basestring,
-        "_ts": format_millis,
-        "_ts_recv": _last_one(format_millis),
         "_levels": _levels,
         "_ranges": _ranges,
         "_holes": _holes,
+        **helpers,
     }
-    exec(compile(source, f"<encoder {dataset.name}>", "exec"), namespace)
+    exec(compile(source, label, "exec"), namespace)
     encoder, many = namespace["encode"], namespace["encode_many"]
     assert callable(encoder) and callable(many)
     return encoder, many

@@ -5,32 +5,17 @@ added since), whose outcome is `empty`, without a manifest."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 from streamer.compaction.manifests import read_local
 from streamer.schema import DATASETS
-
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
-
-def _benchmark() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "compaction_benchmark", BENCHMARKS / "compaction.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+from tests import benchmark_scripts
 
 
 async def test_the_benchmark_compacts_a_simulated_lake_skipping_unwritten_datasets(
     tmp_path: Path,
 ) -> None:
-    bench = _benchmark()
+    bench = benchmark_scripts.load("compaction")
     await bench.simulate(tmp_path, 130, seed=1)  # two CoinGecko polls, some candles
     written = {
         d.name

@@ -13,16 +13,13 @@ column chunks between the ones it needs as well, which its reads of full-size gr
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from streamer.compaction import local
+from tests import benchmark_scripts
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 ONE_SYMBOL_ONE_HOUR = (
     "OHLCV and VWAP of BTC-USDT's trades, one hour",
     "spread of BTC-USDT's book, one hour, top-of-book columns",
@@ -30,21 +27,10 @@ ONE_SYMBOL_ONE_HOUR = (
 WHOLE_DAY = ("latest price per symbol", "latest price per symbol, with row_number")
 
 
-def _benchmark() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "compaction_factors", BENCHMARKS / "compaction.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 async def test_one_symbol_one_hour_reads_25x_less_and_the_latest_prices_10x_less(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    bench = _benchmark()
+    bench = benchmark_scripts.load("compaction")
     monkeypatch.setattr(local, "ROW_GROUP_ROWS", 8192)
     monkeypatch.setattr(local, "LEVELS_ROW_GROUP_ROWS", 4096)
     seconds = [hour * 3600 + s for hour in range(24) for s in range(120)]

@@ -117,6 +117,23 @@ class Recording:
         return self.inner.counters_snapshot()
 
 
+def service_env(sim: Simulator, tmp_path: Path, prefix: str, **extra: str) -> dict[str, str]:
+    """The simulator's environment for a service delivering to Firehose streams `<prefix>-*`,
+    quickly: a short linger, 1 s candles, books every 0.2 s, CoinGecko every 5 s."""
+    env = sim.environment()
+    env.update(
+        STREAMER_SINK="firehose",
+        STREAMER_FIREHOSE_PREFIX=prefix,
+        STREAMER_FIREHOSE_LINGER_SECONDS="0.2",
+        STREAMER_SPOOL_DIR=str(tmp_path / "spool"),
+        STREAMER_BINANCE_KLINE_INTERVAL="1s",
+        STREAMER_COINBASE_BOOK_INTERVAL="0.2",
+        STREAMER_COINGECKO_POLL_SECONDS="5",
+        **extra,
+    )
+    return env
+
+
 def enough(lines: Mapping[str, list[bytes]]) -> bool:
     trades = [orjson.loads(x) for x in lines["trades"]]
     return (
@@ -148,17 +165,7 @@ async def test_rows_read_back_from_s3_equal_the_rows_produced(
         },
     )
     async with Simulator(config) as sim:
-        env = sim.environment()
-        env.update(
-            STREAMER_SINK="firehose",
-            STREAMER_FIREHOSE_PREFIX="e2e",
-            STREAMER_FIREHOSE_LINGER_SECONDS="0.2",
-            STREAMER_SPOOL_DIR=str(tmp_path / "spool"),
-            STREAMER_BINANCE_KLINE_INTERVAL="1s",
-            STREAMER_COINBASE_BOOK_INTERVAL="0.2",
-            STREAMER_COINGECKO_POLL_SECONDS="5",
-        )
-        settings = load(env)
+        settings = load(service_env(sim, tmp_path, "e2e"))
         sink = Recording(FirehoseSink(settings.firehose))
         stop = asyncio.Event()
         pipeline = asyncio.create_task(
@@ -305,18 +312,7 @@ async def test_iceberg_mode_sends_each_row_as_one_record_of_its_table(
         symbols={"binance": ("BTC-USDT",), "coinbase": ("BTC-USD",), "coingecko": ("bitcoin",)},
     )  # fmt: skip
     async with Simulator(config) as sim:
-        env = sim.environment()
-        env.update(
-            STREAMER_SINK="firehose",
-            STREAMER_LAKE_FORMAT="iceberg",
-            STREAMER_FIREHOSE_PREFIX="ice",
-            STREAMER_FIREHOSE_LINGER_SECONDS="0.2",
-            STREAMER_SPOOL_DIR=str(tmp_path / "spool"),
-            STREAMER_BINANCE_KLINE_INTERVAL="1s",
-            STREAMER_COINBASE_BOOK_INTERVAL="0.2",
-            STREAMER_COINGECKO_POLL_SECONDS="5",
-        )
-        settings = load(env)
+        settings = load(service_env(sim, tmp_path, "ice", STREAMER_LAKE_FORMAT="iceberg"))
         spy = SpyClient(firehose)
         sink = Recording(FirehoseSink(settings.firehose, client=spy))
         stop = asyncio.Event()
