@@ -124,7 +124,8 @@ class LocalCheckpoints:
 
     Each save is read-compare-write under an exclusive lock on `<symbol>.json.lock`, then a
     temporary file in the same folder, fsync, rename over the old file, and fsync of the folder:
-    a crash leaves the old checkpoint or the new one, never a torn file.
+    a crash leaves the old checkpoint or the new one, never a torn file (and at most a
+    temporary file, which the symbol's next save deletes).
     """
 
     def __init__(self, lake_root: Path) -> None:
@@ -145,6 +146,8 @@ class LocalCheckpoints:
         with open(path.with_name(path.name + ".lock"), "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             merged = merge(self.load(checkpoint.exchange, checkpoint.symbol), checkpoint)
+            for stale in path.parent.glob(f".{path.name}.*.tmp"):  # a killed saver's; ours
+                stale.unlink(missing_ok=True)  # are made only under this lock
             fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
             try:
                 with os.fdopen(fd, "wb") as out:

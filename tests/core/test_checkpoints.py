@@ -67,6 +67,18 @@ def test_local_checkpoint_lives_in_the_lake_state_folder_and_never_moves_back(
     assert sorted(p.name for p in folder.iterdir()) == ["BTC-USDT.json", "BTC-USDT.json.lock"]
 
 
+def test_the_next_save_deletes_a_killed_savers_temporary_file(tmp_path: Path) -> None:
+    store = LocalCheckpoints(tmp_path)
+    store.save(Checkpoint("binance", "BTC-USDT", trade_id=1))
+    folder = tmp_path / ".state" / "checkpoints" / "binance"
+    (folder / ".BTC-USDT.json.k1lled.tmp").write_bytes(b'{"half')  # killed mid-save
+    (folder / ".ETH-USDT.json.other.tmp").write_bytes(b"")  # another symbol's: not ours
+    store.save(Checkpoint("binance", "BTC-USDT", trade_id=2))
+    assert sorted(p.name for p in folder.iterdir()) == [
+        ".ETH-USDT.json.other.tmp", "BTC-USDT.json", "BTC-USDT.json.lock"]  # fmt: skip
+    assert store.load("binance", "BTC-USDT") == Checkpoint("binance", "BTC-USDT", trade_id=2)
+
+
 def _save_many(root: str, start: int) -> None:
     store = LocalCheckpoints(Path(root))
     for i in range(start, 400, 4):
